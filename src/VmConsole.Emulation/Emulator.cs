@@ -1,0 +1,124 @@
+using System.Collections.Immutable;
+using VmConsole.Emulation.Hosts;
+using VmConsole.Emulation.Vms;
+
+namespace VmConsole.Emulation;
+
+/// <summary>What changed in the emulator's inventory.</summary>
+public enum InventoryChangeKind
+{
+    HostAdded,
+    VmAdded,
+    VmRemoved,
+}
+
+/// <summary>
+/// The emulator core's inventory: hosts and the VMs on them. VM names are unique across all hosts.
+/// </summary>
+public sealed class Emulator : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
+
+    // Written under _gate; the views are replaced whole, read without it.
+    private ImmutableSortedDictionary<string, Host> _hosts = ImmutableSortedDictionary<string, Host>.Empty.WithComparers(StringComparer.Ordinal);
+    private ImmutableSortedDictionary<string, Vm> _vms = ImmutableSortedDictionary<string, Vm>.Empty.WithComparers(StringComparer.Ordinal);
+
+    public Emulator(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
+
+    public event Action<InventoryChangeKind, string>? InventoryChanged;
+
+    public IReadOnlyList<Host> Hosts => [.. _hosts.Values];
+
+    public IReadOnlyList<Vm> Vms => [.. _vms.Values];
+
+    public Host AddHost(string name, long capacityBytes)
+    {
+        var host = new Host(name, capacityBytes);
+        lock (_gate)
+        {
+            if (_hosts.ContainsKey(name))
+            {
+                throw EmulationException.Conflict("host-exists", $"A host named '{name}' already exists.");
+            }
+
+            _hosts = _hosts.Add(name, host);
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.HostAdded, name);
+        return host;
+    }
+
+    public Host GetHost(string name) =>
+        _hosts.GetValueOrDefault(name ?? "")
+        ?? throw EmulationException.NotFound("host-not-found", $"No host named '{Names.Shorten(name)}'.");
+
+    public Vm GetVm(string name) =>
+        _vms.GetValueOrDefault(name ?? "")
+        ?? throw EmulationException.NotFound("vm-not-found", $"No VM named '{Names.Shorten(name)}'.");
+
+    public bool TryGetVm(string name, out Vm vm) => _vms.TryGetValue(name, out vm!);
+
+    public IReadOnlyList<Vm> VmsOn(Host host) => [.. _vms.Values.Where(v => v.Host == host)];
+
+    /// <summary>Creates a VM on its host; refused when the name is taken or the host lacks the memory.</summary>
+    public Vm CreateVm(VmDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        Names.ValidateName(definition.Name, "VM");
+        var host = GetHost(definition.Host);
+        Vm vm;
+        lock (_gate)
+        {
+            if (_vms.ContainsKey(definition.Name))
+            {
+                throw EmulationException.Conflict("vm-exists", $"A VM named '{definition.Name}' already exists.");
+            }
+
+            vm = new Vm(definition, host, _time);
+            _vms = _vms.Add(vm.Name, vm);
+        }
+
+        if (definition.Start)
+        {
+            vm.Start();
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.VmAdded, vm.Name);
+        return vm;
+    }
+
+    /// <summary>
+    /// Deletes a VM: a migration holding its lease is cancelled and waited for (bounded), then its
+    /// workload stops and its memory is freed. Teardown never trips the freeze.
+    /// </summary>
+    public async Task DeleteVmAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var vm = GetVm(name);
+        await vm.QuiesceForDeleteAsync(cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _vms = _vms.Remove(vm.Name);
+        }
+
+        vm.Dispose();
+        InventoryChanged?.Invoke(InventoryChangeKind.VmRemoved, vm.Name);
+    }
+
+    /// <summary>Updates every block's dirty pages per second from the writes since the last call.</summary>
+    public void SampleDirtyRates()
+    {
+        foreach (var vm in _vms.Values)
+        {
+            vm.SampleDirtyRate();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var vm in _vms.Values)
+        {
+            vm.Dispose();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+namespace VmConsole.Emulation.Hosts;
+
+/// <summary>A machine that runs VMs, with a memory capacity that every RAM block reserves from.</summary>
+public sealed class Host
+{
+    // Written with Interlocked by Reserve/Unreserve from any thread.
+    private long _reservedBytes;
+
+    internal Host(string name, long capacityBytes)
+    {
+        Names.ValidateName(name, "host");
+        if (capacityBytes <= 0)
+        {
+            throw EmulationException.Invalid("invalid-capacity", $"Host memory capacity must be greater than zero; got {capacityBytes}.");
+        }
+
+        Name = name;
+        CapacityBytes = capacityBytes;
+    }
+
+    public string Name { get; }
+
+    public long CapacityBytes { get; }
+
+    /// <summary>Bytes reserved by the RAM blocks of the VMs on this host (their max_length).</summary>
+    public long ReservedBytes => Volatile.Read(ref _reservedBytes);
+
+    public long FreeBytes => CapacityBytes - ReservedBytes;
+
+    /// <summary>Reserves memory for <paramref name="purpose"/>, or refuses with <c>host-capacity</c> when it does not fit.</summary>
+    internal void Reserve(long bytes, string purpose)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        long current;
+        do
+        {
+            current = Volatile.Read(ref _reservedBytes);
+            if (bytes > CapacityBytes - current)
+            {
+                throw EmulationException.Conflict(
+                    "host-capacity",
+                    $"{purpose} needs {Sizes.Format(bytes)} but host '{Name}' has only {Sizes.Format(CapacityBytes - current)} free of {Sizes.Format(CapacityBytes)}.");
+            }
+        }
+        while (Interlocked.CompareExchange(ref _reservedBytes, current + bytes, current) != current);
+    }
+
+    internal void Unreserve(long bytes) => Interlocked.Add(ref _reservedBytes, -bytes);
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,143 @@
+using System.Runtime.InteropServices;
+
+namespace VmConsole.Emulation.Memory;
+
+/// <summary>
+/// The bytes behind one RAMBlock: a private anonymous mapping of <see cref="Size"/> bytes reserved with
+/// MAP_NORESERVE, so untouched pages read as zero and cost no physical memory, as QEMU's own RAM does.
+/// </summary>
+/// <remarks>
+/// The mapping's lifetime is a <see cref="SafeHandle"/> reference count: every access goes through a
+/// <see cref="GuestMemoryAccess"/> that holds a reference, so <see cref="Dispose"/> unmaps only after the
+/// last reader (a workload, a migration worker) has let go. An access after dispose throws
+/// <see cref="ObjectDisposedException"/>; it never touches freed memory.
+/// Guest bytes themselves are unsynchronised, like real guest RAM: concurrent writers race as vCPUs do.
+/// </remarks>
+public sealed unsafe class GuestMemory : IDisposable
+{
+    private readonly MappingHandle _handle;
+
+    public GuestMemory(long size)
+    {
+        if (size <= 0 || size % Environment.SystemPageSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "Guest memory must be a positive multiple of the host page size.");
+        }
+
+        Size = size;
+        _handle = MappingHandle.Map(size);
+    }
+
+    /// <summary>Bytes reserved (the block's max_length).</summary>
+    public long Size { get; }
+
+    public bool IsDisposed => _handle.IsClosed;
+
+    /// <summary>Takes a reference that keeps the mapping alive until the access is disposed.</summary>
+    public GuestMemoryAccess Acquire() => new(this, _handle);
+
+    public void Read(long offset, Span<byte> destination)
+    {
+        using var access = Acquire();
+        access.Span(offset, destination.Length).CopyTo(destination);
+    }
+
+    public void Write(long offset, ReadOnlySpan<byte> source)
+    {
+        using var access = Acquire();
+        source.CopyTo(access.Span(offset, source.Length));
+    }
+
+    /// <summary>
+    /// Drops the pages of a range: they read as zero again and give their physical memory back
+    /// (madvise MADV_DONTNEED on a private anonymous mapping).
+    /// </summary>
+    public void Discard(long offset, long length)
+    {
+        var pageSize = Environment.SystemPageSize;
+        if (offset % pageSize != 0 || length % pageSize != 0)
+        {
+            throw new ArgumentException($"Discard needs whole host pages of {pageSize} bytes.", nameof(offset));
+        }
+
+        using var access = Acquire();
+        access.CheckRange(offset, length);
+        if (length > 0 && !Native.Advise(access.Pointer + offset, length))
+        {
+            ClearSlow(access, offset, length);
+        }
+    }
+
+    private static void ClearSlow(GuestMemoryAccess access, long offset, long length)
+    {
+        while (length > 0)
+        {
+            var chunk = (int)Math.Min(length, 1 << 20);
+            access.Span(offset, chunk).Clear();
+            offset += chunk;
+            length -= chunk;
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    internal sealed class MappingHandle : SafeHandle
+    {
+        private long _size;
+
+        private MappingHandle() : base(IntPtr.Zero, ownsHandle: true)
+        {
+        }
+
+        public override bool IsInvalid => handle == IntPtr.Zero;
+
+        public static MappingHandle Map(long size)
+        {
+            var mapped = new MappingHandle { _size = size };
+            mapped.SetHandle(Native.Map(size));
+            return mapped;
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            Native.Unmap(handle, _size);
+            return true;
+        }
+    }
+}
+
+/// <summary>A counted reference to a <see cref="GuestMemory"/> mapping; dispose it to let the mapping go.</summary>
+public readonly unsafe struct GuestMemoryAccess : IDisposable
+{
+    private readonly SafeHandle _handle;
+    private readonly long _size;
+
+    internal GuestMemoryAccess(GuestMemory memory, SafeHandle handle)
+    {
+        ObjectDisposedException.ThrowIf(handle.IsClosed, memory);
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        _handle = handle;
+        _size = memory.Size;
+        Pointer = (byte*)handle.DangerousGetHandle();
+    }
+
+    internal byte* Pointer { get; }
+
+    /// <summary>A writable view of <paramref name="length"/> bytes at <paramref name="offset"/>.</summary>
+    public Span<byte> Span(long offset, int length)
+    {
+        CheckRange(offset, length);
+        return new Span<byte>(Pointer + offset, length);
+    }
+
+    internal void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > _size - length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, +{length}) is outside guest memory of {_size} bytes.");
+        }
+    }
+
+    public void Dispose() => _handle?.DangerousRelease();
+}

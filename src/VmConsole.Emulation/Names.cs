@@ -1,0 +1,58 @@
+using System.Text.RegularExpressions;
+
+namespace VmConsole.Emulation;
+
+/// <summary>Names people give things, and the rules they must follow.</summary>
+public static partial class Names
+{
+    /// <summary>A host or VM name: lower-case letters, digits and '-', starting with a letter or digit, 1 to 63 characters.</summary>
+    public static void ValidateName(string? name, string what)
+    {
+        if (string.IsNullOrEmpty(name) || !NamePattern().IsMatch(name))
+        {
+            throw EmulationException.Invalid(
+                "invalid-name",
+                $"'{Shorten(name)}' is not a valid {what} name: use 1 to 63 lower-case letters, digits and '-', starting with a letter or digit.");
+        }
+    }
+
+    /// <summary>A QEMU object or device id: a letter, then letters, digits, '-', '.' or '_' (QEMU's id_wellformed), at most 63 characters.</summary>
+    public static void ValidateQemuId(string? id, string what)
+    {
+        if (string.IsNullOrEmpty(id) || !QemuIdPattern().IsMatch(id))
+        {
+            throw EmulationException.Invalid(
+                "invalid-id",
+                $"'{Shorten(id)}' is not a valid {what} id: start with a letter, then letters, digits, '-', '.' or '_', at most 63 characters.");
+        }
+    }
+
+    /// <summary>Long or odd input, cut for quoting in a message.</summary>
+    public static string Shorten(string? text) =>
+        text is null ? "" : text.Length <= 70 ? text : string.Concat(text.AsSpan(0, 64), "...");
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,62}$", RegexOptions.CultureInvariant)]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_.-]{0,62}$", RegexOptions.CultureInvariant)]
+    private static partial Regex QemuIdPattern();
+}
+
+/// <summary>Byte sizes as people read them.</summary>
+public static class Sizes
+{
+    public const long KiB = 1024;
+    public const long MiB = 1024 * KiB;
+    public const long GiB = 1024 * MiB;
+
+    public static string Format(long bytes) => bytes switch
+    {
+        _ when bytes != 0 && bytes % GiB == 0 => $"{bytes / GiB} GiB",
+        _ when bytes != 0 && bytes % MiB == 0 => $"{bytes / MiB} MiB",
+        _ when bytes != 0 && bytes % KiB == 0 => $"{bytes / KiB} KiB",
+        >= GiB => $"{bytes / (double)GiB:0.##} GiB",
+        >= MiB => $"{bytes / (double)MiB:0.##} MiB",
+        >= KiB => $"{bytes / (double)KiB:0.##} KiB",
+        _ => $"{bytes} B",
+    };
+}

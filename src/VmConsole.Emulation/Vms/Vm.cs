@@ -1,0 +1,834 @@
+using System.Collections.Immutable;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Hosts;
+using VmConsole.Emulation.Machines;
+using VmConsole.Emulation.Workloads;
+using static VmConsole.Emulation.Sizes;
+
+namespace VmConsole.Emulation.Vms;
+
+/// <summary>
+/// A virtual machine: its run state, its RAM blocks with real memory, its memory devices, its guest
+/// workload, and the freeze that keeps its migratable set still while a migration holds the lease.
+/// </summary>
+/// <remarks>
+/// Every change to run state, blocks and devices happens under <see cref="_gate"/>, the same gate the
+/// freeze takes its lease under. Readers use the published snapshots (<see cref="RamBlocks"/>,
+/// <see cref="Devices"/>) without locking. Events are raised after the gate is let go.
+/// </remarks>
+public sealed class Vm : IDisposable
+{
+    public const int MaxSlots = 256;
+    public const long MaxMemoryBytes = 1024 * GiB;
+
+    private static readonly Dictionary<PowerAction, RunState[]> LegalFrom = new()
+    {
+        [PowerAction.Start] = [RunState.Prelaunch, RunState.Shutdown],
+        [PowerAction.Pause] = [RunState.Running],
+        [PowerAction.Resume] = [RunState.Paused],
+        [PowerAction.Reset] = [RunState.Running, RunState.Paused],
+        [PowerAction.Shutdown] = [RunState.Prelaunch, RunState.Running, RunState.Paused, RunState.InMigrate, RunState.PostMigrate],
+    };
+
+    private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
+    private readonly MigrationFreeze _freeze;
+    private readonly GuestWorkload _workload;
+
+    // All below: written under _gate. The views are single-reference structs, read without the gate.
+    private readonly List<RamBlock> _blocks = [];
+    private readonly Dictionary<string, MemoryDevice> _devices = new(StringComparer.Ordinal);
+    private ImmutableArray<RamBlock> _blockView = [];
+    private ImmutableArray<MemoryDevice> _deviceView = [];
+    private ImmutableArray<GuestMapping> _mappings = [];
+    private volatile RunState _runState = RunState.Prelaunch;
+    private int _nextBlockId;
+    private long _rateSampledAt;
+    private bool _disposed;
+
+    internal Vm(VmDefinition definition, Host host, TimeProvider time)
+    {
+        Names.ValidateName(definition.Name, "VM");
+        Machine = MachinePreset.Find(definition.Machine);
+        ValidateMemory(definition, Machine);
+        Name = definition.Name;
+        Host = host;
+        MemoryBytes = definition.MemoryBytes;
+        Slots = definition.Slots;
+        MaxMemBytes = definition.Slots > 0 ? definition.MaxMemBytes : definition.MemoryBytes;
+        _time = time;
+        _rateSampledAt = time.GetTimestamp();
+        _freeze = new MigrationFreeze(_gate, Name, ComputeMigratableSet);
+
+        var firmwareBytes = Machine.Firmware.Sum(f => f.MaxLength);
+        host.Reserve(MemoryBytes + firmwareBytes, $"VM '{Name}' ({Format(MemoryBytes)} RAM plus {Format(firmwareBytes)} of firmware)");
+        try
+        {
+            lock (_gate)
+            {
+                MainRam = AddBlock(Machine.MainRamIdStr, null, MemoryBytes, MemoryBytes, RamBlockFlags.Migratable, guestAddress: 0);
+                foreach (var firmware in Machine.Firmware)
+                {
+                    var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
+                    FirmwareImage.Load(block);
+                }
+
+                Publish();
+            }
+
+            _workload = new GuestWorkload(MainRam, time, Name);
+            _workload.SetSpec(definition.Workload);
+        }
+        catch
+        {
+            foreach (var block in _blocks)
+            {
+                block.Memory.Dispose();
+            }
+
+            host.Unreserve(MemoryBytes + firmwareBytes);
+            throw;
+        }
+    }
+
+    public event Action<Vm, VmChangeKind>? Changed;
+
+    public string Name { get; }
+
+    /// <summary>The host the VM runs on.</summary>
+    public Host Host { get; }
+
+    public MachinePreset Machine { get; }
+
+    /// <summary>Size of main RAM (-m).</summary>
+    public long MemoryBytes { get; }
+
+    public int Slots { get; }
+
+    public long MaxMemBytes { get; }
+
+    public RunState RunState => _runState;
+
+    /// <summary>The machine's main RAM block (pc.ram, microvm.ram), which the guest workload writes.</summary>
+    public RamBlock MainRam { get; private set; } = null!;
+
+    /// <summary>The blocks in QEMU's order (largest max_length first), as last published.</summary>
+    public ImmutableArray<RamBlock> RamBlocks => _blockView;
+
+    public ImmutableArray<MemoryDevice> Devices => _deviceView;
+
+    public MigrationFreeze Freeze => _freeze;
+
+    public GuestWorkload Workload => _workload;
+
+    /// <summary>The migratable set now: one identity per migratable block, in block order.</summary>
+    public ImmutableArray<MigratableIdentity> MigratableSet
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return ComputeMigratableSet();
+            }
+        }
+    }
+
+    /// <summary>Bytes this VM reserves on its host: the max_length of every block.</summary>
+    public long ReservedBytes => RamBlocks.Sum(b => b.MaxLength);
+
+    /// <summary>How long teardown waits for a migration to let go of the block list.</summary>
+    public TimeSpan TeardownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public RamBlock GetBlock(int id) =>
+        RamBlocks.FirstOrDefault(b => b.Id == id)
+        ?? throw EmulationException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {id}.");
+
+    /// <summary>The migratable block with this idstr, or null.</summary>
+    public RamBlock? FindMigratable(string idStr) => RamBlocks.FirstOrDefault(b => b.Migratable && b.IdStr == idStr);
+
+    // ---- power ----------------------------------------------------------------------------------
+
+    public Task PowerAsync(PowerAction action, CancellationToken cancellationToken = default)
+    {
+        switch (action)
+        {
+            case PowerAction.Start: Start(); return Task.CompletedTask;
+            case PowerAction.Pause: Pause(); return Task.CompletedTask;
+            case PowerAction.Resume: Resume(); return Task.CompletedTask;
+            case PowerAction.Reset: Reset(); return Task.CompletedTask;
+            case PowerAction.Shutdown: return ShutdownAsync(cancellationToken);
+            default: throw EmulationException.Invalid("invalid-power-action", $"Unknown power action {(int)action}.");
+        }
+    }
+
+    /// <summary>Boots the VM: from prelaunch, or from shutdown with freshly loaded firmware.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            var from = CheckPower(PowerAction.Start);
+            if (from == RunState.Shutdown)
+            {
+                foreach (var block in _blocks.Where(b => b.ReadOnly))
+                {
+                    FirmwareImage.Load(block);
+                }
+
+                _workload.Restart();
+            }
+
+            SetRunState(RunState.Running);
+        }
+
+        Raise(VmChangeKind.RunState);
+    }
+
+    public void Pause() => Transition(PowerAction.Pause, RunState.Paused);
+
+    public void Resume() => Transition(PowerAction.Resume, RunState.Running);
+
+    /// <summary>system_reset: the guest reboots; firmware reloads (same sizes) and the workload starts over. RAM keeps its bytes, as on real hardware.</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            CheckPower(PowerAction.Reset);
+            foreach (var block in _blocks.Where(b => b.ReadOnly))
+            {
+                FirmwareImage.Load(block);
+                block.MarkDirty(0, block.UsedLength);
+            }
+
+            _workload.Restart();
+        }
+
+        Raise(VmChangeKind.RunState);
+    }
+
+    /// <summary>
+    /// Powers the VM off. A migration that holds the lease is asked to cancel first and waited for
+    /// (at most <see cref="TeardownTimeout"/>); memory is dropped only after it has let go.
+    /// </summary>
+    public async Task ShutdownAsync(CancellationToken cancellationToken = default)
+    {
+        MigrationLease? lease;
+        lock (_gate)
+        {
+            CheckPower(PowerAction.Shutdown);
+            lease = _freeze.Close("it is shutting down");
+        }
+
+        try
+        {
+            await StopMigrationAsync(lease, cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                EnsureNotDisposed();
+                SetRunState(RunState.Shutdown);
+                foreach (var block in _blocks)
+                {
+                    block.Memory.Discard(0, block.MaxLength);
+                    block.DirtyLog.SyncAndCount();
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _freeze.Reopen();
+            }
+        }
+
+        Raise(VmChangeKind.RunState);
+    }
+
+    /// <summary>
+    /// For the migration engine: moves the run state from <paramref name="expected"/> to <paramref name="next"/>
+    /// (compare-and-swap); false when the state was something else.
+    /// </summary>
+    public bool TryChangeRunState(RunState expected, RunState next)
+    {
+        lock (_gate)
+        {
+            if (_disposed || _runState != expected)
+            {
+                return false;
+            }
+
+            SetRunState(next);
+        }
+
+        Raise(VmChangeKind.RunState);
+        return true;
+    }
+
+    public void SetWorkload(WorkloadSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            _workload.SetSpec(spec);
+        }
+
+        Raise(VmChangeKind.Workload);
+    }
+
+    // ---- memory operations ----------------------------------------------------------------------
+
+    /// <summary>object-add memory-backend-ram: a block that is neither migratable nor visible to the guest. Allowed during migration.</summary>
+    public RamBlock AddMemoryBackend(string backendId, long sizeBytes)
+    {
+        Names.ValidateQemuId(backendId, "memory backend");
+        if (sizeBytes <= 0 || sizeBytes % RamBlockRules.MinPageSize != 0 || sizeBytes > MaxMemoryBytes)
+        {
+            throw EmulationException.Invalid("invalid-size", $"A memory backend's size must be a positive multiple of 4 KiB up to {Format(MaxMemoryBytes)}; got {sizeBytes} bytes.");
+        }
+
+        RamBlock block;
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            if (_blocks.Any(b => b.BackendId == backendId))
+            {
+                throw EmulationException.Conflict("backend-exists", $"VM '{Name}' already has a memory backend '{backendId}'.");
+            }
+
+            Host.Reserve(sizeBytes, $"Memory backend '{backendId}'");
+            try
+            {
+                block = AddBlock("", backendId, sizeBytes, sizeBytes, RamBlockFlags.None, guestAddress: null);
+            }
+            catch
+            {
+                Host.Unreserve(sizeBytes);
+                throw;
+            }
+
+            Publish();
+        }
+
+        Raise(VmChangeKind.RamBlocks);
+        return block;
+    }
+
+    /// <summary>
+    /// Frees a block (object-del of its backend). Refused for the machine's own blocks, for a backend a
+    /// device uses (QEMU's "in use"), and for a migratable block while the set is frozen.
+    /// </summary>
+    public void FreeBlock(int blockId)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var block = GetBlockLocked(blockId);
+            if (block.BackendId is null)
+            {
+                throw EmulationException.Conflict("machine-block", $"RAM block '{block.DisplayName}' belongs to the {Machine.Name} machine and cannot be freed.");
+            }
+
+            if (_devices.Values.Any(d => d.Memdev == block.BackendId))
+            {
+                throw EmulationException.Conflict("backend-in-use", $"object '{block.BackendId}' is in use, can not be deleted");
+            }
+
+            _freeze.Check("free", block, block.Identity, null);
+            _blocks.Remove(block);
+            Publish();
+            block.Memory.Dispose();
+            Host.Unreserve(block.MaxLength);
+        }
+
+        Raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <summary>
+    /// device_add pc-dimm,id=ID,memdev=BACKEND: the backend's block gets idstr = backend id, becomes
+    /// migratable and guest-visible. Refused while migrating, as QEMU does.
+    /// </summary>
+    public MemoryDevice PlugDimm(string deviceId, string memdev)
+    {
+        Names.ValidateQemuId(deviceId, "device");
+        MemoryDevice device;
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            if (!Machine.SupportsMemoryHotplug)
+            {
+                throw EmulationException.Conflict("hotplug-unsupported", $"Machine '{Machine.Name}' does not support memory devices (pc-dimm).");
+            }
+
+            if (Slots == 0)
+            {
+                throw EmulationException.Conflict("no-slots", $"VM '{Name}' was created without memory slots; give it slots and maxmem to plug memory devices.");
+            }
+
+            if (_devices.ContainsKey(deviceId))
+            {
+                throw EmulationException.Conflict("device-exists", $"Duplicate device ID '{deviceId}' on VM '{Name}'.");
+            }
+
+            var block = _blocks.FirstOrDefault(b => b.BackendId == memdev)
+                ?? throw EmulationException.NotFound("backend-not-found", $"VM '{Name}' has no memory backend '{Names.Shorten(memdev)}'.");
+            if (_devices.Values.Any(d => d.Memdev == memdev))
+            {
+                throw EmulationException.Conflict("backend-in-use", $"can't use already busy memdev: {memdev}");
+            }
+
+            var slot = Enumerable.Range(0, Slots).FirstOrDefault(s => _devices.Values.All(d => d.Slot != s), -1);
+            if (slot < 0)
+            {
+                throw EmulationException.Conflict("no-free-slot", $"All {Slots} memory slots of VM '{Name}' are in use.");
+            }
+
+            var plugged = _devices.Values.Sum(d => d.Size);
+            if (block.UsedLength > MaxMemBytes - MemoryBytes - plugged)
+            {
+                throw EmulationException.Conflict(
+                    "maxmem-exceeded",
+                    $"not enough space for '{memdev}' ({Format(block.UsedLength)}): {Format(plugged)} in use of {Format(MaxMemBytes - MemoryBytes)} for memory devices (maxmem {Format(MaxMemBytes)}).");
+            }
+
+            var idStr = block.IdStr.Length > 0 ? block.IdStr : memdev;
+            EnsureUniqueIdStr(idStr, block);
+            _freeze.CheckNotMigrating("plug a memory device onto", block.DisplayName);
+
+            var address = FindDeviceAddress(block.UsedLength);
+            device = new MemoryDevice(deviceId, "pc-dimm", memdev, slot, address, block.UsedLength);
+            block.IdStr = idStr;
+            block.Flags |= RamBlockFlags.Migratable;
+            block.GuestAddress = address;
+            _devices.Add(deviceId, device);
+            Publish();
+        }
+
+        Raise(VmChangeKind.Devices);
+        return device;
+    }
+
+    /// <summary>device_del: the block stops being migratable and visible; its backend stays. Refused while migrating.</summary>
+    public void UnplugDimm(string deviceId)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            if (!_devices.TryGetValue(deviceId ?? "", out var device))
+            {
+                throw EmulationException.NotFound("device-not-found", $"Device '{Names.Shorten(deviceId)}' not found on VM '{Name}'.");
+            }
+
+            var block = _blocks.First(b => b.BackendId == device.Memdev);
+            _freeze.CheckNotMigrating("unplug the memory device of", block.DisplayName);
+            _devices.Remove(deviceId!);
+            block.Flags &= ~RamBlockFlags.Migratable;
+            block.IdStr = "";
+            block.GuestAddress = null;
+            Publish();
+        }
+
+        Raise(VmChangeKind.Devices);
+    }
+
+    /// <summary>
+    /// qemu_ram_set_migratable / unset: registers a block for migration (an unnamed backend takes its backend
+    /// id as idstr) or removes it. Refused while the set is frozen, unless it changes nothing.
+    /// </summary>
+    public void SetMigratable(int blockId, bool migratable)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var block = GetBlockLocked(blockId);
+            var idStr = block.IdStr.Length > 0 ? block.IdStr : block.BackendId ?? "";
+            MigratableIdentity? after = null;
+            if (migratable)
+            {
+                RamBlockRules.ValidateIdStr(idStr);
+                EnsureUniqueIdStr(idStr, block);
+                after = new MigratableIdentity(idStr, block.PageSize, block.UsedLength, block.Shared ? block.GuestAddress : null);
+            }
+
+            _freeze.Check(migratable ? "set migratable on" : "unset migratable on", block, block.Identity, after);
+            if (migratable)
+            {
+                block.IdStr = idStr;
+                block.Flags |= RamBlockFlags.Migratable;
+            }
+            else
+            {
+                block.Flags &= ~RamBlockFlags.Migratable;
+            }
+
+            Publish();
+        }
+
+        Raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <summary>Resizes a resizeable block from the console (qemu_ram_resize). Refused while frozen if the block is migratable.</summary>
+    public void Resize(int blockId, long usedLength)
+    {
+        lock (_gate)
+        {
+            var block = PrepareResize(blockId, usedLength);
+            _freeze.Check("resize", block, block.Identity, block.Identity is { } id ? id with { UsedLength = usedLength } : null);
+            ApplyResize(block, usedLength);
+        }
+
+        Raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <summary>
+    /// A resize the guest does (firmware growing ACPI tables on reboot). It cannot be refused: a migration
+    /// holding the lease is cancelled with QEMU's error "RAM block '&lt;idstr&gt;' resized during precopy."
+    /// </summary>
+    public void GuestResize(int blockId, long usedLength)
+    {
+        MigrationLease? cancel = null;
+        string idStr;
+        lock (_gate)
+        {
+            var block = PrepareResize(blockId, usedLength);
+            idStr = block.IdStr;
+            if (_freeze.Lease is { } lease && block.Migratable && block.UsedLength != usedLength)
+            {
+                cancel = lease;
+            }
+
+            ApplyResize(block, usedLength);
+        }
+
+        cancel?.Holder.RequestCancel($"RAM block '{idStr}' resized during precopy.");
+        Raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <summary>
+    /// Reloads a ROM's contents into fresh backing of the same size. Its identity is unchanged, so this is
+    /// allowed during migration (identity is the ABI, not the pointer); the pages are marked dirty.
+    /// </summary>
+    public void ReloadRom(int blockId)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var block = GetBlockLocked(blockId);
+            if (!block.ReadOnly)
+            {
+                throw EmulationException.Conflict("not-rom", $"RAM block '{block.DisplayName}' is not a ROM; only ROM contents can be reloaded.");
+            }
+
+            // No freeze check: the block keeps its (idstr, page_size, used_length), only its backing changes.
+            var old = block.Memory;
+            block.Memory = new Memory.GuestMemory(block.MaxLength);
+            FirmwareImage.Load(block);
+            block.MarkDirty(0, block.UsedLength);
+            old.Dispose();
+        }
+
+        Raise(VmChangeKind.RamBlocks);
+    }
+
+    // ---- guest-physical access ------------------------------------------------------------------
+
+    /// <summary>Writes at guest-physical addresses, as the guest (or qtest's write) does. Writes to ROM are discarded, as on hardware.</summary>
+    public void WriteGuest(long address, ReadOnlySpan<byte> source)
+    {
+        while (!source.IsEmpty)
+        {
+            var (mapping, offset, length) = Translate(address, source.Length);
+            if (!mapping.Block.ReadOnly)
+            {
+                mapping.Block.Write(offset, source[..length]);
+            }
+
+            address += length;
+            source = source[length..];
+        }
+    }
+
+    public void ReadGuest(long address, Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            var (mapping, offset, length) = Translate(address, destination.Length);
+            mapping.Block.Read(offset, destination[..length]);
+            address += length;
+            destination = destination[length..];
+        }
+    }
+
+    /// <summary>The guest-physical regions: RAM, DIMMs and firmware ROMs (ROMs shadow RAM where they overlap).</summary>
+    public ImmutableArray<GuestMapping> GuestMappings => _mappings;
+
+    /// <summary>Turns the pages dirtied since the last sample into per-block rates (pages per second).</summary>
+    public void SampleDirtyRate()
+    {
+        var now = _time.GetTimestamp();
+        var seconds = _time.GetElapsedTime(Interlocked.Exchange(ref _rateSampledAt, now), now).TotalSeconds;
+        foreach (var block in RamBlocks)
+        {
+            var pages = block.RateLog.SyncAndCount();
+            block.DirtyPagesPerSecond = seconds > 0 ? pages / seconds : 0;
+        }
+    }
+
+    // ---- teardown -------------------------------------------------------------------------------
+
+    /// <summary>Prepares deletion: stops a migration that holds the lease (bounded wait), then refuses new ones.</summary>
+    internal async Task QuiesceForDeleteAsync(CancellationToken cancellationToken)
+    {
+        MigrationLease? lease;
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            lease = _freeze.Close("it is being deleted");
+        }
+
+        try
+        {
+            await StopMigrationAsync(lease, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_gate)
+            {
+                _freeze.Reopen();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Stops the guest workload and frees every block's memory (after the last reader lets go).</summary>
+    public void Dispose()
+    {
+        _workload.Dispose();
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _freeze.Close("it was deleted");
+            foreach (var block in _blocks)
+            {
+                block.Memory.Dispose();
+            }
+
+            Host.Unreserve(_blocks.Sum(b => b.MaxLength));
+        }
+    }
+
+    private async Task StopMigrationAsync(MigrationLease? lease, CancellationToken cancellationToken)
+    {
+        if (lease is null)
+        {
+            return;
+        }
+
+        lease.Holder.RequestCancel(null);
+        try
+        {
+            await lease.Released.WaitAsync(TeardownTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw EmulationException.Conflict(
+                "migration-did-not-stop",
+                $"Migration {lease.Holder.MigrationId} of VM '{Name}' did not stop within {TeardownTimeout.TotalSeconds:0.#} s (it is {lease.Holder.Status}); the VM was left as it was.");
+        }
+    }
+
+    // ---- helpers (callers hold _gate) -----------------------------------------------------------
+
+    private void Transition(PowerAction action, RunState next)
+    {
+        lock (_gate)
+        {
+            CheckPower(action);
+            SetRunState(next);
+        }
+
+        Raise(VmChangeKind.RunState);
+    }
+
+    private RunState CheckPower(PowerAction action)
+    {
+        EnsureNotDisposed();
+        var legal = LegalFrom[action];
+        if (!legal.Contains(_runState))
+        {
+            throw EmulationException.Conflict(
+                "illegal-power-transition",
+                $"Cannot {action.ToQemuName()} VM '{Name}' while it is {_runState.ToQemuName()}; {action.ToQemuName()} needs {string.Join(" or ", legal.Select(s => s.ToQemuName()))}.");
+        }
+
+        return _runState;
+    }
+
+    private void SetRunState(RunState next)
+    {
+        _runState = next;
+        _workload.Active = next == RunState.Running;
+    }
+
+    private RamBlock AddBlock(string idStr, string? backendId, long usedLength, long maxLength, RamBlockFlags flags, long? guestAddress)
+    {
+        if (idStr.Length > 0 && flags.HasFlag(RamBlockFlags.Migratable))
+        {
+            EnsureUniqueIdStr(idStr, null);
+        }
+
+        var offset = RamAddressAllocator.FindOffset([.. _blocks.Select(b => (b.Offset, b.MaxLength))], maxLength);
+        var block = new RamBlock(++_nextBlockId, idStr, backendId, offset, RamBlockRules.MinPageSize, usedLength, maxLength, flags)
+        {
+            GuestAddress = guestAddress,
+        };
+
+        // QEMU keeps its list sorted from the biggest block to the smallest; equal sizes keep creation order.
+        var index = _blocks.FindIndex(b => b.MaxLength < maxLength);
+        _blocks.Insert(index < 0 ? _blocks.Count : index, block);
+        return block;
+    }
+
+    private RamBlock GetBlockLocked(int blockId) =>
+        _blocks.FirstOrDefault(b => b.Id == blockId)
+        ?? throw EmulationException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {blockId}.");
+
+    private void EnsureUniqueIdStr(string idStr, RamBlock? except)
+    {
+        if (_blocks.Any(b => b != except && b.Migratable && b.IdStr == idStr))
+        {
+            throw EmulationException.Conflict("duplicate-idstr", $"VM '{Name}' already has a migratable RAM block named '{idStr}'; idstr must be unique among migratable blocks.");
+        }
+    }
+
+    private RamBlock PrepareResize(int blockId, long usedLength)
+    {
+        EnsureNotDisposed();
+        var block = GetBlockLocked(blockId);
+        if (!block.Resizeable)
+        {
+            throw EmulationException.Conflict("not-resizeable", $"RAM block '{block.DisplayName}' is not resizeable (its used length is fixed at {Format(block.UsedLength)}).");
+        }
+
+        RamBlockRules.ValidateLengths(block.PageSize, usedLength, block.MaxLength, resizeable: true);
+        return block;
+    }
+
+    private void ApplyResize(RamBlock block, long usedLength)
+    {
+        if (block.UsedLength == usedLength)
+        {
+            return;
+        }
+
+        block.UsedLength = usedLength;
+        block.MarkDirty(0, usedLength);
+        Publish();
+    }
+
+    private long FindDeviceAddress(long size)
+    {
+        const long align = 2 * MiB;
+        var address = Machine.DeviceMemoryBase(MemoryBytes);
+        foreach (var device in _devices.Values.OrderBy(d => d.Address))
+        {
+            if (address + size <= device.Address)
+            {
+                break;
+            }
+
+            address = (device.Address + device.Size + align - 1) / align * align;
+        }
+
+        return address;
+    }
+
+    private ImmutableArray<MigratableIdentity> ComputeMigratableSet() =>
+        [.. _blocks.Select(b => b.Identity).OfType<MigratableIdentity>()];
+
+    private void Publish()
+    {
+        var mappings = ImmutableArray.CreateBuilder<GuestMapping>();
+        foreach (var block in _blocks.Where(b => b.ReadOnly && b.GuestAddress is not null))
+        {
+            mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
+        }
+
+        var below = Machine.BelowFourGiB(MemoryBytes);
+        mappings.Add(new GuestMapping(0, below, MainRam, 0));
+        if (MemoryBytes > below)
+        {
+            mappings.Add(new GuestMapping(4 * GiB, MemoryBytes - below, MainRam, below));
+        }
+
+        foreach (var block in _blocks.Where(b => !b.ReadOnly && b != MainRam && b.GuestAddress is not null))
+        {
+            mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
+        }
+
+        _mappings = mappings.ToImmutable();
+        _blockView = [.. _blocks];
+        _deviceView = [.. _devices.Values.OrderBy(d => d.Slot)];
+    }
+
+    private (GuestMapping Mapping, long Offset, int Length) Translate(long address, int length)
+    {
+        foreach (var mapping in GuestMappings)
+        {
+            if (address >= mapping.Start && address - mapping.Start < mapping.Length)
+            {
+                var within = address - mapping.Start;
+                return (mapping, mapping.BlockOffset + within, (int)Math.Min(length, mapping.Length - within));
+            }
+        }
+
+        throw EmulationException.Invalid("unmapped-address", $"Guest-physical address 0x{address:x} of VM '{Name}' is not backed by RAM or ROM.");
+    }
+
+    private void EnsureNotDisposed()
+    {
+        if (_disposed)
+        {
+            throw EmulationException.NotFound("vm-not-found", $"VM '{Name}' was deleted.");
+        }
+    }
+
+    private void Raise(VmChangeKind kind) => Changed?.Invoke(this, kind);
+
+    private static void ValidateMemory(VmDefinition definition, MachinePreset machine)
+    {
+        if (definition.MemoryBytes <= 0 || definition.MemoryBytes % MiB != 0 || definition.MemoryBytes > MaxMemoryBytes)
+        {
+            throw EmulationException.Invalid("invalid-memory-size", $"Memory must be a whole number of MiB between 1 MiB and {Format(MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
+        }
+
+        if (definition.Slots is < 0 or > MaxSlots)
+        {
+            throw EmulationException.Invalid("invalid-slots", $"Memory slots must be between 0 and {MaxSlots}; got {definition.Slots}.");
+        }
+
+        if (definition.Slots > 0 && !machine.SupportsMemoryHotplug)
+        {
+            throw EmulationException.Invalid("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory slots.");
+        }
+
+        if (definition.Slots > 0 && (definition.MaxMemBytes <= definition.MemoryBytes || definition.MaxMemBytes % MiB != 0 || definition.MaxMemBytes > MaxMemoryBytes))
+        {
+            throw EmulationException.Invalid("invalid-maxmem", $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
+        }
+
+        if (definition.Slots == 0 && definition.MaxMemBytes != 0 && definition.MaxMemBytes != definition.MemoryBytes)
+        {
+            throw EmulationException.Invalid("invalid-maxmem", "maxmem above the VM's memory needs memory slots for the devices that would use it.");
+        }
+    }
+}
+
+/// <summary>A guest-physical region and the block bytes behind it.</summary>
+public readonly record struct GuestMapping(long Start, long Length, RamBlock Block, long BlockOffset);

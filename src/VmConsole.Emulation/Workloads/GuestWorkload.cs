@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using VmConsole.Emulation.Blocks;
+
+namespace VmConsole.Emulation.Workloads;
+
+/// <summary>
+/// A VM's guest activity: one background thread that writes pages of main RAM at the set rate while the VM
+/// runs, slowed by the CPU throttle as QEMU's auto-converge slows vCPUs.
+/// </summary>
+/// <remarks>
+/// Rate control keeps a budget of pages owed, grown by rate x (1 - throttle) x elapsed time and spent in
+/// batches every couple of milliseconds, so the long-run rate holds whatever the sleep granularity.
+/// A backlog of at most one second is kept across a stall.
+/// </remarks>
+public sealed class GuestWorkload : IDisposable
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(2);
+
+    private readonly RamBlock _ram;
+    private readonly TimeProvider _time;
+    private readonly ManualResetEventSlim _wake = new(false);
+
+    // Written by the owning VM (any thread), read by the worker thread.
+    private volatile WorkloadSpec _spec = WorkloadSpec.Idle;
+    private volatile bool _active;
+    private volatile int _throttlePercent;
+    private volatile bool _stopping;
+
+    // Written by the worker thread (Interlocked), read by anyone.
+    private long _pagesWritten;
+
+    // Owned by the worker thread; reset by Restart under the VM's gate while the worker is idle or racing benignly.
+    private long _sweepPage;
+
+    private Thread? _thread;
+
+    internal GuestWorkload(RamBlock ram, TimeProvider time, string vmName)
+    {
+        _ram = ram;
+        _time = time;
+        VmName = vmName;
+    }
+
+    public string VmName { get; }
+
+    public WorkloadSpec Spec => _spec;
+
+    /// <summary>Pages written since the VM was created.</summary>
+    public long PagesWritten => Interlocked.Read(ref _pagesWritten);
+
+    /// <summary>CPU throttle in percent (0 to 99), as auto-converge sets it.</summary>
+    public int ThrottlePercent
+    {
+        get => _throttlePercent;
+        set
+        {
+            if (value is < 0 or > 99)
+            {
+                throw EmulationException.Invalid("invalid-throttle", $"CPU throttle must be between 0 and 99 percent; got {value}.");
+            }
+
+            _throttlePercent = value;
+        }
+    }
+
+    /// <summary>Whether the guest runs (the VM's run state is running).</summary>
+    internal bool Active
+    {
+        get => _active;
+        set
+        {
+            _active = value;
+            _wake.Set();
+        }
+    }
+
+    internal void SetSpec(WorkloadSpec spec)
+    {
+        spec.Validate(_ram.UsedLength, _ram.PageSize);
+        _spec = spec;
+        if (spec.Kind != WorkloadKind.Idle && _thread is null && !_stopping)
+        {
+            _thread = new Thread(Run) { IsBackground = true, Name = $"guest {VmName}" };
+            _thread.Start();
+        }
+
+        _wake.Set();
+    }
+
+    /// <summary>Starts the sweep from the first page again (a guest reboot).</summary>
+    internal void Restart() => Interlocked.Exchange(ref _sweepPage, 0);
+
+    private void Run()
+    {
+        var random = new Random(HashCode.Combine(VmName, Environment.TickCount));
+        var last = _time.GetTimestamp();
+        var budget = 0.0;
+        while (!_stopping)
+        {
+            _wake.Reset();
+            var spec = _spec;
+            if (!_active || spec.Kind == WorkloadKind.Idle)
+            {
+                _wake.Wait();
+                last = _time.GetTimestamp();
+                budget = 0;
+                continue;
+            }
+
+            var now = _time.GetTimestamp();
+            var rate = spec.PagesPerSecond * (100 - _throttlePercent) / 100.0;
+            budget = Math.Min(budget + (rate * _time.GetElapsedTime(last, now).TotalSeconds), rate + 1);
+            last = now;
+            var pages = (long)budget;
+            if (pages > 0)
+            {
+                budget -= pages;
+                Write(spec, pages, random);
+            }
+
+            _wake.Wait(Tick);
+        }
+    }
+
+    private void Write(WorkloadSpec spec, long pages, Random random)
+    {
+        var pageSize = _ram.PageSize;
+        var workingPages = (spec.WorkingSetBytes == 0 ? _ram.UsedLength : spec.WorkingSetBytes) / pageSize;
+        var hotPages = Math.Max(1, workingPages / 5);
+        using var access = _ram.Memory.Acquire();
+        for (long i = 0; i < pages; i++)
+        {
+            long page;
+            switch (spec.Kind)
+            {
+                case WorkloadKind.Sweep:
+                    page = Interlocked.Increment(ref _sweepPage) - 1;
+                    page %= workingPages;
+                    access.Span(page * pageSize, 1)[0]++;
+                    break;
+                case WorkloadKind.Hotspot:
+                    page = random.Next(10) < 8 || hotPages == workingPages
+                        ? random.NextInt64(hotPages)
+                        : hotPages + random.NextInt64(workingPages - hotPages);
+                    WriteWord(access, (page * pageSize) + (random.Next((int)(pageSize / 8)) * 8), random.NextInt64());
+                    break;
+                default:
+                    page = random.NextInt64(workingPages);
+                    WriteWord(access, (page * pageSize) + (random.Next((int)(pageSize / 8)) * 8), random.NextInt64());
+                    break;
+            }
+
+            _ram.DirtyLog.Set(page);
+            _ram.RateLog.Set(page);
+        }
+
+        Interlocked.Add(ref _pagesWritten, pages);
+    }
+
+    private static void WriteWord(Memory.GuestMemoryAccess access, long offset, long value) =>
+        BinaryPrimitives.WriteInt64LittleEndian(access.Span(offset, 8), value);
+
+    /// <summary>Stops the thread and waits for it, so that nothing writes guest memory afterwards.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Set();
+        _thread?.Join();
+        _wake.Dispose();
+    }
+}
