@@ -45,14 +45,16 @@ public static class Sizes
     public const long MiB = 1024 * KiB;
     public const long GiB = 1024 * MiB;
 
-    public static string Format(long bytes) => bytes switch
+    /// <summary>In the largest unit the size reaches: whole when exact ("2 MiB"), else to two decimals ("1.25 GiB").</summary>
+    public static string Format(long bytes)
     {
-        _ when bytes != 0 && bytes % GiB == 0 => $"{bytes / GiB} GiB",
-        _ when bytes != 0 && bytes % MiB == 0 => $"{bytes / MiB} MiB",
-        _ when bytes != 0 && bytes % KiB == 0 => $"{bytes / KiB} KiB",
-        >= GiB => $"{bytes / (double)GiB:0.##} GiB",
-        >= MiB => $"{bytes / (double)MiB:0.##} MiB",
-        >= KiB => $"{bytes / (double)KiB:0.##} KiB",
-        _ => $"{bytes} B",
-    };
+        var (unit, name) = Math.Abs(bytes) switch
+        {
+            >= GiB => (GiB, "GiB"),
+            >= MiB => (MiB, "MiB"),
+            >= KiB => (KiB, "KiB"),
+            _ => (1L, "B"),
+        };
+        return bytes % unit == 0 ? $"{bytes / unit} {name}" : $"{bytes / (double)unit:0.##} {name}";
+    }
 }

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Components;
+
+namespace VmConsole.Server.Components;
+
+/// <summary>
+/// A component that re-renders when the emulator tells it something changed: requests arriving on any
+/// thread are coalesced to at most one render per <see cref="MinRenderInterval"/>, run on the
+/// renderer's context, and failures go to <see cref="ComponentBase.DispatchExceptionAsync"/>.
+/// Subclasses subscribe in OnInitialized and unsubscribe in <see cref="OnDispose"/>.
+/// </summary>
+public abstract class LiveComponentBase : ComponentBase, IDisposable
+{
+    public static readonly TimeSpan MinRenderInterval = TimeSpan.FromMilliseconds(100);
+
+    // Written from any thread with Interlocked: 1 while a render is scheduled.
+    private int _scheduled;
+    private long _lastRender;
+    private volatile bool _disposed;
+
+    [Inject]
+    private TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>Renders soon, at most once per interval however often it is asked.</summary>
+    protected void RequestRender()
+    {
+        if (_disposed || Interlocked.Exchange(ref _scheduled, 1) == 1)
+        {
+            return;
+        }
+
+        _ = RenderSoonAsync();
+    }
+
+    private async Task RenderSoonAsync()
+    {
+        try
+        {
+            var wait = MinRenderInterval - Time.GetElapsedTime(Interlocked.Read(ref _lastRender));
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, Time);
+            }
+
+            Volatile.Write(ref _scheduled, 0);
+            if (!_disposed)
+            {
+                await InvokeAsync(() =>
+                {
+                    Interlocked.Exchange(ref _lastRender, Time.GetTimestamp());
+                    StateHasChanged();
+                });
+            }
+        }
+        catch (Exception ex) when (!_disposed)
+        {
+            await DispatchExceptionAsync(ex);
+        }
+    }
+
+    /// <summary>Unsubscribe here.</summary>
+    protected abstract void OnDispose();
+
+    public void Dispose()
+    {
+        _disposed = true;
+        OnDispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,36 @@
+using MudBlazor.Services;
+using VmConsole.Server;
+using VmConsole.Server.Components;
+using VmConsole.Server.Emulation;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = ContentRoot.Resolve(args),
+});
+
+// Package assets (MudBlazor, the Blazor script) come from the build's static web assets manifest in every environment.
+builder.WebHost.UseStaticWebAssets();
+
+builder.AddEmulator();
+builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+builder.Services.AddMudServices();
+
+var app = builder.Build();
+
+ConsoleLog.Roots(app.Logger, app.Environment.ContentRootPath, app.Environment.WebRootPath);
+if (!app.Environment.IsDevelopment())
+{
+    app.UseExceptionHandler("/error", createScopeForErrors: true);
+}
+
+app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+app.UseStaticFiles();
+app.UseAntiforgery();
+app.MapStaticAssets();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+
+app.Run();
+
+/// <summary>The entry point, visible to WebApplicationFactory.</summary>
+public partial class Program;
