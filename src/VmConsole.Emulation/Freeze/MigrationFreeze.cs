@@ -15,6 +15,7 @@ public sealed class MigrationFreeze
     private readonly Lock _gate;
     private readonly string _vm;
     private readonly Func<ImmutableArray<MigratableIdentity>> _currentSet;
+    private readonly Action _changed;
 
     // Written under _gate; read without it only for display.
     private MigrationLease? _lease;
@@ -22,11 +23,13 @@ public sealed class MigrationFreeze
     // Written under _gate: why no new lease may be taken (the VM is being torn down), or null.
     private string? _closedBecause;
 
-    internal MigrationFreeze(Lock gate, string vm, Func<ImmutableArray<MigratableIdentity>> currentSet)
+    /// <param name="changed">Called after a lease is taken or released, outside the gate.</param>
+    internal MigrationFreeze(Lock gate, string vm, Func<ImmutableArray<MigratableIdentity>> currentSet, Action changed)
     {
         _gate = gate;
         _vm = vm;
         _currentSet = currentSet;
+        _changed = changed;
     }
 
     /// <summary>The lease in force, or null when the set may change.</summary>
@@ -41,6 +44,7 @@ public sealed class MigrationFreeze
     public MigrationLease Acquire(IMigrationLeaseHolder holder)
     {
         ArgumentNullException.ThrowIfNull(holder);
+        MigrationLease lease;
         lock (_gate)
         {
             if (_closedBecause is not null)
@@ -53,10 +57,12 @@ public sealed class MigrationFreeze
                 throw new MigratableSetFrozenException(_vm, "migrate", null, held.Holder.MigrationId, held.Holder.Status);
             }
 
-            var lease = new MigrationLease(this, holder, _currentSet());
+            lease = new MigrationLease(this, holder, _currentSet());
             Volatile.Write(ref _lease, lease);
-            return lease;
         }
+
+        _changed();
+        return lease;
     }
 
     internal bool Release(MigrationLease lease)
@@ -69,8 +75,10 @@ public sealed class MigrationFreeze
             }
 
             Volatile.Write(ref _lease, null);
-            return true;
         }
+
+        _changed();
+        return true;
     }
 
     /// <summary>

@@ -59,7 +59,7 @@ public sealed class Vm : IDisposable
         MaxMemBytes = definition.Slots > 0 ? definition.MaxMemBytes : definition.MemoryBytes;
         _time = time;
         _rateSampledAt = time.GetTimestamp();
-        _freeze = new MigrationFreeze(_gate, Name, ComputeMigratableSet);
+        _freeze = new MigrationFreeze(_gate, Name, ComputeMigratableSet, () => Raise(VmChangeKind.Freeze));
 
         var firmwareBytes = Machine.Firmware.Sum(f => f.MaxLength);
         host.Reserve(MemoryBytes + firmwareBytes, $"VM '{Name}' ({Format(MemoryBytes)} RAM plus {Format(firmwareBytes)} of firmware)");

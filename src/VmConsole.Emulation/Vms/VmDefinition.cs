@@ -27,4 +27,7 @@ public enum VmChangeKind
     RamBlocks,
     Devices,
     Workload,
+
+    /// <summary>A migration took or released the lease on the block list.</summary>
+    Freeze,
 }

@@ -1,0 +1,48 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MudBlazor;
+using MudBlazor.Services;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Server.Emulation;
+
+namespace VmConsole.Server.Tests.Components;
+
+/// <summary>bUnit with MudBlazor services, loose JS interop, and a small real emulator.</summary>
+public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
+{
+    protected ConsoleComponentContext()
+    {
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        Services.AddMudServices();
+        Services.AddSingleton(TimeProvider.System);
+        Services.AddSingleton(Emulator);
+        Services.AddSingleton(Options.Create(new EmulatorOptions()));
+        Services.AddSingleton<DirtyRateSampler>();
+        Services.AddSingleton(NullLoggerFactory.Instance);
+        Emulator.AddHost("host-a", 8 * Sizes.GiB);
+    }
+
+    protected Emulator Emulator { get; } = new();
+
+    protected Vm CreateVm(string name, string machine = "q35", long memoryMiB = 64, bool start = true, int slots = 0, long maxMemMiB = 0) =>
+        Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
+
+    /// <summary>MudBlazor's popovers (tooltips, snackbars) need their providers rendered.</summary>
+    protected void RenderProviders()
+    {
+        Render<MudPopoverProvider>();
+        Render<MudSnackbarProvider>();
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>MudBlazor's services dispose only asynchronously, so xunit disposes the context here.</summary>
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        Emulator.Dispose();
+    }
+}

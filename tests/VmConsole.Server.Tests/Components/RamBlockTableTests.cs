@@ -1,0 +1,69 @@
+using Bunit;
+using VmConsole.Server.Components.Shared;
+
+namespace VmConsole.Server.Tests.Components;
+
+public sealed class RamBlockTableTests : ConsoleComponentContext
+{
+    [Fact]
+    public void RamBlockTable_Q35WithBackend_ShowsEveryBlockWithHexOffsetsAndFlags()
+    {
+        RenderProviders();
+        var vm = CreateVm("vm1", slots: 2, maxMemMiB: 256);
+        vm.AddMemoryBackend("mem1", 32 * VmConsole.Emulation.Sizes.MiB);
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        var rows = cut.FindAll("tbody tr");
+        Assert.Equal(vm.RamBlocks.Length, rows.Count);
+        var ram = rows.Single(r => r.QuerySelector("[data-idstr='pc.ram']") is not null);
+        Assert.Contains("0x0000000000000000", ram.TextContent, StringComparison.Ordinal);
+        Assert.Contains("64 MiB", ram.TextContent, StringComparison.Ordinal);
+        Assert.Contains("migratable", ram.TextContent, StringComparison.Ordinal);
+        Assert.Contains("guest-visible", ram.TextContent, StringComparison.Ordinal);
+        var tables = rows.Single(r => r.QuerySelector("[data-idstr='/rom@etc/acpi/tables']") is not null);
+        Assert.Contains("resizeable", tables.TextContent, StringComparison.Ordinal);
+        Assert.Contains("ROM", tables.TextContent, StringComparison.Ordinal);
+        Assert.Contains("128 KiB", tables.TextContent, StringComparison.Ordinal);
+        Assert.Contains("2 MiB", tables.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RamBlockTable_UnpluggedBackend_IsNamedByBackendIdAndNotMigratable()
+    {
+        RenderProviders();
+        var vm = CreateVm("vm1");
+        var backend = vm.AddMemoryBackend("spare0", 16 * VmConsole.Emulation.Sizes.MiB);
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        var row = cut.Find("[data-backend='spare0']").ParentElement!;
+        Assert.Equal("", backend.IdStr);
+        Assert.Contains("spare0", cut.Find("[data-backend='spare0'] .vmc-backend-name").TextContent, StringComparison.Ordinal);
+        Assert.Contains("not migratable", row.TextContent, StringComparison.Ordinal);
+        Assert.Contains("unplugged backend", row.TextContent, StringComparison.Ordinal);
+        Assert.Contains("vmc-muted", row.ClassName, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RamBlockTable_DirtyRate_ShowsTheSampledRate()
+    {
+        RenderProviders();
+        var vm = CreateVm("vm1");
+        var page = new byte[4096];
+        for (var i = 0; i < 300; i++)
+        {
+            page[0] = 1;
+            vm.MainRam.Write(i * 4096L, page);
+        }
+
+        Thread.Sleep(50);
+        vm.SampleDirtyRate();
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        var rate = cut.Find("[data-idstr='pc.ram']").ParentElement!.QuerySelector("[data-dirty-rate]")!.TextContent;
+        Assert.NotEqual("0", rate.Trim());
+        Assert.True(double.Parse(rate.Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture) > 0);
+    }
+}

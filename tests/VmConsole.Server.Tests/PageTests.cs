@@ -1,0 +1,86 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace VmConsole.Server.Tests;
+
+/// <summary>The pages answer in their first HTML response (prerendering), readable without a browser.</summary>
+public sealed partial class PageTests : IClassFixture<PageTests.Fixture>
+{
+    private readonly HttpClient _client;
+
+    public PageTests(Fixture fixture) => _client = fixture.Factory.CreateClient();
+
+    [Fact]
+    public async Task VmPage_Db1_PrerendersExactlyItsRamBlocks()
+    {
+        var html = await _client.GetStringAsync(new Uri("/vms/db-1", UriKind.Relative));
+
+        var rows = RowPattern().Matches(html)
+            .Select(m => (Name: m.Groups["idstr"].Value.Length > 0 ? m.Groups["idstr"].Value : m.Groups["backend"].Value,
+                          Used: long.Parse(m.Groups["used"].Value, System.Globalization.CultureInfo.InvariantCulture),
+                          Max: long.Parse(m.Groups["max"].Value, System.Globalization.CultureInfo.InvariantCulture),
+                          Migratable: m.Groups["flags"].Value.Contains(">migratable<", StringComparison.Ordinal)))
+            .OrderBy(r => r.Name, StringComparer.Ordinal)
+            .ToList();
+        (string, long, long, bool)[] expected =
+        [
+            ("/rom@etc/acpi/rsdp", 4 << 10, 4 << 10, true),
+            ("/rom@etc/acpi/tables", 128 << 10, 2 << 20, true),
+            ("/rom@etc/table-loader", 4 << 10, 64 << 10, true),
+            ("dimm0", 256 << 20, 256 << 20, true),
+            ("pc.bios", 256 << 10, 256 << 10, true),
+            ("pc.ram", 1 << 30, 1 << 30, true),
+            ("pc.rom", 128 << 10, 128 << 10, true),
+            ("spare0", 64 << 20, 64 << 20, false),
+        ];
+        Assert.Equal(expected, rows);
+    }
+
+    [Fact]
+    public async Task VmPage_Db1_ShowsOffsetsInHexAndTheDimm()
+    {
+        var html = await _client.GetStringAsync(new Uri("/vms/db-1", UriKind.Relative));
+
+        Assert.Contains("0x0000000000000000", html, StringComparison.Ordinal);
+        Assert.Contains("dimm0-dev", html, StringComparison.Ordinal);
+        Assert.Contains("pc-dimm", html, StringComparison.Ordinal);
+        Assert.Contains("unplugged backend", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VmPage_UnknownVm_Is404()
+    {
+        var response = await _client.GetAsync(new Uri("/vms/no-such-vm", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("nothing at this address", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Overview_ListsHostsWithMemoryAndVmsWithState()
+    {
+        var html = await _client.GetStringAsync(new Uri("/", UriKind.Relative));
+
+        Assert.Contains("data-host=\"host-a\"", html, StringComparison.Ordinal);
+        Assert.Contains("data-host=\"host-b\"", html, StringComparison.Ordinal);
+        Assert.Contains("of 32 GiB", html, StringComparison.Ordinal);
+        foreach (var vm in new[] { "web-1", "db-1", "tiny-1" })
+        {
+            Assert.Contains($"href=\"vms/{vm}\"", html, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("data-state=\"running\"", html, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex("""data-idstr="(?<idstr>[^"]*)"(?: data-backend="(?<backend>[^"]*)")?.*?data-used="(?<used>\d+)".*?data-max="(?<max>\d+)"(?<flags>.*?)data-dirty-rate""", RegexOptions.Singleline)]
+    private static partial Regex RowPattern();
+
+    public sealed class Fixture : IAsyncLifetime
+    {
+        public ConsoleFactory Factory { get; } = new();
+
+        public Task InitializeAsync() => Task.CompletedTask;
+
+        public Task DisposeAsync() => Factory.DisposeAsync().AsTask();
+    }
+}
