@@ -31,10 +31,10 @@ public static partial class Names
     public static string Shorten(string? text) =>
         text is null ? "" : text.Length <= 70 ? text : string.Concat(text.AsSpan(0, 64), "...");
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,62}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex NamePattern();
 
-    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_.-]{0,62}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9_.-]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex QemuIdPattern();
 }
 

@@ -1,4 +1,5 @@
 using Bunit;
+using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,9 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton<DirtyRateSampler>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
+
+        // Last: it builds the renderer, after which no service can be added.
+        SetRendererInfo(new RendererInfo("Server", isInteractive: true));
     }
 
     protected Emulator Emulator { get; } = new();

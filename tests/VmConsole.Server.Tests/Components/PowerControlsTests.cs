@@ -21,6 +21,17 @@ public sealed class PowerControlsTests : ConsoleComponentContext
     }
 
     [Fact]
+    public void PowerControls_Prerendered_DisablesEveryActionUntilInteractive()
+    {
+        SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Static", isInteractive: false));
+        var vm = CreateVm("vm1");
+
+        var cut = Render<PowerControls>(p => p.Add(c => c.Vm, vm));
+
+        Assert.All(cut.FindAll("[data-action]"), button => Assert.True(button.HasAttribute("disabled")));
+    }
+
+    [Fact]
     public void PowerControls_ClickPause_PausesTheVm()
     {
         RenderProviders();
