@@ -20,6 +20,10 @@ public sealed class GuestWorkload : IDisposable
     private readonly TimeProvider _time;
     private readonly ManualResetEventSlim _wake = new(false);
 
+    // Held by the worker for each batch of writes; taken by whoever stops the guest, so that once
+    // Active is false no write lands afterwards (a paused source must not change under the final sync).
+    private readonly Lock _batch = new();
+
     // Written by the owning VM (any thread), read by the worker thread.
     private volatile WorkloadSpec _spec = WorkloadSpec.Idle;
     private volatile bool _active;
@@ -63,13 +67,21 @@ public sealed class GuestWorkload : IDisposable
         }
     }
 
-    /// <summary>Whether the guest runs (the VM's run state is running).</summary>
+    /// <summary>Whether the guest runs (the VM's run state is running). Setting false returns once no write is in flight.</summary>
     internal bool Active
     {
         get => _active;
         set
         {
             _active = value;
+            if (!value)
+            {
+                lock (_batch)
+                {
+                    // Waits for the batch in flight, if any: it checked _active before writing.
+                }
+            }
+
             _wake.Set();
         }
     }
@@ -115,7 +127,13 @@ public sealed class GuestWorkload : IDisposable
             if (pages > 0)
             {
                 budget -= pages;
-                Write(spec, pages, random);
+                lock (_batch)
+                {
+                    if (_active)
+                    {
+                        Write(spec, pages, random);
+                    }
+                }
             }
 
             _wake.Wait(Tick);
@@ -163,6 +181,11 @@ public sealed class GuestWorkload : IDisposable
     /// <summary>Stops the thread and waits for it, so that nothing writes guest memory afterwards.</summary>
     public void Dispose()
     {
+        if (_stopping)
+        {
+            return;
+        }
+
         _stopping = true;
         _wake.Set();
         _thread?.Join();
