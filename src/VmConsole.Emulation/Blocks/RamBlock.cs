@@ -122,14 +122,39 @@ public sealed class RamBlock
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
         CheckUsedRange(offset, source.Length);
-        Memory.Write(offset, source);
+        using (var access = AcquireMemory())
+        {
+            source.CopyTo(access.Span(offset, source.Length));
+        }
+
         MarkDirty(offset, source.Length);
     }
 
     public void Read(long offset, Span<byte> destination)
     {
         CheckUsedRange(offset, destination.Length);
-        Memory.Read(offset, destination);
+        using var access = AcquireMemory();
+        access.Span(offset, destination.Length).CopyTo(destination);
+    }
+
+    /// <summary>
+    /// A reference to the block's current bytes. A backing that a ROM reload replaced and disposed between
+    /// reading <see cref="Memory"/> and taking the reference is skipped for its replacement; a freed block's
+    /// backing still throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    private GuestMemoryAccess AcquireMemory()
+    {
+        while (true)
+        {
+            var memory = Memory;
+            try
+            {
+                return memory.Acquire();
+            }
+            catch (ObjectDisposedException) when (!ReferenceEquals(memory, Memory))
+            {
+            }
+        }
     }
 
     private void CheckUsedRange(long offset, long length)

@@ -23,6 +23,9 @@ public sealed class MigrationFreeze
     // Written under _gate: why no new lease may be taken (the VM is being torn down), or null.
     private string? _closedBecause;
 
+    // Written under _gate: the VM is gone, so no teardown that gives up may reopen the freeze.
+    private bool _sealed;
+
     /// <param name="changed">Called after a lease is taken or released, outside the gate.</param>
     internal MigrationFreeze(Lock gate, string vm, Func<ImmutableArray<MigratableIdentity>> currentSet, Action changed)
     {
@@ -77,9 +80,11 @@ public sealed class MigrationFreeze
             Volatile.Write(ref _lease, null);
         }
 
-        _changed();
         return true;
     }
+
+    /// <summary>Tells the VM a lease was released; called by the lease after it has completed <see cref="MigrationLease.Released"/>.</summary>
+    internal void NotifyReleased() => _changed();
 
     /// <summary>
     /// Refuses a change that would turn the block's entry in the migratable set from <paramref name="before"/>
@@ -115,6 +120,19 @@ public sealed class MigrationFreeze
         return _lease;
     }
 
-    /// <summary>Allows leases again after a teardown that ended (shutdown) or gave up. Caller holds the gate.</summary>
-    internal void Reopen() => _closedBecause = null;
+    /// <summary>Allows leases again after a teardown that ended (shutdown) or gave up, unless the VM is gone. Caller holds the gate.</summary>
+    internal void Reopen()
+    {
+        if (!_sealed)
+        {
+            _closedBecause = null;
+        }
+    }
+
+    /// <summary>Stops new leases for good (the VM was disposed), whether or not a teardown had closed it already. Caller holds the gate.</summary>
+    internal void Seal(string because)
+    {
+        _sealed = true;
+        _closedBecause = because;
+    }
 }

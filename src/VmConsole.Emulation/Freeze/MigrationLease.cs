@@ -31,7 +31,9 @@ public sealed class MigrationLease : IDisposable
     {
         if (_freeze.Release(this))
         {
+            // Released first: a teardown waiting on it must not depend on what event subscribers do.
             _released.TrySetResult();
+            _freeze.NotifyReleased();
         }
     }
 }

@@ -9,12 +9,13 @@ namespace VmConsole.Emulation.Machines;
 /// </summary>
 internal static class FirmwareImage
 {
-    public static void Load(RamBlock block)
+    /// <summary>Writes <paramref name="block"/>'s image into <paramref name="memory"/>, by default the block's own bytes.</summary>
+    public static void Load(RamBlock block, Memory.GuestMemory? memory = null)
     {
         var signature = Encoding.ASCII.GetBytes($"VmConsole firmware {block.IdStr}\0");
         var random = new Random(StableHash(block.IdStr));
         var page = new byte[block.PageSize];
-        using var access = block.Memory.Acquire();
+        using var access = (memory ?? block.Memory).Acquire();
         for (long offset = 0; offset < block.UsedLength; offset += page.Length)
         {
             random.NextBytes(page);

@@ -35,6 +35,7 @@ public sealed class DirtyBitmap
 
     public void SetRange(long firstPage, long count)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (count == 0)
         {
             return;

@@ -17,6 +17,10 @@ public sealed unsafe class GuestMemory : IDisposable
 {
     private readonly MappingHandle _handle;
 
+    // Set once by Dispose (any thread). The handle alone cannot tell: it reports closed only when the last
+    // outstanding access lets go, and until then it would hand out new references.
+    private volatile bool _disposed;
+
     public GuestMemory(long size)
     {
         if (size <= 0 || size % Environment.SystemPageSize != 0)
@@ -31,10 +35,14 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>Bytes reserved (the block's max_length).</summary>
     public long Size { get; }
 
-    public bool IsDisposed => _handle.IsClosed;
+    public bool IsDisposed => _disposed;
 
     /// <summary>Takes a reference that keeps the mapping alive until the access is disposed.</summary>
-    public GuestMemoryAccess Acquire() => new(this, _handle);
+    public GuestMemoryAccess Acquire()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new(this, _handle);
+    }
 
     public void Read(long offset, Span<byte> destination)
     {
@@ -79,7 +87,11 @@ public sealed unsafe class GuestMemory : IDisposable
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _handle.Dispose();
+    }
 
     internal sealed class MappingHandle : SafeHandle
     {

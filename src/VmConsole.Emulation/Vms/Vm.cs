@@ -520,9 +520,11 @@ public sealed class Vm : IDisposable
             }
 
             // No freeze check: the block keeps its (idstr, page_size, used_length), only its backing changes.
+            // The new backing is filled before it is published, so no reader ever sees it empty.
             var old = block.Memory;
-            block.Memory = new Memory.GuestMemory(block.MaxLength);
-            FirmwareImage.Load(block);
+            var fresh = new Memory.GuestMemory(block.MaxLength);
+            FirmwareImage.Load(block, fresh);
+            block.Memory = fresh;
             block.MarkDirty(0, block.UsedLength);
             old.Dispose();
         }
@@ -540,7 +542,14 @@ public sealed class Vm : IDisposable
             var (mapping, offset, length) = Translate(address, source.Length);
             if (!mapping.Block.ReadOnly)
             {
-                mapping.Block.Write(offset, source[..length]);
+                try
+                {
+                    mapping.Block.Write(offset, source[..length]);
+                }
+                catch (ObjectDisposedException)
+                {
+                    throw Unmapped(address);
+                }
             }
 
             address += length;
@@ -553,7 +562,16 @@ public sealed class Vm : IDisposable
         while (!destination.IsEmpty)
         {
             var (mapping, offset, length) = Translate(address, destination.Length);
-            mapping.Block.Read(offset, destination[..length]);
+            try
+            {
+                mapping.Block.Read(offset, destination[..length]);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The region was unplugged and its block freed after the mappings were read.
+                throw Unmapped(address);
+            }
+
             address += length;
             destination = destination[length..];
         }
@@ -613,7 +631,7 @@ public sealed class Vm : IDisposable
             }
 
             _disposed = true;
-            _freeze.Close("it was deleted");
+            _freeze.Seal("it was deleted");
             foreach (var block in _blocks)
             {
                 block.Memory.Dispose();
@@ -779,17 +797,33 @@ public sealed class Vm : IDisposable
 
     private (GuestMapping Mapping, long Offset, int Length) Translate(long address, int length)
     {
-        foreach (var mapping in GuestMappings)
+        var mappings = GuestMappings;
+        foreach (var mapping in mappings)
         {
             if (address >= mapping.Start && address - mapping.Start < mapping.Length)
             {
                 var within = address - mapping.Start;
-                return (mapping, mapping.BlockOffset + within, (int)Math.Min(length, mapping.Length - within));
+                var chunk = Math.Min(length, mapping.Length - within);
+
+                // Stop where another region begins: a ROM that shadows this RAM further on owns its own bytes.
+                foreach (var other in mappings)
+                {
+                    if (other.Start > address && other.Start - address < chunk)
+                    {
+                        chunk = other.Start - address;
+                    }
+                }
+
+                return (mapping, mapping.BlockOffset + within, (int)chunk);
             }
         }
 
-        throw EmulationException.Invalid("unmapped-address", $"Guest-physical address 0x{address:x} of VM '{Name}' is not backed by RAM or ROM.");
+        throw Unmapped(address);
     }
+
+    private EmulationException Unmapped(long address) => _disposed
+        ? EmulationException.NotFound("vm-not-found", $"VM '{Name}' was deleted.")
+        : EmulationException.Invalid("unmapped-address", $"Guest-physical address 0x{address:x} of VM '{Name}' is not backed by RAM or ROM.");
 
     private void EnsureNotDisposed()
     {
