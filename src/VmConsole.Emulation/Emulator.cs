@@ -10,6 +10,9 @@ public enum InventoryChangeKind
     HostAdded,
     VmAdded,
     VmRemoved,
+
+    /// <summary>A migration completed: the name now belongs to the VM on the destination host.</summary>
+    VmMoved,
 }
 
 /// <summary>
@@ -23,6 +26,9 @@ public sealed class Emulator : IDisposable
     // Written under _gate; the views are replaced whole, read without it.
     private ImmutableSortedDictionary<string, Host> _hosts = ImmutableSortedDictionary<string, Host>.Empty.WithComparers(StringComparer.Ordinal);
     private ImmutableSortedDictionary<string, Vm> _vms = ImmutableSortedDictionary<string, Vm>.Empty.WithComparers(StringComparer.Ordinal);
+
+    // Written under _gate: VMs being received by a migration, not yet known by name.
+    private ImmutableHashSet<Vm> _incoming = [];
 
     public Emulator(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
 
@@ -60,6 +66,57 @@ public sealed class Emulator : IDisposable
     public bool TryGetVm(string name, out Vm vm) => _vms.TryGetValue(name, out vm!);
 
     public IReadOnlyList<Vm> VmsOn(Host host) => [.. _vms.Values.Where(v => v.Host == host)];
+
+    /// <summary>VMs being received on a host (in <c>inmigrate</c>), which have no name in the inventory yet.</summary>
+    public IReadOnlyList<Vm> IncomingOn(Host host) => [.. _incoming.Where(v => v.Host == host)];
+
+    /// <summary>
+    /// Creates the destination half of a migration: a VM on <paramref name="definition"/>'s host that reserves its
+    /// memory there but is not known by name until <see cref="CommitMigration"/>.
+    /// </summary>
+    public Vm CreateIncomingVm(VmDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var host = GetHost(definition.Host);
+        var vm = new Vm(definition with { Start = false }, host, _time);
+        lock (_gate)
+        {
+            _incoming = _incoming.Add(vm);
+        }
+
+        return vm;
+    }
+
+    /// <summary>
+    /// Hands the name over from the source VM to the VM a migration received; the source leaves the inventory
+    /// (the caller disposes it once its migration has let go of it).
+    /// </summary>
+    public void CommitMigration(Vm source, Vm destination)
+    {
+        lock (_gate)
+        {
+            if (!_incoming.Contains(destination) || !_vms.TryGetValue(source.Name, out var current) || current != source || source.Name != destination.Name)
+            {
+                throw new InvalidOperationException($"Cannot hand '{source.Name}' over to a VM that is not its incoming half.");
+            }
+
+            _incoming = _incoming.Remove(destination);
+            _vms = _vms.SetItem(destination.Name, destination);
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, destination.Name);
+    }
+
+    /// <summary>Throws away a half-received VM after a failed or cancelled migration, freeing its memory.</summary>
+    public void DiscardIncoming(Vm destination)
+    {
+        lock (_gate)
+        {
+            _incoming = _incoming.Remove(destination);
+        }
+
+        destination.Dispose();
+    }
 
     /// <summary>Creates a VM on its host; refused when the name is taken or the host lacks the memory.</summary>
     public Vm CreateVm(VmDefinition definition)
@@ -116,7 +173,7 @@ public sealed class Emulator : IDisposable
 
     public void Dispose()
     {
-        foreach (var vm in _vms.Values)
+        foreach (var vm in _vms.Values.Concat(_incoming))
         {
             vm.Dispose();
         }

@@ -2,6 +2,7 @@ using MudBlazor.Services;
 using VmConsole.Server;
 using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
+using VmConsole.Server.Migration;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
@@ -13,6 +14,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 builder.WebHost.UseStaticWebAssets();
 
 builder.AddEmulator();
+builder.AddMigration();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddMudServices();
 

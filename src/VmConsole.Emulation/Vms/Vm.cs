@@ -53,6 +53,7 @@ public sealed class Vm : IDisposable
         Machine = MachinePreset.Find(definition.Machine);
         ValidateMemory(definition, Machine);
         Name = definition.Name;
+        Definition = definition with { Host = host.Name, Start = false };
         Host = host;
         MemoryBytes = definition.MemoryBytes;
         Slots = definition.Slots;
@@ -95,6 +96,9 @@ public sealed class Vm : IDisposable
     public event Action<Vm, VmChangeKind>? Changed;
 
     public string Name { get; }
+
+    /// <summary>What the VM was created from (its machine, memory, slots; the workload it started with).</summary>
+    public VmDefinition Definition { get; }
 
     /// <summary>The host the VM runs on.</summary>
     public Host Host { get; }
@@ -474,6 +478,26 @@ public sealed class Vm : IDisposable
         {
             var block = PrepareResize(blockId, usedLength);
             _freeze.Check("resize", block, block.Identity, block.Identity is { } id ? id with { UsedLength = usedLength } : null);
+            ApplyResize(block, usedLength);
+        }
+
+        Raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <summary>
+    /// A resize done by the migration that holds the lease, as QEMU's loader resizes a resizeable block to the
+    /// length the stream announces. Refused for anyone else.
+    /// </summary>
+    public void ResizeUnderLease(MigrationLease lease, int blockId, long usedLength)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_freeze.Lease, lease))
+            {
+                throw new InvalidOperationException("Only the migration holding the lease may resize under it.");
+            }
+
+            var block = PrepareResize(blockId, usedLength);
             ApplyResize(block, usedLength);
         }
 

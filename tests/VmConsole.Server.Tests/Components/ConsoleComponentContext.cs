@@ -7,6 +7,7 @@ using MudBlazor;
 using MudBlazor.Services;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
 using VmConsole.Server.Emulation;
 
 namespace VmConsole.Server.Tests.Components;
@@ -14,6 +15,8 @@ namespace VmConsole.Server.Tests.Components;
 /// <summary>bUnit with MudBlazor services, loose JS interop, and a small real emulator.</summary>
 public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
 {
+    private MigrationEngine? _engine;
+
     protected ConsoleComponentContext()
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
@@ -22,6 +25,7 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(Emulator);
         Services.AddSingleton(Options.Create(new EmulatorOptions()));
         Services.AddSingleton<DirtyRateSampler>();
+        Services.AddSingleton(Engine);
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 
@@ -30,6 +34,8 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     }
 
     protected Emulator Emulator { get; } = new();
+
+    protected MigrationEngine Engine => _engine ??= new MigrationEngine(Emulator);
 
     protected Vm CreateVm(string name, string machine = "q35", long memoryMiB = 64, bool start = true, int slots = 0, long maxMemMiB = 0) =>
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
@@ -47,6 +53,11 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     async Task IAsyncLifetime.DisposeAsync()
     {
         await DisposeAsync();
+        if (_engine is not null)
+        {
+            await _engine.DisposeAsync();
+        }
+
         Emulator.Dispose();
     }
 }

@@ -1,0 +1,123 @@
+using System.Buffers;
+using System.Text.Json;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Memory;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Wire;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>The run state and workload a VmConsole source sends in its own device-state section.</summary>
+internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, long PagesPerSecond, long WorkingSetBytes)
+{
+    /// <summary>The source's state as the destination should take it up: <paramref name="runState"/> is what the guest was doing before switchover stopped it.</summary>
+    public static byte[] Serialize(Vm vm, RunState runState) => JsonSerializer.SerializeToUtf8Bytes(
+        new VmConsoleState(runState.ToQemuName(), vm.Workload.Spec.Kind, vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes),
+        JsonSerializerOptions.Web);
+
+    public static VmConsoleState Parse(ReadOnlySequence<byte> payload)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(payload);
+            return JsonSerializer.Deserialize<VmConsoleState>(ref reader, JsonSerializerOptions.Web)
+                ?? throw new MigrationStreamException("vmconsole/state section is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new MigrationStreamException($"vmconsole/state section is not valid: {ex.Message}", ex);
+        }
+    }
+}
+
+/// <summary>
+/// Loads a stream into a VM waiting in <c>inmigrate</c>, as QEMU's ram_load does: the announced blocks must
+/// exist with the same length (a resizeable block is resized to it), pages land in guest memory, zero
+/// pages touch memory only where it is not already zero.
+/// </summary>
+internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationStreamSink, IDisposable
+{
+    private RamBlock[] _blocks = [];
+    private GuestMemoryAccess[] _memory = [];
+
+    public VmConsoleState? State { get; private set; }
+
+    public bool ReachedEof { get; private set; }
+
+    /// <summary>The blocks the stream carried, in stream order.</summary>
+    public IReadOnlyList<RamBlock> Blocks => _blocks;
+
+    public void OnConfiguration(string machineType)
+    {
+        if (machineType != vm.Machine.Name)
+        {
+            throw new MigrationStreamException($"Machine type received is '{machineType}' and local is '{vm.Machine.Name}'");
+        }
+    }
+
+    public void OnRamBlocks(IReadOnlyList<RamBlockHeader> blocks)
+    {
+        var found = new RamBlock[blocks.Count];
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var (idStr, length) = blocks[i];
+            var block = vm.FindMigratable(idStr)
+                ?? throw new MigrationStreamException($"Unknown ramblock \"{idStr}\", cannot accept migration");
+            if (length != block.UsedLength)
+            {
+                if (!block.Resizeable)
+                {
+                    throw new MigrationStreamException($"Size mismatch: {idStr}: 0x{length:x} != 0x{block.UsedLength:x}: Invalid argument");
+                }
+
+                if (length > block.MaxLength)
+                {
+                    throw new MigrationStreamException($"Size too large: {idStr}: 0x{length:x} > 0x{block.MaxLength:x}: Invalid argument");
+                }
+
+                vm.ResizeUnderLease(lease, block.Id, length);
+            }
+
+            found[i] = block;
+        }
+
+        _blocks = found;
+        _memory = [.. found.Select(b => b.Memory.Acquire())];
+    }
+
+    public void OnZeroPage(int block, long offset, byte fill)
+    {
+        var page = _memory[block].Span(offset, QemuFormat.TargetPageSize);
+        if (fill != 0 || page.ContainsAnyExcept((byte)0))
+        {
+            page.Fill(fill);
+        }
+    }
+
+    public void OnPage(int block, long offset, ReadOnlySequence<byte> data) =>
+        data.CopyTo(_memory[block].Span(offset, QemuFormat.TargetPageSize));
+
+    public void OnRamSectionDone(bool end)
+    {
+    }
+
+    public void OnVmConsoleState(ReadOnlySequence<byte> payload) => State = VmConsoleState.Parse(payload);
+
+    public void OnEof() => ReachedEof = true;
+
+    public void OnVmDescription(string json)
+    {
+    }
+
+    public void Dispose()
+    {
+        foreach (var access in _memory)
+        {
+            access.Dispose();
+        }
+
+        _memory = [];
+    }
+}

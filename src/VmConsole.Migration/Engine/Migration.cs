@@ -1,0 +1,291 @@
+using System.Collections.Immutable;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Vms;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>
+/// One migration of one VM: its state machine (compare-and-swap on the old state, an event per change),
+/// its parameters, and its live statistics. It holds the source VM's lease (and the destination's, for a
+/// destination host of this server) from acceptance until its worker has quit.
+/// </summary>
+public sealed class Migration : IMigrationLeaseHolder
+{
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly TaskCompletionSource _continue = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _startedAt;
+
+    // Written with Interlocked (status: CAS; the rest by the worker), read by anyone.
+    private int _status = (int)MigrationStatus.Setup;
+    private long _transferred;
+    private long _zeroPages;
+    private long _normalPages;
+    private long _remaining;
+    private long _dirtySyncCount;
+    private long _precopyBytes;
+    private long _downtimeBytes;
+    private long _setupTime = -1;
+    private long _downtime = -1;
+    private long _expectedDowntime = -1;
+    private long _endedAt;
+    private long _lastProgressAt;
+    private double _dirtyPagesRate;
+    private double _mbps;
+    private double _pagesPerSecond;
+    private int _throttle;
+
+    // Written under _gate.
+    private readonly Lock _gate = new();
+    private ImmutableList<MigrationEvent> _events = [];
+    private ImmutableList<int> _throttleSteps = [];
+    private string? _errorDesc;
+    private bool? _verified;
+
+    internal Migration(string id, Vm source, string? destinationHost, string? uri, MigrationParameters parameters, MigrationCapabilities capabilities, long totalBytes, TimeProvider time)
+    {
+        Id = id;
+        Source = source;
+        VmName = source.Name;
+        SourceHost = source.Host.Name;
+        DestinationHost = destinationHost;
+        Uri = uri;
+        Parameters = parameters;
+        Capabilities = capabilities;
+        Total = totalBytes;
+        _remaining = totalBytes;
+        _time = time;
+        _startedAt = time.GetTimestamp();
+        _events = [new MigrationEvent(MigrationStatus.Setup, time.GetUtcNow())];
+    }
+
+    /// <summary>A state change that won its compare-and-swap. Raised on the thread that made it.</summary>
+    public event Action<Migration, MigrationStatus>? StatusChanged;
+
+    /// <summary>New statistics, at most ten times a second.</summary>
+    public event Action<Migration>? Progress;
+
+    public string Id { get; }
+
+    string IMigrationLeaseHolder.MigrationId => Id;
+
+    string IMigrationLeaseHolder.Status => Status.ToQemuName();
+
+    public string VmName { get; }
+
+    /// <summary>The source VM (after completion it has left the inventory and its memory is freed).</summary>
+    internal Vm Source { get; }
+
+    public string SourceHost { get; }
+
+    /// <summary>A host of this server that receives the VM, or null for an external peer (a file, QEMU).</summary>
+    public string? DestinationHost { get; }
+
+    /// <summary>The transport (<c>unix:</c>, <c>tcp:</c>, <c>file:</c>), or null for an in-process pipe to the destination host.</summary>
+    public string? Uri { get; }
+
+    public MigrationParameters Parameters { get; }
+
+    public MigrationCapabilities Capabilities { get; }
+
+    public long Total { get; }
+
+    public MigrationStatus Status => (MigrationStatus)Volatile.Read(ref _status);
+
+    public ImmutableList<MigrationEvent> Events => _events;
+
+    /// <summary>Every CPU throttle auto-converge applied, in order.</summary>
+    public ImmutableList<int> ThrottleSteps => _throttleSteps;
+
+    public string? ErrorDesc => _errorDesc;
+
+    /// <summary>Whether the destination's migratable memory matched the source's at switchover; null when it could not be compared.</summary>
+    public bool? Verified => _verified;
+
+    /// <summary>Completes when the worker has quit and the migration is completed, cancelled or failed.</summary>
+    public Task Finished => _finished.Task;
+
+    internal CancellationToken CancellationToken => _cancel.Token;
+
+    internal Task ContinueRequested => _continue.Task;
+
+    /// <summary>
+    /// migrate_cancel: asynchronous and idempotent. From setup, active, pre-switchover or device the migration goes
+    /// to <c>cancelling</c>, and to <c>cancelled</c> when its worker has quit; on a finished migration it does nothing.
+    /// </summary>
+    public void Cancel() => RequestCancel(null);
+
+    public void RequestCancel(string? error)
+    {
+        while (true)
+        {
+            var current = Status;
+            if (!current.IsCancellable())
+            {
+                return;
+            }
+
+            if (TrySetStatus(current, MigrationStatus.Cancelling))
+            {
+                if (error is not null)
+                {
+                    SetError(error);
+                }
+
+                _cancel.Cancel();
+                return;
+            }
+        }
+    }
+
+    /// <summary>migrate-continue: lets a migration waiting in <c>pre-switchover</c> switch over.</summary>
+    public void Continue()
+    {
+        if (Status != MigrationStatus.PreSwitchover)
+        {
+            throw Emulation.EmulationException.Conflict(
+                "not-pre-switchover",
+                $"Migration {Id} is {Status.ToQemuName()}; continue is only for a migration waiting in pre-switchover.");
+        }
+
+        _continue.TrySetResult();
+    }
+
+    /// <summary>query-migrate: the numbers now.</summary>
+    public MigrationStats GetStats()
+    {
+        var status = Status;
+        var ended = Interlocked.Read(ref _endedAt);
+        var now = ended != 0 ? ended : _time.GetTimestamp();
+        return new MigrationStats
+        {
+            Status = status,
+            TotalTime = (long)_time.GetElapsedTime(_startedAt, now).TotalMilliseconds,
+            SetupTime = Optional(ref _setupTime),
+            ExpectedDowntime = Optional(ref _expectedDowntime),
+            Downtime = Optional(ref _downtime),
+            Transferred = Interlocked.Read(ref _transferred),
+            Remaining = Interlocked.Read(ref _remaining),
+            Total = Total,
+            Duplicate = Interlocked.Read(ref _zeroPages),
+            Normal = Interlocked.Read(ref _normalPages),
+            NormalBytes = Interlocked.Read(ref _normalPages) * Wire.QemuFormat.TargetPageSize,
+            DirtyPagesRate = Volatile.Read(ref _dirtyPagesRate),
+            Mbps = Volatile.Read(ref _mbps),
+            DirtySyncCount = Interlocked.Read(ref _dirtySyncCount),
+            PagesPerSecond = Volatile.Read(ref _pagesPerSecond),
+            PrecopyBytes = Interlocked.Read(ref _precopyBytes),
+            DowntimeBytes = Interlocked.Read(ref _downtimeBytes),
+            CpuThrottlePercentage = Volatile.Read(ref _throttle),
+            ErrorDesc = _errorDesc,
+        };
+    }
+
+    public override string ToString() => $"migration {Id} of {VmName} ({Status.ToQemuName()})";
+
+    // ---- for the worker ----------------------------------------------------------------------------
+
+    /// <summary>migrate_set_state: moves from <paramref name="from"/> to <paramref name="to"/> only if the state is still <paramref name="from"/>.</summary>
+    internal bool TrySetStatus(MigrationStatus from, MigrationStatus to)
+    {
+        if (Interlocked.CompareExchange(ref _status, (int)to, (int)from) != (int)from)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            _events = _events.Add(new MigrationEvent(to, _time.GetUtcNow()));
+        }
+
+        if (to.IsFinal())
+        {
+            Interlocked.Exchange(ref _endedAt, _time.GetTimestamp());
+        }
+
+        StatusChanged?.Invoke(this, to);
+        return true;
+    }
+
+    internal void SetError(string error)
+    {
+        lock (_gate)
+        {
+            _errorDesc ??= error;
+        }
+    }
+
+    internal void SetVerified(bool verified)
+    {
+        lock (_gate)
+        {
+            _verified = verified;
+        }
+    }
+
+    internal void Finish() => _finished.TrySetResult();
+
+    internal void MarkSetupDone() => Interlocked.Exchange(ref _setupTime, (long)_time.GetElapsedTime(_startedAt).TotalMilliseconds);
+
+    internal void SetTransferred(long bytes, bool downtime)
+    {
+        var before = Interlocked.Exchange(ref _transferred, bytes);
+        Interlocked.Add(ref downtime ? ref _downtimeBytes : ref _precopyBytes, bytes - before);
+    }
+
+    internal void CountPage(bool zero) => Interlocked.Increment(ref zero ? ref _zeroPages : ref _normalPages);
+
+    internal void SetRemaining(long bytes) => Interlocked.Exchange(ref _remaining, bytes);
+
+    internal void SetRates(double dirtyPagesRate, double mbps, double pagesPerSecond)
+    {
+        Interlocked.Exchange(ref _dirtyPagesRate, dirtyPagesRate);
+        Interlocked.Exchange(ref _mbps, mbps);
+        Interlocked.Exchange(ref _pagesPerSecond, pagesPerSecond);
+    }
+
+    internal void SetThroughput(double mbps, double pagesPerSecond)
+    {
+        Interlocked.Exchange(ref _mbps, mbps);
+        Interlocked.Exchange(ref _pagesPerSecond, pagesPerSecond);
+    }
+
+    internal void SetDirtyRate(double dirtyPagesRate) => Interlocked.Exchange(ref _dirtyPagesRate, dirtyPagesRate);
+
+    internal void CountSync() => Interlocked.Increment(ref _dirtySyncCount);
+
+    internal void SetExpectedDowntime(long milliseconds) => Interlocked.Exchange(ref _expectedDowntime, milliseconds);
+
+    internal void SetDowntime(long milliseconds) => Interlocked.Exchange(ref _downtime, milliseconds);
+
+    internal void SetThrottle(int percent)
+    {
+        Interlocked.Exchange(ref _throttle, percent);
+        if (percent > 0)
+        {
+            lock (_gate)
+            {
+                _throttleSteps = _throttleSteps.Add(percent);
+            }
+        }
+    }
+
+    /// <summary>Raises <see cref="Progress"/> unless it was raised less than 100 ms ago.</summary>
+    internal void ReportProgress(bool force = false)
+    {
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastProgressAt);
+        if (!force && last != 0 && _time.GetElapsedTime(last, now) < TimeSpan.FromMilliseconds(100))
+        {
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _lastProgressAt, now, last) == last)
+        {
+            Progress?.Invoke(this);
+        }
+    }
+
+    private static long? Optional(ref long field) => Interlocked.Read(ref field) is var v && v >= 0 ? v : null;
+}

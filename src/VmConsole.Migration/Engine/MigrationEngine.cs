@@ -1,0 +1,162 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Transports;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>What to migrate where (QMP migrate, with VmConsole's destination hosts).</summary>
+public sealed record MigrationRequest(string Vm)
+{
+    /// <summary>A host of this server to move the VM to.</summary>
+    public string? DestinationHost { get; init; }
+
+    /// <summary>
+    /// The transport: with <see cref="DestinationHost"/>, the bytes go through this socket to the destination in this
+    /// process; without it, to an external peer (a QEMU listening with -incoming) or a file.
+    /// </summary>
+    public string? Uri { get; init; }
+
+    public MigrationParameters Parameters { get; init; } = MigrationParameters.Default;
+
+    public MigrationCapabilities Capabilities { get; init; } = MigrationCapabilities.Default;
+
+    /// <summary>Leave out VmConsole's own device-state section, so that QEMU can load the stream.</summary>
+    public bool QemuCompatible { get; init; }
+}
+
+/// <summary>
+/// Accepts migrations, runs each on its own worker, and keeps them for query. A migration is accepted
+/// (state <c>setup</c>) only once it holds the source VM's lease, so the migratable set is frozen from
+/// that moment until its worker has quit.
+/// </summary>
+public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null) : IAsyncDisposable
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Lock _gate = new();
+
+    // Written under _gate, read without it.
+    private ImmutableList<Migration> _migrations = [];
+
+    /// <summary>A migration was accepted. Raised before its worker starts, so a subscriber sees every state change.</summary>
+    public event Action<Migration>? Started;
+
+    public IReadOnlyList<Migration> Migrations => _migrations;
+
+    public Migration Get(string id) =>
+        _migrations.FirstOrDefault(m => m.Id == id)
+        ?? throw EmulationException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
+
+    /// <summary>The migration holding <paramref name="vm"/>'s lease, if any.</summary>
+    public Migration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());
+
+    public Migration Start(MigrationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Parameters.Validate();
+        request.Capabilities.Validate();
+        if (request.DestinationHost is null && request.Uri is null)
+        {
+            throw EmulationException.Invalid("destination-needed", "A migration needs a destination host, a URI, or both.");
+        }
+
+        var uri = request.Uri is null ? null : MigrationUri.Parse(request.Uri);
+        var vm = emulator.GetVm(request.Vm);
+        var destinationHost = request.DestinationHost is null ? null : emulator.GetHost(request.DestinationHost);
+        if (destinationHost == vm.Host)
+        {
+            throw EmulationException.Conflict("same-host", $"VM '{vm.Name}' already runs on host '{vm.Host.Name}'.");
+        }
+
+        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        {
+            throw EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
+        }
+
+        var total = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
+        var migration = new Migration(NewId(), vm, destinationHost?.Name, uri?.ToString(), request.Parameters, request.Capabilities, total, _time);
+        var lease = vm.Freeze.Acquire(migration);
+        Vm? destination = null;
+        Emulation.Freeze.MigrationLease? destinationLease = null;
+        try
+        {
+            if (destinationHost is not null)
+            {
+                destination = CreateDestination(vm, destinationHost.Name);
+                destinationLease = destination.Freeze.Acquire(migration);
+                destination.TryChangeRunState(RunState.Prelaunch, RunState.InMigrate);
+            }
+        }
+        catch
+        {
+            destinationLease?.Dispose();
+            if (destination is not null)
+            {
+                emulator.DiscardIncoming(destination);
+            }
+
+            lease.Dispose();
+            throw;
+        }
+
+        lock (_gate)
+        {
+            _migrations = _migrations.Add(migration);
+        }
+
+        Started?.Invoke(migration);
+        var run = new MigrationRun(migration, emulator, lease, destination, destinationLease, uri, request.QemuCompatible, _time);
+        _ = Task.Run(run.RunAsync);
+        return migration;
+    }
+
+    /// <summary>Cancels every running migration and waits for their workers.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var running = _migrations.Where(m => !m.Status.IsFinal()).ToList();
+        foreach (var migration in running)
+        {
+            migration.Cancel();
+        }
+
+        await Task.WhenAll(running.Select(m => m.Finished)).WaitAsync(TimeSpan.FromSeconds(30), _time).ConfigureAwait(false);
+    }
+
+    /// <summary>The destination half: the same machine, memory, backends, devices and migratable flags, in inmigrate.</summary>
+    private Vm CreateDestination(Vm source, string host)
+    {
+        var destination = emulator.CreateIncomingVm(source.Definition with { Host = host, Workload = WorkloadSpec.Idle });
+        try
+        {
+            foreach (var backend in source.RamBlocks.Where(b => b.BackendId is not null))
+            {
+                destination.AddMemoryBackend(backend.BackendId!, backend.UsedLength);
+            }
+
+            foreach (var device in source.Devices)
+            {
+                destination.PlugDimm(device.Id, device.Memdev);
+            }
+
+            foreach (var block in source.RamBlocks)
+            {
+                var twin = destination.RamBlocks.First(b => b.BackendId is null ? b.IdStr == block.IdStr && block.BackendId is null : b.BackendId == block.BackendId);
+                if (twin.Migratable != block.Migratable)
+                {
+                    destination.SetMigratable(twin.Id, block.Migratable);
+                }
+            }
+
+            return destination;
+        }
+        catch
+        {
+            emulator.DiscardIncoming(destination);
+            throw;
+        }
+    }
+
+    private static string NewId() => "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
+}

@@ -1,0 +1,299 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Transports;
+using VmConsole.Migration.Wire;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>
+/// One migration's worker: transport, precopy, switchover, verification, and the end — completed (the name
+/// moves to the destination), or cancelled/failed (the source resumes untouched, the destination is thrown
+/// away). The leases are released only here, after the worker has stopped using the block lists.
+/// </summary>
+internal sealed class MigrationRun(
+    Migration migration,
+    Emulator emulator,
+    MigrationLease sourceLease,
+    Vm? destination,
+    MigrationLease? destinationLease,
+    MigrationUri? uri,
+    bool qemuCompatible,
+    TimeProvider time)
+{
+    private readonly Vm _source = migration.Source;
+    private MigrationChannel? _channel;
+    private IAsyncDisposable? _listener;
+    private Task? _receiving;
+    private DestinationSink? _sink;
+    private bool _pausedByUs;
+
+    public async Task RunAsync()
+    {
+        var cancellation = migration.CancellationToken;
+        PrecopySender? sender = null;
+        try
+        {
+            await OpenTransportAsync(cancellation).ConfigureAwait(false);
+            sender = new PrecopySender(migration, _source, sourceLease, _channel!.Output, time);
+            await sender.SetupAsync(cancellation).ConfigureAwait(false);
+            migration.MarkSetupDone();
+            Advance(MigrationStatus.Setup, MigrationStatus.Active);
+            await sender.IterateAsync(cancellation).ConfigureAwait(false);
+
+            await SwitchOverAsync(sender, cancellation).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await EndUnsuccessfullyAsync(ex, sender).ConfigureAwait(false);
+        }
+        finally
+        {
+            await CloseTransportAsync().ConfigureAwait(false);
+            migration.Finish();
+        }
+    }
+
+    private async Task OpenTransportAsync(CancellationToken cancellation)
+    {
+        if (destination is null)
+        {
+            _channel = await ConnectAsync(uri!, cancellation).ConfigureAwait(false);
+            return;
+        }
+
+        PipeReader input;
+        if (uri is null)
+        {
+            _channel = MigrationChannel.InProcess();
+            input = _channel.Input!;
+        }
+        else
+        {
+            var (accepted, listener) = MigrationChannel.Listen(uri, cancellation);
+            _listener = listener;
+            _channel = await ConnectAsync(uri, cancellation).ConfigureAwait(false);
+            input = await accepted.ConfigureAwait(false);
+        }
+
+        _sink = new DestinationSink(destination, destinationLease!);
+        var reader = new MigrationStreamReader(input, _sink);
+        _receiving = Task.Run(() => reader.ReadToEndAsync(cancellation), CancellationToken.None);
+    }
+
+    private static async Task<MigrationChannel> ConnectAsync(MigrationUri uri, CancellationToken cancellation)
+    {
+        try
+        {
+            return await MigrationChannel.ConnectAsync(uri, cancellation).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            throw new MigrationFailedException($"Failed to connect to '{uri}': {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new MigrationFailedException($"Failed to open '{uri}': {ex.Message}", ex);
+        }
+    }
+
+    private async Task SwitchOverAsync(PrecopySender sender, CancellationToken cancellation)
+    {
+        if (migration.Capabilities.PauseBeforeSwitchover)
+        {
+            Advance(MigrationStatus.Active, MigrationStatus.PreSwitchover);
+            await migration.ContinueRequested.WaitAsync(cancellation).ConfigureAwait(false);
+            Advance(MigrationStatus.PreSwitchover, MigrationStatus.Device);
+        }
+        else
+        {
+            Advance(MigrationStatus.Active, MigrationStatus.Device);
+        }
+
+        // Stop the guest: from here to the destination running is the downtime.
+        var stoppedAt = time.GetTimestamp();
+        var wasRunning = _source.RunState == RunState.Running;
+        _pausedByUs = _source.TryChangeRunState(RunState.Running, RunState.Paused);
+        var state = VmConsoleState.Serialize(_source, wasRunning ? RunState.Running : RunState.Paused);
+        await sender.CompleteAsync(qemuCompatible, state, cancellation).ConfigureAwait(false);
+
+        if (destination is not null)
+        {
+            await _receiving!.ConfigureAwait(false);
+            if (!_sink!.ReachedEof)
+            {
+                throw new MigrationFailedException("The destination did not receive the end of the stream.");
+            }
+
+            var verified = await Task.Run(() => MemoryEquals(_sink.Blocks), cancellation).ConfigureAwait(false);
+            migration.SetVerified(verified);
+            if (!verified)
+            {
+                throw new MigrationFailedException("Verification failed: the destination's migratable memory differs from the source's after switchover.");
+            }
+
+            StartDestination(wasRunning);
+        }
+
+        migration.SetDowntime((long)time.GetElapsedTime(stoppedAt).TotalMilliseconds);
+        sender.ClearThrottle();
+        _source.TryChangeRunState(RunState.Paused, RunState.PostMigrate);
+        destinationLease?.Dispose();
+        if (destination is not null)
+        {
+            emulator.CommitMigration(_source, destination);
+        }
+
+        sourceLease.Dispose();
+        if (destination is not null)
+        {
+            _source.Dispose();
+        }
+
+        Advance(MigrationStatus.Device, MigrationStatus.Completed);
+        migration.ReportProgress(force: true);
+    }
+
+    /// <summary>The destination takes over the source's workload and runs (or stays paused, as the source was).</summary>
+    private void StartDestination(bool wasRunning)
+    {
+        var state = _sink!.State;
+        if (state is not null && state.Workload != WorkloadKind.Idle)
+        {
+            destination!.SetWorkload(new WorkloadSpec(state.Workload, state.PagesPerSecond, state.WorkingSetBytes));
+        }
+
+        destination!.TryChangeRunState(RunState.InMigrate, wasRunning ? RunState.Running : RunState.Paused);
+    }
+
+    private async Task EndUnsuccessfullyAsync(Exception error, PrecopySender? sender)
+    {
+        // Stop the bytes first, so that a receiver still reading sees the end and quits.
+        if (_channel is not null)
+        {
+            await _channel.Output.CompleteAsync(error).ConfigureAwait(false);
+        }
+
+        var receiverError = await DrainReceiverAsync().ConfigureAwait(false);
+        var cancelled = migration.Status == MigrationStatus.Cancelling;
+        if (!cancelled)
+        {
+            migration.SetError(Describe(receiverError ?? error));
+            while (migration.Status is var current && !current.IsFinal() && current != MigrationStatus.Failing)
+            {
+                if (migration.TrySetStatus(current, MigrationStatus.Failing))
+                {
+                    break;
+                }
+            }
+        }
+
+        // The destination's half goes; the source resumes as it was, memory untouched.
+        destinationLease?.Dispose();
+        if (destination is not null)
+        {
+            emulator.DiscardIncoming(destination);
+        }
+
+        sender?.ClearThrottle();
+        if (_pausedByUs)
+        {
+            _source.TryChangeRunState(RunState.Paused, RunState.Running);
+        }
+
+        sourceLease.Dispose();
+        if (migration.Status == MigrationStatus.Cancelling)
+        {
+            migration.TrySetStatus(MigrationStatus.Cancelling, MigrationStatus.Cancelled);
+        }
+        else
+        {
+            migration.TrySetStatus(MigrationStatus.Failing, MigrationStatus.Failed);
+        }
+
+        migration.ReportProgress(force: true);
+    }
+
+    /// <summary>Waits for the receiver to stop; returns its error unless it only stopped because the sender did.</summary>
+    private async Task<Exception?> DrainReceiverAsync()
+    {
+        if (_receiving is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            await _receiving.ConfigureAwait(false);
+            return null;
+        }
+        catch (MigrationStreamException ex) when (!ex.Message.StartsWith("truncated", StringComparison.Ordinal))
+        {
+            return ex;
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    private async Task CloseTransportAsync()
+    {
+        _sink?.Dispose();
+        if (_channel is not null)
+        {
+            await _channel.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Advance(MigrationStatus from, MigrationStatus to)
+    {
+        if (!migration.TrySetStatus(from, to))
+        {
+            // Lost the race to a cancel: the worker stops here.
+            migration.CancellationToken.ThrowIfCancellationRequested();
+            throw new OperationCanceledException($"Migration {migration.Id} left {from.ToQemuName()} before it could become {to.ToQemuName()}.");
+        }
+    }
+
+    private bool MemoryEquals(IReadOnlyList<Emulation.Blocks.RamBlock> destinationBlocks)
+    {
+        const int Chunk = 1 << 20;
+        foreach (var target in destinationBlocks)
+        {
+            var origin = _source.FindMigratable(target.IdStr)!;
+            using var a = origin.Memory.Acquire();
+            using var b = target.Memory.Acquire();
+            for (long offset = 0; offset < target.UsedLength; offset += Chunk)
+            {
+                var length = (int)Math.Min(Chunk, target.UsedLength - offset);
+                if (!a.Span(offset, length).SequenceEqual(b.Span(offset, length)))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static string Describe(Exception error) => error switch
+    {
+        MigrationStreamException or MigrationFailedException => error.Message,
+        EmulationException => error.Message,
+        OperationCanceledException => "The migration was stopped.",
+        IOException => $"Migration stream broke: {error.Message}",
+        _ => $"{error.GetType().Name}: {error.Message}",
+    };
+}
+
+/// <summary>A migration that cannot go on, with the reason that becomes its errorDesc.</summary>
+public sealed class MigrationFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,306 @@
+using System.IO.Pipelines;
+using System.Numerics;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Wire;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>
+/// The source half of precopy (DESIGN.md section 4): the block list once, then passes over the dirty
+/// pages paced by max-bandwidth in 100 ms windows, a dirty sync after each pass, and the last pass with the
+/// guest stopped. Owned by one worker; not thread-safe.
+/// </summary>
+internal sealed class PrecopySender
+{
+    /// <summary>QEMU numbers sections in registration order; any id works as long as parts repeat it.</summary>
+    public const uint RamSectionId = 2;
+    public const uint StateSectionId = 3;
+
+    private const int PageSize = QemuFormat.TargetPageSize;
+    private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
+
+    private readonly Migration _migration;
+    private readonly Vm _source;
+    private readonly MigrationLease _lease;
+    private readonly PipeWriter _output;
+    private readonly MigrationStreamWriter _writer;
+    private readonly TimeProvider _time;
+
+    private RamBlock[] _blocks = [];
+    private ulong[][] _bitmaps = [];
+    private long _pendingPages;
+    private long _flushedAt;
+    private long _windowStart;
+    private long _windowBytes;
+    private long _lastSyncAt;
+    private long _rateMarkAt;
+    private long _rateMarkBytes;
+    private int _throttle;
+
+    public PrecopySender(Migration migration, Vm source, MigrationLease lease, PipeWriter output, TimeProvider time)
+    {
+        _migration = migration;
+        _source = source;
+        _lease = lease;
+        _output = output;
+        _writer = new MigrationStreamWriter(output);
+        _time = time;
+    }
+
+    /// <summary>Bytes between flushes: small enough that a 100 ms window's share is met closely, at most 256 KiB.</summary>
+    private long FlushEvery => _migration.Parameters.MaxBandwidth > 0
+        ? Math.Clamp(_migration.Parameters.MaxBandwidth / 40, 16 << 10, 256 << 10)
+        : 256 << 10;
+
+    /// <summary>Bytes handed to the transport so far.</summary>
+    public long BytesWritten => _writer.BytesWritten;
+
+    /// <summary>Header, configuration, and the RAM section's block list; every used page starts dirty.</summary>
+    public async Task SetupAsync(CancellationToken cancellationToken)
+    {
+        var set = _lease.MigratableSet;
+        _blocks = [.. set.Select(identity => _source.FindMigratable(identity.IdStr)
+            ?? throw new InvalidOperationException($"Block '{identity.IdStr}' left the frozen set."))];
+        _writer.WriteHeader();
+        _writer.WriteConfiguration(_source.Machine.Name);
+        _writer.WriteRamSetup(RamSectionId, [.. set.Select(identity => new RamBlockHeader(identity.IdStr, identity.UsedLength))]);
+
+        _bitmaps = new ulong[_blocks.Length][];
+        for (var i = 0; i < _blocks.Length; i++)
+        {
+            var block = _blocks[i];
+            var bitmap = new ulong[Emulation.Memory.DirtyBitmap.WordsFor(block.DirtyLog.PageCount)];
+            var pages = block.UsedLength / PageSize;
+            bitmap.AsSpan(0, (int)(pages / 64)).Fill(ulong.MaxValue);
+            if (pages % 64 != 0)
+            {
+                bitmap[pages / 64] = (1UL << (int)(pages % 64)) - 1;
+            }
+
+            block.DirtyLog.SyncInto(bitmap);
+            _bitmaps[i] = bitmap;
+        }
+
+        _pendingPages = CountPending();
+        _lastSyncAt = _time.GetTimestamp();
+        _windowStart = _lastSyncAt;
+        _rateMarkAt = _lastSyncAt;
+        await FlushAsync(downtime: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends passes until what is left fits in bandwidth x downtime-limit. With a dirty rate above the bandwidth
+    /// and no auto-converge this goes on until cancelled, as QEMU's does.
+    /// </summary>
+    public async Task IterateAsync(CancellationToken cancellationToken)
+    {
+        var parameters = _migration.Parameters;
+        while (true)
+        {
+            var passStart = _time.GetTimestamp();
+            var bytesBefore = _writer.BytesWritten;
+            _writer.BeginRamSection(RamSectionId, end: false);
+            _ = await SendDirtyAsync(paced: true, downtime: false, cancellationToken).ConfigureAwait(false);
+            _writer.EndRamSection(RamSectionId);
+            await FlushAsync(downtime: false, cancellationToken).ConfigureAwait(false);
+
+            var passSeconds = Math.Max(_time.GetElapsedTime(passStart).TotalSeconds, 1e-6);
+            var passBytes = _writer.BytesWritten - bytesBefore;
+            var dirtied = Sync();
+            var pendingBytes = _pendingPages * PageSize;
+
+            // QEMU: threshold = bandwidth x downtime-limit, bandwidth measured over the iteration.
+            var bandwidth = passBytes / passSeconds;
+            _migration.SetExpectedDowntime(bandwidth > 0 ? (long)(pendingBytes / bandwidth * 1000) : 0);
+            _migration.ReportProgress(force: true);
+            if (pendingBytes <= bandwidth * parameters.DowntimeLimit / 1000.0)
+            {
+                return;
+            }
+
+            if (_migration.Capabilities.AutoConverge && dirtied * PageSize > passBytes * parameters.ThrottleTriggerThreshold / 100)
+            {
+                _throttle = _throttle == 0
+                    ? parameters.CpuThrottleInitial
+                    : Math.Min(_throttle + parameters.CpuThrottleIncrement, parameters.MaxCpuThrottle);
+                _source.Workload.ThrottlePercent = _throttle;
+                _migration.SetThrottle(_throttle);
+            }
+        }
+    }
+
+    /// <summary>With the guest stopped: the last dirty pages, VmConsole's state section, EOF.</summary>
+    public async Task CompleteAsync(bool qemuCompatible, byte[] state, CancellationToken cancellationToken)
+    {
+        Sync();
+        _writer.BeginRamSection(RamSectionId, end: true);
+        await SendDirtyAsync(paced: false, downtime: true, cancellationToken).ConfigureAwait(false);
+        _writer.EndRamSection(RamSectionId);
+        if (!qemuCompatible)
+        {
+            _writer.WriteVmConsoleState(StateSectionId, state);
+        }
+
+        _writer.WriteEof();
+        await FlushAsync(downtime: true, cancellationToken).ConfigureAwait(false);
+        await _output.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Sets the guest's throttle back to none (after the migration, whatever its end).</summary>
+    public void ClearThrottle()
+    {
+        if (_throttle != 0)
+        {
+            _source.Workload.ThrottlePercent = 0;
+            _throttle = 0;
+            _migration.SetThrottle(0);
+        }
+    }
+
+    private async Task<long> SendDirtyAsync(bool paced, bool downtime, CancellationToken cancellationToken)
+    {
+        long sent = 0;
+        for (var i = 0; i < _blocks.Length; i++)
+        {
+            var bitmap = _bitmaps[i];
+            using var memory = _blocks[i].Memory.Acquire();
+            for (var w = 0; w < bitmap.Length; w++)
+            {
+                var bits = bitmap[w];
+                if (bits == 0)
+                {
+                    continue;
+                }
+
+                bitmap[w] = 0;
+                sent += BitOperations.PopCount(bits);
+                SendWord(i, memory, w, bits);
+                if (_writer.BytesWritten - _flushedAt >= FlushEvery)
+                {
+                    await FlushAsync(downtime, cancellationToken).ConfigureAwait(false);
+                    if (paced)
+                    {
+                        await PaceAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>Sends the pages of one bitmap word: zero pages as one-byte records, the rest whole.</summary>
+    private void SendWord(int block, Emulation.Memory.GuestMemoryAccess memory, int word, ulong bits)
+    {
+        while (bits != 0)
+        {
+            var page = ((long)word * 64) + BitOperations.TrailingZeroCount(bits);
+            bits &= bits - 1;
+            var offset = page * PageSize;
+            var data = memory.Span(offset, PageSize);
+            var zero = !data.ContainsAnyExcept((byte)0);
+            if (zero)
+            {
+                _writer.WriteZeroPage(block, offset, 0);
+            }
+            else
+            {
+                _writer.WritePage(block, offset, data);
+            }
+
+            _migration.CountPage(zero);
+            _pendingPages--;
+        }
+    }
+
+    /// <summary>Takes the dirty log into the send bitmaps; returns the pages dirtied since the last sync.</summary>
+    private long Sync()
+    {
+        long dirtied = 0;
+        for (var i = 0; i < _blocks.Length; i++)
+        {
+            dirtied += _blocks[i].DirtyLog.SyncInto(_bitmaps[i]);
+        }
+
+        var now = _time.GetTimestamp();
+        var seconds = Math.Max(_time.GetElapsedTime(_lastSyncAt, now).TotalSeconds, 1e-6);
+        _lastSyncAt = now;
+        _pendingPages = CountPending();
+        _migration.CountSync();
+        _migration.SetDirtyRate(dirtied / seconds);
+        _migration.SetRemaining(_pendingPages * PageSize);
+        return dirtied;
+    }
+
+    private long CountPending()
+    {
+        long pending = 0;
+        foreach (var bitmap in _bitmaps)
+        {
+            foreach (var word in bitmap)
+            {
+                pending += BitOperations.PopCount(word);
+            }
+        }
+
+        return pending;
+    }
+
+    private async Task FlushAsync(bool downtime, CancellationToken cancellationToken)
+    {
+        await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        _windowBytes += _writer.BytesWritten - _flushedAt;
+        _flushedAt = _writer.BytesWritten;
+        _migration.SetTransferred(_flushedAt, downtime);
+        _migration.SetRemaining(_pendingPages * PageSize);
+        _migration.ReportProgress();
+    }
+
+    /// <summary>
+    /// max-bandwidth in 100 ms windows: a window that has had its share waits for the next, and what it sent
+    /// beyond its share counts against the next one, so the long-run rate is the set one.
+    /// </summary>
+    private async Task PaceAsync(CancellationToken cancellationToken)
+    {
+        var bandwidth = _migration.Parameters.MaxBandwidth;
+        if (bandwidth > 0)
+        {
+            var budget = bandwidth / 10;
+            while (_windowBytes >= budget)
+            {
+                var elapsed = _time.GetElapsedTime(_windowStart);
+                if (elapsed < Window)
+                {
+                    await Task.Delay(Window - elapsed, _time, cancellationToken).ConfigureAwait(false);
+                }
+
+                _windowStart = _time.GetTimestamp();
+                _windowBytes -= budget;
+            }
+        }
+
+        if (_time.GetElapsedTime(_windowStart) >= Window)
+        {
+            _windowStart = _time.GetTimestamp();
+            _windowBytes = 0;
+        }
+
+        UpdateThroughput();
+    }
+
+    /// <summary>mbps and pages per second over the last half second or more.</summary>
+    private void UpdateThroughput()
+    {
+        var now = _time.GetTimestamp();
+        var seconds = _time.GetElapsedTime(_rateMarkAt, now).TotalSeconds;
+        if (seconds >= 0.5)
+        {
+            var bytes = _writer.BytesWritten - _rateMarkBytes;
+            _migration.SetThroughput(bytes * 8 / seconds / 1e6, bytes / (double)PageSize / seconds);
+            _rateMarkAt = now;
+            _rateMarkBytes = _writer.BytesWritten;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+
+namespace VmConsole.Migration.Transports;
+
+/// <summary>
+/// The byte stream between the two ends of a migration: the sender writes <see cref="Output"/>, the receiver
+/// (when it is in this process) reads <see cref="Input"/>. Large buffered writes, backpressure from the pipe.
+/// </summary>
+public sealed class MigrationChannel : IAsyncDisposable
+{
+    /// <summary>Bytes buffered before the sender waits for the receiver.</summary>
+    private const long PauseWriterThreshold = 8 << 20;
+
+    private readonly IAsyncDisposable[] _resources;
+
+    private MigrationChannel(PipeWriter output, PipeReader? input, params IAsyncDisposable[] resources)
+    {
+        Output = output;
+        Input = input;
+        _resources = resources;
+    }
+
+    public PipeWriter Output { get; }
+
+    /// <summary>The receiving end, when the receiver is in this process; null for an external peer.</summary>
+    public PipeReader? Input { get; }
+
+    /// <summary>An in-process pipe to a destination host of this server.</summary>
+    public static MigrationChannel InProcess()
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: PauseWriterThreshold, resumeWriterThreshold: PauseWriterThreshold / 2, minimumSegmentSize: 64 << 10, useSynchronizationContext: false));
+        return new MigrationChannel(pipe.Writer, pipe.Reader);
+    }
+
+    /// <summary>Connects to a peer listening on <paramref name="uri"/> (unix or tcp), or creates the file for <c>file:</c>.</summary>
+    public static async Task<MigrationChannel> ConnectAsync(MigrationUri uri, CancellationToken cancellationToken)
+    {
+        if (uri.Kind == TransportKind.File)
+        {
+            var file = new FileStream(uri.Path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20, useAsync: true);
+            return new MigrationChannel(PipeWriter.Create(file, new StreamPipeWriterOptions(minimumBufferSize: 1 << 20)), null, file);
+        }
+
+        var socket = NewSocket(uri);
+        try
+        {
+            await socket.ConnectAsync(EndPoint(uri), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        return new MigrationChannel(PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 1 << 20)), null, stream);
+    }
+
+    /// <summary>
+    /// Listens on <paramref name="uri"/> (unix or tcp) for one sender; the returned task gives the receiving end
+    /// once it has connected. The listener is bound before this method returns.
+    /// </summary>
+    public static (Task<PipeReader> Accepted, IAsyncDisposable Listener) Listen(MigrationUri uri, CancellationToken cancellationToken)
+    {
+        if (uri.Kind == TransportKind.File)
+        {
+            throw new ArgumentException("A file is read, not listened on.", nameof(uri));
+        }
+
+        if (uri.Kind == TransportKind.Unix && File.Exists(uri.Path))
+        {
+            File.Delete(uri.Path);
+        }
+
+        var listener = NewSocket(uri);
+        listener.Bind(EndPoint(uri));
+        listener.Listen(1);
+        var owner = new SocketOwner(listener, uri);
+        return (AcceptAsync(owner, cancellationToken), owner);
+    }
+
+    /// <summary>Opens a stream file to read.</summary>
+    public static PipeReader OpenFile(MigrationUri uri)
+    {
+        var file = new FileStream(uri.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
+        return PipeReader.Create(file, new StreamPipeReaderOptions(bufferSize: 1 << 20));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var resource in _resources)
+        {
+            await resource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<PipeReader> AcceptAsync(SocketOwner owner, CancellationToken cancellationToken)
+    {
+        var socket = await owner.Listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+        owner.Accepted = socket;
+        return PipeReader.Create(new NetworkStream(socket, ownsSocket: true), new StreamPipeReaderOptions(bufferSize: 1 << 20));
+    }
+
+    private static Socket NewSocket(MigrationUri uri) => uri.Kind == TransportKind.Unix
+        ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+        : new Socket(uri.Address!.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+
+    private static System.Net.EndPoint EndPoint(MigrationUri uri) => uri.Kind == TransportKind.Unix
+        ? new UnixDomainSocketEndPoint(uri.Path)
+        : new System.Net.IPEndPoint(uri.Address!, uri.Port);
+
+    private sealed class SocketOwner(Socket listener, MigrationUri uri) : IAsyncDisposable
+    {
+        public Socket Listener { get; } = listener;
+
+        public Socket? Accepted { get; set; }
+
+        public ValueTask DisposeAsync()
+        {
+            Listener.Dispose();
+            Accepted?.Dispose();
+            if (uri.Kind == TransportKind.Unix && File.Exists(uri.Path))
+            {
+                File.Delete(uri.Path);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}

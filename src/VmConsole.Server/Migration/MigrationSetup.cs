@@ -1,0 +1,14 @@
+using VmConsole.Emulation;
+using VmConsole.Migration.Engine;
+
+namespace VmConsole.Server.Migration;
+
+public static class MigrationSetup
+{
+    /// <summary>The migration engine over the in-process emulator; disposing it cancels running migrations.</summary>
+    public static IHostApplicationBuilder AddMigration(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(sp => new MigrationEngine(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<TimeProvider>()));
+        return builder;
+    }
+}

@@ -1,0 +1,50 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using VmConsole.Emulation.Vms;
+using static Microsoft.Playwright.Assertions;
+
+namespace VmConsole.EndToEnd.Tests;
+
+/// <summary>Start a migration from the VM page, watch it live, see the freeze, cancel it.</summary>
+public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture<ConsoleInBrowser>
+{
+    [Fact]
+    public async Task Migrate_Db1ToHostBAtLowBandwidth_ShowsLiveProgressFreezeAndCancels()
+    {
+        var page = await console.NewPageAsync();
+        await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/db-1");
+
+        await page.Locator("[data-testid='migrate-button']").ClickAsync();
+        var dialog = page.Locator("[data-testid='migrate-dialog']");
+        await Expect(dialog).ToBeVisibleAsync();
+        await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
+        await ConsoleInBrowser.ScreenshotAsync(page, "migrate-dialog.png");
+        await page.Locator("[data-testid='migrate-start']").ClickAsync();
+
+        await Expect(page).ToHaveURLAsync(new Regex("/migrations/mig-[0-9a-f]+$"));
+        var status = page.Locator("[data-testid='migration-status']");
+        await Expect(status).ToHaveAttributeAsync("data-status", "active");
+        var transferred = page.Locator("[data-testid='migration-stats'] .vmc-fact").First;
+        var first = await transferred.InnerTextAsync();
+        await Expect(transferred).Not.ToHaveTextAsync(first, new() { Timeout = 5_000 });
+        await ConsoleInBrowser.ScreenshotAsync(page, "migration-page.png");
+
+        var migrationUrl = page.Url;
+        await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/db-1");
+        var banner = page.Locator("[data-testid='freeze-banner']");
+        await Expect(banner).ToContainTextAsync("is active: the set of migratable RAM blocks is frozen");
+        await ConsoleInBrowser.ScreenshotAsync(page, "vm-page-migrating.png");
+
+        await page.GotoAsync(migrationUrl);
+        await Expect(page.Locator("[data-interactive='true']")).ToHaveCountAsync(1);
+        await page.Locator("[data-testid='migration-cancel']").ClickAsync();
+        await Expect(status).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator("[data-testid='migration-summary']")).ToContainTextAsync("Cancelled");
+        await ConsoleInBrowser.ScreenshotAsync(page, "migration-cancelled.png");
+
+        var vm = console.Emulator.GetVm("db-1");
+        Assert.Equal("host-a", vm.Host.Name);
+        Assert.Equal(RunState.Running, vm.RunState);
+        Assert.False(vm.Freeze.IsFrozen);
+    }
+}
