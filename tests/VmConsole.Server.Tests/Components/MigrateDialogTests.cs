@@ -1,0 +1,78 @@
+using Bunit;
+using MudBlazor;
+using VmConsole.Emulation;
+using VmConsole.Server.Components.Shared;
+
+namespace VmConsole.Server.Tests.Components;
+
+public sealed class MigrateDialogTests : ConsoleComponentContext
+{
+    [Fact]
+    public async Task MigrateDialog_NegativeBandwidth_ShowsTheRuleAndStartsNothing()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var (provider, _) = await ShowDialogAsync(CreateVm("vm1"));
+
+        provider.Find(".vmc-bandwidth input").Change("-5");
+        provider.Find("[data-testid='migrate-start']").Click();
+
+        provider.WaitForAssertion(() => Assert.Contains("Between 0 and 1,048,576 MiB/s.", provider.Markup, StringComparison.Ordinal));
+        Assert.Empty(Engine.Migrations);
+    }
+
+    [Fact]
+    public async Task MigrateDialog_VmShutDownMeanwhile_ShowsTheEnginesRefusalInline()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var vm = CreateVm("vm1");
+        var (provider, _) = await ShowDialogAsync(vm);
+        await vm.ShutdownAsync();
+
+        provider.Find("[data-testid='migrate-start']").Click();
+
+        provider.WaitForAssertion(() =>
+            Assert.Contains("VM 'vm1' is shutdown; only a running or paused VM can migrate.", provider.Find("[data-testid='migrate-error']").TextContent, StringComparison.Ordinal));
+        Assert.Empty(Engine.Migrations);
+    }
+
+    [Fact]
+    public async Task MigrateDialog_NoOtherHost_AsksForADestinationAndStartsNothing()
+    {
+        var (provider, _) = await ShowDialogAsync(CreateVm("vm1"));
+
+        provider.Find("[data-testid='migrate-start']").Click();
+
+        provider.WaitForAssertion(() => Assert.Contains("Choose a destination host.", provider.Markup, StringComparison.Ordinal));
+        Assert.Empty(Engine.Migrations);
+    }
+
+    [Fact]
+    public async Task MigrateDialog_Valid_StartsTheMigrationAndClosesWithItsId()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var vm = CreateVm("vm1");
+        var (provider, reference) = await ShowDialogAsync(vm);
+
+        provider.Find("[data-testid='migrate-start']").Click();
+
+        var result = await reference.Result.WaitAsync(TimeSpan.FromSeconds(10));
+        var migration = Assert.Single(Engine.Migrations);
+        Assert.Equal(migration.Id, result!.Data);
+        Assert.Equal("host-b", migration.DestinationHost);
+        Assert.Equal(128 * Sizes.MiB, migration.Parameters.MaxBandwidth);
+        Assert.Equal(300, migration.Parameters.DowntimeLimit);
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private async Task<(IRenderedComponent<MudDialogProvider> Provider, IDialogReference Reference)> ShowDialogAsync(VmConsole.Emulation.Vms.Vm vm)
+    {
+        RenderProviders();
+        var provider = Render<MudDialogProvider>();
+        var dialogs = Services.GetService(typeof(IDialogService)) as IDialogService;
+        IDialogReference? reference = null;
+        await provider.InvokeAsync(async () =>
+            reference = await dialogs!.ShowAsync<MigrateDialog>("Migrate", new DialogParameters<MigrateDialog> { { d => d.Vm, vm } }));
+        provider.WaitForAssertion(() => provider.Find("[data-testid='migrate-start']"));
+        return (provider, reference!);
+    }
+}
