@@ -1,5 +1,6 @@
 using MudBlazor.Services;
 using VmConsole.Server;
+using VmConsole.Server.Api;
 using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
 using VmConsole.Server.Migration;
@@ -15,21 +16,21 @@ builder.WebHost.UseStaticWebAssets();
 
 builder.AddEmulator();
 builder.AddMigration();
+builder.AddConsoleApi();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddMudServices();
 
 var app = builder.Build();
 
 ConsoleLog.Roots(app.Logger, app.Environment.ContentRootPath, app.Environment.WebRootPath);
-if (!app.Environment.IsDevelopment())
-{
-    app.UseExceptionHandler("/error", createScopeForErrors: true);
-}
+app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), api => api.UseExceptionHandler());
+app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseExceptionHandler("/error", createScopeForErrors: true));
 
-app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
 app.UseStaticFiles();
 app.UseAntiforgery();
 app.MapStaticAssets();
+app.MapConsoleApi();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 app.Run();

@@ -97,6 +97,9 @@ public sealed class Vm : IDisposable
 
     public string Name { get; }
 
+    /// <summary>Stable identity, the same on both ends of a migration.</summary>
+    public Guid Id => Definition.Id;
+
     /// <summary>What the VM was created from (its machine, memory, slots; the workload it started with).</summary>
     public VmDefinition Definition { get; }
 

@@ -5,6 +5,9 @@ namespace VmConsole.Emulation.Vms;
 /// <summary>What a VM is made from: like a QEMU command line (-M, -m size,slots=,maxmem=).</summary>
 public sealed record VmDefinition(string Name, string Host, string Machine, long MemoryBytes)
 {
+    /// <summary>The VM's identity, kept when it migrates (the destination is built from the same definition).</summary>
+    public Guid Id { get; init; } = Guid.NewGuid();
+
     /// <summary>Memory slots for pc-dimm devices (-m slots=).</summary>
     public int Slots { get; init; }
 

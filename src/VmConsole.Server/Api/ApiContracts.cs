@@ -1,0 +1,82 @@
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
+
+namespace VmConsole.Server.Api;
+
+public sealed record HostDto(string Name, long MemoryBytes, long ReservedBytes, long FreeBytes, int VmCount);
+
+public sealed record WorkloadDto(string Kind, long PagesPerSecond, long WorkingSetBytes, int ThrottlePercent);
+
+public sealed record VmDto(
+    Guid Id, string Name, string Host, string Machine, string RunState, long MemoryBytes, int Slots, long MaxMemBytes,
+    WorkloadDto Workload, string? ActiveMigrationId);
+
+public sealed record RamBlockDto(
+    int Id, string IdStr, string? BackendId, long Offset, long PageSize, long UsedLength, long MaxLength,
+    bool Migratable, bool Resizeable, bool Shared, bool ReadOnly, bool GuestVisible, long? GuestAddress, double DirtyPagesPerSecond);
+
+public sealed record DeviceDto(string Id, string Driver, string Memdev, int Slot, long Address, long Size);
+
+public sealed record MigrationRamDto(
+    long Transferred, long Remaining, long Total, long Duplicate, long Normal, long NormalBytes, double DirtyPagesRate,
+    double Mbps, long DirtySyncCount, long PageSize, double PagesPerSecond, long PrecopyBytes, long DowntimeBytes);
+
+public sealed record MigrationEventDto(string Status, DateTimeOffset At);
+
+public sealed record MigrationDto(
+    string Id, string Vm, string SourceHost, string? DestinationHost, string? Uri, string Status,
+    MigrationParameters Parameters, MigrationCapabilities Capabilities,
+    long? SetupTime, long TotalTime, long? ExpectedDowntime, long? Downtime, MigrationRamDto Ram,
+    int CpuThrottlePercentage, string? ErrorDesc, bool? Verified, IReadOnlyList<int> ThrottleSteps, IReadOnlyList<MigrationEventDto> Events);
+
+// Requests: every field nullable, so that a missing field is a validation error naming it, not a 500.
+public sealed record CreateVmRequest(string? Name, string? Host, string? Machine, long? MemoryMiB, WorkloadRequest? Workload, int? Slots, long? MaxMemMiB, bool? Start);
+
+public sealed record PowerRequest(string? Action);
+
+public sealed record WorkloadRequest(string? Kind, long? PagesPerSecond, long? WorkingSetMiB);
+
+public sealed record AddBackendRequest(string? BackendId, long? SizeBytes);
+
+public sealed record MigratableRequest(bool? Migratable);
+
+public sealed record ResizeRequest(long? UsedLength);
+
+public sealed record DeviceRequest(string? Driver, string? Id, string? Memdev);
+
+public sealed record MigrationParametersRequest(
+    long? MaxBandwidth, long? DowntimeLimit, int? CpuThrottleInitial, int? CpuThrottleIncrement, int? MaxCpuThrottle,
+    int? ThrottleTriggerThreshold, int? MultifdChannels, long? XbzrleCacheSize);
+
+public sealed record MigrationCapabilitiesRequest(bool? AutoConverge, bool? PostcopyRam, bool? PauseBeforeSwitchover, bool? Multifd, bool? Xbzrle, bool? Events);
+
+public sealed record StartMigrationRequest(string? Vm, string? DestinationHost, string? Uri, MigrationParametersRequest? Parameters, MigrationCapabilitiesRequest? Capabilities, bool? QemuCompatible);
+
+/// <summary>Domain objects as the API shows them.</summary>
+internal static class ApiMapping
+{
+    public static HostDto ToDto(this VmConsole.Emulation.Hosts.Host host, int vmCount) => new(host.Name, host.CapacityBytes, host.ReservedBytes, host.FreeBytes, vmCount);
+
+    public static VmDto ToDto(this Vm vm, MigrationEngine engine) => new(
+        vm.Id, vm.Name, vm.Host.Name, vm.Machine.Name, vm.RunState.ToQemuName(), vm.MemoryBytes, vm.Slots, vm.MaxMemBytes,
+        new WorkloadDto(vm.Workload.Spec.Kind.ToString().ToLowerInvariant(), vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes, vm.Workload.ThrottlePercent),
+        engine.ActiveFor(vm.Name)?.Id);
+
+    public static RamBlockDto ToDto(this RamBlock b) => new(
+        b.Id, b.IdStr, b.BackendId, b.Offset, b.PageSize, b.UsedLength, b.MaxLength,
+        b.Migratable, b.Resizeable, b.Shared, b.ReadOnly, b.GuestVisible, b.GuestAddress, b.DirtyPagesPerSecond);
+
+    public static DeviceDto ToDto(this MemoryDevice d) => new(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size);
+
+    public static MigrationDto ToDto(this VmConsole.Migration.Engine.Migration m)
+    {
+        var s = m.GetStats();
+        return new MigrationDto(
+            m.Id, m.VmName, m.SourceHost, m.DestinationHost, m.Uri, s.Status.ToQemuName(), m.Parameters, m.Capabilities,
+            s.SetupTime, s.TotalTime, s.ExpectedDowntime, s.Downtime,
+            new MigrationRamDto(s.Transferred, s.Remaining, s.Total, s.Duplicate, s.Normal, s.NormalBytes, s.DirtyPagesRate, s.Mbps,
+                s.DirtySyncCount, s.PageSize, s.PagesPerSecond, s.PrecopyBytes, s.DowntimeBytes),
+            s.CpuThrottlePercentage, s.ErrorDesc, m.Verified, m.ThrottleSteps, [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))]);
+    }
+}

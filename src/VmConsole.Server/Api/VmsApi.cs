@@ -1,0 +1,97 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Engine;
+using static VmConsole.Emulation.Sizes;
+
+namespace VmConsole.Server.Api;
+
+internal static class VmsApi
+{
+    public static void MapVmsApi(this IEndpointRouteBuilder api)
+    {
+        var vms = api.MapGroup("/vms").WithTags("VMs");
+        vms.MapGet("/", (Emulator emulator, MigrationEngine engine) => emulator.Vms.Select(v => v.ToDto(engine)).ToList());
+        vms.MapPost("/", CreateVm).WithSummary("Create a VM on a host (QEMU machine type, memory, slots, workload)");
+        vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationEngine engine) => emulator.GetVm(vm).ToDto(engine));
+        vms.MapDelete("/{vm}", async (string vm, Emulator emulator, CancellationToken cancellationToken) =>
+        {
+            await emulator.DeleteVmAsync(vm, cancellationToken);
+            return Results.NoContent();
+        }).WithSummary("Delete a VM; a migration it is in is cancelled first");
+        vms.MapPost("/{vm}/power", Power).WithSummary("start, pause, resume, shutdown or reset");
+        vms.MapPut("/{vm}/workload", SetWorkload).WithSummary("What the guest does to its memory");
+    }
+
+    private static IResult CreateVm(CreateVmRequest request, Emulator emulator, MigrationEngine engine)
+    {
+        var errors = new RequestErrors();
+        var name = errors.Required(request.Name, "name");
+        var host = errors.Required(request.Host, "host");
+        var memoryMiB = errors.InRange(request.MemoryMiB, "memoryMiB", 1, Vm.MaxMemoryBytes / MiB);
+        var slots = errors.InRange(request.Slots, "slots", 0, Vm.MaxSlots, required: false);
+        var maxMemMiB = errors.InRange(request.MaxMemMiB, "maxMemMiB", 0, Vm.MaxMemoryBytes / MiB, required: false);
+        var workload = request.Workload is null ? WorkloadSpec.Idle : ParseWorkload(request.Workload, errors);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var created = emulator.CreateVm(new VmDefinition(name, host, request.Machine ?? "q35", memoryMiB * MiB)
+        {
+            Slots = (int)slots,
+            MaxMemBytes = maxMemMiB * MiB,
+            Workload = workload,
+            Start = request.Start ?? false,
+        });
+        return TypedResults.Created($"/api/vms/{created.Name}", created.ToDto(engine));
+    }
+
+    private static async Task<IResult> Power(string vm, PowerRequest request, Emulator emulator, MigrationEngine engine, CancellationToken cancellationToken)
+    {
+        var errors = new RequestErrors();
+        var action = errors.Required(request.Action, "action");
+        var parsed = default(PowerAction);
+        if (action.Length > 0 && !RequestErrors.TryParseName(action, out parsed))
+        {
+            errors.Add("action", $"'{VmConsole.Emulation.Names.Shorten(action)}' is not a power action; use start, pause, resume, shutdown or reset.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var target = emulator.GetVm(vm);
+        await target.PowerAsync(parsed, cancellationToken);
+        return TypedResults.Ok(emulator.GetVm(vm).ToDto(engine));
+    }
+
+    private static IResult SetWorkload(string vm, WorkloadRequest request, Emulator emulator, MigrationEngine engine)
+    {
+        var errors = new RequestErrors();
+        var spec = ParseWorkload(request, errors);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var target = emulator.GetVm(vm);
+        target.SetWorkload(spec);
+        return TypedResults.Ok(target.ToDto(engine));
+    }
+
+    private static WorkloadSpec ParseWorkload(WorkloadRequest request, RequestErrors errors)
+    {
+        var kindName = errors.Required(request.Kind, "kind");
+        var kind = WorkloadKind.Idle;
+        if (kindName.Length > 0 && !RequestErrors.TryParseName(kindName, out kind))
+        {
+            errors.Add("kind", $"'{VmConsole.Emulation.Names.Shorten(kindName)}' is not a workload; use idle, uniform, sweep or hotspot.");
+        }
+
+        var rate = errors.InRange(request.PagesPerSecond, "pagesPerSecond", 0, WorkloadSpec.MaxPagesPerSecond, required: false);
+        var workingSetMiB = errors.InRange(request.WorkingSetMiB, "workingSetMiB", 0, Vm.MaxMemoryBytes / MiB, required: false);
+        return new WorkloadSpec(kind, rate, workingSetMiB * MiB);
+    }
+}
