@@ -3,6 +3,7 @@ using VmConsole.Server;
 using VmConsole.Server.Api;
 using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
+using VmConsole.Server.Hubs;
 using VmConsole.Server.Migration;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -17,6 +18,7 @@ builder.WebHost.UseStaticWebAssets();
 builder.AddEmulator();
 builder.AddMigration();
 builder.AddConsoleApi();
+builder.AddConsoleHub();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddMudServices();
 
@@ -31,6 +33,7 @@ app.UseStaticFiles();
 app.UseAntiforgery();
 app.MapStaticAssets();
 app.MapConsoleApi();
+app.MapHub<ConsoleHub>(ConsoleHub.Path);
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 app.Run();

@@ -9,7 +9,7 @@ namespace VmConsole.Server.Api;
 /// (DESIGN.md section 8): invalid input 400, unknown ids 404, conflicts with state 409, and a freeze refusal
 /// 409 with the migration, its status, the operation and the block. Bad request bodies are 400.
 /// </summary>
-internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails) : IExceptionHandler
+internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Hubs.ConsoleEventForwarder hub) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -27,6 +27,11 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         httpContext.Response.StatusCode = status;
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         problem.Extensions["code"] = code;
+        if (exception is EmulationException { Kind: ErrorKind.Conflict } refused)
+        {
+            hub.Refused(refused);
+        }
+
         if (exception is MigratableSetFrozenException frozen)
         {
             problem.Extensions["migrationId"] = frozen.MigrationId;

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.SignalR;
+using VmConsole.Server.Api;
+
+namespace VmConsole.Server.Hubs;
+
+/// <summary>What the console pushes to its live clients (the same data the UI shows).</summary>
+public interface IConsoleClient
+{
+    Task VmChanged(VmDto vm);
+
+    Task RamBlocksChanged(string vm, IReadOnlyList<RamBlockDto> blocks);
+
+    Task VmRemoved(string vm);
+
+    Task MigrationStatusChanged(MigrationDto migration);
+
+    /// <summary>At most ten a second per migration; each carries the latest numbers.</summary>
+    Task MigrationProgress(MigrationDto migration);
+
+    Task ActionRefused(RefusalDto refusal);
+}
+
+/// <summary>A refused action, as the hub tells it: what, on which VM and block, and why (with the migration for a freeze).</summary>
+public sealed record RefusalDto(string Code, string Message, string? Vm, string? Operation, string? Block, string? MigrationId, string? MigrationStatus, DateTimeOffset At);
+
+/// <summary>
+/// <c>/hubs/console</c>: a client subscribes to one VM, one migration, or everything, and receives
+/// <see cref="IConsoleClient"/> calls for what it follows.
+/// </summary>
+public sealed class ConsoleHub : Hub<IConsoleClient>
+{
+    public const string Path = "/hubs/console";
+    public const string Everything = "all";
+
+    public static string VmGroup(string vm) => $"vm:{vm}";
+
+    public static string MigrationGroup(string id) => $"migration:{id}";
+
+    public Task SubscribeVm(string vm) => Groups.AddToGroupAsync(Context.ConnectionId, VmGroup(vm));
+
+    public Task UnsubscribeVm(string vm) => Groups.RemoveFromGroupAsync(Context.ConnectionId, VmGroup(vm));
+
+    public Task SubscribeMigration(string id) => Groups.AddToGroupAsync(Context.ConnectionId, MigrationGroup(id));
+
+    public Task UnsubscribeMigration(string id) => Groups.RemoveFromGroupAsync(Context.ConnectionId, MigrationGroup(id));
+
+    public Task SubscribeAll() => Groups.AddToGroupAsync(Context.ConnectionId, Everything);
+
+    public Task UnsubscribeAll() => Groups.RemoveFromGroupAsync(Context.ConnectionId, Everything);
+}

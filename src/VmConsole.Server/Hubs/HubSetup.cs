@@ -1,0 +1,12 @@
+namespace VmConsole.Server.Hubs;
+
+public static class HubSetup
+{
+    public static IHostApplicationBuilder AddConsoleHub(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSignalR();
+        builder.Services.AddSingleton<ConsoleEventForwarder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsoleEventForwarder>());
+        return builder;
+    }
+}
