@@ -4,6 +4,7 @@ using VmConsole.Server.Api;
 using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
 using VmConsole.Server.Hubs;
+using VmConsole.Server.Persistence;
 using VmConsole.Server.Migration;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -17,6 +18,7 @@ builder.WebHost.UseStaticWebAssets();
 
 builder.AddEmulator();
 builder.AddMigration();
+builder.AddConsolePersistence();
 builder.AddConsoleApi();
 builder.AddConsoleHub();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();

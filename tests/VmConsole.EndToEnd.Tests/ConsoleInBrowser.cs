@@ -81,13 +81,24 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
 
         _playwright?.Dispose();
         await _factory.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { _factory.DatabaseFile, _factory.DatabaseFile + "-wal", _factory.DatabaseFile + "-shm" })
+        {
+            File.Delete(file);
+        }
     }
 
     private sealed class Factory : WebApplicationFactory<Program>
     {
         public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-        protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseContentRoot(RepositoryRoot);
+        public string DatabaseFile { get; } = Path.Combine(Path.GetTempPath(), $"vmconsole-e2e-{Guid.NewGuid():N}.db");
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseContentRoot(RepositoryRoot);
+            builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
+        }
 
         private static string FindRepositoryRoot()
         {

@@ -21,11 +21,12 @@ public static class ApiSetup
     public static IEndpointRouteBuilder MapConsoleApi(this IEndpointRouteBuilder app)
     {
         app.MapOpenApi();
-        var api = app.MapGroup("/api").DisableAntiforgery();
+        var api = app.MapGroup("/api").DisableAntiforgery().WithAudit();
         api.MapHostsApi();
         api.MapVmsApi();
         api.MapRamBlocksApi();
         api.MapMigrationsApi();
+        api.MapAuditApi();
         api.MapFallback(() => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "There is no API route at this address.", extensions: new Dictionary<string, object?> { ["code"] = "no-such-route" }));
         return app;
     }

@@ -1,4 +1,5 @@
 using VmConsole.Migration.Engine;
+using VmConsole.Server.Persistence;
 
 namespace VmConsole.Server.Api;
 
@@ -9,7 +10,9 @@ internal static class MigrationsApi
         var migrations = api.MapGroup("/migrations").WithTags("Migrations");
         migrations.MapPost("/", Start).WithSummary("Start a migration (202: it runs in the background)");
         migrations.MapGet("/", List).WithSummary("Migrations, newest first, filtered by VM and status");
-        migrations.MapGet("/{id}", (string id, MigrationEngine engine) => engine.Get(id).ToDto());
+        migrations.MapGet("/{id}", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.GetAsync(id, cancellationToken));
+        migrations.MapGet("/{id}/samples", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.SamplesAsync(id, cancellationToken))
+            .WithSummary("Progress samples for the charts (about two a second while it runs)");
         migrations.MapPost("/{id}/cancel", (string id, MigrationEngine engine) =>
         {
             var migration = engine.Get(id);
@@ -71,7 +74,7 @@ internal static class MigrationsApi
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }
 
-    private static IResult List(MigrationEngine engine, string? vm, string? status)
+    private static async Task<IResult> List(MigrationHistory history, string? vm, string? status, CancellationToken cancellationToken)
     {
         var filter = default(MigrationStatus);
         if (status is not null && !MigrationStatusNames.TryParse(status, out filter))
@@ -81,11 +84,6 @@ internal static class MigrationsApi
             return errors.ToResult();
         }
 
-        var found = engine.Migrations.Reverse()
-            .Where(m => vm is null || m.VmName == vm)
-            .Where(m => status is null || m.Status == filter)
-            .Select(m => m.ToDto())
-            .ToList();
-        return TypedResults.Ok(found);
+        return TypedResults.Ok(await history.ListAsync(vm, status is null ? null : filter, cancellationToken));
     }
 }

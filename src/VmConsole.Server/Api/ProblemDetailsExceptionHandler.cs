@@ -9,7 +9,7 @@ namespace VmConsole.Server.Api;
 /// (DESIGN.md section 8): invalid input 400, unknown ids 404, conflicts with state 409, and a freeze refusal
 /// 409 with the migration, its status, the operation and the block. Bad request bodies are 400.
 /// </summary>
-internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Hubs.ConsoleEventForwarder hub) : IExceptionHandler
+internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Hubs.ConsoleEventForwarder hub, Persistence.ConsoleRecorder recorder) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -22,6 +22,12 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         if (status == 0)
         {
             return false;
+        }
+
+        if (!HttpMethods.IsGet(httpContext.Request.Method))
+        {
+            var (action, target, vm) = AuditApi.Describe(httpContext);
+            recorder.Audit(AuditApi.UserOf(httpContext), action, target, (exception as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, code, detail);
         }
 
         httpContext.Response.StatusCode = status;

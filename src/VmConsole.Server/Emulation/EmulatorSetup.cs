@@ -4,7 +4,7 @@ namespace VmConsole.Server.Emulation;
 
 public static class EmulatorSetup
 {
-    /// <summary>The in-process emulator core, its options, the demo seed and the dirty-rate sampler.</summary>
+    /// <summary>The in-process emulator core, its options (with the demo seed) and the dirty-rate sampler.</summary>
     public static IHostApplicationBuilder AddEmulator(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<EmulatorOptions>()
@@ -13,7 +13,6 @@ public static class EmulatorSetup
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new Emulator(sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddHostedService<EmulatorSeeder>();
         builder.Services.AddSingleton<DirtyRateSampler>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DirtyRateSampler>());
         return builder;

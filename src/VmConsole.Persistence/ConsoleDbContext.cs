@@ -1,0 +1,36 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using VmConsole.Persistence.Records;
+
+namespace VmConsole.Persistence;
+
+public sealed class ConsoleDbContext(DbContextOptions<ConsoleDbContext> options) : DbContext(options)
+{
+    public DbSet<HostRecord> Hosts => Set<HostRecord>();
+
+    public DbSet<VmRecord> Vms => Set<VmRecord>();
+
+    public DbSet<MigrationRecord> Migrations => Set<MigrationRecord>();
+
+    public DbSet<MigrationEventRecord> MigrationEvents => Set<MigrationEventRecord>();
+
+    public DbSet<ProgressSampleRecord> ProgressSamples => Set<ProgressSampleRecord>();
+
+    public DbSet<AuditRecord> AuditLog => Set<AuditRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(ConsoleDbContext).Assembly);
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite cannot order or compare DateTimeOffset; store UTC ticks instead.
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter>();
+    }
+}
+
+/// <summary>For `dotnet ef migrations add`: a context on a throwaway database file.</summary>
+internal sealed class DesignTimeFactory : IDesignTimeDbContextFactory<ConsoleDbContext>
+{
+    public ConsoleDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<ConsoleDbContext>().UseSqlite("Data Source=design-time.db").Options);
+}

@@ -1,0 +1,69 @@
+using Microsoft.EntityFrameworkCore;
+using VmConsole.Persistence;
+using VmConsole.Server.Persistence;
+
+namespace VmConsole.Server.Api;
+
+internal static class AuditApi
+{
+    public const int PageSize = 50;
+
+    public static void MapAuditApi(this IEndpointRouteBuilder api)
+    {
+        api.MapGet("/audit", ListAsync).WithTags("Audit").WithSummary("The audit log, newest first: who did what to what, allowed or refused and why");
+    }
+
+    /// <summary>Records every API call that changes something, allowed or not (refusals thrown as exceptions are recorded by the exception handler).</summary>
+    public static RouteGroupBuilder WithAudit(this RouteGroupBuilder group)
+    {
+        group.AddEndpointFilter(async (context, next) =>
+        {
+            var result = await next(context);
+            var http = context.HttpContext;
+            if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
+            {
+                var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : StatusCodes.Status200OK;
+                var recorder = http.RequestServices.GetRequiredService<ConsoleRecorder>();
+                var (action, target, vm) = Describe(http);
+                recorder.Audit(UserOf(http), action, target, vm, status < 400, status < 400 ? null : "validation-failed", status < 400 ? null : $"HTTP {status}");
+            }
+
+            return result;
+        });
+        return group;
+    }
+
+    public static (string Action, string Target, string? Vm) Describe(HttpContext http)
+    {
+        var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.Value ?? "";
+        return ($"{http.Request.Method} {route}", http.Request.Path.Value ?? "", http.Request.RouteValues["vm"] as string);
+    }
+
+    public static string UserOf(HttpContext http) => http.User.Identity?.Name ?? "anonymous";
+
+    private static async Task<IResult> ListAsync(IDbContextFactory<ConsoleDbContext> contexts, string? vm, string? outcome, int? page, CancellationToken cancellationToken)
+    {
+        var errors = new RequestErrors();
+        if (outcome is not null and not ("allowed" or "refused"))
+        {
+            errors.Add("outcome", "'outcome' is allowed or refused.");
+        }
+
+        var number = errors.InRange(page, "page", 1, 1_000_000, required: false);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var query = db.AuditLog.AsNoTracking().Where(a => vm == null || a.Vm == vm);
+        if (outcome is not null)
+        {
+            var allowed = outcome == "allowed";
+            query = query.Where(a => a.Allowed == allowed);
+        }
+
+        var entries = await query.OrderByDescending(a => a.Id).Skip((int)(Math.Max(number, 1) - 1) * PageSize).Take(PageSize).ToListAsync(cancellationToken);
+        return TypedResults.Ok(entries);
+    }
+}

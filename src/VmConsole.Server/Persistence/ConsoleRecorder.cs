@@ -1,0 +1,227 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
+using VmConsole.Persistence.Records;
+
+namespace VmConsole.Server.Persistence;
+
+/// <summary>
+/// Keeps the database in step with the console: every VM's definition and layout as it changes, every
+/// migration with its state changes, statistics and progress samples, and the audit log. All writes go
+/// through the <see cref="ConsoleStore"/> queue; records are built on the event's thread, so they are the
+/// state at that moment.
+/// </summary>
+public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, ConsoleStore store, TimeProvider time) : IHostedService
+{
+    private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
+    private readonly HashSet<Vm> _watched = [];
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var host in emulator.Hosts)
+        {
+            var record = new HostRecord { Name = host.Name, CapacityBytes = host.CapacityBytes };
+            store.Enqueue(async db =>
+            {
+                await db.Hosts.Where(h => h.Name == record.Name).ExecuteDeleteAsync().ConfigureAwait(false);
+                db.Hosts.Add(record);
+            });
+        }
+
+        emulator.InventoryChanged += OnInventoryChanged;
+        engine.Started += OnMigrationStarted;
+        foreach (var vm in emulator.Vms)
+        {
+            Watch(vm);
+            SaveVm(vm);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        emulator.InventoryChanged -= OnInventoryChanged;
+        engine.Started -= OnMigrationStarted;
+        lock (_watched)
+        {
+            foreach (var vm in _watched)
+            {
+                vm.Changed -= OnVmChanged;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Records who did what to what, and whether it was allowed.</summary>
+    public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null)
+    {
+        var record = new AuditRecord
+        {
+            At = time.GetUtcNow(),
+            User = Cut(user, 64),
+            Action = Cut(action, 200),
+            Target = Cut(target, 400),
+            Vm = vm is null ? null : Cut(vm, 63),
+            Allowed = allowed,
+            Code = code is null ? null : Cut(code, 64),
+            Reason = reason,
+        };
+        store.Enqueue(db =>
+        {
+            db.AuditLog.Add(record);
+            return Task.CompletedTask;
+        });
+    }
+
+    public static VmRecord Snapshot(Vm vm) => new()
+    {
+        Id = vm.Id,
+        Name = vm.Name,
+        Host = vm.Host.Name,
+        Machine = vm.Machine.Name,
+        MemoryBytes = vm.MemoryBytes,
+        Slots = vm.Slots,
+        MaxMemBytes = vm.MaxMemBytes,
+        WorkloadKind = vm.Workload.Spec.Kind.ToString(),
+        PagesPerSecond = vm.Workload.Spec.PagesPerSecond,
+        WorkingSetBytes = vm.Workload.Spec.WorkingSetBytes,
+        RunState = vm.RunState.ToQemuName(),
+        UpdatedAt = DateTimeOffset.UtcNow,
+        Blocks = [.. vm.RamBlocks.Select((b, i) => new RamBlockRecord
+        {
+            Position = i,
+            IdStr = b.BackendId is null ? b.IdStr : "",
+            BackendId = b.BackendId,
+            UsedLength = b.UsedLength,
+            MaxLength = b.MaxLength,
+            Migratable = b.Migratable,
+        })],
+        Devices = [.. vm.Devices.Select(d => new DeviceRecord { DeviceId = d.Id, Driver = d.Driver, Memdev = d.Memdev })],
+    };
+
+    private void OnInventoryChanged(InventoryChangeKind kind, string name)
+    {
+        switch (kind)
+        {
+            case InventoryChangeKind.VmRemoved:
+                store.Enqueue(db => db.Vms.Where(v => v.Name == name).ExecuteDeleteAsync());
+                break;
+            case InventoryChangeKind.VmAdded or InventoryChangeKind.VmMoved when emulator.TryGetVm(name, out var vm):
+                Watch(vm);
+                SaveVm(vm);
+                break;
+        }
+    }
+
+    private void OnVmChanged(Vm vm, VmChangeKind kind)
+    {
+        if (kind != VmChangeKind.Freeze && emulator.TryGetVm(vm.Name, out var current) && current == vm)
+        {
+            SaveVm(vm);
+        }
+    }
+
+    private void SaveVm(Vm vm)
+    {
+        var record = Snapshot(vm);
+        store.Enqueue(async db =>
+        {
+            await db.Vms.Where(v => v.Id == record.Id || v.Name == record.Name).ExecuteDeleteAsync().ConfigureAwait(false);
+            db.Vms.Add(record);
+        });
+    }
+
+    private void Watch(Vm vm)
+    {
+        lock (_watched)
+        {
+            if (_watched.Add(vm))
+            {
+                vm.Changed += OnVmChanged;
+            }
+        }
+    }
+
+    private void OnMigrationStarted(VmConsole.Migration.Engine.Migration migration)
+    {
+        var record = new MigrationRecord
+        {
+            Id = migration.Id,
+            Vm = migration.VmName,
+            SourceHost = migration.SourceHost,
+            DestinationHost = migration.DestinationHost,
+            Uri = migration.Uri,
+            Status = migration.Status.ToQemuName(),
+            ParametersJson = JsonSerializer.Serialize(migration.Parameters, JsonSerializerOptions.Web),
+            CapabilitiesJson = JsonSerializer.Serialize(migration.Capabilities, JsonSerializerOptions.Web),
+            StartedAt = migration.Events[0].At,
+            Events = [.. migration.Events.Select(e => new MigrationEventRecord { MigrationId = migration.Id, Status = e.Status.ToQemuName(), At = e.At })],
+        };
+        store.Enqueue(db =>
+        {
+            db.Migrations.Add(record);
+            return Task.CompletedTask;
+        });
+
+        var lastSample = 0L;
+        migration.StatusChanged += (m, status) => SaveStatus(m, status);
+        migration.Progress += m =>
+        {
+            var now = time.GetTimestamp();
+            var previous = Interlocked.Read(ref lastSample);
+            if (previous == 0 || time.GetElapsedTime(previous, now) >= SampleEvery || m.Status.IsFinal())
+            {
+                Interlocked.Exchange(ref lastSample, now);
+                SaveSample(m);
+            }
+        };
+    }
+
+    private void SaveStatus(VmConsole.Migration.Engine.Migration migration, MigrationStatus status)
+    {
+        var stats = migration.GetStats();
+        var at = migration.Events.LastOrDefault(e => e.Status == status).At;
+        var statsJson = JsonSerializer.Serialize(stats, JsonSerializerOptions.Web);
+        var verified = migration.Verified;
+        var ended = status.IsFinal() ? at : (DateTimeOffset?)null;
+        store.Enqueue(async db =>
+        {
+            db.MigrationEvents.Add(new MigrationEventRecord { MigrationId = migration.Id, Status = status.ToQemuName(), At = at });
+            await db.Migrations.Where(m => m.Id == migration.Id).ExecuteUpdateAsync(set => set
+                .SetProperty(m => m.Status, status.ToQemuName())
+                .SetProperty(m => m.StatsJson, statsJson)
+                .SetProperty(m => m.ErrorDesc, stats.ErrorDesc)
+                .SetProperty(m => m.Verified, verified)
+                .SetProperty(m => m.EndedAt, ended)).ConfigureAwait(false);
+        });
+    }
+
+    private void SaveSample(VmConsole.Migration.Engine.Migration migration)
+    {
+        var s = migration.GetStats();
+        var sample = new ProgressSampleRecord
+        {
+            MigrationId = migration.Id,
+            At = time.GetUtcNow(),
+            Transferred = s.Transferred,
+            Remaining = s.Remaining,
+            DirtyPagesRate = s.DirtyPagesRate,
+            Mbps = s.Mbps,
+            DirtySyncCount = s.DirtySyncCount,
+            ExpectedDowntime = s.ExpectedDowntime,
+            CpuThrottlePercentage = s.CpuThrottlePercentage,
+        };
+        var statsJson = JsonSerializer.Serialize(s, JsonSerializerOptions.Web);
+        store.Enqueue(async db =>
+        {
+            db.ProgressSamples.Add(sample);
+            await db.Migrations.Where(m => m.Id == migration.Id).ExecuteUpdateAsync(set => set.SetProperty(m => m.StatsJson, statsJson)).ConfigureAwait(false);
+        });
+    }
+
+    private static string Cut(string text, int length) => text.Length <= length ? text : text[..length];
+}

@@ -1,0 +1,170 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Engine;
+using VmConsole.Persistence;
+using VmConsole.Persistence.Records;
+using VmConsole.Server.Emulation;
+using static VmConsole.Emulation.Sizes;
+
+namespace VmConsole.Server.Persistence;
+
+/// <summary>
+/// Before the console takes requests: applies the database migrations, then seeds the demo inventory on
+/// first start, or rebuilds the stored hosts and VMs (shut off, like real machines after a power cut) and
+/// marks migrations that were running when the console stopped as failed.
+/// </summary>
+internal sealed class ConsoleStartup(
+    IDbContextFactory<ConsoleDbContext> contexts,
+    Emulator emulator,
+    IOptions<EmulatorOptions> options,
+    TimeProvider time,
+    ILogger<ConsoleStartup> logger) : IHostedService
+{
+    public const string InterruptedError = "console restarted during migration";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await contexts.MigrateAsync(cancellationToken);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        if (await db.Hosts.AnyAsync(cancellationToken))
+        {
+            var vms = await RestoreAsync(db, cancellationToken);
+            var interrupted = await FailInterruptedAsync(db, cancellationToken);
+            StoreLog.Restored(logger, emulator.Hosts.Count, vms, interrupted);
+        }
+        else
+        {
+            Seed(options.Value.Seed);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void Seed(SeedOptions seed)
+    {
+        if (!seed.Enabled)
+        {
+            return;
+        }
+
+        foreach (var host in seed.Hosts)
+        {
+            emulator.AddHost(host.Name, host.MemoryGiB * GiB);
+        }
+
+        foreach (var spec in seed.Vms)
+        {
+            var vm = emulator.CreateVm(new VmDefinition(spec.Name, spec.Host, spec.Machine, spec.MemoryMiB * MiB)
+            {
+                Slots = spec.Slots,
+                MaxMemBytes = spec.MaxMemMiB * MiB,
+            });
+            foreach (var backend in spec.Backends)
+            {
+                vm.AddMemoryBackend(backend.Id, backend.SizeMiB * MiB);
+                if (backend.Dimm is { } dimm)
+                {
+                    vm.PlugDimm(dimm, backend.Id);
+                }
+            }
+
+            if (spec.Workload != WorkloadKind.Idle)
+            {
+                vm.SetWorkload(new WorkloadSpec(spec.Workload, spec.PagesPerSecond));
+            }
+
+            if (spec.Start)
+            {
+                vm.Start();
+            }
+        }
+
+        ConsoleLog.Seeded(logger, seed.Hosts.Count, seed.Vms.Count);
+    }
+
+    private async Task<int> RestoreAsync(ConsoleDbContext db, CancellationToken cancellationToken)
+    {
+        foreach (var host in await db.Hosts.AsNoTracking().OrderBy(h => h.Name).ToListAsync(cancellationToken))
+        {
+            emulator.AddHost(host.Name, host.CapacityBytes);
+        }
+
+        var restored = 0;
+        foreach (var record in await db.Vms.AsNoTracking().OrderBy(v => v.Name).ToListAsync(cancellationToken))
+        {
+            try
+            {
+                await RestoreVmAsync(record, cancellationToken);
+                restored++;
+            }
+            catch (EmulationException ex)
+            {
+                StoreLog.RestoreFailed(logger, record.Name, ex);
+            }
+        }
+
+        return restored;
+    }
+
+    /// <summary>Builds the VM again from its definition and layout, and leaves it shut off.</summary>
+    private async Task RestoreVmAsync(VmRecord record, CancellationToken cancellationToken)
+    {
+        var vm = emulator.CreateVm(new VmDefinition(record.Name, record.Host, record.Machine, record.MemoryBytes)
+        {
+            Id = record.Id,
+            Slots = record.Slots,
+            MaxMemBytes = record.Slots > 0 ? record.MaxMemBytes : 0,
+        });
+        var blocks = record.Blocks.OrderBy(b => b.Position).ToList();
+        foreach (var backend in blocks.Where(b => b.BackendId is not null))
+        {
+            vm.AddMemoryBackend(backend.BackendId!, backend.UsedLength);
+        }
+
+        foreach (var device in record.Devices)
+        {
+            vm.PlugDimm(device.DeviceId, device.Memdev);
+        }
+
+        foreach (var stored in blocks)
+        {
+            var block = vm.RamBlocks.First(b => stored.BackendId is null ? b.BackendId is null && b.IdStr == stored.IdStr : b.BackendId == stored.BackendId);
+            if (block.Migratable != stored.Migratable)
+            {
+                vm.SetMigratable(block.Id, stored.Migratable);
+            }
+
+            if (block.Resizeable && block.UsedLength != stored.UsedLength)
+            {
+                vm.Resize(block.Id, stored.UsedLength);
+            }
+        }
+
+        if (Enum.TryParse<WorkloadKind>(record.WorkloadKind, out var kind) && kind != WorkloadKind.Idle)
+        {
+            vm.SetWorkload(new WorkloadSpec(kind, record.PagesPerSecond, record.WorkingSetBytes));
+        }
+
+        await vm.ShutdownAsync(cancellationToken);
+    }
+
+    private async Task<int> FailInterruptedAsync(ConsoleDbContext db, CancellationToken cancellationToken)
+    {
+        string[] final = [MigrationStatus.Completed.ToQemuName(), MigrationStatus.Cancelled.ToQemuName(), MigrationStatus.Failed.ToQemuName()];
+        var interrupted = await db.Migrations.Where(m => !final.Contains(m.Status)).ToListAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        foreach (var migration in interrupted)
+        {
+            migration.Status = MigrationStatus.Failed.ToQemuName();
+            migration.ErrorDesc = InterruptedError;
+            migration.EndedAt = now;
+            db.MigrationEvents.Add(new MigrationEventRecord { MigrationId = migration.Id, Status = migration.Status, At = now });
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return interrupted.Count;
+    }
+}

@@ -1,0 +1,83 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Persistence.Records;
+
+namespace VmConsole.Persistence.Tests;
+
+public sealed class ConsoleDbContextTests : IDisposable
+{
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("vmconsole-db-");
+
+    [Fact]
+    public void Model_CommittedMigrations_CoverEveryChange()
+    {
+        using var db = Open(Path.Combine(_folder.FullName, "model.db"));
+
+        Assert.False(db.Database.HasPendingModelChanges(), "The model changed without a migration: run `dotnet ef migrations add` in src/VmConsole.Persistence.");
+    }
+
+    [Fact]
+    public async Task MigrateAsync_FreshFile_CreatesTheTablesInWalMode()
+    {
+        var file = Path.Combine(_folder.FullName, "fresh.db");
+        var services = new ServiceCollection().AddConsolePersistence($"Data Source={file}").BuildServiceProvider();
+        var factory = services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>();
+
+        await factory.MigrateAsync(CancellationToken.None);
+
+        await using var db = await factory.CreateDbContextAsync();
+        Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", (string?)await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Vm_WithBlocksAndDevices_RoundTrips()
+    {
+        var file = Path.Combine(_folder.FullName, "roundtrip.db");
+        var services = new ServiceCollection().AddConsolePersistence($"Data Source={file}").BuildServiceProvider();
+        var factory = services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>();
+        await factory.MigrateAsync(CancellationToken.None);
+        var id = Guid.NewGuid();
+        await using (var db = await factory.CreateDbContextAsync())
+        {
+            db.Vms.Add(new VmRecord
+            {
+                Id = id, Name = "db-1", Host = "host-a", Machine = "q35", MemoryBytes = 1L << 30, Slots = 4, MaxMemBytes = 4L << 30,
+                WorkloadKind = "Idle", RunState = "running",
+                Blocks = [new() { Position = 0, IdStr = "pc.ram", UsedLength = 1L << 30, MaxLength = 1L << 30, Migratable = true }, new() { Position = 1, BackendId = "dimm0", UsedLength = 1L << 28, MaxLength = 1L << 28, Migratable = true }],
+                Devices = [new() { DeviceId = "dimm0-dev", Driver = "pc-dimm", Memdev = "dimm0" }],
+            });
+            await db.SaveChangesAsync();
+        }
+
+        await using var again = await factory.CreateDbContextAsync();
+        var vm = await again.Vms.SingleAsync(v => v.Id == id);
+        Assert.Equal(["pc.ram", ""], vm.Blocks.OrderBy(b => b.Position).Select(b => b.IdStr));
+        Assert.Equal("dimm0", vm.Blocks.Single(b => b.Position == 1).BackendId);
+        Assert.Equal("dimm0", Assert.Single(vm.Devices).Memdev);
+    }
+
+    [Fact]
+    public void ResolveSqliteFile_RelativeName_IsUnderTheBaseDirectoryWhichIsCreated()
+    {
+        var resolved = PersistenceSetup.ResolveSqliteFile("Data Source=data/vmconsole.db", _folder.FullName);
+
+        var expected = Path.Combine(_folder.FullName, "data", "vmconsole.db");
+        Assert.Equal(expected, new SqliteConnectionStringBuilder(resolved).DataSource);
+        Assert.True(Directory.Exists(Path.Combine(_folder.FullName, "data")));
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _folder.Delete(recursive: true);
+    }
+
+    private static ConsoleDbContext Open(string file) =>
+        new(new DbContextOptionsBuilder<ConsoleDbContext>().UseSqlite($"Data Source={file}").Options);
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace VmConsole.Server.Tests;
+
+/// <summary>Killed in the middle of a migration and started again, the console keeps what it must.</summary>
+public sealed class RestartRecoveryTests : IDisposable
+{
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"vmconsole-restart-{Guid.NewGuid():N}.db");
+
+    [Fact]
+    public async Task KilledMidMigration_Restarted_DefinitionsShutOffMigrationFailedHistorySamplesAndAuditKept()
+    {
+        string id;
+        using (var first = await ConsoleProcess.StartAsync(_database))
+        {
+            using var client = new HttpClient { BaseAddress = first.Address };
+            Assert.Equal(HttpStatusCode.Created, (await PostAsync(client, "api/vms/db-1/ramblocks", "{\"backendId\":\"kept0\",\"sizeBytes\":8388608}")).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await PostAsync(client, "api/vms", "{\"name\":\"later-1\",\"host\":\"host-b\",\"machine\":\"microvm\",\"memoryMiB\":16,\"start\":true}")).StatusCode);
+            var started = await PostAsync(client, "api/migrations", "{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}");
+            id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+            var refused = await client.PutAsync(new Uri("api/vms/db-1/ramblocks/1/migratable", UriKind.Relative), Json("{\"migratable\":false}"));
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+
+            // Wait until the writer has stored some progress, then pull the plug.
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while ((await client.GetFromJsonAsync<JsonArray>($"api/migrations/{id}/samples"))!.Count < 2 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal("active", (string?)(await client.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"]);
+            first.Kill();
+        }
+
+        using var second = await ConsoleProcess.StartAsync(_database);
+        using var again = new HttpClient { BaseAddress = second.Address };
+
+        var vms = (await again.GetFromJsonAsync<JsonArray>("api/vms"))!;
+        Assert.Equal(["db-1", "later-1", "tiny-1", "web-1"], vms.Select(v => (string)v!["name"]!).Order());
+        Assert.All(vms, vm => Assert.Equal("shutdown", (string?)vm!["runState"]));
+        var blocks = (await again.GetFromJsonAsync<JsonArray>("api/vms/db-1/ramblocks"))!;
+        Assert.Contains(blocks, b => (string?)b!["backendId"] == "kept0");
+        Assert.Contains(blocks, b => (string?)b!["idStr"] == "dimm0" && (bool)b["migratable"]!);
+        Assert.Equal("host-a", (string?)vms.Single(v => (string?)v!["name"] == "db-1")!["host"]);
+
+        var migration = (await again.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!;
+        Assert.Equal("failed", (string?)migration["status"]);
+        Assert.Equal("console restarted during migration", (string?)migration["errorDesc"]);
+        var events = migration["events"]!.AsArray().Select(e => (string)e!["status"]!).ToList();
+        Assert.Equal(["setup", "active", "failed"], events);
+        Assert.True((await again.GetFromJsonAsync<JsonArray>($"api/migrations/{id}/samples"))!.Count >= 2);
+
+        var refusals = (await again.GetFromJsonAsync<JsonArray>("api/audit?vm=db-1&outcome=refused"))!;
+        var refusal = Assert.Single(refusals, a => (string?)a!["code"] == "migratable-set-frozen")!;
+        Assert.Contains("pc.ram", (string?)refusal["reason"], StringComparison.Ordinal);
+        var allowed = (await again.GetFromJsonAsync<JsonArray>("api/audit?outcome=allowed"))!;
+        Assert.Contains(allowed, a => ((string?)a!["action"])!.StartsWith("POST /api/migrations", StringComparison.Ordinal));
+    }
+
+    public void Dispose()
+    {
+        foreach (var file in new[] { _database, _database + "-wal", _database + "-shm" })
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string body) =>
+        client.PostAsync(new Uri(path, UriKind.Relative), Json(body));
+}
