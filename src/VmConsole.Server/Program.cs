@@ -1,5 +1,6 @@
 using MudBlazor.Services;
 using VmConsole.Server;
+using VmConsole.Server.Accounts;
 using VmConsole.Server.Api;
 using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
@@ -19,6 +20,7 @@ builder.WebHost.UseStaticWebAssets();
 builder.AddEmulator();
 builder.AddMigration();
 builder.AddConsolePersistence();
+builder.AddConsoleAccounts();
 builder.AddConsoleApi();
 builder.AddConsoleHub();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
@@ -32,9 +34,12 @@ app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages =
 
 app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
 app.UseStaticFiles();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 app.MapStaticAssets();
 app.MapConsoleApi();
+app.MapAccountForms();
 app.MapHub<ConsoleHub>(ConsoleHub.Path);
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 

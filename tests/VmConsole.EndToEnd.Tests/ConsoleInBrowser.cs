@@ -51,7 +51,21 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
         Directory.CreateDirectory(ScreenshotDirectory);
     }
 
+    public const string AdminPassword = "E2e-Admin-Password-1";
+
+    /// <summary>A page signed in as the admin through the sign-in form, as a person would.</summary>
     public async Task<IPage> NewPageAsync()
+    {
+        var page = await NewAnonymousPageAsync();
+        await page.GotoAsync("/login");
+        await page.Locator("input[name='userName']").FillAsync("admin");
+        await page.Locator("input[name='password']").FillAsync(AdminPassword);
+        await page.Locator("[data-testid='signin-form'] button[type='submit']").ClickAsync();
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-testid='signed-in-user']")).ToContainTextAsync("admin");
+        return page;
+    }
+
+    public async Task<IPage> NewAnonymousPageAsync()
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
@@ -98,6 +112,7 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
         {
             builder.UseContentRoot(RepositoryRoot);
             builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
+            builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
         }
 
         private static string FindRepositoryRoot()

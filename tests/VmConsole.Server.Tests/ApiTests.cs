@@ -12,11 +12,7 @@ public sealed class ApiTests : IAsyncLifetime
     private readonly ConsoleFactory _factory = new();
     private HttpClient _client = null!;
 
-    public Task InitializeAsync()
-    {
-        _client = _factory.CreateClient();
-        return Task.CompletedTask;
-    }
+    public async Task InitializeAsync() => _client = await _factory.CreateSignedInClientAsync();
 
     public async Task DisposeAsync() => await _factory.DisposeAsync();
 

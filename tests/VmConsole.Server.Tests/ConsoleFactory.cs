@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Identity;
 using VmConsole.Emulation;
+using VmConsole.Server.Accounts;
 
 namespace VmConsole.Server.Tests;
 
@@ -17,12 +20,51 @@ public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<strin
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
+    public const string AdminPassword = "Test-Admin-Password-1";
+
     public Emulator Emulator => Services.GetRequiredService<Emulator>();
+
+    /// <summary>A client holding the cookie of a user with <paramref name="role"/> (the bootstrap admin for Admin; created on demand otherwise).</summary>
+    public async Task<HttpClient> CreateSignedInClientAsync(string role = Roles.Admin)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        var (user, password) = role == Roles.Admin ? ("admin", AdminPassword) : await EnsureUserAsync(role);
+        var response = await client.PostAsJsonAsync("/api/auth/login", new { userName = user, password });
+        response.EnsureSuccessStatusCode();
+        return client;
+    }
+
+    /// <summary>The auth cookie for <paramref name="role"/>, as a Cookie header value (for clients that keep no cookies, like SignalR's).</summary>
+    public async Task<string> SignInCookieAsync(string role = Roles.Admin)
+    {
+        using var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        var (user, password) = role == Roles.Admin ? ("admin", AdminPassword) : await EnsureUserAsync(role);
+        var response = await client.PostAsJsonAsync("/api/auth/login", new { userName = user, password });
+        response.EnsureSuccessStatusCode();
+        return string.Join("; ", response.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]));
+    }
+
+    private async Task<(string User, string Password)> EnsureUserAsync(string role)
+    {
+        var name = role.ToLowerInvariant();
+        const string password = "Test-User-Password-1";
+        await using var scope = Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
+        if (await users.FindByNameAsync(name) is null)
+        {
+            var user = new IdentityUser(name);
+            (await users.CreateAsync(user, password)).Succeeded.ShouldBeTrue();
+            (await users.AddToRoleAsync(user, role)).Succeeded.ShouldBeTrue();
+        }
+
+        return (name, password);
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseContentRoot(contentRoot ?? RepositoryRoot);
         builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
+        builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
         if (settings is not null)
         {
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings));
@@ -48,5 +90,16 @@ public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<strin
         }
 
         return dir?.FullName ?? throw new InvalidOperationException("VmConsole.sln not found above the test's output directory.");
+    }
+}
+
+internal static class TestChecks
+{
+    public static void ShouldBeTrue(this bool value)
+    {
+        if (!value)
+        {
+            throw new InvalidOperationException("Test setup failed.");
+        }
     }
 }

@@ -41,6 +41,7 @@ public sealed class ConsoleProcess : IDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         info.Environment["ConnectionStrings__VmConsole"] = $"Data Source={databaseFile}";
+        info.Environment["Auth__BootstrapAdminPassword"] = ConsoleFactory.AdminPassword;
         var process = Process.Start(info)!;
         var console = new ConsoleProcess(process, new Uri($"http://127.0.0.1:{port}/"));
         process.OutputDataReceived += (_, e) => console.Append(e.Data);
@@ -81,7 +82,7 @@ public sealed class ConsoleProcess : IDisposable
 
             try
             {
-                using var response = await client.GetAsync(new Uri("api/hosts", UriKind.Relative));
+                using var response = await client.GetAsync(new Uri("login", UriKind.Relative));
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return;

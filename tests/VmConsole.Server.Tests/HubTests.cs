@@ -14,22 +14,41 @@ public sealed class HubTests : IAsyncLifetime
 {
     private readonly ConsoleFactory _factory = new();
     private HubConnection _connection = null!;
+    private HttpClient _client = null!;
 
     public async Task InitializeAsync()
     {
-        _connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(_factory.Server.BaseAddress, ConsoleHub.Path), options =>
-            {
-                options.Transports = HttpTransportType.LongPolling;
-                options.HttpMessageHandlerFactory = _ => _factory.Server.CreateHandler();
-            })
-            .Build();
+        _connection = Connect(await _factory.SignInCookieAsync(VmConsole.Server.Accounts.Roles.Viewer));
         await _connection.StartAsync();
+        _client = await _factory.CreateSignedInClientAsync(VmConsole.Server.Accounts.Roles.Operator);
+    }
+
+    private HubConnection Connect(string? cookie) => new HubConnectionBuilder()
+        .WithUrl(new Uri(_factory.Server.BaseAddress, ConsoleHub.Path), options =>
+        {
+            options.Transports = HttpTransportType.LongPolling;
+            options.HttpMessageHandlerFactory = _ => _factory.Server.CreateHandler();
+            if (cookie is not null)
+            {
+                options.Headers["Cookie"] = cookie;
+            }
+        })
+        .Build();
+
+    [Fact]
+    public async Task Hub_NotSignedIn_IsRefused401()
+    {
+        await using var anonymous = Connect(cookie: null);
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => anonymous.StartAsync());
+
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, error.StatusCode);
     }
 
     public async Task DisposeAsync()
     {
         await _connection.DisposeAsync();
+        _client.Dispose();
         await _factory.DisposeAsync();
     }
 
@@ -48,7 +67,7 @@ public sealed class HubTests : IAsyncLifetime
                 completed.TrySetResult(m);
             }
         });
-        using var client = _factory.CreateClient();
+        var client = _client;
 
         // web-1: 512 MiB with a guest writing 2,000 pages/s; 256 MiB/s keeps it running for a few seconds.
         await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "web-1");
@@ -74,12 +93,13 @@ public sealed class HubTests : IAsyncLifetime
         var refusal = new TaskCompletionSource<RefusalDto>(TaskCreationOptions.RunContinuationsAsynchronously);
         _connection.On<RefusalDto>(nameof(IConsoleClient.ActionRefused), r => refusal.TrySetResult(r));
         await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "db-1");
-        using var client = _factory.CreateClient();
+        var client = _client;
         var start = await client.PostAsync(new Uri("/api/migrations", UriKind.Relative), new StringContent(
             "{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}", Encoding.UTF8, "application/json"));
         var id = (string)(await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        using var admin = await _factory.CreateSignedInClientAsync();
 
-        await client.PutAsync(new Uri("/api/vms/db-1/ramblocks/1/migratable", UriKind.Relative), new StringContent("{\"migratable\":false}", Encoding.UTF8, "application/json"));
+        await admin.PutAsync(new Uri("/api/vms/db-1/ramblocks/1/migratable", UriKind.Relative), new StringContent("{\"migratable\":false}", Encoding.UTF8, "application/json"));
 
         var pushed = await refusal.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("migratable-set-frozen", pushed.Code);

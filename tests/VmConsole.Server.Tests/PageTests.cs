@@ -6,9 +6,11 @@ namespace VmConsole.Server.Tests;
 /// <summary>The pages answer in their first HTML response (prerendering), readable without a browser.</summary>
 public sealed partial class PageTests : IClassFixture<PageTests.Fixture>
 {
-    private readonly HttpClient _client;
+    private readonly Fixture _fixture;
 
-    public PageTests(Fixture fixture) => _client = fixture.Factory.CreateClient();
+    public PageTests(Fixture fixture) => _fixture = fixture;
+
+    private HttpClient _client => _fixture.Client;
 
     [Fact]
     public async Task VmPage_Db1_PrerendersExactlyItsRamBlocks()
@@ -75,11 +77,28 @@ public sealed partial class PageTests : IClassFixture<PageTests.Fixture>
     [GeneratedRegex("""data-idstr="(?<idstr>[^"]*)"(?: data-backend="(?<backend>[^"]*)")?.*?data-used="(?<used>\d+)".*?data-max="(?<max>\d+)"(?<flags>.*?)data-dirty-rate""", RegexOptions.Singleline)]
     private static partial Regex RowPattern();
 
+    [Fact]
+    public async Task VmPage_NotSignedIn_RedirectsToSignInWithTheWayBack()
+    {
+        using var anonymous = _fixture.Factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+        var response = await anonymous.GetAsync(new Uri("/vms/db-1", UriKind.Relative));
+        var signIn = await anonymous.GetStringAsync(new Uri("/login", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("/login?returnurl=", response.Headers.Location?.PathAndQuery, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("%2Fvms%2Fdb-1", response.Headers.Location?.Query, StringComparison.Ordinal);
+        Assert.Contains("name=\"userName\"", signIn, StringComparison.Ordinal);
+        Assert.DoesNotContain("pc.ram", signIn, StringComparison.Ordinal);
+    }
+
     public sealed class Fixture : IAsyncLifetime
     {
         public ConsoleFactory Factory { get; } = new();
 
-        public Task InitializeAsync() => Task.CompletedTask;
+        public HttpClient Client { get; private set; } = null!;
+
+        public async Task InitializeAsync() => Client = await Factory.CreateSignedInClientAsync(VmConsole.Server.Accounts.Roles.Viewer);
 
         public Task DisposeAsync() => Factory.DisposeAsync().AsTask();
     }

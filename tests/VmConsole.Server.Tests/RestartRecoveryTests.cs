@@ -16,7 +16,7 @@ public sealed class RestartRecoveryTests : IDisposable
         string id;
         using (var first = await ConsoleProcess.StartAsync(_database))
         {
-            using var client = new HttpClient { BaseAddress = first.Address };
+            using var client = await SignedInAsync(first);
             Assert.Equal(HttpStatusCode.Created, (await PostAsync(client, "api/vms/db-1/ramblocks", "{\"backendId\":\"kept0\",\"sizeBytes\":8388608}")).StatusCode);
             Assert.Equal(HttpStatusCode.Created, (await PostAsync(client, "api/vms", "{\"name\":\"later-1\",\"host\":\"host-b\",\"machine\":\"microvm\",\"memoryMiB\":16,\"start\":true}")).StatusCode);
             var started = await PostAsync(client, "api/migrations", "{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}");
@@ -36,7 +36,7 @@ public sealed class RestartRecoveryTests : IDisposable
         }
 
         using var second = await ConsoleProcess.StartAsync(_database);
-        using var again = new HttpClient { BaseAddress = second.Address };
+        using var again = await SignedInAsync(second);
 
         var vms = (await again.GetFromJsonAsync<JsonArray>("api/vms"))!;
         Assert.Equal(["db-1", "later-1", "tiny-1", "web-1"], vms.Select(v => (string)v!["name"]!).Order());
@@ -66,6 +66,13 @@ public sealed class RestartRecoveryTests : IDisposable
         {
             File.Delete(file);
         }
+    }
+
+    private static async Task<HttpClient> SignedInAsync(ConsoleProcess console)
+    {
+        var client = new HttpClient(new HttpClientHandler { UseCookies = true }) { BaseAddress = console.Address };
+        (await PostAsync(client, "api/auth/login", $"{{\"userName\":\"admin\",\"password\":\"{ConsoleFactory.AdminPassword}\"}}")).EnsureSuccessStatusCode();
+        return client;
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
+using VmConsole.Server.Accounts;
 
 namespace VmConsole.Server.Api;
 
@@ -21,7 +22,8 @@ public static class ApiSetup
     public static IEndpointRouteBuilder MapConsoleApi(this IEndpointRouteBuilder app)
     {
         app.MapOpenApi();
-        var api = app.MapGroup("/api").DisableAntiforgery().WithAudit();
+        var api = app.MapGroup("/api").DisableAntiforgery().RequireAuthorization(Roles.CanView).WithAudit();
+        api.MapAuthApi();
         api.MapHostsApi();
         api.MapVmsApi();
         api.MapRamBlocksApi();

@@ -1,4 +1,5 @@
 using VmConsole.Migration.Engine;
+using VmConsole.Server.Accounts;
 using VmConsole.Server.Persistence;
 
 namespace VmConsole.Server.Api;
@@ -8,18 +9,19 @@ internal static class MigrationsApi
     public static void MapMigrationsApi(this IEndpointRouteBuilder api)
     {
         var migrations = api.MapGroup("/migrations").WithTags("Migrations");
-        migrations.MapPost("/", Start).WithSummary("Start a migration (202: it runs in the background)");
+        var operate = migrations.MapGroup("").RequireAuthorization(Roles.CanOperate);
+        operate.MapPost("/", Start).WithSummary("Start a migration (202: it runs in the background)");
         migrations.MapGet("/", List).WithSummary("Migrations, newest first, filtered by VM and status");
         migrations.MapGet("/{id}", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.GetAsync(id, cancellationToken));
         migrations.MapGet("/{id}/samples", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.SamplesAsync(id, cancellationToken))
             .WithSummary("Progress samples for the charts (about two a second while it runs)");
-        migrations.MapPost("/{id}/cancel", (string id, MigrationEngine engine) =>
+        operate.MapPost("/{id}/cancel", (string id, MigrationEngine engine) =>
         {
             var migration = engine.Get(id);
             migration.Cancel();
             return TypedResults.Accepted($"/api/migrations/{id}", migration.ToDto());
         }).WithSummary("migrate_cancel: cancelling now, cancelled when the worker has quit; a no-op once finished");
-        migrations.MapPost("/{id}/continue", (string id, MigrationEngine engine) =>
+        operate.MapPost("/{id}/continue", (string id, MigrationEngine engine) =>
         {
             var migration = engine.Get(id);
             migration.Continue();

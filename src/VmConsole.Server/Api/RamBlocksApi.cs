@@ -1,4 +1,5 @@
 using VmConsole.Emulation;
+using VmConsole.Server.Accounts;
 
 namespace VmConsole.Server.Api;
 
@@ -8,20 +9,22 @@ internal static class RamBlocksApi
     public static void MapRamBlocksApi(this IEndpointRouteBuilder api)
     {
         var blocks = api.MapGroup("/vms/{vm}/ramblocks").WithTags("RAM blocks");
+        var changeBlocks = blocks.MapGroup("").RequireAuthorization(Roles.CanAdminister);
         blocks.MapGet("/", (string vm, Emulator emulator) => emulator.GetVm(vm).RamBlocks.Select(b => b.ToDto()).ToList());
-        blocks.MapPost("/", AddBackend).WithSummary("Add a memory-backend-ram (not migratable until plugged)");
-        blocks.MapDelete("/{block:int}", (string vm, int block, Emulator emulator) =>
+        changeBlocks.MapPost("/", AddBackend).WithSummary("Add a memory-backend-ram (not migratable until plugged)");
+        changeBlocks.MapDelete("/{block:int}", (string vm, int block, Emulator emulator) =>
         {
             emulator.GetVm(vm).FreeBlock(block);
             return Results.NoContent();
         }).WithSummary("Delete a memory backend / free its block");
-        blocks.MapPut("/{block:int}/migratable", SetMigratable);
-        blocks.MapPut("/{block:int}/size", Resize).WithSummary("Resize a resizeable block (qemu_ram_resize)");
+        changeBlocks.MapPut("/{block:int}/migratable", SetMigratable);
+        changeBlocks.MapPut("/{block:int}/size", Resize).WithSummary("Resize a resizeable block (qemu_ram_resize)");
 
         var devices = api.MapGroup("/vms/{vm}/devices").WithTags("Memory devices");
+        var changeDevices = devices.MapGroup("").RequireAuthorization(Roles.CanAdminister);
         devices.MapGet("/", (string vm, Emulator emulator) => emulator.GetVm(vm).Devices.Select(d => d.ToDto()).ToList());
-        devices.MapPost("/", Plug).WithSummary("device_add pc-dimm,id=ID,memdev=BACKEND");
-        devices.MapDelete("/{id}", (string vm, string id, Emulator emulator) =>
+        changeDevices.MapPost("/", Plug).WithSummary("device_add pc-dimm,id=ID,memdev=BACKEND");
+        changeDevices.MapDelete("/{id}", (string vm, string id, Emulator emulator) =>
         {
             emulator.GetVm(vm).UnplugDimm(id);
             return Results.NoContent();

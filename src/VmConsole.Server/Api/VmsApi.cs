@@ -2,6 +2,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
+using VmConsole.Server.Accounts;
 using static VmConsole.Emulation.Sizes;
 
 namespace VmConsole.Server.Api;
@@ -12,15 +13,15 @@ internal static class VmsApi
     {
         var vms = api.MapGroup("/vms").WithTags("VMs");
         vms.MapGet("/", (Emulator emulator, MigrationEngine engine) => emulator.Vms.Select(v => v.ToDto(engine)).ToList());
-        vms.MapPost("/", CreateVm).WithSummary("Create a VM on a host (QEMU machine type, memory, slots, workload)");
+        vms.MapPost("/", CreateVm).RequireAuthorization(Roles.CanAdminister).WithSummary("Create a VM on a host (QEMU machine type, memory, slots, workload)");
         vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationEngine engine) => emulator.GetVm(vm).ToDto(engine));
         vms.MapDelete("/{vm}", async (string vm, Emulator emulator, CancellationToken cancellationToken) =>
         {
             await emulator.DeleteVmAsync(vm, cancellationToken);
             return Results.NoContent();
-        }).WithSummary("Delete a VM; a migration it is in is cancelled first");
-        vms.MapPost("/{vm}/power", Power).WithSummary("start, pause, resume, shutdown or reset");
-        vms.MapPut("/{vm}/workload", SetWorkload).WithSummary("What the guest does to its memory");
+        }).RequireAuthorization(Roles.CanAdminister).WithSummary("Delete a VM; a migration it is in is cancelled first");
+        vms.MapPost("/{vm}/power", Power).RequireAuthorization(Roles.CanOperate).WithSummary("start, pause, resume, shutdown or reset");
+        vms.MapPut("/{vm}/workload", SetWorkload).RequireAuthorization(Roles.CanAdminister).WithSummary("What the guest does to its memory");
     }
 
     private static IResult CreateVm(CreateVmRequest request, Emulator emulator, MigrationEngine engine)

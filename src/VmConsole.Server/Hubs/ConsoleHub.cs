@@ -27,6 +27,7 @@ public sealed record RefusalDto(string Code, string Message, string? Vm, string?
 /// <c>/hubs/console</c>: a client subscribes to one VM, one migration, or everything, and receives
 /// <see cref="IConsoleClient"/> calls for what it follows.
 /// </summary>
+[Microsoft.AspNetCore.Authorization.Authorize(Policy = Accounts.Roles.CanView)]
 public sealed class ConsoleHub : Hub<IConsoleClient>
 {
     public const string Path = "/hubs/console";

@@ -8,6 +8,7 @@ using MudBlazor.Services;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
+using VmConsole.Server.Accounts;
 using VmConsole.Server.Emulation;
 
 namespace VmConsole.Server.Tests.Components;
@@ -28,6 +29,10 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(Engine);
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
+
+        var authorization = AddAuthorization();
+        authorization.SetAuthorized("admin");
+        authorization.SetRoles(Roles.Admin);
 
         // Last: it builds the renderer, after which no service can be added.
         SetRendererInfo(new RendererInfo("Server", isInteractive: true));

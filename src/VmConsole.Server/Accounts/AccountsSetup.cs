@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Identity;
+using VmConsole.Persistence;
+
+namespace VmConsole.Server.Accounts;
+
+public static class AccountsSetup
+{
+    /// <summary>
+    /// ASP.NET Core Identity in the console's database, a cookie for UI and API alike, lockout after repeated
+    /// failures, and one policy per role level. API and hub calls without a cookie get 401 and with too small a
+    /// role 403 (problem details); pages redirect to the sign-in page. Registered after persistence, so the
+    /// bootstrap admin is created once the database is migrated.
+    /// </summary>
+    public static IHostApplicationBuilder AddConsoleAccounts(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+
+        builder.Services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
+        builder.Services.AddIdentityCore<IdentityUser>(options =>
+            {
+                options.Lockout.MaxFailedAccessAttempts = auth.MaxFailedAccessAttempts;
+                options.Lockout.DefaultLockoutTimeSpan = auth.LockoutDuration;
+                options.Lockout.AllowedForNewUsers = true;
+                options.Password.RequiredLength = 8;
+            })
+            .AddRoles<IdentityRole>()
+            .AddEntityFrameworkStores<ConsoleDbContext>()
+            .AddSignInManager();
+        builder.Services.ConfigureApplicationCookie(cookie =>
+        {
+            cookie.Cookie.Name = "VmConsole.Auth";
+            cookie.LoginPath = "/login";
+            cookie.AccessDeniedPath = "/login";
+            cookie.SlidingExpiration = true;
+            cookie.Events.OnRedirectToLogin = context => AnswerOrRedirect(context, StatusCodes.Status401Unauthorized, "not-signed-in", "Sign in first: this needs a signed-in user.");
+            cookie.Events.OnRedirectToAccessDenied = context => AnswerOrRedirect(context, StatusCodes.Status403Forbidden, "forbidden", "Your role does not allow this.");
+        });
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(Roles.CanView, policy => policy.RequireRole(Roles.Viewer, Roles.Operator, Roles.Admin))
+            .AddPolicy(Roles.CanOperate, policy => policy.RequireRole(Roles.Operator, Roles.Admin))
+            .AddPolicy(Roles.CanAdminister, policy => policy.RequireRole(Roles.Admin));
+        builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddHostedService<AccountBootstrap>();
+        return builder;
+    }
+
+    /// <summary>API and hub requests get a status and problem details; pages go to the sign-in page.</summary>
+    private static async Task AnswerOrRedirect(RedirectContext<CookieAuthenticationOptions> context, int status, string code, string detail)
+    {
+        var path = context.Request.Path;
+        if (path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs"))
+        {
+            context.Response.StatusCode = status;
+            var problems = context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context.HttpContext,
+                ProblemDetails = { Status = status, Title = status == 401 ? "Not signed in" : "Forbidden", Detail = detail, Extensions = { ["code"] = code } },
+            });
+            return;
+        }
+
+        context.Response.Redirect(context.RedirectUri);
+    }
+}
