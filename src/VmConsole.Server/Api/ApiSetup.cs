@@ -29,6 +29,7 @@ public static class ApiSetup
         api.MapRamBlocksApi();
         api.MapMigrationsApi();
         api.MapAuditApi();
+        api.MapUsersApi();
         api.MapFallback(() => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "There is no API route at this address.", extensions: new Dictionary<string, object?> { ["code"] = "no-such-route" }));
         return app;
     }

@@ -45,6 +45,10 @@ public sealed class ConsoleEventForwarder(
         return Task.CompletedTask;
     }
 
+    /// <summary>Tells everyone (and the VM's followers) that the audit log has a new line.</summary>
+    public void Audited(AuditEntryDto entry) =>
+        Send(entry.Vm is null ? hub.Clients.Group(ConsoleHub.Everything) : ToVmAndEveryone(entry.Vm), c => c.AuditAppended(entry));
+
     /// <summary>Tells the VM's followers and everyone that an action was refused.</summary>
     public void Refused(EmulationException refusal)
     {

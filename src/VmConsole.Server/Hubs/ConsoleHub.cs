@@ -18,7 +18,12 @@ public interface IConsoleClient
     Task MigrationProgress(MigrationDto migration);
 
     Task ActionRefused(RefusalDto refusal);
+
+    Task AuditAppended(AuditEntryDto entry);
 }
+
+/// <summary>One audit log line, as the hub and the audit API show it.</summary>
+public sealed record AuditEntryDto(DateTimeOffset At, string User, string Action, string Target, string? Vm, bool Allowed, string? Code, string? Reason);
 
 /// <summary>A refused action, as the hub tells it: what, on which VM and block, and why (with the migration for a freeze).</summary>
 public sealed record RefusalDto(string Code, string Message, string? Vm, string? Operation, string? Block, string? MigrationId, string? MigrationStatus, DateTimeOffset At);

@@ -13,7 +13,7 @@ namespace VmConsole.Server.Persistence;
 /// through the <see cref="ConsoleStore"/> queue; records are built on the event's thread, so they are the
 /// state at that moment.
 /// </summary>
-public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, ConsoleStore store, TimeProvider time) : IHostedService
+public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time) : IHostedService
 {
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private readonly HashSet<Vm> _watched = [];
@@ -75,6 +75,7 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
             db.AuditLog.Add(record);
             return Task.CompletedTask;
         });
+        hub.Audited(new Hubs.AuditEntryDto(record.At, record.User, record.Action, record.Target, record.Vm, record.Allowed, record.Code, record.Reason));
     }
 
     public static VmRecord Snapshot(Vm vm) => new()

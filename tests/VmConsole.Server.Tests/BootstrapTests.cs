@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
+
+namespace VmConsole.Server.Tests;
+
+/// <summary>With no configured password, the first start creates the admin with a generated one and prints it once.</summary>
+public sealed partial class BootstrapTests
+{
+    [Fact]
+    public async Task FirstStart_NoPasswordConfigured_PrintsAGeneratedOneThatSignsIn()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"vmconsole-bootstrap-{Guid.NewGuid():N}.db");
+        var lines = new ConcurrentQueue<string>();
+        try
+        {
+            string password;
+            await using (var first = new Unconfigured(database, lines))
+            {
+                using var client = first.CreateClient();
+                password = GeneratedPassword().Match(string.Join("\n", lines)).Groups["password"].Value;
+                Assert.True(password.Length >= 16, "the generated admin password should be printed");
+                var signIn = await client.PostAsJsonAsync("/api/auth/login", new { userName = "admin", password });
+                Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+            }
+
+            lines.Clear();
+            await using var second = new Unconfigured(database, lines);
+            using var again = second.CreateClient();
+            Assert.DoesNotContain(lines, l => l.Contains("generated password", StringComparison.Ordinal));
+            Assert.Equal(HttpStatusCode.OK, (await again.PostAsJsonAsync("/api/auth/login", new { userName = "admin", password })).StatusCode);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    [GeneratedRegex("generated password (?<password>\\S+)")]
+    private static partial Regex GeneratedPassword();
+
+    private sealed class Unconfigured(string database, ConcurrentQueue<string> lines) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseContentRoot(ConsoleFactory.RepositoryRoot);
+            builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={database}");
+            builder.ConfigureLogging(logging => logging.AddProvider(new Capture(lines)));
+        }
+    }
+
+    private sealed class Capture(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
+    {
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue(formatter(state, exception));
+
+        public void Dispose()
+        {
+        }
+    }
+}
