@@ -88,6 +88,22 @@ public sealed class HubTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Hub_SubscribedToEverything_ReceivesAuditLinesWithTheUser()
+    {
+        var audited = new TaskCompletionSource<AuditEntryDto>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _connection.On<AuditEntryDto>(nameof(IConsoleClient.AuditAppended), a => audited.TrySetResult(a));
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeAll));
+
+        await _client.PostAsync(new Uri("/api/vms/tiny-1/power", UriKind.Relative), new StringContent("{\"action\":\"pause\"}", Encoding.UTF8, "application/json"));
+
+        var entry = await audited.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("operator", entry.User);
+        Assert.Equal("POST /api/vms/{vm}/power", entry.Action);
+        Assert.Equal("tiny-1", entry.Vm);
+        Assert.True(entry.Allowed);
+    }
+
+    [Fact]
     public async Task Hub_FreezeRefusalOverHttp_IsPushedAsActionRefused()
     {
         var refusal = new TaskCompletionSource<RefusalDto>(TaskCreationOptions.RunContinuationsAsynchronously);
