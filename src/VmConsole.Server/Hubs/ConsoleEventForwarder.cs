@@ -4,6 +4,7 @@ using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Api;
+using VmConsole.Server.Emulation;
 
 namespace VmConsole.Server.Hubs;
 
@@ -18,13 +19,13 @@ public sealed class ConsoleEventForwarder(
     IHubContext<ConsoleHub, IConsoleClient> hub,
     ILogger<ConsoleEventForwarder> logger) : IHostedService
 {
-    private readonly HashSet<Vm> _watched = [];
+    private VmWatch? _watch;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         emulator.InventoryChanged += OnInventoryChanged;
         engine.Started += OnMigrationStarted;
-        WatchVms();
+        _watch = new VmWatch(emulator, OnVmChanged);
         return Task.CompletedTask;
     }
 
@@ -32,16 +33,7 @@ public sealed class ConsoleEventForwarder(
     {
         emulator.InventoryChanged -= OnInventoryChanged;
         engine.Started -= OnMigrationStarted;
-        lock (_watched)
-        {
-            foreach (var vm in _watched)
-            {
-                vm.Changed -= OnVmChanged;
-            }
-
-            _watched.Clear();
-        }
-
+        _watch?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -59,7 +51,7 @@ public sealed class ConsoleEventForwarder(
 
     private void OnInventoryChanged(InventoryChangeKind kind, string name)
     {
-        WatchVms();
+        _watch?.Refresh();
         if (kind == InventoryChangeKind.VmRemoved)
         {
             Send(ToVmAndEveryone(name), c => c.VmRemoved(name));
@@ -101,19 +93,6 @@ public sealed class ConsoleEventForwarder(
         };
         var started = migration.ToDto();
         Send(ToMigrationAndEveryone(migration), c => c.MigrationStatusChanged(started));
-    }
-
-    private void WatchVms()
-    {
-        lock (_watched)
-        {
-            _watched.RemoveWhere(vm => !emulator.TryGetVm(vm.Name, out var current) || current != vm);
-            foreach (var vm in emulator.Vms.Where(v => !_watched.Contains(v)))
-            {
-                vm.Changed += OnVmChanged;
-                _watched.Add(vm);
-            }
-        }
     }
 
     private IConsoleClient ToVmAndEveryone(string vm) => hub.Clients.Groups(ConsoleHub.Everything, ConsoleHub.VmGroup(vm));

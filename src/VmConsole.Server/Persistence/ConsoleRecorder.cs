@@ -4,6 +4,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Persistence.Records;
+using VmConsole.Server.Emulation;
 
 namespace VmConsole.Server.Persistence;
 
@@ -16,7 +17,7 @@ namespace VmConsole.Server.Persistence;
 public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time) : IHostedService
 {
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
-    private readonly HashSet<Vm> _watched = [];
+    private VmWatch? _watch;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -32,9 +33,9 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
 
         emulator.InventoryChanged += OnInventoryChanged;
         engine.Started += OnMigrationStarted;
+        _watch = new VmWatch(emulator, OnVmChanged);
         foreach (var vm in emulator.Vms)
         {
-            Watch(vm);
             SaveVm(vm);
         }
 
@@ -45,14 +46,7 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
     {
         emulator.InventoryChanged -= OnInventoryChanged;
         engine.Started -= OnMigrationStarted;
-        lock (_watched)
-        {
-            foreach (var vm in _watched)
-            {
-                vm.Changed -= OnVmChanged;
-            }
-        }
-
+        _watch?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -112,7 +106,7 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
                 store.Enqueue(db => db.Vms.Where(v => v.Name == name).ExecuteDeleteAsync());
                 break;
             case InventoryChangeKind.VmAdded or InventoryChangeKind.VmMoved when emulator.TryGetVm(name, out var vm):
-                Watch(vm);
+                _watch?.Refresh();
                 SaveVm(vm);
                 break;
         }
@@ -134,17 +128,6 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
             await db.Vms.Where(v => v.Id == record.Id || v.Name == record.Name).ExecuteDeleteAsync().ConfigureAwait(false);
             db.Vms.Add(record);
         });
-    }
-
-    private void Watch(Vm vm)
-    {
-        lock (_watched)
-        {
-            if (_watched.Add(vm))
-            {
-                vm.Changed += OnVmChanged;
-            }
-        }
     }
 
     private void OnMigrationStarted(VmConsole.Migration.Engine.Migration migration)
