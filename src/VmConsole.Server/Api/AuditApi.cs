@@ -33,10 +33,11 @@ internal static class AuditApi
         return group;
     }
 
-    public static (string Action, string Target, string? Vm) Describe(HttpContext http)
+    /// <summary>The call as the audit log names it; <paramref name="endpoint"/> and <paramref name="routeValues"/> default to the request's (an exception handler passes the ones the failed request had).</summary>
+    public static (string Action, string Target, string? Vm) Describe(HttpContext http, Endpoint? endpoint = null, RouteValueDictionary? routeValues = null)
     {
-        var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.Value ?? "";
-        return ($"{http.Request.Method} {route}", http.Request.Path.Value ?? "", http.Request.RouteValues["vm"] as string);
+        var route = ((endpoint ?? http.GetEndpoint()) as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.Value ?? "";
+        return ($"{http.Request.Method} {route}", http.Request.Path.Value ?? "", (routeValues ?? http.Request.RouteValues)["vm"] as string);
     }
 
     public static string UserOf(HttpContext http) => http.User.Identity?.Name ?? "anonymous";

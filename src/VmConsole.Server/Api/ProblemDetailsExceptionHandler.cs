@@ -26,7 +26,8 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
 
         if (!HttpMethods.IsGet(httpContext.Request.Method))
         {
-            var (action, target, vm) = AuditApi.Describe(httpContext);
+            var failed = httpContext.Features.Get<IExceptionHandlerFeature>();
+            var (action, target, vm) = AuditApi.Describe(httpContext, failed?.Endpoint, failed?.RouteValues);
             recorder.Audit(AuditApi.UserOf(httpContext), action, target, (exception as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, code, detail);
         }
 

@@ -13,6 +13,9 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
 {
     private const int BatchSize = 256;
 
+    // Flushes waiting for the batch in progress to commit; touched only by the single reader.
+    private readonly List<TaskCompletionSource> _committed = [];
+
     private readonly Channel<Func<ConsoleDbContext, Task>> _writes = Channel.CreateBounded<Func<ConsoleDbContext, Task>>(
         new BoundedChannelOptions(20_000) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 
@@ -28,13 +31,13 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
         return false;
     }
 
-    /// <summary>Completes once every write queued before the call is in the database.</summary>
+    /// <summary>Completes once every write queued before the call is committed, visible to every reader.</summary>
     public Task FlushAsync()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return Enqueue(_ =>
         {
-            done.TrySetResult();
+            _committed.Add(done);
             return Task.CompletedTask;
         }) ? done.Task : Task.CompletedTask;
     }
@@ -81,6 +84,12 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var flush in _committed)
+        {
+            flush.TrySetResult();
+        }
+
+        _committed.Clear();
     }
 }
 

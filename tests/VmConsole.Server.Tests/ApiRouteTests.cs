@@ -1,0 +1,173 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Migration.Engine;
+
+namespace VmConsole.Server.Tests;
+
+/// <summary>Each route's success, and the errors particular to it.</summary>
+public sealed class ApiRouteTests : IAsyncLifetime
+{
+    private readonly ConsoleFactory _factory = new();
+    private HttpClient _client = null!;
+
+    public async Task InitializeAsync() => _client = await _factory.CreateSignedInClientAsync();
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _factory.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Hosts_ListsBothWithReservations()
+    {
+        var hosts = (await _client.GetFromJsonAsync<JsonArray>("/api/hosts"))!;
+
+        Assert.Equal(["host-a", "host-b"], hosts.Select(h => (string)h!["name"]!));
+        Assert.True((long)hosts[0]!["reservedBytes"]! > 1L << 30);
+        Assert.Equal(2, (int)hosts[0]!["vmCount"]!);
+    }
+
+    [Fact]
+    public async Task Vms_ListAndDelete_TheVmIsGoneAndItsMemoryFreed()
+    {
+        Assert.Equal(3, (await _client.GetFromJsonAsync<JsonArray>("/api/vms"))!.Count);
+
+        var deleted = await _client.DeleteAsync(new Uri("/api/vms/tiny-1", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(new Uri("/api/vms/tiny-1", UriKind.Relative))).StatusCode);
+        var hostB = (await _client.GetFromJsonAsync<JsonArray>("/api/hosts"))!.Single(h => (string?)h!["name"] == "host-b")!;
+        Assert.Equal(0, (long)hostB["reservedBytes"]!);
+    }
+
+    [Fact]
+    public async Task Workload_Set_IsWhatTheVmRuns()
+    {
+        var response = await _client.PutAsJsonAsync("/api/vms/db-1/workload", new { kind = "hotspot", pagesPerSecond = 1500, workingSetMiB = 64 });
+
+        var vm = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal("hotspot", (string?)vm!["workload"]!["kind"]);
+        Assert.Equal(64L << 20, (long)vm["workload"]!["workingSetBytes"]!);
+        var tooBig = await _client.PutAsJsonAsync("/api/vms/tiny-1/workload", new { kind = "uniform", pagesPerSecond = 10, workingSetMiB = 64 });
+        Assert.Equal("invalid-working-set", (string?)JsonNode.Parse(await tooBig.Content.ReadAsStringAsync())!["code"]);
+    }
+
+    [Fact]
+    public async Task Power_PauseThenResume_ChangesTheRunState()
+    {
+        var paused = await _client.PostAsJsonAsync("/api/vms/web-1/power", new { action = "pause" });
+        var resumed = await _client.PostAsJsonAsync("/api/vms/web-1/power", new { action = "Resume" });
+
+        Assert.Equal("paused", (string?)(await paused.Content.ReadFromJsonAsync<JsonObject>())!["runState"]);
+        Assert.Equal("running", (string?)(await resumed.Content.ReadFromJsonAsync<JsonObject>())!["runState"]);
+    }
+
+    [Fact]
+    public async Task Blocks_AddPlugResizeUnplugFree_FollowQemusRules()
+    {
+        var added = await _client.PostAsJsonAsync("/api/vms/db-1/ramblocks", new { backendId = "mem9", sizeBytes = 32 << 20 });
+        var block = (await added.Content.ReadFromJsonAsync<JsonObject>())!;
+        var id = (int)block["id"]!;
+        Assert.Equal("", (string?)block["idStr"]);
+
+        var plugged = await _client.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = "dimm9", memdev = "mem9" });
+        Assert.Equal(HttpStatusCode.Created, plugged.StatusCode);
+        var busy = await _client.DeleteAsync(new Uri($"/api/vms/db-1/ramblocks/{id}", UriKind.Relative));
+        Assert.Equal("backend-in-use", (string?)JsonNode.Parse(await busy.Content.ReadAsStringAsync())!["code"]);
+        Assert.Contains((await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/devices"))!, d => (string?)d!["id"] == "dimm9");
+
+        var tables = (await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!.Single(b => (string?)b!["idStr"] == "/rom@etc/acpi/tables")!;
+        var resized = await _client.PutAsJsonAsync($"/api/vms/db-1/ramblocks/{(int)tables["id"]!}/size", new { usedLength = 256 << 10 });
+        Assert.Equal(256L << 10, (long)(await resized.Content.ReadFromJsonAsync<JsonObject>())!["usedLength"]!);
+        var notResizeable = await _client.PutAsJsonAsync("/api/vms/db-1/ramblocks/1/size", new { usedLength = 4096 });
+        Assert.Equal("not-resizeable", (string?)JsonNode.Parse(await notResizeable.Content.ReadAsStringAsync())!["code"]);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync(new Uri("/api/vms/db-1/devices/dimm9", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync(new Uri($"/api/vms/db-1/ramblocks/{id}", UriKind.Relative))).StatusCode);
+        var machineBlock = await _client.DeleteAsync(new Uri("/api/vms/db-1/ramblocks/1", UriKind.Relative));
+        Assert.Equal("machine-block", (string?)JsonNode.Parse(await machineBlock.Content.ReadAsStringAsync())!["code"]);
+        var unknownDevice = await _client.DeleteAsync(new Uri("/api/vms/db-1/devices/none", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, unknownDevice.StatusCode);
+    }
+
+    [Fact]
+    public async Task Migration_PauseBeforeSwitchover_ContinueCompletesAndItIsListedWithSamples()
+    {
+        var started = await _client.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a", capabilities = new { pauseBeforeSwitchover = true } });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        var engine = _factory.Services.GetRequiredService<MigrationEngine>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (engine.Get(id).Status != MigrationStatus.PreSwitchover && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var tooEarlyOrLate = await _client.PostAsync(new Uri("/api/migrations/mig-none/continue", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.NotFound, tooEarlyOrLate.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null)).StatusCode);
+        await engine.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var again = await _client.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null);
+        Assert.Equal("not-pre-switchover", (string?)JsonNode.Parse(await again.Content.ReadAsStringAsync())!["code"]);
+        var listed = (await _client.GetFromJsonAsync<JsonArray>("/api/migrations?vm=tiny-1&status=completed"))!;
+        var migration = Assert.Single(listed)!;
+        Assert.Equal(["setup", "active", "pre-switchover", "device", "completed"], migration["events"]!.AsArray().Select(e => (string)e!["status"]!));
+        Assert.Equal("host-a", (string?)(await _client.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["host"]);
+        Assert.Empty((await _client.GetFromJsonAsync<JsonArray>("/api/migrations?vm=tiny-1&status=failed"))!);
+        await _factory.Services.GetRequiredService<VmConsole.Server.Persistence.ConsoleStore>().FlushAsync();
+        Assert.NotEmpty((await _client.GetFromJsonAsync<JsonArray>($"/api/migrations/{id}/samples"))!);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync(new Uri("/api/migrations/mig-none/samples", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Migration_ToAnExternalUriAndBadOnes_AreAcceptedOrRefusedClearly()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"vmconsole-api-{Guid.NewGuid():N}.mig");
+        try
+        {
+            var toFile = await _client.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", uri = $"file:{file}", qemuCompatible = true });
+            var id = (string)(await toFile.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+            await _factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+            var done = (await _client.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
+            Assert.Equal("completed", (string?)done["status"]);
+            Assert.Equal(new FileInfo(file).Length, (long)done["ram"]!["transferred"]!);
+
+            var exec = await _client.PostAsJsonAsync("/api/migrations", new { vm = "web-1", uri = "exec:cat > /tmp/x" });
+            var remote = await _client.PostAsJsonAsync("/api/migrations", new { vm = "web-1", uri = "tcp:192.168.1.10:4444" });
+            var postcopy = await _client.PostAsJsonAsync("/api/migrations", new { vm = "web-1", destinationHost = "host-b", capabilities = new { postcopyRam = true } });
+            var sameHost = await _client.PostAsJsonAsync("/api/migrations", new { vm = "web-1", destinationHost = "host-a" });
+            Assert.Equal("invalid-uri", (string?)JsonNode.Parse(await exec.Content.ReadAsStringAsync())!["code"]);
+            Assert.Equal("invalid-uri", (string?)JsonNode.Parse(await remote.Content.ReadAsStringAsync())!["code"]);
+            Assert.Equal("unsupported-capability", (string?)JsonNode.Parse(await postcopy.Content.ReadAsStringAsync())!["code"]);
+            Assert.Equal("same-host", (string?)JsonNode.Parse(await sameHost.Content.ReadAsStringAsync())!["code"]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Audit_FiltersByVmAndOutcomeAndPages()
+    {
+        await _client.PostAsJsonAsync("/api/vms/db-1/power", new { action = "resume" });
+        await _client.PostAsJsonAsync("/api/vms/db-1/power", new { action = "pause" });
+        await _factory.Services.GetRequiredService<VmConsole.Server.Persistence.ConsoleStore>().FlushAsync();
+
+        var refused = (await _client.GetFromJsonAsync<JsonArray>("/api/audit?vm=db-1&outcome=refused"))!;
+        var allowed = (await _client.GetFromJsonAsync<JsonArray>("/api/audit?vm=db-1&outcome=allowed&page=1"))!;
+        var empty = (await _client.GetFromJsonAsync<JsonArray>("/api/audit?vm=db-1&page=2"))!;
+
+        var entry = Assert.Single(refused)!;
+        Assert.Equal("illegal-power-transition", (string?)entry["code"]);
+        Assert.Equal("POST /api/vms/{vm}/power", (string?)entry["action"]);
+        Assert.Equal("admin", (string?)entry["user"]);
+        Assert.Single(allowed);
+        Assert.Empty(empty);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _client.GetAsync(new Uri("/api/audit?outcome=maybe", UriKind.Relative))).StatusCode);
+    }
+}
