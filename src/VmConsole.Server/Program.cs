@@ -25,6 +25,8 @@ builder.AddConsoleApi();
 builder.AddConsoleHub();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddMudServices();
+builder.Services.AddSingleton<IActionLog, AuditedActionLog>();
+builder.Services.AddScoped<ConsoleActions>();
 
 var app = builder.Build();
 

@@ -9,6 +9,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
+using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
 
 namespace VmConsole.Server.Tests.Components;
@@ -27,6 +28,8 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(Options.Create(new EmulatorOptions()));
         Services.AddSingleton<DirtyRateSampler>();
         Services.AddSingleton(Engine);
+        Services.AddSingleton<IActionLog>(ActionLog);
+        Services.AddScoped<ConsoleActions>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 
@@ -39,6 +42,9 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     }
 
     protected Emulator Emulator { get; } = new();
+
+    /// <summary>What the components put in the action log.</summary>
+    protected RecordingActionLog ActionLog { get; } = new();
 
     protected MigrationEngine Engine => _engine ??= new MigrationEngine(Emulator);
 
@@ -65,4 +71,14 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
 
         Emulator.Dispose();
     }
+}
+
+/// <summary>An action log that keeps every line, for assertions.</summary>
+public sealed class RecordingActionLog : IActionLog
+{
+    public System.Collections.Concurrent.ConcurrentQueue<(string User, string Action, string Target, string? Vm, string? Code)> Lines { get; } = new();
+
+    public void Allowed(string user, string action, string target, string? vm) => Lines.Enqueue((user, action, target, vm, null));
+
+    public void Refused(string user, string action, string target, string? vm, EmulationException refusal) => Lines.Enqueue((user, action, target, vm, refusal.Code));
 }
