@@ -30,9 +30,25 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await ConsoleInBrowser.ScreenshotAsync(page, "migration-page.png");
 
         var migrationUrl = page.Url;
+        var migrationId = migrationUrl[(migrationUrl.LastIndexOf('/') + 1)..];
         await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/db-1");
         var banner = page.Locator("[data-testid='freeze-banner']");
         await Expect(banner).ToContainTextAsync("is active: the set of migratable RAM blocks is frozen");
+        await Expect(page.Locator("[data-testid='lock-icon']").First).ToBeVisibleAsync();
+
+        // The freeze, as a user meets it: unset migratable on pc.ram is refused by the server, and said so.
+        var ram = page.Locator("tr", new() { Has = page.Locator("[data-idstr='pc.ram']") });
+        await ram.Locator("[data-action='toggle-migratable']").ClickAsync();
+        var refusal = page.Locator("[data-testid='refusal']");
+        await Expect(refusal).ToContainTextAsync("unset migratable on RAM block 'pc.ram'");
+        await Expect(refusal).ToContainTextAsync($"migration {migrationId} is active");
+        await ConsoleInBrowser.ScreenshotAsync(page, "vm-page-refusal.png");
+
+        // A backend no device uses is harmless: allowed during the migration.
+        await page.Locator("[data-testid='add-backend']").ClickAsync();
+        await page.Locator(".vmc-backend-id input").FillAsync("scratch0");
+        await page.Locator("[data-testid='add-backend-submit']").ClickAsync();
+        await Expect(page.Locator("[data-backend='scratch0']")).ToHaveCountAsync(1);
         await ConsoleInBrowser.ScreenshotAsync(page, "vm-page-migrating.png");
 
         await page.GotoAsync(migrationUrl);
@@ -41,6 +57,12 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(status).ToHaveAttributeAsync("data-status", "cancelled");
         await Expect(page.Locator("[data-testid='migration-summary']")).ToContainTextAsync("Cancelled");
         await ConsoleInBrowser.ScreenshotAsync(page, "migration-cancelled.png");
+
+        await ConsoleInBrowser.GotoInteractiveAsync(page, "/audit");
+        var refused = page.Locator("[data-testid='audit-table'] tr", new() { Has = page.Locator("[data-testid='audit-refused']") });
+        await Expect(refused.First).ToContainTextAsync("migratable-set-frozen");
+        await Expect(refused.First).ToContainTextAsync("pc.ram");
+        await ConsoleInBrowser.ScreenshotAsync(page, "audit.png");
 
         var vm = console.Emulator.GetVm("db-1");
         Assert.Equal("host-a", vm.Host.Name);

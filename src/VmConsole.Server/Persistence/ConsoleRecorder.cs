@@ -50,6 +50,9 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
         return Task.CompletedTask;
     }
 
+    /// <summary>A line was queued for the audit log (raised on the caller's thread).</summary>
+    public event Action<Hubs.AuditEntryDto>? Appended;
+
     /// <summary>Records who did what to what, and whether it was allowed.</summary>
     public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null)
     {
@@ -69,7 +72,9 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
             db.AuditLog.Add(record);
             return Task.CompletedTask;
         });
-        hub.Audited(new Hubs.AuditEntryDto(record.At, record.User, record.Action, record.Target, record.Vm, record.Allowed, record.Code, record.Reason));
+        var entry = new Hubs.AuditEntryDto(record.At, record.User, record.Action, record.Target, record.Vm, record.Allowed, record.Code, record.Reason);
+        hub.Audited(entry);
+        Appended?.Invoke(entry);
     }
 
     public static VmRecord Snapshot(Vm vm) => new()

@@ -9,6 +9,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
+using VmConsole.Persistence;
 using VmConsole.Server.Components;
 using VmConsole.Server.Emulation;
 
@@ -30,6 +31,8 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(Engine);
         Services.AddSingleton<IActionLog>(ActionLog);
         Services.AddScoped<ConsoleActions>();
+        Services.AddConsolePersistence($"Data Source={Path.Combine(Path.GetTempPath(), $"vmconsole-bunit-{Guid.NewGuid():N}.db")}");
+        Services.AddSingleton<VmConsole.Server.Persistence.MigrationHistory>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 
