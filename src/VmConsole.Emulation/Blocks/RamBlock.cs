@@ -142,7 +142,7 @@ public sealed class RamBlock
     /// reading <see cref="Memory"/> and taking the reference is skipped for its replacement; a freed block's
     /// backing still throws <see cref="ObjectDisposedException"/>.
     /// </summary>
-    private GuestMemoryAccess AcquireMemory()
+    public GuestMemoryAccess AcquireMemory()
     {
         while (true)
         {

@@ -84,7 +84,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
         }
 
         _blocks = found;
-        _memory = [.. found.Select(b => b.Memory.Acquire())];
+        _memory = [.. found.Select(b => b.AcquireMemory())];
     }
 
     public void OnZeroPage(int block, long offset, byte fill)

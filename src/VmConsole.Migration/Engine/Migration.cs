@@ -17,7 +17,8 @@ public sealed class Migration : IMigrationLeaseHolder
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _startedAt;
 
-    // Written with Interlocked (status: CAS; the rest by the worker), read by anyone.
+    // Written with Interlocked (status: CAS under _gate, so that the event log keeps the order the swaps won; the rest
+    // by the worker), read by anyone without a lock.
     private int _status = (int)MigrationStatus.Setup;
     private long _transferred;
     private long _zeroPages;
@@ -42,6 +43,9 @@ public sealed class Migration : IMigrationLeaseHolder
     private ImmutableList<int> _throttleSteps = [];
     private string? _errorDesc;
     private bool? _verified;
+
+    // Written under _gate (by the worker, in TryCommit), read under it by TrySetStatus and with Volatile by RequestCancel.
+    private bool _committed;
 
     internal Migration(string id, Vm source, string? destinationHost, string? uri, MigrationParameters parameters, MigrationCapabilities capabilities, long totalBytes, TimeProvider time)
     {
@@ -136,6 +140,12 @@ public sealed class Migration : IMigrationLeaseHolder
                 _cancel.Cancel();
                 return;
             }
+
+            if (Volatile.Read(ref _committed))
+            {
+                // Past the point of no return (see TryCommit): too late, as on a completed migration.
+                return;
+            }
         }
     }
 
@@ -189,23 +199,42 @@ public sealed class Migration : IMigrationLeaseHolder
     /// <summary>migrate_set_state: moves from <paramref name="from"/> to <paramref name="to"/> only if the state is still <paramref name="from"/>.</summary>
     internal bool TrySetStatus(MigrationStatus from, MigrationStatus to)
     {
-        if (Interlocked.CompareExchange(ref _status, (int)to, (int)from) != (int)from)
-        {
-            return false;
-        }
-
+        // The swap and its entry in the log are one step: with the append after the lock-free swap, a worker's
+        // setup -> active and a cancel's active -> cancelling could be logged as [setup, cancelling, active].
         lock (_gate)
         {
-            _events = _events.Add(new MigrationEvent(to, _time.GetUtcNow()));
-        }
+            if ((to == MigrationStatus.Cancelling && _committed) || Interlocked.CompareExchange(ref _status, (int)to, (int)from) != (int)from)
+            {
+                return false;
+            }
 
-        if (to.IsFinal())
-        {
-            Interlocked.Exchange(ref _endedAt, _time.GetTimestamp());
+            _events = _events.Add(new MigrationEvent(to, _time.GetUtcNow()));
+            if (to.IsFinal())
+            {
+                Interlocked.Exchange(ref _endedAt, _time.GetTimestamp());
+            }
         }
 
         StatusChanged?.Invoke(this, to);
         return true;
+    }
+
+    /// <summary>
+    /// The worker passes the point of no return of switchover: from now on a cancel does nothing, as on a completed
+    /// migration. False when the migration already left <c>device</c> (a cancel won).
+    /// </summary>
+    internal bool TryCommit()
+    {
+        lock (_gate)
+        {
+            if (Status != MigrationStatus.Device)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _committed, true);
+            return true;
+        }
     }
 
     internal void SetError(string error)

@@ -70,11 +70,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
             throw EmulationException.Conflict("same-host", $"VM '{vm.Name}' already runs on host '{vm.Host.Name}'.");
         }
 
-        if (vm.RunState is not (RunState.Running or RunState.Paused))
-        {
-            throw EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
-        }
-
+        CheckRunning(vm);
         var total = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
         var migration = new Migration(NewId(), vm, destinationHost?.Name, uri?.ToString(), request.Parameters, request.Capabilities, total, _time);
         var lease = vm.Freeze.Acquire(migration);
@@ -82,6 +78,9 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         Emulation.Freeze.MigrationLease? destinationLease = null;
         try
         {
+            // Again under the lease: a shutdown that ended between the check above and the lease shows here (one that
+            // starts after the lease cancels this migration instead).
+            CheckRunning(vm);
             if (destinationHost is not null)
             {
                 destination = CreateDestination(vm, destinationHost.Name);
@@ -155,6 +154,14 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         {
             emulator.DiscardIncoming(destination);
             throw;
+        }
+    }
+
+    private static void CheckRunning(Vm vm)
+    {
+        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        {
+            throw EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
         }
     }
 

@@ -134,7 +134,19 @@ internal sealed class MigrationRun(
             {
                 throw new MigrationFailedException("Verification failed: the destination's migratable memory differs from the source's after switchover.");
             }
+        }
 
+        // The point of no return. A cancel that moved the migration out of device before it wins, and nothing below
+        // has happened yet, so the rollback is whole. One that comes after it is too late and does nothing, as on a
+        // completed migration: it must not roll back a destination that runs, or already owns the VM's name.
+        if (!migration.TryCommit())
+        {
+            migration.CancellationToken.ThrowIfCancellationRequested();
+            throw new OperationCanceledException($"Migration {migration.Id} left device before it could switch over.");
+        }
+
+        if (destination is not null)
+        {
             StartDestination(wasRunning);
         }
 
@@ -270,8 +282,8 @@ internal sealed class MigrationRun(
         foreach (var target in destinationBlocks)
         {
             var origin = _source.FindMigratable(target.IdStr)!;
-            using var a = origin.Memory.Acquire();
-            using var b = target.Memory.Acquire();
+            using var a = origin.AcquireMemory();
+            using var b = target.AcquireMemory();
             for (long offset = 0; offset < target.UsedLength; offset += Chunk)
             {
                 var length = (int)Math.Min(Chunk, target.UsedLength - offset);

