@@ -151,15 +151,44 @@ public sealed class Emulator : IDisposable
     /// </summary>
     public async Task DeleteVmAsync(string name, CancellationToken cancellationToken = default)
     {
-        var vm = GetVm(name);
-        await vm.QuiesceForDeleteAsync(cancellationToken).ConfigureAwait(false);
-        lock (_gate)
+        // A migration past its point of no return cannot be cancelled: while the delete waits for it, the name
+        // moves to the destination. Then the delete follows it there, and never removes a VM it did not quiesce.
+        for (var attempt = 0; ; attempt++)
         {
-            _vms = _vms.Remove(vm.Name);
-        }
+            var vm = GetVm(name);
+            try
+            {
+                await vm.QuiesceForDeleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (EmulationException ex) when (ex.Code == "vm-not-found" && attempt < 3)
+            {
+                continue;
+            }
 
-        vm.Dispose();
-        InventoryChanged?.Invoke(InventoryChangeKind.VmRemoved, vm.Name);
+            bool removed;
+            lock (_gate)
+            {
+                removed = _vms.TryGetValue(name, out var current) && current == vm;
+                if (removed)
+                {
+                    _vms = _vms.Remove(name);
+                }
+            }
+
+            if (!removed)
+            {
+                if (attempt < 3)
+                {
+                    continue;
+                }
+
+                throw EmulationException.Conflict("vm-moving", $"VM '{name}' kept moving while it was being deleted; try again.");
+            }
+
+            vm.Dispose();
+            InventoryChanged?.Invoke(InventoryChangeKind.VmRemoved, vm.Name);
+            return;
+        }
     }
 
     /// <summary>Updates every block's dirty pages per second from the writes since the last call.</summary>

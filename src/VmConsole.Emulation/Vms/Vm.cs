@@ -271,12 +271,18 @@ public sealed class Vm : IDisposable
         return true;
     }
 
-    public void SetWorkload(WorkloadSpec spec)
+    /// <param name="sweepPage">For a migration's destination: where the source's sweep was, so the guest carries on.</param>
+    public void SetWorkload(WorkloadSpec spec, long? sweepPage = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         lock (_gate)
         {
             EnsureNotDisposed();
+            if (sweepPage is { } page)
+            {
+                _workload.ResumeSweepAt(page);
+            }
+
             _workload.SetSpec(spec);
         }
 

@@ -102,6 +102,16 @@ public sealed class GuestWorkload : IDisposable
     /// <summary>Starts the sweep from the first page again (a guest reboot).</summary>
     internal void Restart() => Interlocked.Exchange(ref _sweepPage, 0);
 
+    /// <summary>How many pages the sweep has incremented: its position is this modulo the working set. Guest state a migration carries.</summary>
+    public long SweepPage => Interlocked.Read(ref _sweepPage);
+
+    /// <summary>Continues a sweep from where another guest left it (the destination of a migration).</summary>
+    internal void ResumeSweepAt(long page)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(page);
+        Interlocked.Exchange(ref _sweepPage, page);
+    }
+
     private void Run()
     {
         var random = new Random(HashCode.Combine(VmName, Environment.TickCount));

@@ -10,11 +10,11 @@ using VmConsole.Migration.Wire;
 namespace VmConsole.Migration.Engine;
 
 /// <summary>The run state and workload a VmConsole source sends in its own device-state section.</summary>
-internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, long PagesPerSecond, long WorkingSetBytes)
+internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, long PagesPerSecond, long WorkingSetBytes, long SweepPage = 0)
 {
     /// <summary>The source's state as the destination should take it up: <paramref name="runState"/> is what the guest was doing before switchover stopped it.</summary>
     public static byte[] Serialize(Vm vm, RunState runState) => JsonSerializer.SerializeToUtf8Bytes(
-        new VmConsoleState(runState.ToQemuName(), vm.Workload.Spec.Kind, vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes),
+        new VmConsoleState(runState.ToQemuName(), vm.Workload.Spec.Kind, vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes, vm.Workload.SweepPage),
         JsonSerializerOptions.Web);
 
     public static VmConsoleState Parse(ReadOnlySequence<byte> payload)

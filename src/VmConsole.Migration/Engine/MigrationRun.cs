@@ -175,7 +175,7 @@ internal sealed class MigrationRun(
         var state = _sink!.State;
         if (state is not null && state.Workload != WorkloadKind.Idle)
         {
-            destination!.SetWorkload(new WorkloadSpec(state.Workload, state.PagesPerSecond, state.WorkingSetBytes));
+            destination!.SetWorkload(new WorkloadSpec(state.Workload, state.PagesPerSecond, state.WorkingSetBytes), state.SweepPage);
         }
 
         destination!.TryChangeRunState(RunState.InMigrate, wasRunning ? RunState.Running : RunState.Paused);
