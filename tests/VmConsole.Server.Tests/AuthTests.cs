@@ -86,6 +86,17 @@ public sealed class AuthTests : IClassFixture<AuthTests.Fixture>
         Assert.Contains(response.StatusCode, new[] { HttpStatusCode.BadRequest, HttpStatusCode.NotFound });
     }
 
+    [Theory]
+    [InlineData("file:/tmp/overwritten")]
+    [InlineData("unix:/tmp/replaced.sock")]
+    public async Task Migrate_ToAServerPath_AsOperator_Is403(string uri)
+    {
+        var response = await _fixture.Operator.PostAsJsonAsync("/api/migrations", new { vm = "web-1", uri });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("forbidden", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["code"]);
+    }
+
     [Fact]
     public async Task Me_AsViewer_NamesTheUserAndRole()
     {

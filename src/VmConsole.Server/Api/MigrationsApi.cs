@@ -29,8 +29,18 @@ internal static class MigrationsApi
         }).WithSummary("migrate-continue from pre-switchover");
     }
 
-    private static IResult Start(StartMigrationRequest request, MigrationEngine engine)
+    private static IResult Start(StartMigrationRequest request, MigrationEngine engine, System.Security.Claims.ClaimsPrincipal user)
     {
+        // file: writes (and unix: replaces) a path on the server: that is for admins, as QEMU's own monitor is.
+        if (request.Uri is { } uri && (uri.StartsWith("file:", StringComparison.Ordinal) || uri.StartsWith("unix:", StringComparison.Ordinal)) && !user.CanAdminister())
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden,
+                title: "Forbidden",
+                detail: "Migrating to a file or a unix socket writes a path on the server: that needs the Admin role.",
+                extensions: new Dictionary<string, object?> { ["code"] = "forbidden" });
+        }
+
         var errors = new RequestErrors();
         var vm = errors.Required(request.Vm, "vm");
         if (request.DestinationHost is null && request.Uri is null)
