@@ -17,6 +17,8 @@ public sealed class Migration : IMigrationLeaseHolder
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _startedAt;
 
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+
     // Written with Interlocked (status: CAS under _gate, so that the event log keeps the order the swaps won; the rest
     // by the worker), read by anyone without a lock.
     private int _status = (int)MigrationStatus.Setup;
@@ -32,6 +34,7 @@ public sealed class Migration : IMigrationLeaseHolder
     private long _expectedDowntime = -1;
     private long _endedAt;
     private long _lastProgressAt;
+    private int _trailingProgress;
     private double _dirtyPagesRate;
     private double _mbps;
     private double _pagesPerSecond;
@@ -300,20 +303,36 @@ public sealed class Migration : IMigrationLeaseHolder
         }
     }
 
-    /// <summary>Raises <see cref="Progress"/> unless it was raised less than 100 ms ago.</summary>
-    internal void ReportProgress(bool force = false)
+    /// <summary>
+    /// Raises <see cref="Progress"/> at most ten times a second, latest wins: a report that comes too soon makes sure
+    /// one more is raised when the 100 ms are up, with the numbers of that moment.
+    /// </summary>
+    internal void ReportProgress()
     {
         var now = _time.GetTimestamp();
         var last = Interlocked.Read(ref _lastProgressAt);
-        if (!force && last != 0 && _time.GetElapsedTime(last, now) < TimeSpan.FromMilliseconds(100))
+        var since = last == 0 ? ProgressInterval : _time.GetElapsedTime(last, now);
+        if (since >= ProgressInterval)
         {
+            if (Interlocked.CompareExchange(ref _lastProgressAt, now, last) == last)
+            {
+                Progress?.Invoke(this);
+            }
+
             return;
         }
 
-        if (Interlocked.CompareExchange(ref _lastProgressAt, now, last) == last)
+        if (Interlocked.Exchange(ref _trailingProgress, 1) == 0)
         {
-            Progress?.Invoke(this);
+            _ = ReportLaterAsync(ProgressInterval - since);
         }
+    }
+
+    private async Task ReportLaterAsync(TimeSpan delay)
+    {
+        await Task.Delay(delay, _time).ConfigureAwait(false);
+        Volatile.Write(ref _trailingProgress, 0);
+        ReportProgress();
     }
 
     private static long? Optional(ref long field) => Interlocked.Read(ref field) is var v && v >= 0 ? v : null;

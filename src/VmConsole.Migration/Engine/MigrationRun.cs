@@ -166,7 +166,7 @@ internal sealed class MigrationRun(
         }
 
         Advance(MigrationStatus.Device, MigrationStatus.Completed);
-        migration.ReportProgress(force: true);
+        migration.ReportProgress();
     }
 
     /// <summary>The destination takes over the source's workload and runs (or stays paused, as the source was).</summary>
@@ -226,7 +226,7 @@ internal sealed class MigrationRun(
             migration.TrySetStatus(MigrationStatus.Failing, MigrationStatus.Failed);
         }
 
-        migration.ReportProgress(force: true);
+        migration.ReportProgress();
     }
 
     /// <summary>Waits for the receiver to stop; returns its error unless it only stopped because the sender did.</summary>

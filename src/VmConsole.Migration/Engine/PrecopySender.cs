@@ -114,7 +114,7 @@ internal sealed class PrecopySender
             // QEMU: threshold = bandwidth x downtime-limit, bandwidth measured over the iteration.
             var bandwidth = passBytes / passSeconds;
             _migration.SetExpectedDowntime(bandwidth > 0 ? (long)(pendingBytes / bandwidth * 1000) : 0);
-            _migration.ReportProgress(force: true);
+            _migration.ReportProgress();
             if (pendingBytes <= bandwidth * parameters.DowntimeLimit / 1000.0)
             {
                 return;
