@@ -98,6 +98,18 @@ public sealed class AuthTests : IClassFixture<AuthTests.Fixture>
     }
 
     [Fact]
+    public async Task Logout_SignedIn_EndsTheSession()
+    {
+        using var client = await _fixture.Factory.CreateSignedInClientAsync(Roles.Viewer);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("/api/auth/me", UriKind.Relative))).StatusCode);
+
+        var logout = await client.PostAsync(new Uri("/api/auth/logout", UriKind.Relative), null);
+
+        Assert.Equal(HttpStatusCode.NoContent, logout.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(new Uri("/api/auth/me", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
     public async Task Me_AsViewer_NamesTheUserAndRole()
     {
         var me = await _fixture.Viewer.GetFromJsonAsync<JsonObject>("/api/auth/me");
