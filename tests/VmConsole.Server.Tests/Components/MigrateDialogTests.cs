@@ -64,6 +64,40 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    [Fact]
+    public async Task MigrateDialog_DestinationTooSmall_PrecheckBlocksWithTheReason()
+    {
+        Emulator.AddHost("tiny-host", 64 * Sizes.MiB);
+        var (provider, _) = await ShowDialogAsync(CreateVm("vm1", memoryMiB: 256));
+
+        var capacity = provider.FindAll("[data-testid='precheck'] [data-passed]").Single(e => e.TextContent.Contains("Destination capacity", StringComparison.Ordinal));
+        Assert.Equal("false", capacity.GetAttribute("data-passed"));
+        Assert.Contains("free on tiny-host", capacity.TextContent, StringComparison.Ordinal);
+        Assert.True(provider.Find("[data-testid='migrate-start']").HasAttribute("disabled"));
+        Assert.Empty(Engine.Migrations);
+    }
+
+    [Fact]
+    public async Task MigrateDialog_GuestFasterThanTheLink_EstimateSaysItWillNotConvergeWithoutAutoConverge()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var vm = CreateVm("vm1", memoryMiB: 64);
+        var page = new byte[4096];
+        for (var i = 0; i < 4096; i++)
+        {
+            vm.MainRam.Write(i * 4096L, page);
+        }
+
+        Thread.Sleep(100);
+        vm.SampleDirtyRate();
+        var (provider, _) = await ShowDialogAsync(vm);
+
+        provider.Find(".vmc-bandwidth input").Change("1");
+
+        provider.WaitForAssertion(() => Assert.Contains("Will not converge without auto-converge", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal));
+        Assert.False(provider.Find("[data-testid='migrate-start']").HasAttribute("disabled"));
+    }
+
     private async Task<(IRenderedComponent<MudDialogProvider> Provider, IDialogReference Reference)> ShowDialogAsync(VmConsole.Emulation.Vms.Vm vm)
     {
         RenderProviders();
