@@ -37,6 +37,19 @@ public sealed class MainFlowTests(ConsoleInBrowser console) : IClassFixture<Cons
     }
 
     [Fact]
+    public async Task ThemeToggle_Clicked_SwitchesBetweenLightAndDark()
+    {
+        var page = await console.NewPageAsync();
+        await ConsoleInBrowser.GotoInteractiveAsync(page, "/");
+        var before = await page.EvaluateAsync<string>("getComputedStyle(document.body).backgroundColor");
+
+        await page.Locator("[data-testid='theme-toggle']").ClickAsync();
+
+        await Expect(page.Locator("body")).Not.ToHaveCSSAsync("background-color", before);
+        await ConsoleInBrowser.ScreenshotAsync(page, "overview-other-theme.png");
+    }
+
+    [Fact]
     public async Task VmPage_PauseAndResume_ChangeTheStateWithoutReload()
     {
         var page = await console.NewPageAsync();

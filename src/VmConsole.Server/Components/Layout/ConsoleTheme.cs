@@ -12,6 +12,12 @@ public static class ConsoleTheme
             AppbarBackground = "#16324f",
             Secondary = "#5c6bc0",
         },
+        PaletteDark = new PaletteDark
+        {
+            Primary = "#64a8d8",
+            AppbarBackground = "#0f2235",
+            Secondary = "#9fa8da",
+        },
         Typography = new Typography
         {
             Default = new DefaultTypography { FontFamily = ["Roboto", "DejaVu Sans", "Helvetica", "Arial", "sans-serif"] },
