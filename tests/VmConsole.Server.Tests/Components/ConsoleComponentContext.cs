@@ -18,6 +18,7 @@ namespace VmConsole.Server.Tests.Components;
 /// <summary>bUnit with MudBlazor services, loose JS interop, and a small real emulator.</summary>
 public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
 {
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"vmconsole-bunit-{Guid.NewGuid():N}.db");
     private MigrationEngine? _engine;
 
     protected ConsoleComponentContext()
@@ -31,7 +32,13 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(Engine);
         Services.AddSingleton<IActionLog>(ActionLog);
         Services.AddScoped<ConsoleActions>();
-        Services.AddConsolePersistence($"Data Source={Path.Combine(Path.GetTempPath(), $"vmconsole-bunit-{Guid.NewGuid():N}.db")}");
+        var connection = $"Data Source={_database}";
+        using (var migrator = new ServiceCollection().AddConsolePersistence(connection).BuildServiceProvider())
+        {
+            migrator.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<ConsoleDbContext>>().MigrateAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
+
+        Services.AddConsolePersistence(connection);
         Services.AddSingleton<VmConsole.Server.Persistence.MigrationHistory>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
@@ -73,6 +80,11 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         }
 
         Emulator.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { _database, _database + "-wal", _database + "-shm" })
+        {
+            File.Delete(file);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         Emulator.AddHost("host-b", 8 * Sizes.GiB);
         var (provider, _) = await ShowDialogAsync(CreateVm("vm1"));
 
-        provider.Find(".vmc-bandwidth input").Change("-5");
+        provider.Find(".vmc-bandwidth input").Input("-5");
         provider.Find("[data-testid='migrate-start']").Click();
 
         provider.WaitForAssertion(() => Assert.Contains("Between 0 and 1,048,576 MiB/s.", provider.Markup, StringComparison.Ordinal));
@@ -92,7 +92,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         vm.SampleDirtyRate();
         var (provider, _) = await ShowDialogAsync(vm);
 
-        provider.Find(".vmc-bandwidth input").Change("1");
+        provider.Find(".vmc-bandwidth input").Input("1");
 
         provider.WaitForAssertion(() => Assert.Contains("Will not converge without auto-converge", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal));
         Assert.False(provider.Find("[data-testid='migrate-start']").HasAttribute("disabled"));

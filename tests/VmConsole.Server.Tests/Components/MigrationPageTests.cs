@@ -27,6 +27,8 @@ public sealed class MigrationPageTests : ConsoleComponentContext
 
         cut.WaitForAssertion(() => Assert.NotEqual(first, cut.Find("[data-testid='migration-stats'] .vmc-fact").TextContent), TimeSpan.FromSeconds(5));
         cut.WaitForAssertion(() => Assert.Equal("active", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(5));
+        cut.WaitForAssertion(() => Assert.Equal("active", cut.Find("[data-testid='migration-stepper'] [data-current='true']").TextContent.Trim()));
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid='migration-charts'] svg path")), TimeSpan.FromSeconds(5));
 
         cut.Find("[data-testid='migration-cancel']").Click();
 
