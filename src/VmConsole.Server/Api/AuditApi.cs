@@ -23,9 +23,13 @@ internal static class AuditApi
             if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
             {
                 var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : StatusCodes.Status200OK;
+                var problem = (result as IValueHttpResult)?.Value as Microsoft.AspNetCore.Mvc.ProblemDetails;
                 var recorder = http.RequestServices.GetRequiredService<ConsoleRecorder>();
                 var (action, target, vm) = Describe(http);
-                recorder.Audit(UserOf(http), action, target, vm, status < 400, status < 400 ? null : "validation-failed", status < 400 ? null : $"HTTP {status}");
+                recorder.Audit(
+                    UserOf(http), action, target, vm, status < 400,
+                    status < 400 ? null : problem?.Extensions.TryGetValue("code", out var problemCode) == true ? problemCode as string : $"http-{status}",
+                    status < 400 ? null : problem?.Detail ?? $"HTTP {status}");
             }
 
             return result;
