@@ -270,13 +270,6 @@ public sealed class Migration : IMigrationLeaseHolder
 
     internal void SetRemaining(long bytes) => Interlocked.Exchange(ref _remaining, bytes);
 
-    internal void SetRates(double dirtyPagesRate, double mbps, double pagesPerSecond)
-    {
-        Interlocked.Exchange(ref _dirtyPagesRate, dirtyPagesRate);
-        Interlocked.Exchange(ref _mbps, mbps);
-        Interlocked.Exchange(ref _pagesPerSecond, pagesPerSecond);
-    }
-
     internal void SetThroughput(double mbps, double pagesPerSecond)
     {
         Interlocked.Exchange(ref _mbps, mbps);

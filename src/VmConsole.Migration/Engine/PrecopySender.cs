@@ -54,9 +54,6 @@ internal sealed class PrecopySender
         ? Math.Clamp(_migration.Parameters.MaxBandwidth / 40, 16 << 10, 256 << 10)
         : 256 << 10;
 
-    /// <summary>Bytes handed to the transport so far.</summary>
-    public long BytesWritten => _writer.BytesWritten;
-
     /// <summary>Header, configuration, and the RAM section's block list; every used page starts dirty.</summary>
     public async Task SetupAsync(CancellationToken cancellationToken)
     {

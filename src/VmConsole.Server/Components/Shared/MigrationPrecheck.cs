@@ -26,12 +26,13 @@ public static class MigrationPrecheck
         }
 
         var needed = vm.ReservedBytes;
+        var nameTaken = emulator.IncomingOn(destination).Any(v => v.Name == vm.Name);
         var items = new List<PrecheckItem>
         {
             new("Destination capacity", destination.FreeBytes >= needed,
                 $"{Display.Bytes(needed)} needed, {Display.Bytes(destination.FreeBytes)} free on {destination.Name}."),
-            new("Name", !emulator.IncomingOn(destination).Any(v => v.Name == vm.Name),
-                emulator.IncomingOn(destination).Any(v => v.Name == vm.Name) ? $"{destination.Name} is already receiving a VM named '{vm.Name}'." : $"'{vm.Name}' is free on {destination.Name}."),
+            new("Name", !nameTaken,
+                nameTaken ? $"{destination.Name} is already receiving a VM named '{vm.Name}'." : $"'{vm.Name}' is free on {destination.Name}."),
             new("Block compatibility", vm.RamBlocks.Any(b => b.Migratable),
                 vm.RamBlocks.Any(b => b.Migratable)
                     ? $"{vm.RamBlocks.Count(b => b.Migratable)} migratable blocks ({Display.Bytes(vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength))}) on a {vm.Machine.Name} built the same way."
