@@ -34,6 +34,9 @@ public sealed class Emulator : IDisposable
 
     public event Action<InventoryChangeKind, string>? InventoryChanged;
 
+    /// <summary>How long shutting down or deleting a VM waits for its migration to let go (given to every VM created here).</summary>
+    public TimeSpan TeardownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     public IReadOnlyList<Host> Hosts => [.. _hosts.Values];
 
     public IReadOnlyList<Vm> Vms => [.. _vms.Values];
@@ -78,7 +81,7 @@ public sealed class Emulator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(definition);
         var host = GetHost(definition.Host);
-        var vm = new Vm(definition with { Start = false }, host, _time);
+        var vm = new Vm(definition with { Start = false }, host, _time) { TeardownTimeout = TeardownTimeout };
         lock (_gate)
         {
             _incoming = _incoming.Add(vm);
@@ -132,7 +135,7 @@ public sealed class Emulator : IDisposable
                 throw EmulationException.Conflict("vm-exists", $"A VM named '{definition.Name}' already exists.");
             }
 
-            vm = new Vm(definition, host, _time);
+            vm = new Vm(definition, host, _time) { TeardownTimeout = TeardownTimeout };
             _vms = _vms.Add(vm.Name, vm);
         }
 

@@ -52,6 +52,15 @@ public sealed class ContentRootTests
     }
 
     [Fact]
+    public async Task TeardownTimeout_Configured_IsWhatEveryVmWaits()
+    {
+        await using var factory = new ConsoleFactory(settings: new Dictionary<string, string?> { ["Emulator:TeardownTimeout"] = "00:00:03" });
+        using var client = factory.CreateClient();
+
+        Assert.All(factory.Emulator.Vms, vm => Assert.Equal(TimeSpan.FromSeconds(3), vm.TeardownTimeout));
+    }
+
+    [Fact]
     public async Task Seed_ValueChangedInAppsettings_ChangesWhatTheConsoleSeeds()
     {
         var root = Directory.CreateTempSubdirectory("vmconsole-root-");

@@ -12,7 +12,10 @@ public static class EmulatorSetup
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(sp => new Emulator(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new Emulator(sp.GetRequiredService<TimeProvider>())
+        {
+            TeardownTimeout = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmulatorOptions>>().Value.TeardownTimeout,
+        });
         builder.Services.AddSingleton<DirtyRateSampler>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DirtyRateSampler>());
         return builder;
