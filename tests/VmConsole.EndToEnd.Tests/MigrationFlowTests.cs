@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
 using static Microsoft.Playwright.Assertions;
 
 namespace VmConsole.EndToEnd.Tests;
@@ -11,6 +12,10 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
     [Fact]
     public async Task Migrate_Db1ToHostBAtLowBandwidth_ShowsLiveProgressFreezeAndCancels()
     {
+        // db-1 dirties 8 MB/s, eight times the 1 MiB/s chosen below, and auto-converge stays off: the
+        // migration cannot converge, so it is still running when Cancel is clicked however fast the machine
+        // is (an idle db-1 is mostly zero pages, which cost a byte each, and finishes in seconds).
+        console.Emulator.GetVm("db-1").SetWorkload(new WorkloadSpec(WorkloadKind.Uniform, PagesPerSecond: 2_000));
         var page = await console.NewPageAsync();
         await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/db-1");
 
