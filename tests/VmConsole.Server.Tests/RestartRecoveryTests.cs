@@ -19,6 +19,9 @@ public sealed class RestartRecoveryTests : IDisposable
             using var client = await SignedInAsync(first);
             Assert.Equal(HttpStatusCode.Created, (await PostAsync(client, "api/vms/db-1/ramblocks", "{\"backendId\":\"kept0\",\"sizeBytes\":8388608}")).StatusCode);
             Assert.Equal(HttpStatusCode.Created, (await PostAsync(client, "api/vms", "{\"name\":\"later-1\",\"host\":\"host-b\",\"machine\":\"microvm\",\"memoryMiB\":16,\"start\":true}")).StatusCode);
+            // 8 MB/s of dirtying against 1 MiB/s: the migration cannot converge, so it is surely active when killed.
+            var busy = await client.PutAsync(new Uri("api/vms/db-1/workload", UriKind.Relative), Json("{\"kind\":\"uniform\",\"pagesPerSecond\":2000}"));
+            Assert.Equal(HttpStatusCode.OK, busy.StatusCode);
             var started = await PostAsync(client, "api/migrations", "{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}");
             id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
             var refused = await client.PutAsync(new Uri("api/vms/db-1/ramblocks/1/migratable", UriKind.Relative), Json("{\"migratable\":false}"));
