@@ -27,6 +27,7 @@ builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.AddMudServices();
 builder.Services.AddSingleton<IActionLog, AuditedActionLog>();
 builder.Services.AddScoped<ConsoleActions>();
+builder.Services.AddScoped<UserDirectory>();
 
 var app = builder.Build();
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.WebUtilities;
 using VmConsole.Persistence;
 
 namespace VmConsole.Server.Accounts;
@@ -63,6 +64,7 @@ public static class AccountsSetup
             return;
         }
 
-        context.Response.Redirect(context.RedirectUri);
+        // A signed-in user whose role does not reach the page is told so on the sign-in page.
+        context.Response.Redirect(status == StatusCodes.Status403Forbidden ? QueryHelpers.AddQueryString(context.RedirectUri, "error", "forbidden") : context.RedirectUri);
     }
 }
