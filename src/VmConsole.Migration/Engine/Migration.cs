@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Engine;
 
@@ -46,6 +47,14 @@ public sealed class Migration : IMigrationLeaseHolder
     private ImmutableList<int> _throttleSteps = [];
     private string? _errorDesc;
     private bool? _verified;
+
+    // Per block of the stream's setup, in its order: set once by the worker (InitBlockProgress), then the counts are
+    // copied in by the worker (PublishProgress, at each flush and dirty sync) and read by GetBlockProgress, all under
+    // _progressGate, so that a snapshot is one moment's and its remaining bytes add up to ram.remaining of that moment.
+    private readonly Lock _progressGate = new();
+    private RamBlockHeader[] _progressBlocks = [];
+    private long[] _progressSentPages = [];
+    private long[] _progressPendingPages = [];
 
     // Written under _gate (by the worker, in TryCommit), read under it by TrySetStatus and with Volatile by RequestCancel.
     private bool _committed;
@@ -195,6 +204,26 @@ public sealed class Migration : IMigrationLeaseHolder
         };
     }
 
+    /// <summary>
+    /// Per-block progress now, one entry per block the stream announced at setup, in stream order (empty before setup).
+    /// Thread-safe; the entries are one moment's, and their <see cref="BlockProgress.RemainingBytes"/> add up to
+    /// <see cref="MigrationStats.Remaining"/> as published at that moment.
+    /// </summary>
+    public IReadOnlyList<BlockProgress> GetBlockProgress()
+    {
+        lock (_progressGate)
+        {
+            var result = new BlockProgress[_progressBlocks.Length];
+            for (var i = 0; i < result.Length; i++)
+            {
+                var (idStr, usedLength) = _progressBlocks[i];
+                result[i] = new BlockProgress(idStr, usedLength, _progressSentPages[i] * QemuFormat.TargetPageSize, _progressPendingPages[i] * Wire.QemuFormat.TargetPageSize);
+            }
+
+            return result;
+        }
+    }
+
     public override string ToString() => $"migration {Id} of {VmName} ({Status.ToQemuName()})";
 
     // ---- for the worker ----------------------------------------------------------------------------
@@ -269,6 +298,28 @@ public sealed class Migration : IMigrationLeaseHolder
     internal void CountPage(bool zero) => Interlocked.Increment(ref zero ? ref _zeroPages : ref _normalPages);
 
     internal void SetRemaining(long bytes) => Interlocked.Exchange(ref _remaining, bytes);
+
+    /// <summary>The blocks the setup announced; their counts start at zero.</summary>
+    internal void InitBlockProgress(IReadOnlyList<RamBlockHeader> blocks)
+    {
+        lock (_progressGate)
+        {
+            _progressBlocks = [.. blocks];
+            _progressSentPages = new long[blocks.Count];
+            _progressPendingPages = new long[blocks.Count];
+        }
+    }
+
+    /// <summary>ram.remaining and the per-block counts of the same moment (the sender's own arrays, copied: no allocation).</summary>
+    internal void PublishProgress(long remaining, ReadOnlySpan<long> sentPages, ReadOnlySpan<long> pendingPages)
+    {
+        lock (_progressGate)
+        {
+            sentPages.CopyTo(_progressSentPages);
+            pendingPages.CopyTo(_progressPendingPages);
+            Interlocked.Exchange(ref _remaining, remaining);
+        }
+    }
 
     internal void SetThroughput(double mbps, double pagesPerSecond)
     {

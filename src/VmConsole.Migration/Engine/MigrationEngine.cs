@@ -45,6 +45,9 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
 
     public IReadOnlyList<Migration> Migrations => _migrations;
 
+    /// <summary>Test seams (see <see cref="MigrationHooks"/>); null hooks in production.</summary>
+    internal MigrationHooks Hooks { get; } = new();
+
     public Migration Get(string id) =>
         _migrations.FirstOrDefault(m => m.Id == id)
         ?? throw EmulationException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
@@ -63,6 +66,14 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         }
 
         var uri = request.Uri is null ? null : MigrationUri.Parse(request.Uri);
+        if (uri is { Kind: TransportKind.File } && request.DestinationHost is not null)
+        {
+            // A destination host of this server reads the stream as it comes; a file is written, not listened on.
+            throw EmulationException.Invalid(
+                "file-with-destination-host",
+                $"'{Names.Shorten(request.Uri!)}' is a file: a migration to destination host '{Names.Shorten(request.DestinationHost)}' goes through unix:, tcp: or no URI.");
+        }
+
         var vm = emulator.GetVm(request.Vm);
         var destinationHost = request.DestinationHost is null ? null : emulator.GetHost(request.DestinationHost);
         if (destinationHost == vm.Host)
@@ -106,7 +117,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         }
 
         Started?.Invoke(migration);
-        var run = new MigrationRun(migration, emulator, lease, destination, destinationLease, uri, request.QemuCompatible, _time);
+        var run = new MigrationRun(migration, emulator, lease, destination, destinationLease, uri, request.QemuCompatible, Hooks, _time);
         _ = Task.Run(run.RunAsync);
         return migration;
     }

@@ -22,6 +22,7 @@ internal sealed class MigrationRun(
     MigrationLease? destinationLease,
     MigrationUri? uri,
     bool qemuCompatible,
+    MigrationHooks hooks,
     TimeProvider time)
 {
     private readonly Vm _source = migration.Source;
@@ -32,6 +33,34 @@ internal sealed class MigrationRun(
     private bool _pausedByUs;
 
     public async Task RunAsync()
+    {
+        try
+        {
+            await MigrateAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Only the unwinding itself failing gets here; nobody awaits this task, so the error is kept as errorDesc.
+            migration.SetError($"The migration worker failed while ending: {ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            try
+            {
+                await CloseTransportAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                migration.SetError($"Closing the migration transport failed: {ex.Message}");
+            }
+            finally
+            {
+                migration.Finish();
+            }
+        }
+    }
+
+    private async Task MigrateAsync()
     {
         var cancellation = migration.CancellationToken;
         PrecopySender? sender = null;
@@ -50,39 +79,37 @@ internal sealed class MigrationRun(
         {
             await EndUnsuccessfullyAsync(ex, sender).ConfigureAwait(false);
         }
-        finally
-        {
-            await CloseTransportAsync().ConfigureAwait(false);
-            migration.Finish();
-        }
     }
 
     private async Task OpenTransportAsync(CancellationToken cancellation)
     {
         if (destination is null)
         {
-            _channel = await ConnectAsync(uri!, cancellation).ConfigureAwait(false);
+            _channel = Hooked(await ConnectAsync(uri!, cancellation).ConfigureAwait(false));
             return;
         }
 
         PipeReader input;
         if (uri is null)
         {
-            _channel = MigrationChannel.InProcess();
+            _channel = Hooked(MigrationChannel.InProcess());
             input = _channel.Input!;
         }
         else
         {
             var (accepted, listener) = MigrationChannel.Listen(uri, cancellation);
             _listener = listener;
-            _channel = await ConnectAsync(uri, cancellation).ConfigureAwait(false);
+            _channel = Hooked(await ConnectAsync(uri, cancellation).ConfigureAwait(false));
             input = await accepted.ConfigureAwait(false);
         }
 
         _sink = new DestinationSink(destination, destinationLease!);
-        var reader = new MigrationStreamReader(input, _sink);
+        var sink = hooks.WrapDestinationSink?.Invoke(migration, _sink) ?? _sink;
+        var reader = new MigrationStreamReader(input, sink);
         _receiving = Task.Run(() => reader.ReadToEndAsync(cancellation), CancellationToken.None);
     }
+
+    private MigrationChannel Hooked(MigrationChannel channel) => hooks.WrapChannel?.Invoke(migration, channel) ?? channel;
 
     private static async Task<MigrationChannel> ConnectAsync(MigrationUri uri, CancellationToken cancellation)
     {
@@ -183,13 +210,23 @@ internal sealed class MigrationRun(
 
     private async Task EndUnsuccessfullyAsync(Exception error, PrecopySender? sender)
     {
-        // Stop the bytes first, so that a receiver still reading sees the end and quits.
-        if (_channel is not null)
+        try
         {
-            await _channel.Output.CompleteAsync(error).ConfigureAwait(false);
+            // Stop the bytes first, so that a receiver still reading sees the end and quits.
+            if (_channel is not null)
+            {
+                await _channel.Output.CompleteAsync(error).ConfigureAwait(false);
+            }
         }
+        finally
+        {
+            // Even if completing the channel threw (RunAsync records that): the leases must go and the state must end.
+            RollBack(error, await DrainReceiverAsync().ConfigureAwait(false), sender);
+        }
+    }
 
-        var receiverError = await DrainReceiverAsync().ConfigureAwait(false);
+    private void RollBack(Exception error, Exception? receiverError, PrecopySender? sender)
+    {
         var cancelled = migration.Status == MigrationStatus.Cancelling;
         if (!cancelled)
         {
@@ -252,17 +289,29 @@ internal sealed class MigrationRun(
         }
     }
 
+    /// <summary>Lets go of the destination's memory, the channel and the listener; each is released even if one before it throws.</summary>
     private async Task CloseTransportAsync()
     {
-        _sink?.Dispose();
-        if (_channel is not null)
+        try
         {
-            await _channel.DisposeAsync().ConfigureAwait(false);
+            _sink?.Dispose();
         }
-
-        if (_listener is not null)
+        finally
         {
-            await _listener.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                if (_channel is not null)
+                {
+                    await _channel.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (_listener is not null)
+                {
+                    await _listener.DisposeAsync().ConfigureAwait(false);
+                }
+            }
         }
     }
 

@@ -30,6 +30,14 @@ internal sealed class PrecopySender
 
     private RamBlock[] _blocks = [];
     private ulong[][] _bitmaps = [];
+
+    /// <summary>Per block: the pages of the used_length the setup announced; the stream may name no page beyond.</summary>
+    private long[] _announcedPages = [];
+
+    /// <summary>Per block: pages put on the wire (zero or not), and dirty pages not sent yet. Published at each flush and sync.</summary>
+    private long[] _sentPages = [];
+    private long[] _pendingPagesPerBlock = [];
+
     private long _pendingPages;
     private long _flushedAt;
     private long _windowStart;
@@ -60,16 +68,20 @@ internal sealed class PrecopySender
         var set = _lease.MigratableSet;
         _blocks = [.. set.Select(identity => _source.FindMigratable(identity.IdStr)
             ?? throw new InvalidOperationException($"Block '{identity.IdStr}' left the frozen set."))];
+        RamBlockHeader[] headers = [.. set.Select(identity => new RamBlockHeader(identity.IdStr, identity.UsedLength))];
         _writer.WriteHeader();
         _writer.WriteConfiguration(_source.Machine.Name);
-        _writer.WriteRamSetup(RamSectionId, [.. set.Select(identity => new RamBlockHeader(identity.IdStr, identity.UsedLength))]);
+        _writer.WriteRamSetup(RamSectionId, headers);
 
         _bitmaps = new ulong[_blocks.Length][];
+        _announcedPages = [.. headers.Select(h => h.UsedLength / PageSize)];
+        _sentPages = new long[_blocks.Length];
+        _pendingPagesPerBlock = new long[_blocks.Length];
         for (var i = 0; i < _blocks.Length; i++)
         {
             var block = _blocks[i];
             var bitmap = new ulong[Emulation.Memory.DirtyBitmap.WordsFor(block.DirtyLog.PageCount)];
-            var pages = block.UsedLength / PageSize;
+            var pages = _announcedPages[i];
             bitmap.AsSpan(0, (int)(pages / 64)).Fill(ulong.MaxValue);
             if (pages % 64 != 0)
             {
@@ -78,8 +90,12 @@ internal sealed class PrecopySender
 
             block.DirtyLog.SyncInto(bitmap);
             _bitmaps[i] = bitmap;
+            ClampToAnnounced(i);
         }
 
+        // QEMU counts the bitmap sync of setup as the first (ram_init_bitmaps -> migration_bitmap_sync_precopy).
+        _migration.InitBlockProgress(headers);
+        _migration.CountSync();
         _pendingPages = CountPending();
         _lastSyncAt = _time.GetTimestamp();
         _windowStart = _lastSyncAt;
@@ -209,6 +225,8 @@ internal sealed class PrecopySender
 
             _migration.CountPage(zero);
             _pendingPages--;
+            _pendingPagesPerBlock[block]--;
+            _sentPages[block]++;
         }
     }
 
@@ -219,6 +237,7 @@ internal sealed class PrecopySender
         for (var i = 0; i < _blocks.Length; i++)
         {
             dirtied += _blocks[i].DirtyLog.SyncInto(_bitmaps[i]);
+            dirtied -= ClampToAnnounced(i);
         }
 
         var now = _time.GetTimestamp();
@@ -227,19 +246,52 @@ internal sealed class PrecopySender
         _pendingPages = CountPending();
         _migration.CountSync();
         _migration.SetDirtyRate(dirtied / seconds);
-        _migration.SetRemaining(_pendingPages * PageSize);
+        _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         return dirtied;
+    }
+
+    /// <summary>
+    /// Drops dirty bits at or beyond the used_length announced at setup, and returns how many there were. A guest that
+    /// grows a block (Vm.GuestResize) marks its new pages dirty before it cancels this migration; a sync in between
+    /// must not make the sender name pages the destination was never told of: the cancel is on its way, and it is the
+    /// outcome (cancelled, "RAM block '...' resized during precopy.").
+    /// </summary>
+    private long ClampToAnnounced(int block)
+    {
+        var bitmap = _bitmaps[block];
+        var pages = _announcedPages[block];
+        long dropped = 0;
+        var word = (int)(pages / 64);
+        if (word < bitmap.Length && pages % 64 != 0)
+        {
+            var keep = (1UL << (int)(pages % 64)) - 1;
+            dropped += BitOperations.PopCount(bitmap[word] & ~keep);
+            bitmap[word] &= keep;
+            word++;
+        }
+
+        for (; word < bitmap.Length; word++)
+        {
+            dropped += BitOperations.PopCount(bitmap[word]);
+            bitmap[word] = 0;
+        }
+
+        return dropped;
     }
 
     private long CountPending()
     {
         long pending = 0;
-        foreach (var bitmap in _bitmaps)
+        for (var i = 0; i < _bitmaps.Length; i++)
         {
-            foreach (var word in bitmap)
+            long block = 0;
+            foreach (var word in _bitmaps[i])
             {
-                pending += BitOperations.PopCount(word);
+                block += BitOperations.PopCount(word);
             }
+
+            _pendingPagesPerBlock[i] = block;
+            pending += block;
         }
 
         return pending;
@@ -251,7 +303,7 @@ internal sealed class PrecopySender
         _windowBytes += _writer.BytesWritten - _flushedAt;
         _flushedAt = _writer.BytesWritten;
         _migration.SetTransferred(_flushedAt, downtime);
-        _migration.SetRemaining(_pendingPages * PageSize);
+        _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         _migration.ReportProgress();
     }
 

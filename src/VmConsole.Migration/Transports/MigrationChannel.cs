@@ -26,6 +26,10 @@ public sealed class MigrationChannel : IAsyncDisposable
     /// <summary>The receiving end, when the receiver is in this process; null for an external peer.</summary>
     public PipeReader? Input { get; }
 
+    /// <summary>A channel over ends made elsewhere (a test's fault-injecting proxy); disposing it disposes <paramref name="resources"/> in order.</summary>
+    internal static MigrationChannel Create(PipeWriter output, PipeReader? input, params IAsyncDisposable[] resources) =>
+        new(output, input, resources);
+
     /// <summary>An in-process pipe to a destination host of this server.</summary>
     public static MigrationChannel InProcess()
     {

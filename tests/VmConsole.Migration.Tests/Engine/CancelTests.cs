@@ -11,7 +11,7 @@ namespace VmConsole.Migration.Tests.Engine;
 /// <summary>
 /// Acceptance point 4: cancel in setup, active and pre-switchover, 100 times each, and the freeze through cancelling.
 /// </summary>
-public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
+public sealed class CancelTests
 {
     private const int Repetitions = 100;
 
@@ -20,33 +20,30 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
 
     private static readonly TimeSpan ReachBound = TimeSpan.FromSeconds(10);
 
-    /// <remarks>
-    /// The freeze in cancelling is not probed here: a worker that is still in setup may be about to lose its swap to
-    /// active against the cancel, and then quits on its own, without waiting for the token; the other tests probe it
-    /// where the worker can only leave through the token.
-    /// </remarks>
+    /// <summary>
+    /// Every run is held in setup: the transport takes the block list but its flush returns only when the migration's
+    /// token fires, so the worker cannot reach active, and the cancel always lands in setup.
+    /// </summary>
     [Fact]
-    public async Task Cancel_RightAfterStart_100Times_EndsCancelledWithTheSourceRunningAndNothingLeft()
+    public async Task Cancel_InSetup_100Times_RefusesFreezeChangesWhileCancellingAndAcceptsThemAfter()
     {
         await using var fixture = new EngineFixture();
         var source = fixture.CreateVm("vm1", 16, new WorkloadSpec(WorkloadKind.Uniform, 2_000), machine: "microvm");
-        var sawSetupOnly = 0;
+        var channels = GatedChannels.Install(fixture.Engine, holdFlushes: true);
         for (var i = 0; i < Repetitions; i++)
         {
             var migration = fixture.StartNeverConverging("vm1");
+            var writer = await channels.For(migration).WaitAsync(ReachBound);
+            await writer.FlushEntered.WaitAsync(ReachBound);
+            Assert.Equal(MigrationStatus.Setup, migration.Status);
 
-            // The worker may already have moved on to active: cancel is for setup, active, pre-switchover and device alike.
-            migration.Cancel();
+            var whileCancelling = await CancelObservingTheFreezeAsync(migration, source, writer);
             await EngineFixture.WaitFinishedAsync(migration, CancelBound);
 
-            var history = migration.Events.Select(e => e.Status).ToList();
-            Assert.True(history[0] == MigrationStatus.Setup && history[^2] == MigrationStatus.Cancelling && history[^1] == MigrationStatus.Cancelled, $"run {i}: {EngineFixture.Describe(migration)}");
-            sawSetupOnly += history.Contains(MigrationStatus.Active) ? 0 : 1;
+            AssertRefusedWhileCancelling(whileCancelling, migration, i);
+            Assert.Equal([MigrationStatus.Setup, MigrationStatus.Cancelling, MigrationStatus.Cancelled], migration.Events.Select(e => e.Status));
             AssertCancelledCleanly(fixture, source, migration, i);
         }
-
-        EngineFixture.Record(output, $"cancel right after start: {sawSetupOnly} of {Repetitions} landed in setup, the rest in active");
-        Assert.True(sawSetupOnly > 0, "no cancel landed in setup");
     }
 
     [Fact]
@@ -54,12 +51,13 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var fixture = new EngineFixture();
         var source = fixture.CreateVm("vm1", 16, new WorkloadSpec(WorkloadKind.Uniform, 2_000), machine: "microvm");
+        var channels = GatedChannels.Install(fixture.Engine, holdFlushes: false);
         for (var i = 0; i < Repetitions; i++)
         {
             var migration = fixture.StartNeverConverging("vm1");
             await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.Active, ReachBound);
 
-            var whileCancelling = CancelObservingTheFreeze(migration, source);
+            var whileCancelling = await CancelObservingTheFreezeAsync(migration, source, await channels.For(migration).WaitAsync(ReachBound));
             await EngineFixture.WaitFinishedAsync(migration, CancelBound);
 
             AssertRefusedWhileCancelling(whileCancelling, migration, i);
@@ -73,6 +71,7 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         await using var fixture = new EngineFixture();
         var source = fixture.CreateVm("vm1", 16, machine: "microvm");
+        var channels = GatedChannels.Install(fixture.Engine, holdFlushes: false);
         for (var i = 0; i < Repetitions; i++)
         {
             var migration = fixture.Engine.Start(new MigrationRequest("vm1")
@@ -82,7 +81,7 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
             });
             await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.PreSwitchover, ReachBound);
 
-            var whileCancelling = CancelObservingTheFreeze(migration, source);
+            var whileCancelling = await CancelObservingTheFreezeAsync(migration, source, await channels.For(migration).WaitAsync(ReachBound));
             await EngineFixture.WaitFinishedAsync(migration, CancelBound);
 
             AssertRefusedWhileCancelling(whileCancelling, migration, i);
@@ -140,6 +139,7 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var fixture = new EngineFixture();
         var source = fixture.CreateVm("vm1", 64);
         EngineFixture.FillNonZero(source, 16 * Sizes.MiB);
+        var channels = GatedChannels.Install(fixture.Engine, holdFlushes: false);
         var path = EngineFixture.TempSocketPath();
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(path));
@@ -170,7 +170,7 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
                     });
                 }
             };
-            var whileCancelling = CancelObservingTheFreeze(migration, source);
+            var whileCancelling = await CancelObservingTheFreezeAsync(migration, source, await channels.For(migration).WaitAsync(ReachBound));
             await EngineFixture.WaitFinishedAsync(migration, CancelBound);
 
             AssertRefusedWhileCancelling(whileCancelling, migration, 0);
@@ -186,34 +186,36 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Cancels from the test's thread. StatusChanged runs on the thread that won the swap, before Cancel() signals the
-    /// worker, so the handler sees the migration in cancelling with its worker still holding the block list: exactly
-    /// the moment the freeze must still refuse.
+    /// Cancels, then probes the freeze once the worker has seen its token fire and is unwinding: it is held (by the
+    /// <see cref="GatedWriter"/>) where it completes the stream with the error, before it lets go of the block list.
+    /// That is the moment the freeze must still refuse. Releases the worker afterwards, whatever happened.
     /// </summary>
-    private static FreezeProbe CancelObservingTheFreeze(MigrationJob migration, Vm source)
+    private static async Task<FreezeProbe> CancelObservingTheFreezeAsync(MigrationJob migration, Vm source, GatedWriter writer)
     {
-        var probe = new FreezeProbe();
-        void OnChanged(MigrationJob m, MigrationStatus status)
+        var probe = new FreezeProbe { CancelledAt = TimeProvider.System.GetTimestamp() };
+        try
         {
-            if (status == MigrationStatus.Cancelling)
-            {
-                probe.StatusSeen = m.Status;
-                probe.Frozen = source.Freeze.IsFrozen;
-                probe.Error = Record.Exception(() => source.SetMigratable(source.MainRam.Id, false));
-            }
+            migration.Cancel();
+            await writer.Unwinding.WaitAsync(CancelBound);
+            probe.TokenFired = migration.CancellationToken.IsCancellationRequested;
+            probe.WorkerQuit = migration.Finished.IsCompleted;
+            probe.StatusSeen = migration.Status;
+            probe.Frozen = source.Freeze.IsFrozen;
+            probe.Error = Record.Exception(() => source.SetMigratable(source.MainRam.Id, false));
+        }
+        finally
+        {
+            writer.Release();
         }
 
-        migration.StatusChanged += OnChanged;
-        var cancelledAt = TimeProvider.System.GetTimestamp();
-        migration.Cancel();
-        migration.StatusChanged -= OnChanged;
-        probe.CancelledAt = cancelledAt;
         return probe;
     }
 
     private static void AssertRefusedWhileCancelling(FreezeProbe probe, MigrationJob migration, int run)
     {
-        Assert.True(probe.StatusSeen == MigrationStatus.Cancelling, $"run {run}: the cancelling handler saw {probe.StatusSeen}");
+        Assert.True(probe.TokenFired, $"run {run}: the worker unwound before its token fired");
+        Assert.False(probe.WorkerQuit, $"run {run}: the worker had quit before the probe");
+        Assert.True(probe.StatusSeen == MigrationStatus.Cancelling, $"run {run}: the probe saw {probe.StatusSeen}");
         Assert.True(probe.Frozen, $"run {run}: the freeze had lifted in cancelling");
         var refusal = Assert.IsType<MigratableSetFrozenException>(probe.Error);
         Assert.Equal("cancelling", refusal.MigrationStatus);
@@ -245,6 +247,10 @@ public sealed class CancelTests(Xunit.Abstractions.ITestOutputHelper output)
 
     private sealed class FreezeProbe
     {
+        public bool TokenFired { get; set; }
+
+        public bool WorkerQuit { get; set; }
+
         public MigrationStatus StatusSeen { get; set; }
 
         public bool Frozen { get; set; }

@@ -71,6 +71,42 @@ public sealed class DestinationLayoutTests
         fixture.AssertLegalHistory(migration);
     }
 
+    /// <summary>
+    /// A resizeable block announced beyond its max_length: no source of this server can send it (its own block has the
+    /// same max), so the stream is written by hand with the engine's writer, as a differently built peer would send it.
+    /// </summary>
+    [Fact]
+    public async Task DestinationSink_ResizeableBlockAnnouncedBeyondItsMax_FailsWithSizeTooLarge()
+    {
+        await using var fixture = new EngineFixture();
+        var file = Path.Combine(Path.GetTempPath(), $"vmc-{Guid.NewGuid():N}.mig");
+        try
+        {
+            await using (var stream = File.Create(file))
+            {
+                var output = System.IO.Pipelines.PipeWriter.Create(stream);
+                var writer = new MigrationStreamWriter(output);
+                writer.WriteHeader();
+                writer.WriteConfiguration("q35");
+                writer.WriteRamSetup(2, [new RamBlockHeader("pc.ram", 16 * Sizes.MiB), new RamBlockHeader("/rom@etc/acpi/tables", 4 * Sizes.MiB)]);
+                writer.WriteEof();
+                await writer.FlushAsync(CancellationToken.None);
+                await output.CompleteAsync();
+            }
+
+            var error = await LoadAsync(fixture, new VmDefinition("vm1", "host-b", "q35", 16 * Sizes.MiB), file);
+
+            var refused = Assert.IsType<MigrationStreamException>(error);
+            Assert.Equal("Size too large: /rom@etc/acpi/tables: 0x400000 > 0x200000: Invalid argument", refused.Message);
+            fixture.AssertNoIncoming();
+            Assert.Equal(0, fixture.Emulator.GetHost("host-b").ReservedBytes);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private static async Task<string> StreamToFileAsync(EngineFixture fixture, string vm)
     {
         var file = Path.Combine(Path.GetTempPath(), $"vmc-{Guid.NewGuid():N}.mig");

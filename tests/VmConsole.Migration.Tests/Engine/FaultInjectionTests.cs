@@ -67,6 +67,70 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A migration to a destination host of this server, with a proxy inside its in-process transport that cuts the
+    /// stream after a random number of bytes: anywhere from the first byte to the last, the EOF marker alone included.
+    /// The destination sees its input end early and refuses it; the sender's pipe breaks. Each run must end failed
+    /// with a reason, the paused source exactly as it was, and the half-received VM gone.
+    /// </summary>
+    [Fact]
+    public async Task DestinationHost_CutByAProxyAtRandomPoints_200Times_FailsEachTimeAndLeavesThePausedSourceIntact()
+    {
+        await using var fixture = new EngineFixture();
+
+        // The stream's length, through the same proxy with nothing cut (a twin of the same shape completes).
+        NewPausedSource(fixture, "twin");
+        CuttingProxy? measuring = null;
+        CuttingProxy.InstallOnce(fixture.Engine, long.MaxValue, p => measuring = p);
+        var twin = fixture.Engine.Start(new MigrationRequest("twin") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 0 } });
+        Assert.True(await EngineFixture.WaitFinishedAsync(twin) == MigrationStatus.Completed, EngineFixture.Describe(twin));
+        var streamLength = measuring!.Forwarded;
+        Assert.Equal(twin.GetStats().Transferred, streamLength);
+        await fixture.Emulator.DeleteVmAsync("twin");
+
+        var source = NewPausedSource(fixture, "vm1");
+        var hash = EngineFixture.HashMigratable(source);
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        var errors = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var run = 0; run < Runs; run++)
+        {
+            // The first runs cut at the very edges: nothing, only EOF missing, EOF and the byte before it; then a
+            // quarter of the runs within the last 64 KiB (the downtime pass, the state section, EOF), the rest anywhere.
+            var cutAfter = run switch
+            {
+                0 => 0,
+                1 => streamLength - 1,
+                2 => streamLength - 2,
+                _ when run % 4 == 0 => streamLength - 1 - random.NextInt64(0, 64 * Sizes.KiB),
+                _ => random.NextInt64(0, streamLength),
+            };
+            CuttingProxy? proxy = null;
+            CuttingProxy.InstallOnce(fixture.Engine, cutAfter, p => proxy = p);
+            var what = $"run {run} (seed {seed}) cut after {cutAfter} of {streamLength} bytes";
+
+            var migration = fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 0 } });
+            var status = await EngineFixture.WaitFinishedAsync(migration, TimeSpan.FromSeconds(10));
+
+            Assert.True(status == MigrationStatus.Failed, $"{what}: {EngineFixture.Describe(migration)}");
+            Assert.False(string.IsNullOrWhiteSpace(migration.ErrorDesc), what);
+            Assert.Equal(cutAfter, await proxy!.Cut.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.NotEqual(true, migration.Verified);
+            Assert.Same(source, fixture.Emulator.GetVm("vm1"));
+            Assert.Equal("host-a", source.Host.Name);
+            Assert.Equal(RunState.Paused, source.RunState);
+            Assert.False(source.Freeze.IsFrozen, what);
+            Assert.True(hash == EngineFixture.HashMigratable(source), $"{what}: the source's memory changed");
+            fixture.AssertNoIncoming();
+            Assert.Equal(0, fixture.Emulator.GetHost("host-b").ReservedBytes);
+            fixture.AssertLegalHistory(migration);
+            var kind = string.Concat(migration.ErrorDesc!.Where(c => !char.IsDigit(c)));
+            errors[kind] = errors.GetValueOrDefault(kind) + 1;
+        }
+
+        EngineFixture.Record(output, $"destination-host cuts: {Runs} runs, stream {streamLength} bytes, seed {seed}; errors: {string.Join("; ", errors.Select(e => $"{e.Value}x {e.Key}"))}");
+    }
+
+    /// <summary>
     /// The in-process path (a destination host of this server) has no transport to cut: the engine wires a pipe, or a
     /// socket it both listens on and connects to. What a cut does there is what the destination half does with a
     /// stream that stops early, so this feeds a real stream, cut at random points, to the engine's destination sink

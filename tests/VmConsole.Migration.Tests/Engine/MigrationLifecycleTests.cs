@@ -1,6 +1,7 @@
 using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using MigrationJob = VmConsole.Migration.Engine.Migration;
 
@@ -298,5 +299,83 @@ public sealed class MigrationLifecycleTests
         }
 
         fixture.AssertLegalHistory(migration!);
+    }
+
+    [Fact]
+    public async Task IncomingVm_WhileInMigrate_RefusesMigratableSetChanges()
+    {
+        await using var fixture = new EngineFixture();
+        var migration = fixture.StartNeverConverging("vm1");
+        await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.Active, Bound);
+        var incoming = Assert.Single(fixture.Emulator.IncomingOn(fixture.Emulator.GetHost("host-b")));
+        Assert.Equal(RunState.InMigrate, incoming.RunState);
+        var tables = incoming.RamBlocks.Single(b => b.IdStr == "/rom@etc/acpi/tables");
+
+        var unset = Assert.Throws<MigratableSetFrozenException>(() => incoming.SetMigratable(incoming.MainRam.Id, false));
+        var resize = Assert.Throws<MigratableSetFrozenException>(() => incoming.Resize(tables.Id, 64 * Sizes.KiB));
+
+        foreach (var refusal in new[] { unset, resize })
+        {
+            Assert.Equal(migration.Id, refusal.MigrationId);
+            Assert.Equal("active", refusal.MigrationStatus);
+        }
+
+        Assert.True(incoming.MainRam.Migratable);
+        Assert.Equal(4 * Sizes.KiB, tables.UsedLength);
+        migration.Cancel();
+        Assert.Equal(MigrationStatus.Cancelled, await EngineFixture.WaitFinishedAsync(migration, Bound));
+        fixture.AssertNoIncoming();
+    }
+
+    /// <summary>Closing the transport throws after the migration completed: the worker still finishes, and says why.</summary>
+    [Fact]
+    public async Task TransportClose_Throws_MigrationStillFinishesAndKeepsTheError()
+    {
+        await using var fixture = new EngineFixture();
+        fixture.CreateVm("vm1", 16, machine: "microvm");
+        fixture.Engine.Hooks.WrapChannel = (_, channel) =>
+            Transports.MigrationChannel.Create(channel.Output, channel.Input, channel, new ThrowingOnClose("close failed on purpose"));
+
+        var migration = fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
+
+        await migration.Finished.WaitAsync(Bound);
+        Assert.True(migration.Status == MigrationStatus.Completed, EngineFixture.Describe(migration));
+        Assert.Equal("Closing the migration transport failed: close failed on purpose", migration.ErrorDesc);
+        Assert.Equal("host-b", fixture.Emulator.GetVm("vm1").Host.Name);
+        fixture.AssertLegalHistory(migration);
+    }
+
+    /// <summary>
+    /// The guest grows a block (its new pages dirty) and only then cancels the migration; a pass that ends in between
+    /// must not make the sender trip over pages it never announced. Every run: cancelled, with QEMU's message.
+    /// </summary>
+    [Fact]
+    public async Task GuestResize_AtRandomMomentsOfFastPasses_50Times_AlwaysCancelledWithQemusError()
+    {
+        await using var fixture = new EngineFixture();
+        // 16 MiB dirtied at 78 MiB/s against 64 MiB/s: passes of a quarter second that leave ~10 MiB dirty, far above
+        // the 0.64 MiB that 10 ms of downtime allows, so it never converges.
+        var source = fixture.CreateVm("vm1", 16, new WorkloadSpec(WorkloadKind.Uniform, 20_000), machine: "microvm");
+        await EngineFixture.WaitForPagesWrittenAsync(source, 2 * 4096);
+        var tables = source.RamBlocks.Single(b => b.IdStr == "/rom@etc/acpi/tables");
+        var random = new Random(Environment.TickCount);
+        for (var run = 0; run < 50; run++)
+        {
+            var migration = fixture.Engine.Start(new MigrationRequest("vm1")
+            {
+                DestinationHost = "host-b",
+                Parameters = MigrationParameters.Default with { MaxBandwidth = 64 * Sizes.MiB, DowntimeLimit = 10 },
+            });
+            await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.Active, Bound);
+            await Task.Delay(random.Next(0, 400));
+
+            source.GuestResize(tables.Id, tables.UsedLength == 4 * Sizes.KiB ? (4 + (4 * random.NextInt64(1, 500))) * Sizes.KiB : 4 * Sizes.KiB);
+
+            Assert.True(await EngineFixture.WaitFinishedAsync(migration, Bound) == MigrationStatus.Cancelled, $"run {run}: {EngineFixture.Describe(migration)}");
+            Assert.Equal("RAM block '/rom@etc/acpi/tables' resized during precopy.", migration.ErrorDesc);
+            Assert.Equal(RunState.Running, source.RunState);
+            fixture.AssertNoIncoming();
+            fixture.AssertLegalHistory(migration);
+        }
     }
 }

@@ -23,6 +23,7 @@ public sealed class MigrationRequestTests
         { "multifd", "unsupported-capability", ErrorKind.Invalid },
         { "postcopy", "unsupported-capability", ErrorKind.Invalid },
         { "host too small", "host-capacity", ErrorKind.Conflict },
+        { "file with destination host", "file-with-destination-host", ErrorKind.Invalid },
     };
 
     [Theory]
@@ -35,6 +36,7 @@ public sealed class MigrationRequestTests
         fixture.CreateVm("idle", 16, machine: "microvm", start: false);
         var down = fixture.CreateVm("down", 16, machine: "microvm");
         await down.ShutdownAsync();
+        var file = Path.Combine(Path.GetTempPath(), $"vmc-{Guid.NewGuid():N}.mig");
         var request = new MigrationRequest("vm1") { DestinationHost = "host-b" };
         request = what switch
         {
@@ -50,6 +52,7 @@ public sealed class MigrationRequestTests
             "multifd" => request with { Capabilities = MigrationCapabilities.Default with { Multifd = true } },
             "postcopy" => request with { Capabilities = MigrationCapabilities.Default with { PostcopyRam = true } },
             "host too small" => request with { DestinationHost = "host-small" },
+            "file with destination host" => request with { Uri = "file:" + file },
             _ => throw new ArgumentOutOfRangeException(nameof(what), what, null),
         };
         var hostB = fixture.Emulator.GetHost("host-b");
@@ -65,6 +68,7 @@ public sealed class MigrationRequestTests
         Assert.Equal(0, fixture.Emulator.GetHost("host-small").ReservedBytes);
         fixture.AssertNoIncoming();
         Assert.Equal(RunState.Running, vm.RunState);
+        Assert.False(File.Exists(file), "a refused request created its stream file");
 
         // Nothing was taken: the same VM migrates right after.
         var migration = fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });

@@ -63,11 +63,9 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
 
     /// <summary>
     /// A delete that comes after the switchover's point of no return: the engine finishes the migration (a cancel is
-    /// too late) and the delete then applies to... the name, which by then is the destination's. Today
-    /// Emulator.DeleteVmAsync removes whatever VM holds the name and disposes the object it looked up first (the old
-    /// source), so the running destination drops out of the inventory undisposed: its guest keeps running and host-b
-    /// keeps its memory reserved. Either outcome below is fine; that leak is not.
-    /// Observed: host-b keeps 19,009,536 bytes reserved for a VM that is in no inventory.
+    /// too late) and the delete follows the name, which by then is the destination's (Emulator.DeleteVmAsync removes
+    /// only the VM it quiesced). Either outcome below is fine; a running destination left out of the inventory, its
+    /// guest running and host-b's memory reserved, is not.
     /// </summary>
     [Fact]
     public async Task Delete_AfterThePointOfNoReturn_LeavesNoOrphanOnTheDestinationHost()
