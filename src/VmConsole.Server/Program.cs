@@ -24,7 +24,8 @@ builder.AddConsoleAccounts();
 builder.AddConsoleApi();
 builder.AddConsoleHub();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-builder.Services.AddMudServices();
+// Messages at the bottom right, where they cover no action buttons.
+builder.Services.AddMudServices(mud => mud.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomRight);
 builder.Services.AddSingleton<IActionLog, AuditedActionLog>();
 builder.Services.AddScoped<ConsoleActions>();
 builder.Services.AddScoped<UserDirectory>();

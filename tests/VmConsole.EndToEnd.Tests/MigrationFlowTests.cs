@@ -41,6 +41,12 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(banner).ToContainTextAsync("is active: the set of migratable RAM blocks is frozen");
         await Expect(page.Locator("[data-testid='lock-icon']").First).ToBeVisibleAsync();
 
+        // Per block, what the migration sent and has left, live.
+        var ramProgress = page.Locator("[data-block-progress='pc.ram']");
+        await Expect(ramProgress).ToBeVisibleAsync();
+        var sentBefore = await ramProgress.GetAttributeAsync("data-sent");
+        await Expect(ramProgress).Not.ToHaveAttributeAsync("data-sent", sentBefore!, new() { Timeout = 5_000 });
+
         // The freeze, as a user meets it: unset migratable on pc.ram is refused by the server, and said so.
         var ram = page.Locator("tr", new() { Has = page.Locator("[data-idstr='pc.ram']") });
         await ram.Locator("[data-action='toggle-migratable']").ClickAsync();
@@ -58,8 +64,16 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
 
         await page.GotoAsync(migrationUrl);
         await Expect(page.Locator("[data-interactive='true']")).ToHaveCountAsync(1);
+        // "Cancelling..." may last only milliseconds: a watcher in the page notes it if it ever shows.
+        await page.EvaluateAsync(@"() => {
+            window.__sawCancelling = false;
+            new MutationObserver(() => { if (document.body.innerText.includes('Cancelling...')) window.__sawCancelling = true; })
+                .observe(document.body, { childList: true, subtree: true, characterData: true });
+        }");
         await page.Locator("[data-testid='migration-cancel']").ClickAsync();
         await Expect(status).ToHaveAttributeAsync("data-status", "cancelled");
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__sawCancelling"), "the page never said Cancelling...");
+        await Expect(page.Locator("[data-testid='migration-cancelling']")).ToHaveCountAsync(0);
         await Expect(page.Locator("[data-testid='migration-summary']")).ToContainTextAsync("Cancelled");
         await ConsoleInBrowser.ScreenshotAsync(page, "migration-cancelled.png");
 
