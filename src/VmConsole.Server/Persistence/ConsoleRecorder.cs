@@ -91,9 +91,11 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
         WorkingSetBytes = vm.Workload.Spec.WorkingSetBytes,
         RunState = vm.RunState.ToQemuName(),
         UpdatedAt = DateTimeOffset.UtcNow,
+        LastBlockId = vm.LastBlockId,
         Blocks = [.. vm.RamBlocks.Select((b, i) => new RamBlockRecord
         {
             Position = i,
+            BlockId = b.Id,
             IdStr = b.BackendId is null ? b.IdStr : "",
             BackendId = b.BackendId,
             UsedLength = b.UsedLength,
