@@ -207,7 +207,7 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
             CpuThrottlePercentage = s.CpuThrottlePercentage,
         };
         var statsJson = JsonSerializer.Serialize(s, JsonSerializerOptions.Web);
-        store.Enqueue(async db =>
+        store.EnqueueSample(async db =>
         {
             db.ProgressSamples.Add(sample);
             await db.Migrations.Where(m => m.Id == migration.Id).ExecuteUpdateAsync(set => set.SetProperty(m => m.StatsJson, statsJson)).ConfigureAwait(false);
