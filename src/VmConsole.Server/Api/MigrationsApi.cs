@@ -113,10 +113,15 @@ internal static class MigrationsApi
     private static async Task<IResult> List(MigrationHistory history, string? vm, string? status, CancellationToken cancellationToken)
     {
         var filter = default(MigrationStatus);
+        var errors = new RequestErrors();
+        errors.VmName(vm, "vm");
         if (status is not null && !MigrationStatusNames.TryParse(status, out filter))
         {
-            var errors = new RequestErrors();
             errors.Add("status", $"'{VmConsole.Emulation.Names.Shorten(status)}' is not a migration status (setup, active, pre-switchover, device, completed, cancelling, cancelled, failing, failed).");
+        }
+
+        if (errors.Any)
+        {
             return errors.ToResult();
         }
 
