@@ -49,7 +49,8 @@ public sealed class ConsoleDbContextTests : IDisposable
             {
                 Id = id, Name = "db-1", Host = "host-a", Machine = "q35", MemoryBytes = 1L << 30, Slots = 4, MaxMemBytes = 4L << 30,
                 WorkloadKind = "Idle", RunState = "running",
-                Blocks = [new() { Position = 0, IdStr = "pc.ram", UsedLength = 1L << 30, MaxLength = 1L << 30, Migratable = true }, new() { Position = 1, BackendId = "dimm0", UsedLength = 1L << 28, MaxLength = 1L << 28, Migratable = true }],
+                LastBlockId = 12,
+                Blocks = [new() { Position = 0, BlockId = 1, IdStr = "pc.ram", UsedLength = 1L << 30, MaxLength = 1L << 30, Migratable = true }, new() { Position = 1, BlockId = 9, BackendId = "dimm0", UsedLength = 1L << 28, MaxLength = 1L << 28, Migratable = true }],
                 Devices = [new() { DeviceId = "dimm0-dev", Driver = "pc-dimm", Memdev = "dimm0" }],
             });
             await db.SaveChangesAsync();
@@ -59,6 +60,8 @@ public sealed class ConsoleDbContextTests : IDisposable
         var vm = await again.Vms.SingleAsync(v => v.Id == id);
         Assert.Equal(["pc.ram", ""], vm.Blocks.OrderBy(b => b.Position).Select(b => b.IdStr));
         Assert.Equal("dimm0", vm.Blocks.Single(b => b.Position == 1).BackendId);
+        Assert.Equal([1, 9], vm.Blocks.OrderBy(b => b.Position).Select(b => b.BlockId));
+        Assert.Equal(12, vm.LastBlockId);
         Assert.Equal("dimm0", Assert.Single(vm.Devices).Memdev);
     }
 

@@ -11,9 +11,10 @@ namespace VmConsole.Server.Tests;
 
 /// <summary>
 /// The console in process, on the content root it uses when run for real (the repository's top level),
-/// or on another one given by a test. Extra settings override appsettings.json.
+/// or on another one given by a test. Extra settings override appsettings.json. With <c>keepDatabase</c> the
+/// database outlives the console (for a graceful restart on the same file).
 /// </summary>
-public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<string, string?>? settings = null, string? databaseFile = null) : WebApplicationFactory<Program>
+public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<string, string?>? settings = null, string? databaseFile = null, bool keepDatabase = false) : WebApplicationFactory<Program>
 {
     /// <summary>Each console gets its own database, so every test starts from the seed.</summary>
     public string DatabaseFile { get; } = databaseFile ?? Path.Combine(Path.GetTempPath(), $"vmconsole-test-{Guid.NewGuid():N}.db");
@@ -75,6 +76,11 @@ public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<strin
     {
         await base.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (keepDatabase)
+        {
+            return;
+        }
+
         foreach (var file in new[] { DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm" })
         {
             File.Delete(file);

@@ -125,4 +125,107 @@ public sealed class HubTests : IAsyncLifetime
         Assert.Equal("db-1", pushed.Vm);
         await client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
     }
+
+    [Fact]
+    public async Task Hub_SubscribedToVmMigrationAndEverything_ReceivesEachEventOnceAndAtMostTenProgressASecond()
+    {
+        var progress = new ConcurrentQueue<(MigrationDto Dto, long At)>();
+        var statuses = new ConcurrentQueue<string>();
+        var audits = new ConcurrentQueue<AuditEntryDto>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        _connection.On<MigrationDto>(nameof(IConsoleClient.MigrationProgress), m => progress.Enqueue((m, clock.ElapsedMilliseconds)));
+        _connection.On<MigrationDto>(nameof(IConsoleClient.MigrationStatusChanged), m => statuses.Enqueue(m.Status));
+        _connection.On<AuditEntryDto>(nameof(IConsoleClient.AuditAppended), audits.Enqueue);
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeAll));
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "db-1");
+
+        // 8 MB/s of dirtying against 1 MiB/s: it cannot converge, so progress keeps coming until cancelled.
+        using var admin = await _factory.CreateSignedInClientAsync();
+        (await admin.PutAsync(new Uri("/api/vms/db-1/workload", UriKind.Relative), Json("{\"kind\":\"uniform\",\"pagesPerSecond\":2000}"))).EnsureSuccessStatusCode();
+        var response = await _client.PostAsync(new Uri("/api/migrations", UriKind.Relative), Json("{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}"));
+        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeMigration), id);
+
+        await WaitUntilAsync(() => statuses.Contains("active"));
+        var from = clock.ElapsedMilliseconds;
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var to = clock.ElapsedMilliseconds;
+        await _client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
+        await WaitUntilAsync(() => statuses.Contains("cancelled"));
+        await Task.Delay(300);
+
+        var window = progress.Where(p => p.Dto.Id == id && p.At >= from && p.At < to).ToList();
+        var perSecond = window.Count / ((to - from) / 1000.0);
+        Assert.InRange(perSecond, 3, 12);
+        var copies = progress.GroupBy(p => (p.Dto.Status, p.Dto.TotalTime, p.Dto.Ram.Transferred, p.Dto.Ram.DirtySyncCount)).Max(g => g.Count());
+        Assert.Equal(1, copies);
+        Assert.Equal(1, statuses.Count(s => s == "active"));
+        Assert.Equal(1, statuses.Count(s => s == "cancelled"));
+        var startAudits = audits.Where(a => a.Target == "/api/migrations").ToList();
+        Assert.Single(startAudits);
+    }
+
+    [Fact]
+    public async Task Hub_SubscribedToAVm_ReceivesVmChangedOnPowerAndRamBlocksChangedOnANewBackend()
+    {
+        var changed = new TaskCompletionSource<VmDto>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocks = new TaskCompletionSource<IReadOnlyList<RamBlockDto>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _connection.On<VmDto>(nameof(IConsoleClient.VmChanged), vm =>
+        {
+            if (vm.Name == "web-1" && vm.RunState == "paused")
+            {
+                changed.TrySetResult(vm);
+            }
+        });
+        _connection.On<string, IReadOnlyList<RamBlockDto>>(nameof(IConsoleClient.RamBlocksChanged), (vm, list) =>
+        {
+            if (vm == "web-1" && list.Any(b => b.BackendId == "hub0"))
+            {
+                blocks.TrySetResult(list);
+            }
+        });
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "web-1");
+        using var admin = await _factory.CreateSignedInClientAsync();
+
+        (await admin.PostAsync(new Uri("/api/vms/web-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"))).EnsureSuccessStatusCode();
+        (await admin.PostAsync(new Uri("/api/vms/web-1/ramblocks", UriKind.Relative), Json("{\"backendId\":\"hub0\",\"sizeBytes\":8388608}"))).EnsureSuccessStatusCode();
+
+        var vm = await changed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var list = await blocks.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("host-a", vm.Host);
+        var added = Assert.Single(list, b => b.BackendId == "hub0");
+        Assert.Equal(8L << 20, added.UsedLength);
+        Assert.False(added.Migratable);
+    }
+
+    [Fact]
+    public async Task Hub_SubscribedToAnotherVm_ReceivesNothingAboutThisOne()
+    {
+        var seen = new ConcurrentQueue<string>();
+        _connection.On<VmDto>(nameof(IConsoleClient.VmChanged), vm => seen.Enqueue(vm.Name));
+        _connection.On<AuditEntryDto>(nameof(IConsoleClient.AuditAppended), a => seen.Enqueue("audit:" + a.Vm));
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "tiny-1");
+        using var admin = await _factory.CreateSignedInClientAsync();
+
+        (await admin.PostAsync(new Uri("/api/vms/web-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"))).EnsureSuccessStatusCode();
+        (await admin.PostAsync(new Uri("/api/vms/tiny-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"))).EnsureSuccessStatusCode();
+        await WaitUntilAsync(() => seen.Contains("audit:tiny-1"));
+        await Task.Delay(200);
+
+        Assert.DoesNotContain("web-1", seen);
+        Assert.DoesNotContain("audit:web-1", seen);
+        Assert.Contains("tiny-1", seen);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for a hub message");
+            await Task.Delay(20);
+        }
+    }
 }

@@ -147,6 +147,27 @@ public sealed class Vm : IDisposable
     /// <summary>How long teardown waits for a migration to let go of the block list.</summary>
     public TimeSpan TeardownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The highest block id handed out so far (freed ones included); a new block gets a higher one.</summary>
+    public int LastBlockId
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _nextBlockId;
+            }
+        }
+    }
+
+    /// <summary>Never hands out an id up to <paramref name="lastBlockId"/> again (restoring a VM whose highest blocks were freed).</summary>
+    public void ReserveBlockIdsThrough(int lastBlockId)
+    {
+        lock (_gate)
+        {
+            _nextBlockId = Math.Max(_nextBlockId, lastBlockId);
+        }
+    }
+
     public RamBlock GetBlock(int id) =>
         RamBlocks.FirstOrDefault(b => b.Id == id)
         ?? throw EmulationException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {id}.");
@@ -292,7 +313,13 @@ public sealed class Vm : IDisposable
     // ---- memory operations ----------------------------------------------------------------------
 
     /// <summary>object-add memory-backend-ram: a block that is neither migratable nor visible to the guest. Allowed during migration.</summary>
-    public RamBlock AddMemoryBackend(string backendId, long sizeBytes)
+    public RamBlock AddMemoryBackend(string backendId, long sizeBytes) => AddMemoryBackend(backendId, sizeBytes, blockId: null);
+
+    /// <summary>
+    /// object-add with the block id it had before (restoring a stored VM), so ids stay stable across a restart;
+    /// later blocks get ids above it. Refused if another block has that id.
+    /// </summary>
+    public RamBlock AddMemoryBackend(string backendId, long sizeBytes, int? blockId)
     {
         Names.ValidateQemuId(backendId, "memory backend");
         if (sizeBytes <= 0 || sizeBytes % RamBlockRules.MinPageSize != 0 || sizeBytes > MaxMemoryBytes)
@@ -309,10 +336,15 @@ public sealed class Vm : IDisposable
                 throw EmulationException.Conflict("backend-exists", $"VM '{Name}' already has a memory backend '{backendId}'.");
             }
 
+            if (blockId is { } wanted && (wanted <= 0 || _blocks.Any(b => b.Id == wanted)))
+            {
+                throw EmulationException.Conflict("block-id-taken", $"VM '{Name}' cannot give block id {wanted} to backend '{backendId}': it is not positive or already in use.");
+            }
+
             Host.Reserve(sizeBytes, $"Memory backend '{backendId}'");
             try
             {
-                block = AddBlock("", backendId, sizeBytes, sizeBytes, RamBlockFlags.None, guestAddress: null);
+                block = AddBlock("", backendId, sizeBytes, sizeBytes, RamBlockFlags.None, guestAddress: null, blockId);
             }
             catch
             {
@@ -727,7 +759,7 @@ public sealed class Vm : IDisposable
         _workload.Active = next == RunState.Running;
     }
 
-    private RamBlock AddBlock(string idStr, string? backendId, long usedLength, long maxLength, RamBlockFlags flags, long? guestAddress)
+    private RamBlock AddBlock(string idStr, string? backendId, long usedLength, long maxLength, RamBlockFlags flags, long? guestAddress, int? id = null)
     {
         if (idStr.Length > 0 && flags.HasFlag(RamBlockFlags.Migratable))
         {
@@ -735,7 +767,8 @@ public sealed class Vm : IDisposable
         }
 
         var offset = RamAddressAllocator.FindOffset([.. _blocks.Select(b => (b.Offset, b.MaxLength))], maxLength);
-        var block = new RamBlock(++_nextBlockId, idStr, backendId, offset, RamBlockRules.MinPageSize, usedLength, maxLength, flags)
+        _nextBlockId = id is { } given ? Math.Max(_nextBlockId, given) : _nextBlockId + 1;
+        var block = new RamBlock(id ?? _nextBlockId, idStr, backendId, offset, RamBlockRules.MinPageSize, usedLength, maxLength, flags)
         {
             GuestAddress = guestAddress,
         };

@@ -420,6 +420,9 @@ namespace VmConsole.Persistence.Migrations
                         .HasMaxLength(63)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("LastBlockId")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("PagesPerSecond")
                         .HasColumnType("INTEGER");
 
@@ -559,6 +562,9 @@ namespace VmConsole.Persistence.Migrations
                             b1.Property<string>("BackendId")
                                 .HasMaxLength(63)
                                 .HasColumnType("TEXT");
+
+                            b1.Property<int>("BlockId")
+                                .HasColumnType("INTEGER");
 
                             b1.Property<string>("IdStr")
                                 .IsRequired()

@@ -35,6 +35,9 @@ public sealed class VmRecord
 
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>The highest block id the VM handed out (freed blocks included), so that ids are never reused after a restart.</summary>
+    public int LastBlockId { get; set; }
+
     public List<RamBlockRecord> Blocks { get; set; } = [];
 
     public List<DeviceRecord> Devices { get; set; } = [];
@@ -44,6 +47,9 @@ public sealed class VmRecord
 public sealed class RamBlockRecord
 {
     public int Position { get; set; }
+
+    /// <summary>The block's id in the console (the API's <c>{block}</c>), kept so that it survives a restart; 0 in rows written before it was kept.</summary>
+    public int BlockId { get; set; }
 
     public string IdStr { get; set; } = "";
 

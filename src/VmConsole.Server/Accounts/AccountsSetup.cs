@@ -54,6 +54,14 @@ public static class AccountsSetup
         var path = context.Request.Path;
         if (path.StartsWithSegments("/api") || path.StartsWithSegments("/hubs"))
         {
+            if (path.StartsWithSegments("/api"))
+            {
+                // A refusal at the door is a refusal like any other: who tried what (DESIGN.md section 7).
+                var (action, target, vm) = Api.AuditApi.Describe(context.HttpContext);
+                context.HttpContext.RequestServices.GetRequiredService<Persistence.ConsoleRecorder>()
+                    .Audit(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail);
+            }
+
             context.Response.StatusCode = status;
             var problems = context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
             await problems.WriteAsync(new ProblemDetailsContext

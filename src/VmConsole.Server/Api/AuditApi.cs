@@ -54,6 +54,7 @@ internal static class AuditApi
             errors.Add("outcome", "'outcome' is allowed or refused.");
         }
 
+        errors.VmName(vm, "vm");
         var number = errors.InRange(page, "page", 1, 1_000_000, required: false);
         if (errors.Any)
         {

@@ -15,18 +15,42 @@ internal static class MigrationsApi
         migrations.MapGet("/{id}", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.GetAsync(id, cancellationToken));
         migrations.MapGet("/{id}/samples", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.SamplesAsync(id, cancellationToken))
             .WithSummary("Progress samples for the charts (about two a second while it runs)");
-        operate.MapPost("/{id}/cancel", (string id, MigrationEngine engine) =>
+        operate.MapPost("/{id}/cancel", CancelAsync)
+            .WithSummary("migrate_cancel: 202 cancelling now, cancelled when the worker has quit; 200 and a no-op once finished (also for one known only from the history)");
+        operate.MapPost("/{id}/continue", ContinueAsync).WithSummary("migrate-continue from pre-switchover (409 not-pre-switchover otherwise, finished ones included)");
+    }
+
+    private static async Task<IResult> CancelAsync(string id, MigrationEngine engine, MigrationHistory history, CancellationToken cancellationToken)
+    {
+        var live = engine.Migrations.FirstOrDefault(m => m.Id == id);
+        if (live is null)
         {
-            var migration = engine.Get(id);
-            migration.Cancel();
-            return TypedResults.Accepted($"/api/migrations/{id}", migration.ToDto());
-        }).WithSummary("migrate_cancel: cancelling now, cancelled when the worker has quit; a no-op once finished");
-        operate.MapPost("/{id}/continue", (string id, MigrationEngine engine) =>
+            // Only in the history (run before a restart): finished, so cancelling it changes nothing.
+            return TypedResults.Ok(await history.GetAsync(id, cancellationToken));
+        }
+
+        if (live.Status.IsFinal())
         {
-            var migration = engine.Get(id);
-            migration.Continue();
-            return TypedResults.Accepted($"/api/migrations/{id}", migration.ToDto());
-        }).WithSummary("migrate-continue from pre-switchover");
+            return TypedResults.Ok(live.ToDto());
+        }
+
+        live.Cancel();
+        return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
+    }
+
+    private static async Task<IResult> ContinueAsync(string id, MigrationEngine engine, MigrationHistory history, CancellationToken cancellationToken)
+    {
+        var live = engine.Migrations.FirstOrDefault(m => m.Id == id);
+        if (live is null)
+        {
+            var stored = await history.GetAsync(id, cancellationToken);
+            throw VmConsole.Emulation.EmulationException.Conflict(
+                "not-pre-switchover",
+                $"Migration {VmConsole.Emulation.Names.Shorten(id)} is {stored.Status}; continue is only for a migration waiting in pre-switchover.");
+        }
+
+        live.Continue();
+        return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
     }
 
     private static IResult Start(StartMigrationRequest request, MigrationEngine engine, System.Security.Claims.ClaimsPrincipal user)
@@ -89,10 +113,15 @@ internal static class MigrationsApi
     private static async Task<IResult> List(MigrationHistory history, string? vm, string? status, CancellationToken cancellationToken)
     {
         var filter = default(MigrationStatus);
+        var errors = new RequestErrors();
+        errors.VmName(vm, "vm");
         if (status is not null && !MigrationStatusNames.TryParse(status, out filter))
         {
-            var errors = new RequestErrors();
             errors.Add("status", $"'{VmConsole.Emulation.Names.Shorten(status)}' is not a migration status (setup, active, pre-switchover, device, completed, cancelling, cancelled, failing, failed).");
+        }
+
+        if (errors.Any)
+        {
             return errors.ToResult();
         }
 

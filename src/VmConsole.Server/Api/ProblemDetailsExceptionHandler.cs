@@ -39,6 +39,15 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
             hub.Refused(refused);
         }
 
+        if (status == StatusCodes.Status400BadRequest)
+        {
+            // Every 400 says which field is wrong (DESIGN.md section 8): "" when it is no one field, "$" for the body as a whole.
+            problem.Extensions["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal)
+            {
+                [exception is EmulationException invalid ? InvalidFields.FieldOf(invalid, httpContext.Request.Path) : InvalidFields.FieldOf((BadHttpRequestException)exception)] = [detail],
+            };
+        }
+
         if (exception is MigratableSetFrozenException frozen)
         {
             problem.Extensions["migrationId"] = frozen.MigrationId;

@@ -52,6 +52,15 @@ internal sealed class RequestErrors
         return value.Value;
     }
 
+    /// <summary>A VM name used as a filter: no VM has a name longer than 63 characters, so a longer one is an error, not an empty answer.</summary>
+    public void VmName(string? value, string field)
+    {
+        if (value is { Length: > 63 })
+        {
+            Add(field, $"'{field}' is a VM name of at most 63 characters; got {value.Length:N0}.");
+        }
+    }
+
     /// <summary>An enum value by its name only (any case); numbers and unknown names are refused.</summary>
     public static bool TryParseName<TEnum>(string text, out TEnum value)
         where TEnum : struct, Enum

@@ -9,14 +9,15 @@ using VmConsole.Server.Emulation;
 namespace VmConsole.Server.Hubs;
 
 /// <summary>
-/// Forwards the emulator's and the engine's events to hub groups: a VM's changes to its group and to
-/// everyone, a migration's status and progress (already coalesced to ten a second) to its group and to
-/// everyone. Sends are fire-and-forget from the domain's threads; a failed send is logged, never thrown back.
+/// Forwards the emulator's and the engine's events to the connections that follow them: a VM's changes to
+/// those following the VM or everything, a migration's status and progress (already coalesced to ten a second)
+/// to those following the migration, its VM, or everything. Each connection gets each event once. Sends are fire-and-forget from the domain's threads; a failed send is logged, never thrown back.
 /// </summary>
 public sealed class ConsoleEventForwarder(
     Emulator emulator,
     MigrationEngine engine,
     IHubContext<ConsoleHub, IConsoleClient> hub,
+    HubSubscriptions subscriptions,
     ILogger<ConsoleEventForwarder> logger) : IHostedService
 {
     private VmWatch? _watch;
@@ -39,14 +40,14 @@ public sealed class ConsoleEventForwarder(
 
     /// <summary>Tells everyone (and the VM's followers) that the audit log has a new line.</summary>
     public void Audited(AuditEntryDto entry) =>
-        Send(entry.Vm is null ? hub.Clients.Group(ConsoleHub.Everything) : ToVmAndEveryone(entry.Vm), c => c.AuditAppended(entry));
+        Send(subscriptions.Recipients(entry.Vm), c => c.AuditAppended(entry));
 
     /// <summary>Tells the VM's followers and everyone that an action was refused.</summary>
     public void Refused(EmulationException refusal)
     {
         var frozen = refusal as MigratableSetFrozenException;
         var dto = new RefusalDto(refusal.Code, refusal.Message, frozen?.Vm, frozen?.Operation, frozen?.Block, frozen?.MigrationId, frozen?.MigrationStatus, DateTimeOffset.UtcNow);
-        Send(frozen is null ? hub.Clients.Group(ConsoleHub.Everything) : hub.Clients.Groups(ConsoleHub.Everything, ConsoleHub.VmGroup(frozen.Vm)), c => c.ActionRefused(dto));
+        Send(subscriptions.Recipients(frozen?.Vm), c => c.ActionRefused(dto));
     }
 
     private void OnInventoryChanged(InventoryChangeKind kind, string name)
@@ -95,13 +96,17 @@ public sealed class ConsoleEventForwarder(
         Send(ToMigrationAndEveryone(migration), c => c.MigrationStatusChanged(started));
     }
 
-    private IConsoleClient ToVmAndEveryone(string vm) => hub.Clients.Groups(ConsoleHub.Everything, ConsoleHub.VmGroup(vm));
+    private IReadOnlyList<string> ToVmAndEveryone(string vm) => subscriptions.Recipients(vm);
 
-    private IConsoleClient ToMigrationAndEveryone(VmConsole.Migration.Engine.Migration m) =>
-        hub.Clients.Groups(ConsoleHub.Everything, ConsoleHub.MigrationGroup(m.Id), ConsoleHub.VmGroup(m.VmName));
+    private IReadOnlyList<string> ToMigrationAndEveryone(VmConsole.Migration.Engine.Migration m) => subscriptions.Recipients(m.VmName, m.Id);
 
-    private void Send(IConsoleClient clients, Func<IConsoleClient, Task> send) =>
-        _ = SendAsync(clients, send);
+    private void Send(IReadOnlyList<string> connectionIds, Func<IConsoleClient, Task> send)
+    {
+        if (connectionIds.Count > 0)
+        {
+            _ = SendAsync(hub.Clients.Clients(connectionIds), send);
+        }
+    }
 
     private async Task SendAsync(IConsoleClient clients, Func<IConsoleClient, Task> send)
     {

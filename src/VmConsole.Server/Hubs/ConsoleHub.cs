@@ -29,11 +29,11 @@ public sealed record AuditEntryDto(DateTimeOffset At, string User, string Action
 public sealed record RefusalDto(string Code, string Message, string? Vm, string? Operation, string? Block, string? MigrationId, string? MigrationStatus, DateTimeOffset At);
 
 /// <summary>
-/// <c>/hubs/console</c>: a client subscribes to one VM, one migration, or everything, and receives
-/// <see cref="IConsoleClient"/> calls for what it follows.
+/// <c>/hubs/console</c>: a client subscribes to VMs, migrations, or everything, and receives each
+/// <see cref="IConsoleClient"/> call for what it follows once, however many of its subscriptions it matches.
 /// </summary>
 [Microsoft.AspNetCore.Authorization.Authorize(Policy = Accounts.Roles.CanView)]
-public sealed class ConsoleHub : Hub<IConsoleClient>
+public sealed class ConsoleHub(HubSubscriptions subscriptions) : Hub<IConsoleClient>
 {
     public const string Path = "/hubs/console";
     public const string Everything = "all";
@@ -42,15 +42,25 @@ public sealed class ConsoleHub : Hub<IConsoleClient>
 
     public static string MigrationGroup(string id) => $"migration:{id}";
 
-    public Task SubscribeVm(string vm) => Groups.AddToGroupAsync(Context.ConnectionId, VmGroup(vm));
+    public Task SubscribeVm(string vm) => Follow(subscriptions.FollowVm(Context.ConnectionId, vm, follow: true));
 
-    public Task UnsubscribeVm(string vm) => Groups.RemoveFromGroupAsync(Context.ConnectionId, VmGroup(vm));
+    public Task UnsubscribeVm(string vm) => Follow(subscriptions.FollowVm(Context.ConnectionId, vm, follow: false));
 
-    public Task SubscribeMigration(string id) => Groups.AddToGroupAsync(Context.ConnectionId, MigrationGroup(id));
+    public Task SubscribeMigration(string id) => Follow(subscriptions.FollowMigration(Context.ConnectionId, id, follow: true));
 
-    public Task UnsubscribeMigration(string id) => Groups.RemoveFromGroupAsync(Context.ConnectionId, MigrationGroup(id));
+    public Task UnsubscribeMigration(string id) => Follow(subscriptions.FollowMigration(Context.ConnectionId, id, follow: false));
 
-    public Task SubscribeAll() => Groups.AddToGroupAsync(Context.ConnectionId, Everything);
+    public Task SubscribeAll() => Follow(subscriptions.FollowAll(Context.ConnectionId, follow: true));
 
-    public Task UnsubscribeAll() => Groups.RemoveFromGroupAsync(Context.ConnectionId, Everything);
+    public Task UnsubscribeAll() => Follow(subscriptions.FollowAll(Context.ConnectionId, follow: false));
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        subscriptions.Forget(Context.ConnectionId);
+        return base.OnDisconnectedAsync(exception);
+    }
+
+    private static Task Follow(bool accepted) => accepted
+        ? Task.CompletedTask
+        : throw new HubException($"A connection follows at most {HubSubscriptions.MaxFollowsPerConnection} VMs and migrations; subscribe to everything instead.");
 }

@@ -5,6 +5,7 @@ public static class HubSetup
     public static IHostApplicationBuilder AddConsoleHub(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSignalR();
+        builder.Services.AddSingleton<HubSubscriptions>();
         builder.Services.AddSingleton<ConsoleEventForwarder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsoleEventForwarder>());
         return builder;

@@ -91,9 +91,11 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
         WorkingSetBytes = vm.Workload.Spec.WorkingSetBytes,
         RunState = vm.RunState.ToQemuName(),
         UpdatedAt = DateTimeOffset.UtcNow,
+        LastBlockId = vm.LastBlockId,
         Blocks = [.. vm.RamBlocks.Select((b, i) => new RamBlockRecord
         {
             Position = i,
+            BlockId = b.Id,
             IdStr = b.BackendId is null ? b.IdStr : "",
             BackendId = b.BackendId,
             UsedLength = b.UsedLength,
@@ -205,7 +207,7 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
             CpuThrottlePercentage = s.CpuThrottlePercentage,
         };
         var statsJson = JsonSerializer.Serialize(s, JsonSerializerOptions.Web);
-        store.Enqueue(async db =>
+        store.EnqueueSample(async db =>
         {
             db.ProgressSamples.Add(sample);
             await db.Migrations.Where(m => m.Id == migration.Id).ExecuteUpdateAsync(set => set.SetProperty(m => m.StatsJson, statsJson)).ConfigureAwait(false);

@@ -119,10 +119,13 @@ internal sealed class ConsoleStartup(
             MaxMemBytes = record.Slots > 0 ? record.MaxMemBytes : 0,
         });
         var blocks = record.Blocks.OrderBy(b => b.Position).ToList();
+        // Backends get back the ids they had (rows from before ids were kept have 0: a new id, as then).
         foreach (var backend in blocks.Where(b => b.BackendId is not null))
         {
-            vm.AddMemoryBackend(backend.BackendId!, backend.UsedLength);
+            vm.AddMemoryBackend(backend.BackendId!, backend.UsedLength, backend.BlockId > 0 ? backend.BlockId : null);
         }
+
+        vm.ReserveBlockIdsThrough(record.LastBlockId);
 
         foreach (var device in record.Devices)
         {

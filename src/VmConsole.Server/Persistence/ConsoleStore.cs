@@ -5,30 +5,50 @@ using VmConsole.Persistence;
 namespace VmConsole.Server.Persistence;
 
 /// <summary>
-/// The one writer to the database: writes are queued on a bounded channel and applied in batches, one
-/// transaction per batch, so that the engine and the UI never wait on SQLite. A full queue drops the write
-/// and logs it rather than blocking the caller.
+/// The one writer to the database: writes are queued and applied in batches, one transaction per batch, so
+/// that the engine and the UI never wait on SQLite. Only progress samples may be dropped, when more than
+/// <c>sampleCapacity</c> of them wait (counted and logged); status changes, VM definitions and audit lines are
+/// always queued. A write or a batch that fails is logged and the writer goes on with the next.
 /// </summary>
-public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, ILogger<ConsoleStore> logger) : BackgroundService
+public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, ILogger<ConsoleStore> logger, int sampleCapacity = ConsoleStore.DefaultSampleCapacity) : BackgroundService
 {
+    public const int DefaultSampleCapacity = 20_000;
     private const int BatchSize = 256;
 
     // Flushes waiting for the batch in progress to commit; touched only by the single reader.
     private readonly List<TaskCompletionSource> _committed = [];
 
-    private readonly Channel<Func<ConsoleDbContext, Task>> _writes = Channel.CreateBounded<Func<ConsoleDbContext, Task>>(
-        new BoundedChannelOptions(20_000) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+    // Unbounded so that a write that must not be lost is never refused; samples are bounded by _queuedSamples.
+    private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>Queues a write; false (and a log line) when the queue is full.</summary>
-    public bool Enqueue(Func<ConsoleDbContext, Task> write)
+    // Samples queued and not yet taken by the reader: incremented by producers, decremented by the reader (Interlocked).
+    private int _queuedSamples;
+
+    // Samples refused because the queue was full (Interlocked).
+    private long _droppedSamples;
+
+    /// <summary>Progress samples dropped since start because the queue was full.</summary>
+    public long DroppedSamples => Interlocked.Read(ref _droppedSamples);
+
+    /// <summary>Queues a write that must not be lost (definitions, status changes, audit); false only once the writer has stopped.</summary>
+    public bool Enqueue(Func<ConsoleDbContext, Task> write) => _writes.Writer.TryWrite(new Write(write, IsSample: false));
+
+    /// <summary>Queues a progress sample; false (counted and logged) when too many wait already.</summary>
+    public bool EnqueueSample(Func<ConsoleDbContext, Task> write)
     {
-        if (_writes.Writer.TryWrite(write))
+        if (Interlocked.Increment(ref _queuedSamples) > sampleCapacity || !_writes.Writer.TryWrite(new Write(write, IsSample: true)))
         {
-            return true;
+            Interlocked.Decrement(ref _queuedSamples);
+            var dropped = Interlocked.Increment(ref _droppedSamples);
+            if (dropped == 1 || dropped % 1000 == 0)
+            {
+                StoreLog.SamplesDropped(logger, dropped);
+            }
+
+            return false;
         }
 
-        StoreLog.Dropped(logger);
-        return false;
+        return true;
     }
 
     /// <summary>Completes once every write queued before the call is committed, visible to every reader.</summary>
@@ -48,7 +68,7 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
         {
             while (await _writes.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
             {
-                await WriteBatchAsync(CancellationToken.None).ConfigureAwait(false);
+                await WriteBatchAsync().ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -58,45 +78,66 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
 
         while (_writes.Reader.TryPeek(out _))
         {
-            await WriteBatchAsync(CancellationToken.None).ConfigureAwait(false);
+            await WriteBatchAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task WriteBatchAsync(CancellationToken cancellationToken)
+    /// <summary>One transaction for up to <see cref="BatchSize"/> writes; never throws, so one bad batch cannot stop the writer or the host.</summary>
+    private async Task WriteBatchAsync()
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        for (var i = 0; i < BatchSize && _writes.Reader.TryRead(out var write); i++)
+        try
         {
-            try
+            await using var db = await contexts.CreateDbContextAsync().ConfigureAwait(false);
+            await using var transaction = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+            for (var i = 0; i < BatchSize && _writes.Reader.TryRead(out var write); i++)
             {
-                await write(db).ConfigureAwait(false);
-                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
-            {
-                StoreLog.WriteFailed(logger, ex);
-            }
-            finally
-            {
-                db.ChangeTracker.Clear();
-            }
-        }
+                if (write.IsSample)
+                {
+                    Interlocked.Decrement(ref _queuedSamples);
+                }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var flush in _committed)
+                try
+                {
+                    await write.Apply(db).ConfigureAwait(false);
+                    await db.SaveChangesAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    StoreLog.WriteFailed(logger, ex);
+                }
+                finally
+                {
+                    db.ChangeTracker.Clear();
+                }
+            }
+
+            await transaction.CommitAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            flush.TrySetResult();
+            StoreLog.BatchFailed(logger, ex);
         }
+        finally
+        {
+            foreach (var flush in _committed)
+            {
+                flush.TrySetResult();
+            }
 
-        _committed.Clear();
+            _committed.Clear();
+        }
     }
+
+    private readonly record struct Write(Func<ConsoleDbContext, Task> Apply, bool IsSample);
 }
 
 internal static partial class StoreLog
 {
-    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "The database write queue is full; a write was dropped")]
-    public static partial void Dropped(ILogger logger);
+    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "The database write queue is full of progress samples; {Dropped} samples dropped so far")]
+    public static partial void SamplesDropped(ILogger logger, long dropped);
+
+    [LoggerMessage(EventId = 34, Level = LogLevel.Error, Message = "A database write batch failed; the writer goes on with the next")]
+    public static partial void BatchFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 31, Level = LogLevel.Error, Message = "A database write failed")]
     public static partial void WriteFailed(ILogger logger, Exception exception);
