@@ -41,18 +41,25 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
                 await Task.Delay(wait, Time);
             }
 
-            Volatile.Write(ref _scheduled, 0);
             if (!_disposed)
             {
                 await InvokeAsync(() =>
                 {
+                    // Stamp, then accept new requests, then render: a request before the render is covered by it
+                    // (it reads the latest state), and one after it waits a full interval from this stamp.
                     Interlocked.Exchange(ref _lastRender, Time.GetTimestamp());
+                    Volatile.Write(ref _scheduled, 0);
                     StateHasChanged();
                 });
+            }
+            else
+            {
+                Volatile.Write(ref _scheduled, 0);
             }
         }
         catch (Exception ex) when (!_disposed)
         {
+            Volatile.Write(ref _scheduled, 0);
             await DispatchExceptionAsync(ex);
         }
     }
