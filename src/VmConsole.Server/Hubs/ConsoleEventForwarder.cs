@@ -70,14 +70,43 @@ public sealed class ConsoleEventForwarder(
             return;
         }
 
-        if (kind is VmChangeKind.RamBlocks or VmChangeKind.Devices)
+        if (kind is VmChangeKind.RamBlocks or VmChangeKind.Devices && _blocksPending.TryAdd(vm, 0))
         {
-            var blocks = vm.RamBlocks.Select(b => b.ToDto()).ToList();
-            Send(ToVmAndEveryone(vm.Name), c => c.RamBlocksChanged(vm.Name, blocks));
+            _ = SendBlocksSoonAsync(vm);
         }
 
-        var dto = vm.ToDto(engine);
-        Send(ToVmAndEveryone(vm.Name), c => c.VmChanged(dto));
+        var recipients = ToVmAndEveryone(vm.Name);
+        if (recipients.Count > 0)
+        {
+            var dto = vm.ToDto(engine);
+            Send(recipients, c => c.VmChanged(dto));
+        }
+    }
+
+    /// <summary>A burst of block changes sends one list after this long: the latest.</summary>
+    public static readonly TimeSpan BlockListInterval = TimeSpan.FromMilliseconds(100);
+
+    // VMs whose block list is about to be sent. Added on the event's thread, removed by the send just before
+    // it reads the list, so a change after that read queues another send.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Vm, byte> _blocksPending = new(ReferenceEqualityComparer.Instance);
+
+    private async Task SendBlocksSoonAsync(Vm vm)
+    {
+        try
+        {
+            await Task.Delay(BlockListInterval).ConfigureAwait(false);
+            _blocksPending.TryRemove(vm, out _);
+            var recipients = ToVmAndEveryone(vm.Name);
+            if (recipients.Count > 0 && emulator.TryGetVm(vm.Name, out var current) && current == vm)
+            {
+                var blocks = vm.RamBlocks.Select(b => b.ToDto()).ToList();
+                Send(recipients, c => c.RamBlocksChanged(vm.Name, blocks));
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            HubLog.SendFailed(logger, ex);
+        }
     }
 
     private void OnMigrationStarted(VmConsole.Migration.Engine.Migration migration)

@@ -11,8 +11,8 @@ namespace VmConsole.Server.Persistence;
 /// <summary>
 /// Keeps the database in step with the console: every VM's definition and layout as it changes, every
 /// migration with its state changes, statistics and progress samples, and the audit log. All writes go
-/// through the <see cref="ConsoleStore"/> queue; records are built on the event's thread, so they are the
-/// state at that moment.
+/// through the <see cref="ConsoleStore"/> queue. Migration and audit records are built on the event's thread, so
+/// they are the state at that moment; a VM's definition is read when its write is taken, so it is the latest.
 /// </summary>
 public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time) : IHostedService
 {
@@ -127,11 +127,27 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
         }
     }
 
+    // VMs with a definition write queued and not yet taken by the writer. Added on the event's thread, removed
+    // by the writer just before it takes the snapshot; keyed by the Vm object (a migrated VM's destination is
+    // another object with the same id, and gets its own write).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Vm, byte> _vmsPending = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// Queues a write of <paramref name="vm"/>'s definition, unless one is queued already: the writer takes the
+    /// snapshot when it gets there, so a burst of changes (10,000 backends added) is one write of the latest
+    /// state, not one write per change.
+    /// </summary>
     private void SaveVm(Vm vm)
     {
-        var record = Snapshot(vm);
+        if (!_vmsPending.TryAdd(vm, 0))
+        {
+            return;
+        }
+
         store.Enqueue(async db =>
         {
+            _vmsPending.TryRemove(vm, out _);
+            var record = Snapshot(vm);
             await db.Vms.Where(v => v.Id == record.Id || v.Name == record.Name).ExecuteDeleteAsync().ConfigureAwait(false);
             db.Vms.Add(record);
         });
