@@ -32,6 +32,9 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         var transferred = page.Locator("[data-testid='migration-stats'] .vmc-fact").First;
         var first = await transferred.InnerTextAsync();
         await Expect(transferred).Not.ToHaveTextAsync(first, new() { Timeout = 5_000 });
+
+        // A few seconds of history, so the charts in the screenshot show a trend (the numbers were checked above).
+        await page.WaitForTimeoutAsync(4_000);
         await ConsoleInBrowser.ScreenshotAsync(page, "migration-page.png");
 
         var migrationUrl = page.Url;
