@@ -1,4 +1,5 @@
 using Bunit;
+using Bunit.TestDoubles;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -43,15 +44,22 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 
-        var authorization = AddAuthorization();
-        authorization.SetAuthorized("admin");
-        authorization.SetRoles(Roles.Admin);
+        Authorization = AddAuthorization();
+        Authorization.SetAuthorized("admin");
+        Authorization.SetRoles(Roles.Admin);
+        AddServices(Services);
 
         // Last: it builds the renderer, after which no service can be added.
         SetRendererInfo(new RendererInfo("Server", isInteractive: true));
     }
 
     protected Emulator Emulator { get; } = new();
+
+    /// <summary>Signed in as "admin" with the Admin role; a test may change the roles before it renders.</summary>
+    protected BunitAuthorizationContext Authorization { get; }
+
+    /// <summary>The SQLite database the persistence services use (migrated).</summary>
+    protected string ConnectionString => $"Data Source={_database}";
 
     /// <summary>What the components put in the action log.</summary>
     protected RecordingActionLog ActionLog { get; } = new();
@@ -61,11 +69,21 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     protected Vm CreateVm(string name, string machine = "q35", long memoryMiB = 64, bool start = true, int slots = 0, long maxMemMiB = 0) =>
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
 
-    /// <summary>MudBlazor's popovers (tooltips, snackbars) need their providers rendered.</summary>
-    protected void RenderProviders()
+    /// <summary>
+    /// Services a test class needs beyond the common ones, added before the renderer is built. Called from the
+    /// constructor: use only what the base class has set up (its emulator, engine and database), no field of the subclass.
+    /// </summary>
+    protected virtual void AddServices(IServiceCollection services)
     {
-        Render<MudPopoverProvider>();
+    }
+
+    /// <summary>MudBlazor's popovers (tooltips, snackbars) need their providers rendered.</summary>
+    /// <returns>The popover provider, where open menus and select lists render.</returns>
+    protected IRenderedComponent<MudPopoverProvider> RenderProviders()
+    {
+        var popovers = Render<MudPopoverProvider>();
         Render<MudSnackbarProvider>();
+        return popovers;
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
