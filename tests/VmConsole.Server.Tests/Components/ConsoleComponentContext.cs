@@ -86,11 +86,15 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         return popovers;
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>Stops what a subclass started, before the context and the database go.</summary>
+    protected virtual Task StopAsync() => Task.CompletedTask;
 
     /// <summary>MudBlazor's services dispose only asynchronously, so xunit disposes the context here.</summary>
     async Task IAsyncLifetime.DisposeAsync()
     {
+        await StopAsync();
         await DisposeAsync();
         if (_engine is not null)
         {
