@@ -82,9 +82,12 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     protected IRenderedComponent<MudPopoverProvider> RenderProviders()
     {
         var popovers = Render<MudPopoverProvider>();
-        Render<MudSnackbarProvider>();
+        Snackbars = Render<MudSnackbarProvider>();
         return popovers;
     }
+
+    /// <summary>The snackbars shown, once <see cref="RenderProviders"/> has rendered them.</summary>
+    protected IRenderedComponent<MudSnackbarProvider> Snackbars { get; private set; } = null!;
 
     public virtual Task InitializeAsync() => Task.CompletedTask;
 

@@ -130,24 +130,4 @@ public sealed class VmsPageRefusalTests : ConsoleComponentContext
         Assert.Equal(RunState.Paused, vm.RunState);
         Assert.Contains(ActionLog.Lines, l => l is { Action: "UI power pause", Target: "db-1", Code: "illegal-power-transition" });
     }
-
-    private sealed class FrozenTime : TimeProvider
-    {
-        private readonly long _now = System.GetTimestamp();
-
-        public override long GetTimestamp() => _now;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new NeverFires();
-
-        private sealed class NeverFires : ITimer
-        {
-            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
-
-            public void Dispose()
-            {
-            }
-
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
-    }
 }
