@@ -1,4 +1,5 @@
 using Bunit;
+using Bunit.TestDoubles;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -43,15 +44,22 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 
-        var authorization = AddAuthorization();
-        authorization.SetAuthorized("admin");
-        authorization.SetRoles(Roles.Admin);
+        Authorization = AddAuthorization();
+        Authorization.SetAuthorized("admin");
+        Authorization.SetRoles(Roles.Admin);
+        AddServices(Services);
 
         // Last: it builds the renderer, after which no service can be added.
         SetRendererInfo(new RendererInfo("Server", isInteractive: true));
     }
 
     protected Emulator Emulator { get; } = new();
+
+    /// <summary>Signed in as "admin" with the Admin role; a test may change the roles before it renders.</summary>
+    protected BunitAuthorizationContext Authorization { get; }
+
+    /// <summary>The SQLite database the persistence services use (migrated).</summary>
+    protected string ConnectionString => $"Data Source={_database}";
 
     /// <summary>What the components put in the action log.</summary>
     protected RecordingActionLog ActionLog { get; } = new();
@@ -61,18 +69,35 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     protected Vm CreateVm(string name, string machine = "q35", long memoryMiB = 64, bool start = true, int slots = 0, long maxMemMiB = 0) =>
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
 
-    /// <summary>MudBlazor's popovers (tooltips, snackbars) need their providers rendered.</summary>
-    protected void RenderProviders()
+    /// <summary>
+    /// Services a test class needs beyond the common ones, added before the renderer is built. Called from the
+    /// constructor: use only what the base class has set up (its emulator, engine and database), no field of the subclass.
+    /// </summary>
+    protected virtual void AddServices(IServiceCollection services)
     {
-        Render<MudPopoverProvider>();
-        Render<MudSnackbarProvider>();
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    /// <summary>MudBlazor's popovers (tooltips, snackbars) need their providers rendered.</summary>
+    /// <returns>The popover provider, where open menus and select lists render.</returns>
+    protected IRenderedComponent<MudPopoverProvider> RenderProviders()
+    {
+        var popovers = Render<MudPopoverProvider>();
+        Snackbars = Render<MudSnackbarProvider>();
+        return popovers;
+    }
+
+    /// <summary>The snackbars shown, once <see cref="RenderProviders"/> has rendered them.</summary>
+    protected IRenderedComponent<MudSnackbarProvider> Snackbars { get; private set; } = null!;
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>Stops what a subclass started, before the context and the database go.</summary>
+    protected virtual Task StopAsync() => Task.CompletedTask;
 
     /// <summary>MudBlazor's services dispose only asynchronously, so xunit disposes the context here.</summary>
     async Task IAsyncLifetime.DisposeAsync()
     {
+        await StopAsync();
         await DisposeAsync();
         if (_engine is not null)
         {

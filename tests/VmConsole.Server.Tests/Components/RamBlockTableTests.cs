@@ -66,4 +66,26 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         Assert.NotEqual("0", rate.Trim());
         Assert.True(double.Parse(rate.Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture) > 0);
     }
+
+    [Fact]
+    public void RamBlockTable_TwoThousandBackends_RendersOnlyAWindowOfRows()
+    {
+        RenderProviders();
+        var vm = CreateVm("vm1");
+        // 2,000, not 10,000: AddMemoryBackend is cubic overall (RamAddressAllocator.FindOffset is quadratic per block),
+        // so 10,000 backends take minutes to create; 2,000 take seconds and are 20 times the virtualization threshold.
+        for (var i = 0; i < 2_000; i++)
+        {
+            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
+        }
+
+        Assert.True(vm.RamBlocks.Length > 2_000);
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        var rows = cut.FindAll("tbody tr");
+        Assert.InRange(rows.Count, 1, 200);
+        Assert.NotNull(cut.Find("[data-idstr='pc.ram']"));
+        Assert.Empty(cut.FindAll("[data-backend='b1999']"));
+    }
 }

@@ -1,0 +1,157 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Emulation;
+using VmConsole.Migration.Engine;
+using VmConsole.Server.Components.Pages;
+
+namespace VmConsole.Server.Tests.Components;
+
+/// <summary>The migration page driven by a migration the test holds: its writer moves only when the test says so.</summary>
+public sealed class MigrationPageControlTests : ConsoleComponentContext
+{
+    public MigrationPageControlTests() => Emulator.AddHost("host-b", 8 * Sizes.GiB);
+
+    [Fact]
+    public async Task MigrationPage_PreSwitchoverThenContinue_Completes()
+    {
+        RenderProviders();
+        CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true } });
+        var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
+
+        cut.WaitForAssertion(() => Assert.Equal("pre-switchover", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(20));
+        Assert.Equal(MigrationStatus.PreSwitchover, migration.Status);
+
+        cut.Find("[data-testid='migration-continue']").Click();
+
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(MigrationStatus.Completed, migration.Status);
+        cut.WaitForAssertion(() => Assert.Equal("completed", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")));
+        Assert.Empty(cut.FindAll("[data-testid='migration-continue']"));
+        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI continue migration", Code: null });
+    }
+
+    [Fact]
+    public async Task MigrationPage_WriterHeld_NumbersMoveOnlyWhenBytesAreLetThrough()
+    {
+        RenderProviders();
+        var writerOf = GatedMigrationWriter.Install(Engine);
+        CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
+        var writer = await writerOf(migration);
+        try
+        {
+            var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
+            cut.WaitForAssertion(() => Assert.Equal(1, writer.FlushesEntered));
+            Assert.Equal("0 B", Fact(cut, "Transferred"));
+            Assert.Equal(Sizes.Format(migration.Total), Fact(cut, "Remaining"));
+
+            // Held at the setup's flush: nothing moves however long the page waits.
+            await Task.Delay(500);
+            Assert.Equal("0 B", Fact(cut, "Transferred"));
+            Assert.Equal(0, migration.GetStats().Transferred);
+
+            writer.Allow(3);
+
+            // Three flushes through, the worker held at the fourth: the page shows what those three sent.
+            cut.WaitForAssertion(() => Assert.Equal(4, writer.FlushesEntered), TimeSpan.FromSeconds(10));
+            var moved = migration.GetStats().Transferred;
+            Assert.NotEqual(0, moved);
+            cut.WaitForAssertion(() => Assert.Equal(Sizes.Format(moved), Fact(cut, "Transferred")));
+
+            await Task.Delay(500);
+            Assert.Equal(moved, migration.GetStats().Transferred);
+            Assert.Equal(Sizes.Format(moved), Fact(cut, "Transferred"));
+        }
+        finally
+        {
+            migration.Cancel();
+            writer.Release();
+            await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+    }
+
+    [Fact]
+    public async Task MigrationPage_CancelWhileTheWorkerIsHeld_ShowsCancellingUntilCancelled()
+    {
+        RenderProviders();
+        var writerOf = GatedMigrationWriter.Install(Engine);
+        CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
+        var writer = await writerOf(migration);
+        try
+        {
+            writer.Allow(2);
+            var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
+            cut.WaitForAssertion(() => Assert.Equal("active", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(10));
+
+            cut.Find("[data-testid='migration-cancel']").Click();
+
+            // The worker has seen the cancel and is held while it ends the stream: the migration stays in cancelling.
+            await writer.Unwinding.WaitAsync(TimeSpan.FromSeconds(10));
+            cut.WaitForAssertion(() => Assert.Equal("cancelling", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")));
+            await Task.Delay(300);
+            Assert.Contains("Cancelling...", cut.Find("[data-testid='migration-cancelling']").TextContent, StringComparison.Ordinal);
+            Assert.Empty(cut.FindAll("[data-testid='migration-cancel']"));
+            Assert.Equal(MigrationStatus.Cancelling, migration.Status);
+
+            writer.Release();
+
+            cut.WaitForAssertion(() => Assert.Equal("cancelled", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(10));
+            Assert.Empty(cut.FindAll("[data-testid='migration-cancelling']"));
+        }
+        finally
+        {
+            migration.Cancel();
+            writer.Release();
+            await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+    }
+
+    private static string Fact(IRenderedComponent<MigrationPage> cut, string label) =>
+        cut.FindAll("[data-testid='migration-stats'] .vmc-fact")
+            .Single(f => f.Children[0].TextContent.Trim() == label)
+            .Children[1].TextContent.Trim();
+}
+
+/// <summary>The page's live renders wait on a clock that does not move, so it can show a Continue the migration no longer allows.</summary>
+public sealed class MigrationPageRefusalTests : ConsoleComponentContext
+{
+    public MigrationPageRefusalTests() => Emulator.AddHost("host-b", 8 * Sizes.GiB);
+
+    protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(new FrozenTime());
+
+    [Fact]
+    public async Task MigrationPage_ContinueNoLongerAllowed_ShowsTheRefusalInASnackbar()
+    {
+        RenderProviders();
+        CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true } });
+        await WaitForAsync(() => migration.Status == MigrationStatus.PreSwitchover);
+        var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
+        Assert.NotNull(cut.Find("[data-testid='migration-continue']"));
+
+        // The first live render is immediate; the next would wait for the frozen clock.
+        var renders = cut.RenderCount;
+        migration.ReportProgress();
+        cut.WaitForAssertion(() => Assert.True(cut.RenderCount > renders));
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // The page still offers Continue; the migration says no.
+        cut.Find("[data-testid='migration-continue']").Click();
+
+        Snackbars.WaitForAssertion(() => Assert.Contains("continue is only for a migration waiting in pre-switchover", Snackbars.Markup, StringComparison.Ordinal));
+        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI continue migration", Code: "not-pre-switchover" });
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < until, "timed out");
+            await Task.Delay(20);
+        }
+    }
+}
