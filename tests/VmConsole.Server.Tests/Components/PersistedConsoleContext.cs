@@ -21,6 +21,7 @@ public abstract class PersistedConsoleContext : ConsoleComponentContext
     {
         services.AddLogging();
         services.AddSignalR();
+        services.AddSingleton<HubSubscriptions>();
         services.AddSingleton<ConsoleEventForwarder>();
         services.AddSingleton<ConsoleStore>();
         services.AddSingleton<ConsoleRecorder>();
