@@ -1,0 +1,65 @@
+using Bunit;
+using VmConsole.Emulation;
+using VmConsole.Migration.Engine;
+using VmConsole.Server.Components.Pages;
+
+namespace VmConsole.Server.Tests.Components;
+
+public sealed class MigrationsPageTests : PersistedConsoleContext
+{
+    public MigrationsPageTests() => Emulator.AddHost("host-b", 8 * Sizes.GiB);
+
+    [Fact]
+    public async Task MigrationsPage_MigrationAlreadyRunningWhenOpened_FollowsItToCompleted()
+    {
+        CreateVm("vm1", memoryMiB: 16);
+        var migration = Engine.Start(new MigrationRequest("vm1")
+        {
+            DestinationHost = "host-b",
+            Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true },
+        });
+        await WaitForAsync(() => migration.Status == MigrationStatus.PreSwitchover);
+
+        var cut = Render<MigrationsPage>();
+        cut.WaitForAssertion(() => Assert.Contains("pre-switchover", StatusOf(cut, migration.Id), StringComparison.Ordinal));
+
+        migration.Continue();
+
+        cut.WaitForAssertion(() => Assert.Equal("completed", StatusOf(cut, migration.Id)), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task MigrationsPage_FilterByVm_ListsOnlyThatVmsMigrations()
+    {
+        CreateVm("vm1", memoryMiB: 16);
+        CreateVm("vm2", memoryMiB: 16);
+        var first = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
+        var second = Engine.Start(new MigrationRequest("vm2") { DestinationHost = "host-b" });
+        await Task.WhenAll(first.Finished, second.Finished).WaitAsync(TimeSpan.FromSeconds(30));
+        var cut = Render<MigrationsPage>();
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll("[data-testid='migrations-table'] tbody tr").Count));
+
+        await cut.InvokeAsync(() => cut.FindComponent<MudBlazor.MudTextField<string>>().Instance.ValueChanged.InvokeAsync("vm2"));
+
+        cut.WaitForAssertion(() =>
+        {
+            var rows = cut.FindAll("[data-testid='migrations-table'] tbody tr");
+            Assert.Single(rows);
+            Assert.Contains(second.Id, rows[0].TextContent, StringComparison.Ordinal);
+        });
+    }
+
+    private static string StatusOf(IRenderedComponent<MigrationsPage> cut, string id) =>
+        cut.FindAll("[data-testid='migrations-table'] tbody tr").Single(r => r.TextContent.Contains(id, StringComparison.Ordinal))
+            .QuerySelector(".mud-chip")!.TextContent.Trim();
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < until, "timed out");
+            await Task.Delay(20);
+        }
+    }
+}
