@@ -8,19 +8,8 @@ using VmConsole.Migration.Engine;
 namespace VmConsole.Server.Tests;
 
 /// <summary>The errors particular to each route, each with its status and <c>code</c>; every 400 with <c>errors</c> naming the field.</summary>
-public sealed class ApiErrorTests : IAsyncLifetime
+public sealed class ApiErrorTests : SignedInApiTest
 {
-    private readonly ConsoleFactory _factory = new();
-    private HttpClient _client = null!;
-
-    public async Task InitializeAsync() => _client = await _factory.CreateSignedInClientAsync();
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-    }
-
     [Theory]
     [InlineData("DELETE", "/api/vms/nope", null)]
     [InlineData("POST", "/api/vms/nope/power", "{\"action\":\"pause\"}")]
@@ -74,9 +63,9 @@ public sealed class ApiErrorTests : IAsyncLifetime
     [Fact]
     public async Task Resize_BeyondMaxLength_Is400UsedLengthExceedsMax()
     {
-        var tables = (await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!.Single(b => (string?)b!["idStr"] == "/rom@etc/acpi/tables")!;
+        var tables = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!.Single(b => (string?)b!["idStr"] == "/rom@etc/acpi/tables")!;
 
-        var response = await _client.PutAsJsonAsync($"/api/vms/db-1/ramblocks/{(int)tables["id"]!}/size", new { usedLength = (long)tables["maxLength"]! + 4096 });
+        var response = await Admin.PutAsJsonAsync($"/api/vms/db-1/ramblocks/{(int)tables["id"]!}/size", new { usedLength = (long)tables["maxLength"]! + 4096 });
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "used-length-exceeds-max");
         Assert.NotNull(problem["errors"]!["usedLength"]);
@@ -88,15 +77,15 @@ public sealed class ApiErrorTests : IAsyncLifetime
         // db-1 has 4 slots, one used by dimm0-dev: three more fill them.
         for (var i = 1; i <= 4; i++)
         {
-            Assert.Equal(HttpStatusCode.Created, (await _client.PostAsJsonAsync("/api/vms/db-1/ramblocks", new { backendId = $"fill{i}", sizeBytes = 8 << 20 })).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await Admin.PostAsJsonAsync("/api/vms/db-1/ramblocks", new { backendId = $"fill{i}", sizeBytes = 8 << 20 })).StatusCode);
         }
 
         for (var i = 1; i <= 3; i++)
         {
-            Assert.Equal(HttpStatusCode.Created, (await _client.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = $"fill{i}-dev", memdev = $"fill{i}" })).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await Admin.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = $"fill{i}-dev", memdev = $"fill{i}" })).StatusCode);
         }
 
-        var response = await _client.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = "fill4-dev", memdev = "fill4" });
+        var response = await Admin.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = "fill4-dev", memdev = "fill4" });
 
         await AssertProblemAsync(response, HttpStatusCode.Conflict, "no-free-slot");
     }
@@ -104,16 +93,16 @@ public sealed class ApiErrorTests : IAsyncLifetime
     [Fact]
     public async Task Migrating_SizePlugUnplugAndASecondMigration_AreRefused409Frozen()
     {
-        var tables = (await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!.Single(b => (string?)b!["idStr"] == "/rom@etc/acpi/tables")!;
-        var started = await _client.PostAsJsonAsync("/api/migrations", new { vm = "db-1", destinationHost = "host-b", parameters = new { maxBandwidth = 1 << 20 } });
+        var tables = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!.Single(b => (string?)b!["idStr"] == "/rom@etc/acpi/tables")!;
+        var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "db-1", destinationHost = "host-b", parameters = new { maxBandwidth = 1 << 20 } });
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
         try
         {
-            var resize = await _client.PutAsJsonAsync($"/api/vms/db-1/ramblocks/{(int)tables["id"]!}/size", new { usedLength = 256 << 10 });
-            var plug = await _client.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = "late-dev", memdev = "spare0" });
-            var unplug = await _client.DeleteAsync(new Uri("/api/vms/db-1/devices/dimm0-dev", UriKind.Relative));
-            var second = await _client.PostAsJsonAsync("/api/migrations", new { vm = "db-1", destinationHost = "host-b" });
+            var resize = await Admin.PutAsJsonAsync($"/api/vms/db-1/ramblocks/{(int)tables["id"]!}/size", new { usedLength = 256 << 10 });
+            var plug = await Admin.PostAsJsonAsync("/api/vms/db-1/devices", new { driver = "pc-dimm", id = "late-dev", memdev = "spare0" });
+            var unplug = await Admin.DeleteAsync(new Uri("/api/vms/db-1/devices/dimm0-dev", UriKind.Relative));
+            var second = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "db-1", destinationHost = "host-b" });
 
             foreach (var (response, operation) in new[] { (resize, "resize"), (plug, "plug a memory device"), (unplug, "unplug the memory device") })
             {
@@ -125,29 +114,29 @@ public sealed class ApiErrorTests : IAsyncLifetime
             var refusedSecond = await AssertProblemAsync(second, HttpStatusCode.Conflict, "migratable-set-frozen");
             Assert.Equal(id, (string?)refusedSecond["migrationId"]);
             Assert.Equal("migrate", (string?)refusedSecond["operation"]);
-            Assert.Single(await _client.GetFromJsonAsync<JsonArray>("/api/migrations?vm=db-1") ?? []);
+            Assert.Single(await Admin.GetFromJsonAsync<JsonArray>("/api/migrations?vm=db-1") ?? []);
         }
         finally
         {
-            await _client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
-            await _factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(15));
+            await Admin.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
+            await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(15));
         }
     }
 
     [Fact]
     public async Task CancelAndContinue_FinishedMigration_CancelIsA200NoOpContinueIs409()
     {
-        var started = await _client.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a" });
+        var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a" });
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-        await _factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+        await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
 
-        var cancel = await _client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
-        var resumed = await _client.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null);
+        var cancel = await Admin.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
+        var resumed = await Admin.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null);
 
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         Assert.Equal("completed", (string?)(await cancel.Content.ReadFromJsonAsync<JsonObject>())!["status"]);
         await AssertProblemAsync(resumed, HttpStatusCode.Conflict, "not-pre-switchover");
-        Assert.Equal("completed", (string?)(await _client.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!["status"]);
+        Assert.Equal("completed", (string?)(await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!["status"]);
     }
 
     private Task<HttpResponseMessage> SendAsync(string method, string path, string? body)
@@ -158,7 +147,7 @@ public sealed class ApiErrorTests : IAsyncLifetime
             request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         }
 
-        return _client.SendAsync(request);
+        return Admin.SendAsync(request);
     }
 
     internal static async Task<JsonObject> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)

@@ -6,23 +6,12 @@ using VmConsole.Migration.Engine;
 namespace VmConsole.Server.Tests;
 
 /// <summary>The JSON the API promises (issue 4): names exactly, values plausible.</summary>
-public sealed class ApiShapeTests : IAsyncLifetime
+public sealed class ApiShapeTests : SignedInApiTest
 {
-    private readonly ConsoleFactory _factory = new();
-    private HttpClient _client = null!;
-
-    public async Task InitializeAsync() => _client = await _factory.CreateSignedInClientAsync();
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _factory.DisposeAsync();
-    }
-
     [Fact]
     public async Task Vm_Json_HasExactlyItsFields()
     {
-        var vm = (await _client.GetFromJsonAsync<JsonObject>("/api/vms/db-1"))!;
+        var vm = (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/db-1"))!;
 
         // The issue's seven, plus slots, maxMemBytes and workload, which the create and workload routes take and show.
         Assert.Equal(
@@ -40,7 +29,7 @@ public sealed class ApiShapeTests : IAsyncLifetime
     [Fact]
     public async Task Block_Json_HasExactlyItsFields()
     {
-        var blocks = (await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!;
+        var blocks = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks"))!;
 
         var ram = blocks.Single(b => (string?)b!["idStr"] == "pc.ram")!.AsObject();
         Assert.Equal(
@@ -59,12 +48,12 @@ public sealed class ApiShapeTests : IAsyncLifetime
     [Fact]
     public async Task Migration_Completed_HasEveryStatistic()
     {
-        var migratable = (await _client.GetFromJsonAsync<JsonArray>("/api/vms/tiny-1/ramblocks"))!.Where(b => (bool)b!["migratable"]!).Sum(b => (long)b!["usedLength"]!);
-        var started = await _client.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a", parameters = new { maxBandwidth = 64L << 20 }, capabilities = new { autoConverge = true } });
+        var migratable = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/tiny-1/ramblocks"))!.Where(b => (bool)b!["migratable"]!).Sum(b => (long)b!["usedLength"]!);
+        var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a", parameters = new { maxBandwidth = 64L << 20 }, capabilities = new { autoConverge = true } });
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-        await _factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+        await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
 
-        var m = (await _client.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
+        var m = (await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
 
         Assert.Equal("completed", (string?)m["status"]);
         Assert.Equal("host-b", (string?)m["sourceHost"]);

@@ -7,21 +7,14 @@ using Microsoft.Extensions.DependencyInjection;
 namespace VmConsole.Server.Tests;
 
 /// <summary>The REST API over the seeded console: answers, problem details, and the freeze as a 409.</summary>
-public sealed class ApiTests : IAsyncLifetime
+public sealed class ApiTests : SignedInApiTest
 {
-    private readonly ConsoleFactory _factory = new();
-    private HttpClient _client = null!;
-
-    public async Task InitializeAsync() => _client = await _factory.CreateSignedInClientAsync();
-
-    public async Task DisposeAsync() => await _factory.DisposeAsync();
-
     [Fact]
     public async Task GetVm_Db1_ListsItsBlocksAndDevice()
     {
-        var vm = await _client.GetFromJsonAsync<JsonObject>("/api/vms/db-1");
-        var blocks = await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks");
-        var devices = await _client.GetFromJsonAsync<JsonArray>("/api/vms/db-1/devices");
+        var vm = await Admin.GetFromJsonAsync<JsonObject>("/api/vms/db-1");
+        var blocks = await Admin.GetFromJsonAsync<JsonArray>("/api/vms/db-1/ramblocks");
+        var devices = await Admin.GetFromJsonAsync<JsonArray>("/api/vms/db-1/devices");
 
         Assert.Equal("running", (string?)vm!["runState"]);
         Assert.Equal(1L << 30, (long)vm["memoryBytes"]!);
@@ -118,8 +111,8 @@ public sealed class ApiTests : IAsyncLifetime
 
         var cancel = await SendAsync("POST", $"/api/migrations/{id}/cancel", "");
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
-        await _factory.Services.GetRequiredService<VmConsole.Migration.Engine.MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(10));
-        var after = await _client.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}");
+        await Factory.Services.GetRequiredService<VmConsole.Migration.Engine.MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(10));
+        var after = await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}");
         Assert.Equal("cancelled", (string?)after!["status"]);
         var accepted = await SendAsync("PUT", "/api/vms/db-1/ramblocks/1/migratable", "{\"migratable\":false}");
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
@@ -128,7 +121,7 @@ public sealed class ApiTests : IAsyncLifetime
     [Fact]
     public async Task Migrations_FilteredByUnknownStatus_Is400()
     {
-        var response = await _client.GetAsync(new Uri("/api/migrations?status=sleeping", UriKind.Relative));
+        var response = await Admin.GetAsync(new Uri("/api/migrations?status=sleeping", UriKind.Relative));
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed");
     }
@@ -148,7 +141,7 @@ public sealed class ApiTests : IAsyncLifetime
     [Fact]
     public async Task OpenApi_DocumentListsTheRoutes()
     {
-        var document = await _client.GetFromJsonAsync<JsonObject>("/openapi/v1.json");
+        var document = await Admin.GetFromJsonAsync<JsonObject>("/openapi/v1.json");
 
         var paths = document!["paths"]!.AsObject();
         Assert.Contains("/api/vms/{vm}/ramblocks/{block}/migratable", paths.Select(p => p.Key));
@@ -163,7 +156,7 @@ public sealed class ApiTests : IAsyncLifetime
             request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         }
 
-        return _client.SendAsync(request);
+        return Admin.SendAsync(request);
     }
 
     private static async Task<JsonObject> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)

@@ -10,32 +10,21 @@ using VmConsole.Server.Persistence;
 namespace VmConsole.Server.Tests;
 
 /// <summary>The audit log names who came in, and who was turned away at the door (401/403) and why.</summary>
-public sealed class AuditAccessTests : IAsyncLifetime
+public sealed class AuditAccessTests : SignedInApiTest
 {
-    private readonly ConsoleFactory _factory = new();
-    private HttpClient _admin = null!;
-
-    public async Task InitializeAsync() => _admin = await _factory.CreateSignedInClientAsync();
-
-    public async Task DisposeAsync()
-    {
-        _admin.Dispose();
-        await _factory.DisposeAsync();
-    }
-
     [Fact]
     public async Task ApiRoute_NotSignedInOrRoleTooSmall_IsAuditedRefusedWithUserAndCode()
     {
-        using var anonymous = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
-        using var viewer = await _factory.CreateSignedInClientAsync(Roles.Viewer);
+        using var anonymous = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        using var viewer = await Factory.CreateSignedInClientAsync(Roles.Viewer);
 
         var unauthorized = await anonymous.PostAsync(new Uri("/api/vms/web-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"));
         var forbidden = await viewer.DeleteAsync(new Uri("/api/vms/tiny-1", UriKind.Relative));
-        await _factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
+        await Factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
 
         Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
-        var refused = (await _admin.GetFromJsonAsync<JsonArray>("/api/audit?outcome=refused"))!;
+        var refused = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit?outcome=refused"))!;
         var door = Assert.Single(refused, a => (string?)a!["code"] == "not-signed-in")!;
         Assert.Equal("anonymous", (string?)door["user"]);
         Assert.Equal("POST /api/vms/{vm}/power", (string?)door["action"]);
@@ -44,15 +33,15 @@ public sealed class AuditAccessTests : IAsyncLifetime
         Assert.Equal("viewer", (string?)role["user"]);
         Assert.Equal("DELETE /api/vms/{vm}", (string?)role["action"]);
         Assert.Equal("tiny-1", (string?)role["vm"]);
-        Assert.Equal("running", (string?)(await _admin.GetFromJsonAsync<JsonObject>("/api/vms/web-1"))!["runState"]);
+        Assert.Equal("running", (string?)(await Admin.GetFromJsonAsync<JsonObject>("/api/vms/web-1"))!["runState"]);
     }
 
     [Fact]
     public async Task Login_Succeeds_IsAuditedWithTheUsersName()
     {
-        await _factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
+        await Factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
 
-        var logins = (await _admin.GetFromJsonAsync<JsonArray>("/api/audit?outcome=allowed"))!
+        var logins = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit?outcome=allowed"))!
             .Where(a => ((string?)a!["action"])!.EndsWith("/api/auth/login", StringComparison.Ordinal)).ToList();
 
         var login = Assert.Single(logins)!;

@@ -5,30 +5,19 @@ using VmConsole.Server.Accounts;
 
 namespace VmConsole.Server.Tests;
 
-public sealed class UsersApiTests : IAsyncLifetime
+public sealed class UsersApiTests : SignedInApiTest
 {
-    private readonly ConsoleFactory _factory = new();
-    private HttpClient _admin = null!;
-
-    public async Task InitializeAsync() => _admin = await _factory.CreateSignedInClientAsync();
-
-    public async Task DisposeAsync()
-    {
-        _admin.Dispose();
-        await _factory.DisposeAsync();
-    }
-
     [Fact]
     public async Task CreateUser_AsAdmin_CanSignInWithItsRole()
     {
-        var created = await _admin.PostAsJsonAsync("/api/users", new { userName = "ops.anna", password = "Anna-Password-1", role = "operator" });
+        var created = await Admin.PostAsJsonAsync("/api/users", new { userName = "ops.anna", password = "Anna-Password-1", role = "operator" });
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        using var anna = _factory.CreateClient();
+        using var anna = Factory.CreateClient();
         var signIn = await anna.PostAsJsonAsync("/api/auth/login", new { userName = "ops.anna", password = "Anna-Password-1" });
         var me = await signIn.Content.ReadFromJsonAsync<JsonObject>();
         Assert.Equal([Roles.Operator], me!["roles"]!.AsArray().Select(r => (string)r!));
-        var users = await _admin.GetFromJsonAsync<JsonArray>("/api/users");
+        var users = await Admin.GetFromJsonAsync<JsonArray>("/api/users");
         Assert.Contains(users!, u => (string?)u!["userName"] == "ops.anna" && (string?)u["role"] == Roles.Operator);
     }
 
@@ -39,7 +28,7 @@ public sealed class UsersApiTests : IAsyncLifetime
     [InlineData("{\"userName\":\"someone\",\"password\":\"Some-Password-1\",\"role\":\"Root\"}", HttpStatusCode.BadRequest, "validation-failed")]
     public async Task CreateUser_Refused_IsProblemWithCode(string body, HttpStatusCode status, string code)
     {
-        var response = await _admin.PostAsync(new Uri("/api/users", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var response = await Admin.PostAsync(new Uri("/api/users", UriKind.Relative), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
 
         Assert.Equal(status, response.StatusCode);
         Assert.Equal(code, (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["code"]);
@@ -48,32 +37,32 @@ public sealed class UsersApiTests : IAsyncLifetime
     [Fact]
     public async Task Unlock_LockedOutUser_CanSignInAgain()
     {
-        await _admin.PostAsJsonAsync("/api/users", new { userName = "forgetful", password = "Right-Password-1", role = "viewer" });
-        using var client = _factory.CreateClient();
+        await Admin.PostAsJsonAsync("/api/users", new { userName = "forgetful", password = "Right-Password-1", role = "viewer" });
+        using var client = Factory.CreateClient();
         for (var i = 0; i < 5; i++)
         {
             await client.PostAsJsonAsync("/api/auth/login", new { userName = "forgetful", password = "wrong-password" });
         }
 
         Assert.Equal((HttpStatusCode)423, (await client.PostAsJsonAsync("/api/auth/login", new { userName = "forgetful", password = "Right-Password-1" })).StatusCode);
-        var listed = await _admin.GetFromJsonAsync<JsonArray>("/api/users");
+        var listed = await Admin.GetFromJsonAsync<JsonArray>("/api/users");
         Assert.NotNull(listed!.Single(u => (string?)u!["userName"] == "forgetful")!["lockedOutUntil"]);
 
-        var unlocked = await _admin.PostAsync(new Uri("/api/users/forgetful/unlock", UriKind.Relative), null);
+        var unlocked = await Admin.PostAsync(new Uri("/api/users/forgetful/unlock", UriKind.Relative), null);
 
         Assert.Equal(HttpStatusCode.OK, unlocked.StatusCode);
         Assert.Null((await unlocked.Content.ReadFromJsonAsync<JsonObject>())!["lockedOutUntil"]);
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/auth/login", new { userName = "forgetful", password = "Right-Password-1" })).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _admin.PostAsync(new Uri("/api/users/nobody/unlock", UriKind.Relative), null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Admin.PostAsync(new Uri("/api/users/nobody/unlock", UriKind.Relative), null)).StatusCode);
     }
 
     [Fact]
     public async Task LastAdmin_CannotLoseTheRoleOrBeDeleted()
     {
-        var demote = await _admin.PutAsJsonAsync("/api/users/admin/role", new { role = "Viewer" });
-        await _admin.PostAsJsonAsync("/api/users", new { userName = "second", password = "Second-Password-1", role = "Viewer" });
-        var deleteSelf = await _admin.DeleteAsync(new Uri("/api/users/admin", UriKind.Relative));
-        var deleteOther = await _admin.DeleteAsync(new Uri("/api/users/second", UriKind.Relative));
+        var demote = await Admin.PutAsJsonAsync("/api/users/admin/role", new { role = "Viewer" });
+        await Admin.PostAsJsonAsync("/api/users", new { userName = "second", password = "Second-Password-1", role = "Viewer" });
+        var deleteSelf = await Admin.DeleteAsync(new Uri("/api/users/admin", UriKind.Relative));
+        var deleteOther = await Admin.DeleteAsync(new Uri("/api/users/second", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.Conflict, demote.StatusCode);
         Assert.Equal("last-admin", (string?)JsonNode.Parse(await demote.Content.ReadAsStringAsync())!["code"]);
@@ -84,7 +73,7 @@ public sealed class UsersApiTests : IAsyncLifetime
     [Fact]
     public async Task Users_AsOperator_Is403()
     {
-        using var operatorClient = await _factory.CreateSignedInClientAsync(Roles.Operator);
+        using var operatorClient = await Factory.CreateSignedInClientAsync(Roles.Operator);
 
         Assert.Equal(HttpStatusCode.Forbidden, (await operatorClient.GetAsync(new Uri("/api/users", UriKind.Relative))).StatusCode);
     }
