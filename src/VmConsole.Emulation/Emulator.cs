@@ -110,6 +110,32 @@ public sealed class Emulator : IDisposable
         InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, destination.Name);
     }
 
+    /// <summary>
+    /// Gives a VM received from outside the server (an imported stream file, a migration from QEMU) its name in the
+    /// inventory. Refused when the name was taken while it was being received; the caller then discards it.
+    /// </summary>
+    public void CommitIncoming(Vm vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        lock (_gate)
+        {
+            if (!_incoming.Contains(vm))
+            {
+                throw new InvalidOperationException($"VM '{vm.Name}' is not being received.");
+            }
+
+            if (_vms.ContainsKey(vm.Name))
+            {
+                throw EmulationException.Conflict("vm-exists", $"A VM named '{vm.Name}' already exists.");
+            }
+
+            _incoming = _incoming.Remove(vm);
+            _vms = _vms.Add(vm.Name, vm);
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.VmAdded, vm.Name);
+    }
+
     /// <summary>Throws away a half-received VM after a failed or cancelled migration, freeing its memory.</summary>
     public void DiscardIncoming(Vm destination)
     {

@@ -47,6 +47,9 @@ public sealed class Vm : IDisposable
     private long _rateSampledAt;
     private bool _disposed;
 
+    // Written once by the import that created the VM (a single reference, published whole), read by anyone.
+    private ImmutableArray<NotImportedDeviceSection> _notImported = [];
+
     internal Vm(VmDefinition definition, Host host, TimeProvider time)
     {
         Names.ValidateName(definition.Name, "VM");
@@ -173,6 +176,17 @@ public sealed class Vm : IDisposable
         ?? throw EmulationException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {id}.");
 
     /// <summary>The migratable block with this idstr, or null.</summary>
+    /// <summary>The device sections of the QEMU stream this VM was imported from that were not loaded; empty for a VM made here.</summary>
+    public ImmutableArray<NotImportedDeviceSection> NotImportedDeviceState { get => _notImported; private set => _notImported = value; }
+
+    /// <summary>Keeps the device sections an import stepped over, for the console to show.</summary>
+    public void SetNotImportedDeviceState(IEnumerable<NotImportedDeviceSection> sections)
+    {
+        ArgumentNullException.ThrowIfNull(sections);
+        NotImportedDeviceState = [.. sections];
+        Raise(VmChangeKind.Devices);
+    }
+
     public RamBlock? FindMigratable(string idStr) => RamBlocks.FirstOrDefault(b => b.Migratable && b.IdStr == idStr);
 
     // ---- power ----------------------------------------------------------------------------------

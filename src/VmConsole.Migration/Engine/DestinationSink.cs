@@ -51,7 +51,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
     public void OnConfiguration(string machineType)
     {
-        if (machineType != vm.Machine.Name)
+        if (machineType != vm.Machine.Name && Qemu.QemuMachineTypes.FindPreset(machineType) != vm.Machine)
         {
             throw new MigrationStreamException($"Machine type received is '{machineType}' and local is '{vm.Machine.Name}'");
         }

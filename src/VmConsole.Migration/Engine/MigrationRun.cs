@@ -67,7 +67,7 @@ internal sealed class MigrationRun(
         try
         {
             await OpenTransportAsync(cancellation).ConfigureAwait(false);
-            sender = new PrecopySender(migration, _source, sourceLease, _channel!.Output, time);
+            sender = new PrecopySender(migration, _source, sourceLease, _channel!.Output, time) { QemuMachineType = qemuCompatible };
             await sender.SetupAsync(cancellation).ConfigureAwait(false);
             migration.MarkSetupDone();
             Advance(MigrationStatus.Setup, MigrationStatus.Active);

@@ -57,6 +57,9 @@ internal sealed class PrecopySender
         _time = time;
     }
 
+    /// <summary>Name the machine as QEMU 7.2 does in the configuration section (<c>pc-q35-7.2</c>, not <c>q35</c>), for a QEMU peer.</summary>
+    public bool QemuMachineType { get; init; }
+
     /// <summary>Bytes between flushes: small enough that a 100 ms window's share is met closely, at most 256 KiB.</summary>
     private long FlushEvery => _migration.Parameters.MaxBandwidth > 0
         ? Math.Clamp(_migration.Parameters.MaxBandwidth / 40, 16 << 10, 256 << 10)
@@ -70,7 +73,7 @@ internal sealed class PrecopySender
             ?? throw new InvalidOperationException($"Block '{identity.IdStr}' left the frozen set."))];
         RamBlockHeader[] headers = [.. set.Select(identity => new RamBlockHeader(identity.IdStr, identity.UsedLength))];
         _writer.WriteHeader();
-        _writer.WriteConfiguration(_source.Machine.Name);
+        _writer.WriteConfiguration(QemuMachineType ? Qemu.QemuMachineTypes.ToQemuName(_source.Machine) : _source.Machine.Name);
         _writer.WriteRamSetup(RamSectionId, headers);
 
         _bitmaps = new ulong[_blocks.Length][];

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Qemu;
 
 namespace VmConsole.Migration.Wire;
 
@@ -31,6 +33,7 @@ public sealed class MigrationStreamReader
     private readonly PipeReader _input;
     private readonly IMigrationStreamSink _sink;
     private readonly MigrationStreamLimits _limits;
+    private readonly DeviceStateSkipping? _deviceStates;
 
     // Everything below is written and read only by the task running ReadToEndAsync.
 
@@ -71,16 +74,27 @@ public sealed class MigrationStreamReader
 
     private int _started;
 
+    /// <summary>Device sections stepped over so far (only with <see cref="DeviceStateSkipping"/>).</summary>
+    private readonly List<NotImportedDeviceSection> _skipped = [];
+
+    /// <summary>The device section being stepped over: its header, and its description when known.</summary>
+    private NotImportedDeviceSection _device = new("", 0, 0, 0);
+
+    private DeviceSectionDescription? _deviceDescription;
+
     /// <summary>Written by the reading task (Volatile), read by anyone through <see cref="BytesRead"/>.</summary>
     private long _bytesRead;
 
-    public MigrationStreamReader(PipeReader input, IMigrationStreamSink sink, MigrationStreamLimits? limits = null)
+    /// <param name="deviceStates">When given, device sections VmConsole does not model are stepped over with QEMU's
+    /// description after EOF (see <see cref="DeviceStateSkipping"/>); without it they are refused.</param>
+    public MigrationStreamReader(PipeReader input, IMigrationStreamSink sink, MigrationStreamLimits? limits = null, DeviceStateSkipping? deviceStates = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(sink);
         _input = input;
         _sink = sink;
         _limits = limits ?? MigrationStreamLimits.Default;
+        _deviceStates = deviceStates;
         _blockLookup = _blockIndex.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
@@ -95,6 +109,8 @@ public sealed class MigrationStreamReader
         RamRecord,
         StatePayload,
         Footer,
+        DeviceState,
+        DeviceTail,
         AfterEof,
         DescriptionPayload,
         Done,
@@ -106,10 +122,14 @@ public sealed class MigrationStreamReader
         RamPart,
         RamEnd,
         VmConsoleState,
+        Device,
     }
 
     /// <summary>Bytes consumed from the stream so far.</summary>
     public long BytesRead => Volatile.Read(ref _bytesRead);
+
+    /// <summary>The device sections stepped over, in stream order; complete once <see cref="ReadToEndAsync"/> has returned.</summary>
+    public IReadOnlyList<NotImportedDeviceSection> SkippedSections => _skipped;
 
     /// <summary>
     /// Reads the whole stream: the header, then sections until EOF and the optional description, calling the sink in
@@ -190,7 +210,13 @@ public sealed class MigrationStreamReader
 
         if (_stage != Stage.Done && isCompleted)
         {
-            if (_stage == Stage.AfterEof && reader.End)
+            if (_stage == Stage.DeviceTail && reader.End)
+            {
+                Volatile.Write(ref _bytesRead, _base + reader.Consumed);
+                FinishDeviceTail();
+                _stage = Stage.Done;
+            }
+            else if (_stage == Stage.AfterEof && reader.End)
             {
                 _stage = Stage.Done; // The stream ended after EOF without a description: QEMU only warns.
             }
@@ -220,6 +246,8 @@ public sealed class MigrationStreamReader
         Stage.RamRecord => TryReadRamRecord(ref reader, idStr),
         Stage.StatePayload or Stage.DescriptionPayload => TryReadPayload(ref reader),
         Stage.Footer => TryReadFooter(ref reader),
+        Stage.DeviceState => TryReadDeviceState(ref reader),
+        Stage.DeviceTail => TryReadDeviceTail(ref reader),
         Stage.AfterEof => TryReadAfterEof(ref reader),
         _ => throw new InvalidOperationException($"No record to read in stage {_stage}."),
     };
@@ -344,6 +372,11 @@ public sealed class MigrationStreamReader
 
         var id = idStr[..idLength];
         var isRam = id.SequenceEqual("ram"u8);
+        if (_deviceStates is not null && !isRam && !id.SequenceEqual("vmconsole/state"u8))
+        {
+            return StartDeviceSection(ref reader, type, sectionId, id, instanceId, versionId);
+        }
+
         if ((!isRam && !id.SequenceEqual("vmconsole/state"u8)) || instanceId != 0)
         {
             throw new MigrationStreamException(
@@ -631,8 +664,13 @@ public sealed class MigrationStreamReader
 
     private bool TryReadFooter(ref SequenceReader<byte> reader)
     {
-        var name = _section == SectionKind.VmConsoleState ? StateName : RamName;
-        Begin(ref reader, _section == SectionKind.VmConsoleState ? "the footer of section 'vmconsole/state'" : "the footer of section 'ram'");
+        var name = _section switch
+        {
+            SectionKind.VmConsoleState => StateName,
+            SectionKind.Device => _device.Name,
+            _ => RamName,
+        };
+        Begin(ref reader, $"the footer of section '{name}'");
         if (!reader.TryRead(out var mark))
         {
             return false;
@@ -668,6 +706,9 @@ public sealed class MigrationStreamReader
             case SectionKind.VmConsoleState:
                 _sink.OnVmConsoleState(_payload.Sequence);
                 _payload.Dispose();
+                break;
+            case SectionKind.Device:
+                _skipped.Add(_device);
                 break;
         }
 
@@ -706,6 +747,153 @@ public sealed class MigrationStreamReader
         Begin(ref reader, "the VM description after EOF");
         return true;
     }
+
+    /// <summary>A device section's header has been read: step over it now, or keep it and all after it for later.</summary>
+    private bool StartDeviceSection(ref SequenceReader<byte> reader, byte type, uint sectionId, scoped ReadOnlySpan<byte> id, uint instanceId, uint versionId)
+    {
+        var name = WireText.Lenient(id);
+        if (type != QemuFormat.SectionFull)
+        {
+            throw new MigrationStreamException(
+                $"Section '{name}' {instanceId} comes as QEMU_VM_SECTION_START: VmConsole steps over device state sent whole (QEMU_VM_SECTION_FULL), and takes no iterable section but 'ram'");
+        }
+
+        _device = new NotImportedDeviceSection(name, instanceId, versionId, 0);
+        _section = SectionKind.Device;
+        _sectionId = sectionId;
+        if (_deviceStates!.Description is { } description)
+        {
+            _deviceDescription = description.Find(name, instanceId) ?? throw UnknownSection(name, instanceId);
+            _stage = Stage.DeviceState;
+            return true;
+        }
+
+        _payload.Start(_deviceStates.MaxDeviceStateBytes);
+        _stage = Stage.DeviceTail;
+        Begin(ref reader, $"the device state from section '{name}' on (kept until the VM description after EOF)");
+        return true;
+    }
+
+    private bool TryReadDeviceState(ref SequenceReader<byte> reader)
+    {
+        Begin(ref reader, $"the state of section '{_device.Name}'");
+        var start = reader.Consumed;
+        if (!DeviceStateSkipper.TrySkip(ref reader, _deviceDescription!.State, _device.Name))
+        {
+            return false;
+        }
+
+        _device = _device with { Bytes = reader.Consumed - start };
+        _stage = Stage.Footer;
+        return true;
+    }
+
+    /// <summary>Keeps every byte until the stream ends: only the description at its end says how to read them.</summary>
+    private bool TryReadDeviceTail(ref SequenceReader<byte> reader)
+    {
+        if (reader.End)
+        {
+            return false;
+        }
+
+        if (_payload.IsComplete)
+        {
+            throw new MigrationStreamException(
+                $"More than {_deviceStates!.MaxDeviceStateBytes} bytes of device state followed the RAM before the stream ended");
+        }
+
+        _payload.Append(ref reader);
+        return true;
+    }
+
+    /// <summary>The stream ended in <see cref="Stage.DeviceTail"/>: find the description at its end and step over every device section before it.</summary>
+    private void FinishDeviceTail()
+    {
+        var tail = _payload.Span;
+        var start = QemuVmDescription.Locate(tail);
+        if (start < 0)
+        {
+            throw new MigrationStreamException(
+                $"Section '{_device.Name}' {_device.InstanceId} cannot be stepped over: the stream does not end with the VM description QEMU writes after EOF");
+        }
+
+        if (!WireText.TryDecode(tail[start..], out var json))
+        {
+            throw new MigrationStreamException("The VM description is not valid UTF-8");
+        }
+
+        var description = QemuVmDescription.Parse(json);
+        var reader = new SequenceReader<byte>(_payload.Sequence.Slice(0, start - 5));
+        Span<byte> idStr = stackalloc byte[WireText.MaxIdStrLength];
+        var device = _device;
+        while (true)
+        {
+            var found = description.Find(device.Name, device.InstanceId) ?? throw UnknownSection(device.Name, device.InstanceId);
+            var bodyStart = reader.Consumed;
+            if (!DeviceStateSkipper.TrySkip(ref reader, found.State, device.Name))
+            {
+                throw TailTruncated($"the state of section '{device.Name}'");
+            }
+
+            var bytes = reader.Consumed - bodyStart;
+            if (!reader.TryRead(out var mark) || !TryReadBe32(ref reader, out var footerId))
+            {
+                throw TailTruncated($"the footer of section '{device.Name}'");
+            }
+
+            if (mark != QemuFormat.SectionFooter)
+            {
+                throw new MigrationStreamException($"Missing section footer for {device.Name}");
+            }
+
+            if (footerId != _sectionId)
+            {
+                throw new MigrationStreamException($"Mismatched section id in footer for {device.Name} - read 0x{footerId:x} expected 0x{_sectionId:x}");
+            }
+
+            _skipped.Add(device with { Bytes = bytes });
+            if (!reader.TryRead(out var type))
+            {
+                throw TailTruncated("a section header (the stream has not reached EOF)");
+            }
+
+            if (type == QemuFormat.Eof)
+            {
+                break;
+            }
+
+            if (type != QemuFormat.SectionFull)
+            {
+                throw new MigrationStreamException($"Unexpected savevm section type {type} among the device sections that follow the RAM");
+            }
+
+            if (!TryReadBe32(ref reader, out var sectionId)
+                || !TryReadIdStr(ref reader, idStr, out var idLength)
+                || !TryReadBe32(ref reader, out var instanceId)
+                || !TryReadBe32(ref reader, out var versionId))
+            {
+                throw TailTruncated("a section header");
+            }
+
+            _sectionId = sectionId;
+            device = new NotImportedDeviceSection(WireText.Lenient(idStr[..idLength]), instanceId, versionId, 0);
+        }
+
+        if (!reader.End)
+        {
+            throw new MigrationStreamException("Expected vmdescription section right after EOF, found more bytes");
+        }
+
+        _payload.Dispose();
+        _sink.OnEof();
+        _sink.OnVmDescription(json);
+    }
+
+    private MigrationStreamException TailTruncated(string reading) =>
+        new($"truncated migration stream: it ended at byte {BytesRead} while reading {reading}");
+
+    private static MigrationStreamException UnknownSection(string name, uint instanceId) =>
+        new($"Unknown savevm section or instance '{name}' {instanceId}. Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices");
 
     private static MigrationStreamException UnknownFlags(ulong flags) => new($"Unknown combination of migration flags: 0x{flags:x}");
 

@@ -1,0 +1,165 @@
+using System.IO.Pipelines;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Wire;
+
+namespace VmConsole.Migration.Qemu;
+
+/// <summary>How far an import has read: <paramref name="TotalBytes"/> is known for a file, null for a live stream.</summary>
+public sealed record QemuImportProgress(long BytesRead, long? TotalBytes);
+
+/// <summary>What an import made: the VM (in the inventory, running), what the stream carried, and what it cost.</summary>
+/// <param name="MachineType">The configuration section's name, e.g. <c>pc-q35-7.2</c>.</param>
+/// <param name="Blocks">The RAM setup's blocks, in stream order.</param>
+/// <param name="NotImported">Device sections stepped over (also kept on the VM).</param>
+public sealed record QemuImportResult(
+    Vm Vm,
+    string MachineType,
+    IReadOnlyList<RamBlockHeader> Blocks,
+    IReadOnlyList<NotImportedDeviceSection> NotImported,
+    long BytesRead,
+    long NormalPages,
+    long ZeroPages,
+    TimeSpan Duration);
+
+/// <summary>
+/// Makes a VM from a QEMU 7.2 migration stream (a file written by <c>migrate exec:cat &gt; FILE</c>, or a live
+/// <c>migrate</c>): machine from the configuration section, blocks and pages from the RAM section, and device
+/// sections VmConsole does not model stepped over with the description QEMU writes after EOF. A stream that does
+/// not fit fails with QEMU's words (<see cref="MigrationStreamException"/>) and leaves no VM behind.
+/// </summary>
+public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = null)
+{
+    private const long ProgressEvery = 1 << 20;
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    public MigrationStreamLimits Limits { get; init; } = MigrationStreamLimits.Default;
+
+    /// <summary>
+    /// Imports the stream read from <paramref name="input"/> (left open) into a new VM <paramref name="name"/> on
+    /// <paramref name="host"/>. A seekable input has its description read from its end first, so that device sections
+    /// are stepped over as they come; otherwise they are kept until the description arrives.
+    /// </summary>
+    /// <exception cref="MigrationStreamException">The stream is malformed, truncated, or does not fit a VmConsole machine.</exception>
+    /// <exception cref="EmulationException">The name is taken or invalid, the host is unknown or lacks the memory.</exception>
+    public async Task<QemuImportResult> ImportAsync(string name, string host, Stream input, IProgress<QemuImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckTarget(name, host);
+        QemuVmDescription? description = null;
+        long? total = null;
+        if (input.CanSeek)
+        {
+            total = input.Length - input.Position;
+            description = await QemuVmDescription.ReadFromEndAsync(input, Limits, cancellationToken).ConfigureAwait(false);
+        }
+
+        var counting = new ProgressStream(input, total, progress, ProgressEvery);
+        var pipe = PipeReader.Create(counting, new StreamPipeReaderOptions(bufferSize: 1 << 20, leaveOpen: true));
+        var result = await ImportAsync(name, host, pipe, description, null, cancellationToken).ConfigureAwait(false);
+        progress?.Report(new QemuImportProgress(result.BytesRead, total));
+        return result;
+    }
+
+    /// <summary>Refuses up front what would fail only after the stream was read.</summary>
+    internal void CheckTarget(string name, string host)
+    {
+        Names.ValidateName(name, "VM");
+        emulator.GetHost(host);
+        if (emulator.TryGetVm(name, out _))
+        {
+            throw EmulationException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
+        }
+    }
+
+    /// <summary>The import itself, from any byte source; <paramref name="started"/> sees the sink and reader before reading begins (for live statistics).</summary>
+    internal async Task<QemuImportResult> ImportAsync(
+        string name,
+        string host,
+        PipeReader input,
+        QemuVmDescription? description,
+        Action<QemuImportSink, MigrationStreamReader>? started,
+        CancellationToken cancellationToken)
+    {
+        var startedAt = _time.GetTimestamp();
+        var sink = new QemuImportSink(emulator, name, host);
+        var reader = new MigrationStreamReader(input, sink, Limits, new DeviceStateSkipping { Description = description });
+        started?.Invoke(sink, reader);
+        try
+        {
+            await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+            sink.Dispose();
+            var vm = sink.Vm ?? throw new MigrationStreamException("The stream reached EOF without a RAM section: it carries no memory to import");
+            vm.SetNotImportedDeviceState(reader.SkippedSections);
+            vm.TryChangeRunState(RunState.InMigrate, RunState.Running);
+            emulator.CommitIncoming(vm);
+            return new QemuImportResult(
+                vm,
+                sink.MachineType!,
+                sink.Blocks,
+                reader.SkippedSections,
+                reader.BytesRead,
+                sink.NormalPages,
+                sink.ZeroPages,
+                _time.GetElapsedTime(startedAt));
+        }
+        catch
+        {
+            sink.Dispose();
+            if (sink.Vm is { } vm)
+            {
+                emulator.DiscardIncoming(vm);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Counts what is read and reports it every <paramref name="every"/> bytes (the import reports the end).</summary>
+    private sealed class ProgressStream(Stream inner, long? total, IProgress<QemuImportProgress>? progress, long every) : Stream
+    {
+        private long _read;
+        private long _reported;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Count(int read)
+        {
+            _read += read;
+            if (progress is not null && _read - _reported >= every)
+            {
+                _reported = _read;
+                progress.Report(new QemuImportProgress(_read, total));
+            }
+
+            return read;
+        }
+    }
+}
