@@ -9,6 +9,7 @@ public static class MigrationSetup
     public static IHostApplicationBuilder AddMigration(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(sp => new MigrationEngine(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new VmConsole.Migration.Qemu.QemuStreamImport(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<TimeProvider>()));
         return builder;
     }
 }
