@@ -366,7 +366,9 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
         var neverSucceeded = EveryOp.Where(op => tally.Succeeded.GetValueOrDefault(op) == 0).ToList();
         Assert.Empty(neverSucceeded);
         Assert.True(tally.RefusedByCode.GetValueOrDefault(MigratableSetFrozenException.ErrorCode) > 0, "No change was refused by the freeze.");
-        Assert.True(stats.Leases > 10, stats.ToString());
+        // Few leases (guest resizes and shutdowns end them early, a shutdown refuses new ones while it runs); the
+        // observations under them are what count.
+        Assert.True(stats.Leases >= 5, stats.ToString());
         Assert.True(underLease > 100, $"Only {underLease} observations under a lease.");
         Assert.True(setChangesSeen > 0, "The log never saw the migratable set change.");
         Assert.True(stats.CancelledByGuestResize > 0, $"No guest resize cancelled a lease: {stats}");
