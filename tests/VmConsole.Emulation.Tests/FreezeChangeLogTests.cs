@@ -1,0 +1,429 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
+using Xunit.Abstractions;
+using static VmConsole.Emulation.Sizes;
+
+namespace VmConsole.Emulation.Tests;
+
+/// <summary>
+/// The freeze under every mutation the VM has (memory operations, power actions, workload changes, guest-initiated
+/// resizes, VM delete) while leases come and go, with the migratable set logged at every change event and at every
+/// step of every lease, and checked afterwards against the set the lease was taken with.
+/// </summary>
+public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
+{
+    private const int Mutators = 4;
+    private const long Page = 4096;
+    private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(20);
+
+    private enum Op
+    {
+        SetMigratable,
+        UnsetMigratable,
+        AddBackend,
+        FreeBlock,
+        FreeUnusedBackend,
+        PlugDimm,
+        UnplugDimm,
+        Resize,
+        GuestResize,
+        ReloadRom,
+        GuestWrite,
+        SetWorkload,
+        Reset,
+        Pause,
+        Resume,
+        Shutdown,
+        Start,
+    }
+
+    private static readonly Op[] EveryOp = Enum.GetValues<Op>();
+
+    /// <summary>
+    /// Without shutdown and start: a delete racing a shutdown is refused with <c>vm-shutting-down</c> by design
+    /// (TeardownTests covers that), and here the delete must go through while a lease is held.
+    /// </summary>
+    private static readonly Op[] EveryOpButShutdown = [.. EveryOp.Where(op => op is not Op.Shutdown and not Op.Start)];
+
+    [GeneratedRegex(@"^RAM block '(?<idstr>.+)' resized during precopy\.$")]
+    private static partial Regex ResizedDuringPrecopy();
+
+    /// <summary>What the mutators saw, per operation: successes and refusals by code.</summary>
+    private sealed class Tally
+    {
+        public ConcurrentDictionary<Op, int> Succeeded { get; } = new();
+
+        public ConcurrentDictionary<string, int> RefusedByCode { get; } = new();
+
+        public ConcurrentQueue<Exception> Unexpected { get; } = new();
+
+        public void Run(Op op, Action action)
+        {
+            try
+            {
+                action();
+                Succeeded.AddOrUpdate(op, 1, (_, n) => n + 1);
+            }
+            catch (EmulationException refused)
+            {
+                RefusedByCode.AddOrUpdate(refused.Code, 1, (_, n) => n + 1);
+            }
+            catch (Exception other)
+            {
+                Unexpected.Enqueue(other);
+            }
+        }
+
+        public override string ToString() =>
+            $"succeeded: {string.Join(", ", Succeeded.OrderBy(p => p.Key))}; refused: {string.Join(", ", RefusedByCode.OrderBy(p => p.Key))}";
+    }
+
+    /// <summary>The migratable set at one moment, and the lease that was held throughout that moment (or null).</summary>
+    private sealed record Observation(string When, MigrationLease? Lease, ImmutableArray<MigratableIdentity> Set);
+
+    /// <summary>
+    /// Logs the migratable set. The snapshot is race-free with respect to the lease: <see cref="Vm.MigratableSet"/>
+    /// is computed under the VM's gate, the gate every mutation and every acquire and release of the lease take, so
+    /// it is a consistent cut (never half a device_add). The lease is read before and after it; a lease is set once
+    /// (acquire) and cleared once (release) and never set again, so reading the same lease on both sides proves it
+    /// was held at the moment the gate was held for the snapshot. Anything else is logged as "no lease" and not
+    /// judged.
+    /// </summary>
+    private sealed class SetLog(Vm vm)
+    {
+        public ConcurrentQueue<Observation> Observations { get; } = new();
+
+        public void Observe(string when)
+        {
+            var before = vm.Freeze.Lease;
+            var set = vm.MigratableSet;
+            var after = vm.Freeze.Lease;
+            Observations.Enqueue(new Observation(when, before is not null && ReferenceEquals(before, after) ? before : null, set));
+        }
+
+        /// <summary>
+        /// Every observation made under a lease must show the set the lease was taken with. The one legal change is a
+        /// guest-initiated resize, which cancels the holder with "RAM block 'X' resized during precopy.": then X (and
+        /// only X) may differ, in its used length only, and only to a length a guest resize chose (guest resizes use
+        /// odd page counts, console resizes even ones, so a console resize that slipped past the freeze still shows).
+        /// Judged after every thread has stopped, so every cancel request a guest resize makes has arrived (it is made
+        /// after the VM's gate is let go, a moment after the change is visible).
+        /// </summary>
+        public List<string> Violations()
+        {
+            var violations = new List<string>();
+            foreach (var observation in Observations.Where(o => o.Lease is not null))
+            {
+                var lease = observation.Lease!;
+                var resized = ((TestLeaseHolder)lease.Holder).CancelRequests
+                    .Select(error => error is null ? null : ResizedDuringPrecopy().Match(error))
+                    .Where(match => match is { Success: true })
+                    .Select(match => match!.Groups["idstr"].Value)
+                    .ToHashSet(StringComparer.Ordinal);
+                if (!SameBarLegalResizes(lease.MigratableSet, observation.Set, resized))
+                {
+                    violations.Add(
+                        $"{lease.Holder.MigrationId} at {observation.When}: leased [{string.Join("; ", lease.MigratableSet)}], " +
+                        $"saw [{string.Join("; ", observation.Set)}], guest-resized [{string.Join(", ", resized)}]");
+                }
+            }
+
+            return violations;
+        }
+
+        private static bool SameBarLegalResizes(ImmutableArray<MigratableIdentity> leased, ImmutableArray<MigratableIdentity> seen, HashSet<string> resized)
+        {
+            if (leased.Length != seen.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < leased.Length; i++)
+            {
+                var (was, now) = (leased[i], seen[i]);
+                if (was == now)
+                {
+                    continue;
+                }
+
+                var legalResize = resized.Contains(was.IdStr) && now == was with { UsedLength = now.UsedLength } && now.UsedLength / Page % 2 == 1;
+                if (!legalResize)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    private static void Mutate(Vm vm, Op[] mix, int thread, Tally tally, Func<bool> running)
+    {
+        var random = new Random(thread * 7919);
+        T Pick<T>(IReadOnlyList<T> items) => items[random.Next(items.Count)];
+        while (running())
+        {
+            var blocks = vm.RamBlocks;
+            var op = mix[random.Next(mix.Length)];
+            switch (op)
+            {
+                case Op.SetMigratable:
+                    tally.Run(op, () => vm.SetMigratable(Pick(blocks).Id, true));
+                    break;
+                case Op.UnsetMigratable:
+                    tally.Run(op, () => vm.SetMigratable(Pick(blocks).Id, false));
+                    break;
+                case Op.AddBackend:
+                    tally.Run(op, () => vm.AddMemoryBackend($"m{thread}-{random.Next(4)}", 4 * MiB));
+                    break;
+                case Op.FreeBlock:
+                    tally.Run(op, () => vm.FreeBlock(Pick(blocks).Id));
+                    break;
+                case Op.FreeUnusedBackend:
+                    // object-del of a backend no device uses: allowed during migration unless it was made migratable.
+                    var used = vm.Devices.Select(d => d.Memdev).ToHashSet();
+                    var unused = blocks.Where(b => b.BackendId is not null && !used.Contains(b.BackendId)).ToList();
+                    if (unused.Count > 0)
+                    {
+                        tally.Run(op, () => vm.FreeBlock(Pick(unused).Id));
+                    }
+
+                    break;
+                case Op.PlugDimm:
+                    var backends = blocks.Where(b => b.BackendId is not null).Select(b => b.BackendId!).ToList();
+                    if (backends.Count > 0)
+                    {
+                        tally.Run(op, () => vm.PlugDimm($"d{thread}-{random.Next(3)}", Pick(backends)));
+                    }
+
+                    break;
+                case Op.UnplugDimm:
+                    var devices = vm.Devices;
+                    if (devices.Length > 0)
+                    {
+                        tally.Run(op, () => vm.UnplugDimm(Pick(devices).Id));
+                    }
+
+                    break;
+                case Op.Resize:
+                    // Console resizes use even page counts; guest resizes odd ones (see SetLog.Violations).
+                    var resizeable = Pick(blocks.Where(b => b.Resizeable).ToList());
+                    tally.Run(op, () => vm.Resize(resizeable.Id, 2 * (1 + random.Next((int)(resizeable.MaxLength / Page / 2))) * Page));
+                    break;
+                case Op.GuestResize:
+                    var grown = Pick(blocks.Where(b => b.Resizeable).ToList());
+                    tally.Run(op, () => vm.GuestResize(grown.Id, (1 + 2 * random.Next((int)(grown.MaxLength / Page / 2))) * Page));
+                    break;
+                case Op.ReloadRom:
+                    var roms = blocks.Where(b => b.ReadOnly).ToList();
+                    tally.Run(op, () => vm.ReloadRom(Pick(roms).Id));
+                    break;
+                case Op.SetWorkload:
+                    var kind = Pick(Enum.GetValues<WorkloadKind>());
+                    tally.Run(op, () => vm.SetWorkload(kind == WorkloadKind.Idle ? WorkloadSpec.Idle : new WorkloadSpec(kind, 1_000 + random.Next(20_000), 16 * MiB)));
+                    break;
+                case Op.Reset:
+                    tally.Run(op, vm.Reset);
+                    break;
+                case Op.Pause:
+                    tally.Run(op, vm.Pause);
+                    break;
+                case Op.Resume:
+                    tally.Run(op, vm.Resume);
+                    break;
+                case Op.Shutdown:
+                    tally.Run(op, () => vm.ShutdownAsync().GetAwaiter().GetResult());
+                    break;
+                case Op.Start:
+                    tally.Run(op, vm.Start);
+                    break;
+                default:
+                    tally.Run(op, () => vm.WriteGuest(random.NextInt64(16 * MiB / 64) * 64, BitConverter.GetBytes(random.NextInt64())));
+                    break;
+            }
+
+            // The gate is not fair: without a pause now and then, four mutators can starve the lease holder.
+            if (random.Next(16) == 0)
+            {
+                Thread.Sleep(1);
+            }
+        }
+    }
+
+    /// <summary>What the lease thread did: leases taken, why they ended early, what went wrong.</summary>
+    private sealed class LeaseStats
+    {
+        public int Leases;
+        public int CancelledByGuestResize;
+        public int CancelledByTeardown;
+        public int RefusedWhileTornDown;
+        public readonly ConcurrentQueue<Exception> Failures = new();
+
+        public override string ToString() =>
+            $"{Leases} leases, {CancelledByGuestResize} cancelled by a guest resize, {CancelledByTeardown} by a shutdown or delete, {RefusedWhileTornDown} refused during teardown";
+    }
+
+    /// <summary>
+    /// Takes and releases leases like a cooperating migration: holds each a few milliseconds, or, once
+    /// <paramref name="holdUntilCancelled"/> is set, until it is asked to cancel; a cancel request (guest resize,
+    /// shutdown, delete) makes it release at once, as a worker that quits does.
+    /// </summary>
+    private static void HoldLeases(Vm vm, SetLog log, LeaseStats stats, Func<bool> running, ManualResetEventSlim? holdUntilCancelled = null, ManualResetEventSlim? holdingUntilCancelled = null)
+    {
+        var n = 0;
+        while (running())
+        {
+            var holder = new TestLeaseHolder($"mig-{++n}");
+            var untilCancelled = holdUntilCancelled?.IsSet == true;
+            try
+            {
+                holder.AcquireOn(vm);
+            }
+            catch (EmulationException refused) when (refused.Code is "vm-shutting-down" or "vm-not-found")
+            {
+                stats.RefusedWhileTornDown++;
+                Thread.Sleep(1);
+                continue;
+            }
+            catch (Exception exception)
+            {
+                stats.Failures.Enqueue(exception);
+                return;
+            }
+
+            stats.Leases++;
+            log.Observe($"{holder.MigrationId} acquired");
+            if (untilCancelled)
+            {
+                holdingUntilCancelled!.Set();
+            }
+
+            // Held until a cancel request, or a few milliseconds. Holding until a teardown's request (a resize's
+            // does not end it then) makes sure the delete meets a lease: the holder lingers in cancelling, as a
+            // slow worker may, and the freeze holds all along.
+            bool TeardownAsked() => holder.CancelRequests.Any(e => e is null);
+            var held = Stopwatch.StartNew();
+            for (var read = 0; untilCancelled ? !TeardownAsked() && running() : !holder.CancelRequested.IsSet && (read < 5 || held.ElapsedMilliseconds < 3); read++)
+            {
+                log.Observe($"{holder.MigrationId} held, read {read}");
+                Thread.Yield();
+            }
+
+            stats.CancelledByGuestResize += holder.CancelRequests.Any(e => e is not null) ? 1 : 0;
+            stats.CancelledByTeardown += TeardownAsked() ? 1 : 0;
+
+            log.Observe($"{holder.MigrationId} releasing");
+            holder.Release();
+            Thread.Sleep(1);
+        }
+    }
+
+    [Fact]
+    public void EveryMutation_RacingRepeatedLeases_EveryLoggedSetUnderALeaseMatchesItsAcquireBarGuestResizes()
+    {
+        using var test = new TestEmulator();
+        var vm = test.CreateQ35("hammered", slots: 8, maxMemBytes: 4 * GiB, workload: new WorkloadSpec(WorkloadKind.Uniform, 20_000, 16 * MiB), start: true);
+        var log = new SetLog(vm);
+        var changeEvents = 0;
+        vm.Changed += (_, kind) =>
+        {
+            Interlocked.Increment(ref changeEvents);
+            log.Observe($"change event {kind}");
+        };
+        var tally = new Tally();
+        var stats = new LeaseStats();
+        var clock = Stopwatch.StartNew();
+        bool Running() => clock.Elapsed < RunFor;
+
+        var threads = Enumerable.Range(0, Mutators)
+            .Select(i => new Thread(() => Mutate(vm, EveryOp, i, tally, Running)) { IsBackground = true, Name = $"mutator {i}" })
+            .Append(new Thread(() => HoldLeases(vm, log, stats, Running)) { IsBackground = true, Name = "lease holder" })
+            .ToList();
+        threads.ForEach(t => t.Start());
+        var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
+
+        var observations = log.Observations.ToList();
+        var underLease = observations.Count(o => o.Lease is not null);
+        var setChangesSeen = observations.Zip(observations.Skip(1)).Count(p => !p.First.Set.SequenceEqual(p.Second.Set));
+        var violations = log.Violations();
+        output.WriteLine($"{stats}; {changeEvents} change events, {observations.Count} observations ({underLease} under a lease), {setChangesSeen} set changes seen; {tally}");
+        violations.Take(5).ToList().ForEach(output.WriteLine);
+
+        Assert.Empty(stuck);
+        Assert.Empty(violations);
+        Assert.Empty(stats.Failures);
+        Assert.Empty(tally.Unexpected);
+
+        // The test raced: every operation got through at least once, the freeze refused some, the log saw the set
+        // change (between leases) and saw it under leases, and leases were cancelled by each kind of legal cause.
+        var neverSucceeded = EveryOp.Where(op => tally.Succeeded.GetValueOrDefault(op) == 0).ToList();
+        Assert.Empty(neverSucceeded);
+        Assert.True(tally.RefusedByCode.GetValueOrDefault(MigratableSetFrozenException.ErrorCode) > 0, "No change was refused by the freeze.");
+        // Few leases (guest resizes and shutdowns end them early, a shutdown refuses new ones while it runs); the
+        // observations under them are what count.
+        Assert.True(stats.Leases >= 5, stats.ToString());
+        Assert.True(underLease > 100, $"Only {underLease} observations under a lease.");
+        Assert.True(setChangesSeen > 0, "The log never saw the migratable set change.");
+        Assert.True(stats.CancelledByGuestResize > 0, $"No guest resize cancelled a lease: {stats}");
+        Assert.True(stats.CancelledByTeardown > 0, $"No shutdown asked a lease holder to cancel: {stats}");
+        Assert.False(vm.Freeze.IsFrozen);
+    }
+
+    [Fact]
+    public async Task DeleteVmAsync_RacingMutationsWhileLeaseHeld_HolderCancelledVmGoneNoChangeUnderLease()
+    {
+        using var test = new TestEmulator();
+        for (var round = 0; round < 3; round++)
+        {
+            var name = $"doomed-{round}";
+            var vm = test.CreateQ35(name, slots: 8, maxMemBytes: 4 * GiB, workload: new WorkloadSpec(WorkloadKind.Uniform, 20_000, 16 * MiB), start: true);
+            var log = new SetLog(vm);
+            vm.Changed += (_, kind) => log.Observe($"change event {kind}");
+            var tally = new Tally();
+            var stats = new LeaseStats();
+            using var holdUntilCancelled = new ManualResetEventSlim(false);
+            using var holdingUntilCancelled = new ManualResetEventSlim(false);
+            var stop = false;
+            bool Running() => !Volatile.Read(ref stop);
+
+            var threads = Enumerable.Range(0, Mutators)
+                .Select(i => new Thread(() => Mutate(vm, EveryOpButShutdown, (round * Mutators) + i, tally, Running)) { IsBackground = true, Name = $"mutator {i}" })
+                .Append(new Thread(() => HoldLeases(vm, log, stats, Running, holdUntilCancelled, holdingUntilCancelled)) { IsBackground = true, Name = "lease holder" })
+                .ToList();
+            threads.ForEach(t => t.Start());
+
+            // Let the race run through a few leases, then make sure the delete meets a lease that is held.
+            Thread.Sleep(300);
+            holdUntilCancelled.Set();
+            Assert.True(holdingUntilCancelled.Wait(JoinWithin), $"The lease holder never took a lease to hold: {stats}");
+            var deleting = Stopwatch.StartNew();
+            await test.Emulator.DeleteVmAsync(name).WaitAsync(JoinWithin);
+            deleting.Stop();
+
+            // The mutators now meet a deleted VM; let them, then stop.
+            Thread.Sleep(100);
+            Volatile.Write(ref stop, true);
+            var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
+
+            var violations = log.Violations();
+            output.WriteLine($"round {round}: delete took {deleting.ElapsedMilliseconds} ms; {stats}; {tally}");
+            violations.Take(5).ToList().ForEach(output.WriteLine);
+            Assert.Empty(stuck);
+            Assert.Empty(violations);
+            Assert.Empty(stats.Failures);
+            Assert.Empty(tally.Unexpected);
+            Assert.True(stats.CancelledByTeardown > 0, $"The delete did not ask the holder to cancel: {stats}");
+            Assert.True(deleting.Elapsed < vm.TeardownTimeout, "The delete waited out its timeout although the holder released.");
+            Assert.False(test.Emulator.TryGetVm(name, out _));
+            Assert.True(tally.RefusedByCode.GetValueOrDefault("vm-not-found") > 0, "No mutation met the deleted VM.");
+            Expect.Code("vm-shutting-down", () => vm.Freeze.Acquire(new TestLeaseHolder("after-delete")));
+        }
+    }
+}
