@@ -449,7 +449,9 @@ public sealed class MigrationStreamReader
 
         _section = type == QemuFormat.SectionEnd ? SectionKind.RamEnd : SectionKind.RamPart;
         _sectionId = sectionId;
-        _lastBlock = -1;
+
+        // _lastBlock carries over: like QEMU's last_recv_block, a part may start with CONTINUE on the block the
+        // previous part ended in.
         _stage = Stage.RamRecord;
         return true;
     }
