@@ -50,6 +50,8 @@ public sealed class QemuImportFlowTests(ConsoleInBrowser console) : IClassFixtur
         await Expect(line).ToHaveClassAsync(new Regex("vmc-hex-target"));
         await ConsoleInBrowser.ScreenshotAsync(page, "memory-inspector.png");
         await page.Locator("[data-testid='memory-inspector']").ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "vmconsole-inspector-only.png") });
+        await page.Locator("[data-testid='theme-toggle']").ClickAsync();
+        await page.Locator("[data-testid='memory-inspector']").ScreenshotAsync(new() { Path = Path.Combine(ConsoleInBrowser.ScreenshotDirectory, "memory-inspector-dark.png") });
 
         await page.Locator("input[data-testid='inspector-goto']").FillAsync("0x1000000");
         await page.Locator("[data-testid='inspector-goto-submit']").ClickAsync();
