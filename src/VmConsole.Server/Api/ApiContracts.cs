@@ -53,6 +53,26 @@ public sealed record MigrationCapabilitiesRequest(bool? AutoConverge, bool? Post
 
 public sealed record StartMigrationRequest(string? Vm, string? DestinationHost, string? Uri, MigrationParametersRequest? Parameters, MigrationCapabilitiesRequest? Capabilities, bool? QemuCompatible);
 
+public sealed record ImportVmRequest(string? Name, string? Host, string? Path);
+
+public sealed record ExportVmRequest(string? Path);
+
+public sealed record IncomingMigrationRequest(string? Name, string? Host, string? Uri);
+
+/// <summary>A device section of the stream that VmConsole stepped over (its state is not in the VM).</summary>
+public sealed record NotImportedDto(string Name, uint InstanceId, uint VersionId, long Bytes);
+
+public sealed record StreamBlockDto(string IdStr, long UsedLength);
+
+/// <summary>What an import read: the stream's machine type and blocks, the device sections it skipped, and what it cost.</summary>
+public sealed record ImportSummaryDto(
+    string MachineType, IReadOnlyList<StreamBlockDto> Blocks, IReadOnlyList<NotImportedDto> NotImported,
+    long BytesRead, long NormalPages, long ZeroPages, double DurationMs);
+
+public sealed record ImportedVmDto(VmDto Vm, ImportSummaryDto Import);
+
+public sealed record ExportSummaryDto(string Vm, string Path, string MachineType, IReadOnlyList<StreamBlockDto> Blocks, long BytesWritten, long NormalPages, long ZeroPages);
+
 /// <summary>Domain objects as the API shows them.</summary>
 internal static class ApiMapping
 {
@@ -68,6 +88,27 @@ internal static class ApiMapping
         b.Migratable, b.Resizeable, b.Shared, b.ReadOnly, b.GuestVisible, b.GuestAddress, b.DirtyPagesPerSecond);
 
     public static DeviceDto ToDto(this MemoryDevice d) => new(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size);
+
+    /// <summary>A migration from QEMU: its source is the QEMU peer (<c>sourceHost</c> "qemu"), its destination this console's host.</summary>
+    public static MigrationDto ToDto(this Migration.IncomingMigration m)
+    {
+        var s = m.Inner.GetStats();
+        return new MigrationDto(
+            m.Id, m.VmName, IncomingSource, m.Inner.Host, m.Inner.Uri, s.Status.ToQemuName(), MigrationParameters.Default, MigrationCapabilities.Default,
+            s.SetupTime, s.TotalTime, s.ExpectedDowntime, s.Downtime,
+            new MigrationRamDto(s.Transferred, s.Remaining, s.Total, s.Duplicate, s.Normal, s.NormalBytes, s.DirtyPagesRate, s.Mbps,
+                s.DirtySyncCount, s.PageSize, s.PagesPerSecond, s.PrecopyBytes, s.DowntimeBytes),
+            s.CpuThrottlePercentage, s.ErrorDesc, null, [], [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))]);
+    }
+
+    /// <summary>The <c>sourceHost</c> of a migration that a QEMU process sends to this console.</summary>
+    public const string IncomingSource = "qemu";
+
+    public static ImportSummaryDto ToDto(this VmConsole.Migration.Qemu.QemuImportResult r) => new(
+        r.MachineType,
+        [.. r.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
+        [.. r.NotImported.Select(s => new NotImportedDto(s.Name, s.InstanceId, s.VersionId, s.Bytes))],
+        r.BytesRead, r.NormalPages, r.ZeroPages, r.Duration.TotalMilliseconds);
 
     public static MigrationDto ToDto(this VmConsole.Migration.Engine.Migration m)
     {

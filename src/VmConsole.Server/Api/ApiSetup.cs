@@ -27,6 +27,8 @@ public static class ApiSetup
         api.MapHostsApi();
         api.MapVmsApi();
         api.MapRamBlocksApi();
+        api.MapMemoryApi();
+        api.MapQemuApi();
         api.MapMigrationsApi();
         api.MapAuditApi();
         api.MapUsersApi();

@@ -10,7 +10,8 @@ internal static class MigrationsApi
     {
         var migrations = api.MapGroup("/migrations").WithTags("Migrations");
         var operate = migrations.MapGroup("").RequireAuthorization(Roles.CanOperate);
-        operate.MapPost("/", Start).WithSummary("Start a migration (202: it runs in the background)");
+        operate.MapPost("/", Start).WithSummary("Start a migration (202: it runs in the background)")
+            .WithDescription("qemuCompatible (default: true when uri is given without destinationHost, i.e. the peer is a QEMU listening with -incoming) leaves out VmConsole's own device-state section.");
         migrations.MapGet("/", List).WithSummary("Migrations, newest first, filtered by VM and status");
         migrations.MapGet("/{id}", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.GetAsync(id, cancellationToken));
         migrations.MapGet("/{id}/samples", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.SamplesAsync(id, cancellationToken))
@@ -20,8 +21,20 @@ internal static class MigrationsApi
         operate.MapPost("/{id}/continue", ContinueAsync).WithSummary("migrate-continue from pre-switchover (409 not-pre-switchover otherwise, finished ones included)");
     }
 
-    private static async Task<IResult> CancelAsync(string id, MigrationEngine engine, MigrationHistory history, CancellationToken cancellationToken)
+    private static async Task<IResult> CancelAsync(
+        string id, MigrationEngine engine, Migration.IncomingMigrations incoming, MigrationHistory history, CancellationToken cancellationToken)
     {
+        if (incoming.Find(id) is { } fromQemu)
+        {
+            if (fromQemu.Inner.Status.IsFinal())
+            {
+                return TypedResults.Ok(fromQemu.ToDto());
+            }
+
+            fromQemu.Inner.Cancel();
+            return TypedResults.Accepted($"/api/migrations/{id}", fromQemu.ToDto());
+        }
+
         var live = engine.Migrations.FirstOrDefault(m => m.Id == id);
         if (live is null)
         {
@@ -85,7 +98,8 @@ internal static class MigrationsApi
         {
             DestinationHost = request.DestinationHost,
             Uri = request.Uri,
-            QemuCompatible = request.QemuCompatible ?? false,
+            // A uri without a destination host of this server has a peer outside it: QEMU, so its format unless told otherwise.
+            QemuCompatible = request.QemuCompatible ?? (request.Uri is not null && request.DestinationHost is null),
             Parameters = new MigrationParameters
             {
                 MaxBandwidth = p?.MaxBandwidth ?? defaults.MaxBandwidth,

@@ -10,6 +10,7 @@ public static class MigrationSetup
     {
         builder.Services.AddSingleton(sp => new MigrationEngine(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new VmConsole.Migration.Qemu.QemuStreamImport(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new IncomingMigrations(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<TimeProvider>()));
         return builder;
     }
 }

@@ -14,7 +14,9 @@ namespace VmConsole.Server.Persistence;
 /// through the <see cref="ConsoleStore"/> queue. Migration and audit records are built on the event's thread, so
 /// they are the state at that moment; a VM's definition is read when its write is taken, so it is the latest.
 /// </summary>
-public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time) : IHostedService
+/// <remarks>Without <paramref name="incoming"/> (a composition with no QEMU interop) only the engine's migrations are recorded.</remarks>
+public sealed class ConsoleRecorder(
+    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Migration.IncomingMigrations? incoming = null) : IHostedService
 {
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private VmWatch? _watch;
@@ -33,6 +35,11 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
 
         emulator.InventoryChanged += OnInventoryChanged;
         engine.Started += OnMigrationStarted;
+        if (incoming is not null)
+        {
+            incoming.Started += OnIncomingStarted;
+        }
+
         _watch = new VmWatch(emulator, OnVmChanged);
         foreach (var vm in emulator.Vms)
         {
@@ -46,6 +53,11 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
     {
         emulator.InventoryChanged -= OnInventoryChanged;
         engine.Started -= OnMigrationStarted;
+        if (incoming is not null)
+        {
+            incoming.Started -= OnIncomingStarted;
+        }
+
         _watch?.Dispose();
         return Task.CompletedTask;
     }
@@ -188,17 +200,42 @@ public sealed class ConsoleRecorder(Emulator emulator, MigrationEngine engine, C
         };
     }
 
-    private void SaveStatus(VmConsole.Migration.Engine.Migration migration, MigrationStatus status)
+    /// <summary>A migration from QEMU is kept like the engine's: source "qemu", destination this console's host, QEMU's default parameters.</summary>
+    private void OnIncomingStarted(Migration.IncomingMigration migration)
     {
-        var stats = migration.GetStats();
-        var at = migration.Events.LastOrDefault(e => e.Status == status).At;
+        var record = new MigrationRecord
+        {
+            Id = migration.Id,
+            Vm = migration.VmName,
+            SourceHost = Api.ApiMapping.IncomingSource,
+            DestinationHost = migration.Inner.Host,
+            Uri = migration.Inner.Uri,
+            Status = MigrationStatus.Setup.ToQemuName(),
+            ParametersJson = JsonSerializer.Serialize(MigrationParameters.Default, JsonSerializerOptions.Web),
+            CapabilitiesJson = JsonSerializer.Serialize(MigrationCapabilities.Default, JsonSerializerOptions.Web),
+            StartedAt = migration.Events[0].At,
+            Events = [new MigrationEventRecord { MigrationId = migration.Id, Status = MigrationStatus.Setup.ToQemuName(), At = migration.Events[0].At }],
+        };
+        store.Enqueue(db =>
+        {
+            db.Migrations.Add(record);
+            return Task.CompletedTask;
+        });
+        migration.StatusChanged += (m, status) =>
+            SaveStatus(m.Id, status, m.Events.LastOrDefault(e => e.Status == status).At, m.Inner.GetStats(), verified: null);
+    }
+
+    private void SaveStatus(VmConsole.Migration.Engine.Migration migration, MigrationStatus status) =>
+        SaveStatus(migration.Id, status, migration.Events.LastOrDefault(e => e.Status == status).At, migration.GetStats(), migration.Verified);
+
+    private void SaveStatus(string id, MigrationStatus status, DateTimeOffset at, MigrationStats stats, bool? verified)
+    {
         var statsJson = JsonSerializer.Serialize(stats, JsonSerializerOptions.Web);
-        var verified = migration.Verified;
         var ended = status.IsFinal() ? at : (DateTimeOffset?)null;
         store.Enqueue(async db =>
         {
-            db.MigrationEvents.Add(new MigrationEventRecord { MigrationId = migration.Id, Status = status.ToQemuName(), At = at });
-            await db.Migrations.Where(m => m.Id == migration.Id).ExecuteUpdateAsync(set => set
+            db.MigrationEvents.Add(new MigrationEventRecord { MigrationId = id, Status = status.ToQemuName(), At = at });
+            await db.Migrations.Where(m => m.Id == id).ExecuteUpdateAsync(set => set
                 .SetProperty(m => m.Status, status.ToQemuName())
                 .SetProperty(m => m.StatsJson, statsJson)
                 .SetProperty(m => m.ErrorDesc, stats.ErrorDesc)

@@ -9,8 +9,11 @@ using VmConsole.Server.Api;
 namespace VmConsole.Server.Persistence;
 
 /// <summary>Migrations as the API lists them: the stored history, with live numbers for those this process runs.</summary>
-public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine)
+/// <remarks>Without <paramref name="incoming"/> (a composition with no QEMU interop) only the engine's migrations are live.</remarks>
+public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine, Migration.IncomingMigrations? incoming = null)
 {
+    private readonly IReadOnlyList<Migration.IncomingMigration> _noIncoming = [];
+
     public async Task<IReadOnlyList<MigrationDto>> ListAsync(string? vm, MigrationStatus? status, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
@@ -19,6 +22,11 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
             .ToListAsync(cancellationToken);
         var byId = stored.ToDictionary(m => m.Id, ToDto);
         foreach (var live in engine.Migrations.Where(m => vm is null || m.VmName == vm))
+        {
+            byId[live.Id] = live.ToDto();
+        }
+
+        foreach (var live in (incoming?.Migrations ?? _noIncoming).Where(m => vm is null || m.VmName == vm))
         {
             byId[live.Id] = live.ToDto();
         }
@@ -36,6 +44,11 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
             return live.ToDto();
         }
 
+        if (incoming?.Find(id) is { } fromQemu)
+        {
+            return fromQemu.ToDto();
+        }
+
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var stored = await db.Migrations.AsNoTracking().Include(m => m.Events).FirstOrDefaultAsync(m => m.Id == id, cancellationToken);
         return stored is null ? throw NotFound(id) : ToDto(stored);
@@ -44,7 +57,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
     public async Task<IReadOnlyList<ProgressSampleRecord>> SamplesAsync(string id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        if (engine.Migrations.All(m => m.Id != id) && !await db.Migrations.AnyAsync(m => m.Id == id, cancellationToken))
+        if (engine.Migrations.All(m => m.Id != id) && incoming?.Find(id) is null && !await db.Migrations.AnyAsync(m => m.Id == id, cancellationToken))
         {
             throw NotFound(id);
         }

@@ -1,0 +1,130 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Server.Accounts;
+
+namespace VmConsole.Server.Api;
+
+/// <summary>The memory inspector: a RAM block's bytes read and written by offset, as qtest's read and write do for QEMU.</summary>
+internal static class MemoryApi
+{
+    public const int MaxLength = 1 << 20;
+
+    public static void MapMemoryApi(this IEndpointRouteBuilder api)
+    {
+        var memory = api.MapGroup("/vms/{vm}/ramblocks/{block:int}/memory").WithTags("RAM blocks");
+        memory.MapGet("/", Read)
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("The block's bytes at [offset, offset+length) of its used length; length 1 B to 1 MiB (default 4096), offset default 0");
+        memory.MapPut("/", WriteAsync)
+            .RequireAuthorization(Roles.CanAdminister)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithSummary("Write the raw body (any content type; 1 B to 1 MiB) at offset, marking their pages dirty; refused with 409 vm-migrating while a migration holds the VM");
+    }
+
+    private static IResult Read(string vm, int block, long? offset, long? length, Emulator emulator)
+    {
+        var target = emulator.GetVm(vm).GetBlock(block);
+        var errors = new RequestErrors();
+        var (start, count) = CheckRange(target, offset ?? 0, length ?? Math.Min(4096, target.UsedLength), errors);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var bytes = new byte[count];
+        Access(target, () => target.Read(start, bytes));
+        return TypedResults.Bytes(bytes, "application/octet-stream");
+    }
+
+    private static async Task<IResult> WriteAsync(string vm, int block, long? offset, HttpRequest request, Emulator emulator, CancellationToken cancellationToken)
+    {
+        var target = emulator.GetVm(vm);
+        var ramBlock = target.GetBlock(block);
+        if (request.ContentLength > MaxLength)
+        {
+            return QemuApi.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes; the body has {request.ContentLength:N0}.");
+        }
+
+        var body = new MemoryStream();
+        var buffer = new byte[64 << 10];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            if (body.Length + read > MaxLength)
+            {
+                return QemuApi.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes.");
+            }
+
+            body.Write(buffer, 0, read);
+        }
+
+        var errors = new RequestErrors();
+        if (body.Length == 0)
+        {
+            errors.Add("body", "The body is the bytes to write: at least one.");
+        }
+
+        var (start, _) = CheckRange(ramBlock, offset ?? 0, Math.Max(body.Length, 1), errors);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        // A write during a migration would be carried (its page is dirtied), but what the user checks is what the stream carried.
+        if (target.Freeze.Lease is { } lease)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "The request conflicts with the current state",
+                detail: $"Cannot write memory of RAM block '{ramBlock.DisplayName}' of VM '{target.Name}': migration {lease.Holder.MigrationId} is {lease.Holder.Status}; write once it has ended.",
+                extensions: new Dictionary<string, object?>
+                {
+                    ["code"] = "vm-migrating",
+                    ["migrationId"] = lease.Holder.MigrationId,
+                    ["migrationStatus"] = lease.Holder.Status,
+                    ["operation"] = "write-memory",
+                    ["block"] = ramBlock.DisplayName,
+                    ["vm"] = target.Name,
+                });
+        }
+
+        Access(ramBlock, () => ramBlock.Write(start, body.GetBuffer().AsSpan(0, (int)body.Length)));
+        return TypedResults.NoContent();
+    }
+
+    private static (long Offset, int Length) CheckRange(RamBlock block, long offset, long length, RequestErrors errors)
+    {
+        if (length < 1 || length > MaxLength)
+        {
+            errors.Add("length", $"'length' must be between 1 and {MaxLength:N0}; got {length:N0}.");
+        }
+
+        if (offset < 0 || offset >= block.UsedLength)
+        {
+            errors.Add("offset", $"'offset' must be between 0 and {block.UsedLength - 1:N0} (the used length of '{block.DisplayName}' is {block.UsedLength:N0}); got {offset:N0}.");
+        }
+        else if (length is >= 1 and <= MaxLength && offset > block.UsedLength - length)
+        {
+            errors.Add("length", $"[{offset:N0}, +{length:N0}) ends past the used length of '{block.DisplayName}' ({block.UsedLength:N0} bytes).");
+        }
+
+        return (offset, (int)Math.Clamp(length, 0, MaxLength));
+    }
+
+    /// <summary>A block freed between the lookup and the access is gone, as if never found.</summary>
+    private static void Access(RamBlock block, Action access)
+    {
+        try
+        {
+            access();
+        }
+        catch (ObjectDisposedException)
+        {
+            throw EmulationException.NotFound("block-not-found", $"RAM block '{block.DisplayName}' was freed.");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
+using VmConsole.Migration.Qemu;
+using VmConsole.Migration.Wire;
+using VmConsole.Server.Accounts;
+using VmConsole.Server.Migration;
+
+namespace VmConsole.Server.Api;
+
+/// <summary>Interoperation with QEMU 7.2: import and export of stream files, and live migrations from a QEMU process.</summary>
+internal static class QemuApi
+{
+    /// <summary>The largest import upload: a stream of an 8 GiB guest whose pages are all non-zero, and then some.</summary>
+    public const long MaxImportBytes = 8L << 30;
+
+    public static void MapQemuApi(this IEndpointRouteBuilder api)
+    {
+        var vms = api.MapGroup("/vms").WithTags("QEMU interop");
+        vms.MapPost("/import", ImportAsync)
+            .RequireAuthorization(Roles.CanAdminister)
+            .Accepts<ImportVmRequest>("application/json", "multipart/form-data")
+            .Produces<ImportedVmDto>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Create a VM from a QEMU migration stream (multipart name, host, then file; or JSON {name, host, path} of a server file)")
+            .WithDescription("The stream is what QEMU 7.2 writes with migrate to exec:cat > FILE. Uploads up to 8 GiB are read as they come, never buffered whole. A stream that does not fit is a 400 with code invalid-stream and QEMU's words in detail.");
+        vms.MapPost("/{vm}/export", ExportAsync)
+            .RequireAuthorization(Roles.CanOperate)
+            // No Accepts metadata: routing would then refuse the download's request, which has no body and no content type.
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
+            .Produces<ExportSummaryDto>(StatusCodes.Status200OK)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Write the VM as a QEMU 7.2 stream: a download <vm>.qemu-stream without a body; with JSON {path} (Admin) into that server file")
+            .WithDescription("QEMU loads it with -incoming defer and migrate-incoming exec:cat FILE. A running VM is paused while it is written. Optional JSON body {path} (ExportVmRequest).");
+        vms.MapPost("/incoming", Incoming)
+            .RequireAuthorization(Roles.CanOperate)
+            .Produces<MigrationDto>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithSummary("Create a VM in inmigrate listening on uri (unix:PATH needs Admin; tcp:127.0.0.1:PORT) for QEMU's migrate; 202 with the migration")
+            .WithDescription("The migration is listed and read at /api/migrations/{id} (sourceHost \"qemu\") and cancelled like any other.");
+    }
+
+    private static async Task<IResult> ImportAsync(HttpContext http, QemuStreamImport import, MigrationEngine engine, CancellationToken cancellationToken)
+    {
+        if (http.Request.HasJsonContentType())
+        {
+            var request = await ReadJsonAsync<ImportVmRequest>(http.Request, cancellationToken);
+            var errors = new RequestErrors();
+            var name = errors.Required(request?.Name, "name");
+            var host = errors.Required(request?.Host, "host");
+            var path = errors.Required(request?.Path, "path");
+            if (path.Length > 0 && !Path.IsPathFullyQualified(path))
+            {
+                errors.Add("path", $"'{Names.Shorten(path)}' is not an absolute path on the server.");
+            }
+            else if (path.Length > 0 && !File.Exists(path))
+            {
+                errors.Add("path", $"There is no file '{Names.Shorten(path)}' on the server.");
+            }
+
+            if (errors.Any)
+            {
+                return errors.ToResult();
+            }
+
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            return await RunImportAsync(http, import, engine, name, host, file, "path", cancellationToken);
+        }
+
+        if (!http.Request.HasFormContentType || MediaTypeHeaderValue.Parse(http.Request.ContentType).Boundary is not { Length: > 0 } boundary)
+        {
+            return Problem(
+                StatusCodes.Status415UnsupportedMediaType,
+                "unsupported-media-type",
+                "Send multipart/form-data with the fields name, host and file (in that order), or JSON {name, host, path}.");
+        }
+
+        // Only this route takes a body that large; it is read section by section and the file goes straight to the importer.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxImportBytes;
+        }
+
+        var reader = new MultipartReader(HeaderUtilities.RemoveQuotes(boundary).Value!, http.Request.Body);
+        string? formName = null, formHost = null;
+        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+        {
+            if (section.GetContentDispositionHeader() is not { } disposition)
+            {
+                continue;
+            }
+
+            var field = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
+            if (disposition.IsFileDisposition() || field == "file")
+            {
+                var errors = new RequestErrors();
+                var name = errors.Required(formName, "name");
+                var host = errors.Required(formHost, "host");
+                if (errors.Any)
+                {
+                    errors.Add("file", "Send the fields 'name' and 'host' before 'file': the file is imported as it arrives.");
+                    return errors.ToResult();
+                }
+
+                return await RunImportAsync(http, import, engine, name, host, section.Body, "file", cancellationToken);
+            }
+
+            var value = await new StreamReader(section.Body).ReadToEndAsync(cancellationToken);
+            if (field == "name")
+            {
+                formName = value;
+            }
+            else if (field == "host")
+            {
+                formHost = value;
+            }
+        }
+
+        var missing = new RequestErrors();
+        missing.Required(formName, "name");
+        missing.Required(formHost, "host");
+        missing.Add("file", "'file' is required.");
+        return missing.ToResult();
+    }
+
+    private static async Task<IResult> RunImportAsync(
+        HttpContext http, QemuStreamImport import, MigrationEngine engine, string name, string host, Stream input, string field, CancellationToken cancellationToken)
+    {
+        AuditAs(http, name);
+        try
+        {
+            var result = await import.ImportAsync(name, host, input, progress: null, cancellationToken);
+            return TypedResults.Created($"/api/vms/{result.Vm.Name}", new ImportedVmDto(result.Vm.ToDto(engine), result.ToDto()));
+        }
+        catch (MigrationStreamException ex)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status400BadRequest,
+                title: "The stream cannot be imported",
+                detail: ex.Message,
+                extensions: new Dictionary<string, object?>
+                {
+                    ["code"] = "invalid-stream",
+                    ["errors"] = new Dictionary<string, string[]> { [field] = [ex.Message] },
+                });
+        }
+    }
+
+    private static async Task<IResult> ExportAsync(string vm, HttpContext http, Emulator emulator, CancellationToken cancellationToken)
+    {
+        var target = emulator.GetVm(vm);
+        if (http.Request.HasJsonContentType() && http.Request.ContentLength != 0)
+        {
+            if (!http.User.CanAdminister())
+            {
+                return Problem(StatusCodes.Status403Forbidden, "forbidden", "Exporting to a path writes a file on the server: that needs the Admin role. Without a body the stream is a download.");
+            }
+
+            var request = await ReadJsonAsync<ExportVmRequest>(http.Request, cancellationToken);
+            var errors = new RequestErrors();
+            var path = errors.Required(request?.Path, "path");
+            if (path.Length > 0 && (!Path.IsPathFullyQualified(path) || !Directory.Exists(Path.GetDirectoryName(path))))
+            {
+                errors.Add("path", $"'{Names.Shorten(path)}' is not an absolute path in an existing directory on the server.");
+            }
+
+            if (errors.Any)
+            {
+                return errors.ToResult();
+            }
+
+            CheckExportable(target);
+            QemuExportResult result;
+            await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                result = await QemuStreamExport.ExportAsync(target, file, cancellationToken);
+            }
+
+            return TypedResults.Ok(new ExportSummaryDto(
+                target.Name, path, result.MachineType, [.. result.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
+                result.BytesWritten, result.NormalPages, result.ZeroPages));
+        }
+
+        // Refused before the first byte, so that a refusal is a problem, not a broken download.
+        CheckExportable(target);
+        http.Response.ContentType = "application/octet-stream";
+        http.Response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileNameStar = $"{target.Name}.qemu-stream", FileName = $"{target.Name}.qemu-stream" }.ToString();
+        await QemuStreamExport.ExportAsync(target, http.Response.Body, cancellationToken);
+        return Results.Empty;
+    }
+
+    private static void CheckExportable(Vm vm)
+    {
+        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        {
+            throw EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
+        }
+    }
+
+    private static IResult Incoming(IncomingMigrationRequest request, IncomingMigrations incoming, HttpContext http)
+    {
+        var user = http.User;
+        var errors = new RequestErrors();
+        var name = errors.Required(request.Name, "name");
+        var host = errors.Required(request.Host, "host");
+        var uri = errors.Required(request.Uri, "uri");
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        // unix: makes a socket file on the server: for admins, as for outgoing migrations.
+        if (uri.StartsWith("unix:", StringComparison.Ordinal) && !user.CanAdminister())
+        {
+            return Problem(StatusCodes.Status403Forbidden, "forbidden", "Listening on a unix socket makes a path on the server: that needs the Admin role.");
+        }
+
+        AuditAs(http, name);
+        var migration = incoming.Listen(name, host, uri);
+        return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
+    }
+
+    /// <summary>The audit log files a call under the route's <c>{vm}</c>; these routes name the VM they create in the body instead.</summary>
+    private static void AuditAs(HttpContext http, string vm) => http.Request.RouteValues["vm"] = vm;
+
+    /// <summary>A JSON body read by hand (the route also takes other media types); unreadable JSON is a 400 like a bound body's.</summary>
+    private static async Task<T?> ReadJsonAsync<T>(HttpRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await request.ReadFromJsonAsync<T>(cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            throw new BadHttpRequestException("The body is not valid JSON.", StatusCodes.Status400BadRequest, ex);
+        }
+    }
+
+    internal static IResult Problem(int status, string code, string detail) => TypedResults.Problem(
+        statusCode: status,
+        detail: detail,
+        extensions: new Dictionary<string, object?> { ["code"] = code });
+}
