@@ -16,12 +16,21 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         // migration cannot converge, so it is still running when Cancel is clicked however fast the machine
         // is (an idle db-1 is mostly zero pages, which cost a byte each, and finishes in seconds).
         console.Emulator.GetVm("db-1").SetWorkload(new WorkloadSpec(WorkloadKind.Uniform, PagesPerSecond: 2_000));
-        var page = await console.NewPageAsync();
-        await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/db-1");
+        // Sign in as a person would.
+        var page = await console.NewAnonymousPageAsync();
+        await page.GotoAsync("/vms/db-1");
+        await Expect(page).ToHaveURLAsync(new Regex("/login"));
+        await page.Locator("input[name='userName']").FillAsync("admin");
+        await page.Locator("input[name='password']").FillAsync(ConsoleInBrowser.AdminPassword);
+        await ConsoleInBrowser.ScreenshotAsync(page, "sign-in.png");
+        await page.Locator("[data-testid='signin-form'] button[type='submit']").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/vms/db-1$"));
+        await Expect(page.Locator("[data-interactive='true']")).ToHaveCountAsync(1);
 
         await page.Locator("[data-testid='migrate-button']").ClickAsync();
         var dialog = page.Locator("[data-testid='migrate-dialog']");
         await Expect(dialog).ToBeVisibleAsync();
+        await Expect(dialog).ToContainTextAsync("host-b ·");
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
         await ConsoleInBrowser.ScreenshotAsync(page, "migrate-dialog.png");
         await page.Locator("[data-testid='migrate-start']").ClickAsync();
@@ -29,6 +38,7 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(page).ToHaveURLAsync(new Regex("/migrations/mig-[0-9a-f]+$"));
         var status = page.Locator("[data-testid='migration-status']");
         await Expect(status).ToHaveAttributeAsync("data-status", "active");
+        await Expect(page.Locator("body")).ToContainTextAsync("host-a → host-b");
         var transferred = page.Locator("[data-testid='migration-stats'] .vmc-fact").First;
         var first = await transferred.InnerTextAsync();
         await Expect(transferred).Not.ToHaveTextAsync(first, new() { Timeout = 5_000 });
@@ -67,10 +77,11 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
 
         await page.GotoAsync(migrationUrl);
         await Expect(page.Locator("[data-interactive='true']")).ToHaveCountAsync(1);
-        // "Cancelling..." may last only milliseconds: a watcher in the page notes it if it ever shows.
+        // "Cancelling..." may last only milliseconds: a watcher in the page notes it if it ever shows (textContent,
+        // not innerText: the button shows it in capitals through CSS).
         await page.EvaluateAsync(@"() => {
             window.__sawCancelling = false;
-            new MutationObserver(() => { if (document.body.innerText.includes('Cancelling...')) window.__sawCancelling = true; })
+            new MutationObserver(() => { if (document.body.textContent.includes('Cancelling...')) window.__sawCancelling = true; })
                 .observe(document.body, { childList: true, subtree: true, characterData: true });
         }");
         await page.Locator("[data-testid='migration-cancel']").ClickAsync();
