@@ -10,11 +10,15 @@ namespace VmConsole.Emulation.Workloads;
 /// <remarks>
 /// Rate control keeps a budget of pages owed, grown by rate x (1 - throttle) x elapsed time and spent in
 /// batches every couple of milliseconds, so the long-run rate holds whatever the sleep granularity.
-/// A backlog of at most one second is kept across a stall.
+/// A backlog of at most <see cref="MaxBacklog"/> is kept across a stall: a guest that was descheduled
+/// writes a little faster for a moment, not a second's worth of pages in one burst.
 /// </remarks>
 public sealed class GuestWorkload : IDisposable
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>The most time a stalled workload makes up for.</summary>
+    public static readonly TimeSpan MaxBacklog = TimeSpan.FromMilliseconds(200);
 
     private readonly RamBlock _ram;
     private readonly TimeProvider _time;
@@ -131,7 +135,7 @@ public sealed class GuestWorkload : IDisposable
 
             var now = _time.GetTimestamp();
             var rate = spec.PagesPerSecond * (100 - _throttlePercent) / 100.0;
-            budget = Math.Min(budget + (rate * _time.GetElapsedTime(last, now).TotalSeconds), rate + 1);
+            budget = Math.Min(budget + (rate * _time.GetElapsedTime(last, now).TotalSeconds), (rate * MaxBacklog.TotalSeconds) + 1);
             last = now;
             var pages = (long)budget;
             if (pages > 0)
