@@ -21,6 +21,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
     private const int Mutators = 4;
     private const long Page = 4096;
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(20);
 
     private enum Op
@@ -339,14 +340,27 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
         };
         var tally = new Tally();
         var stats = new LeaseStats();
-        var clock = Stopwatch.StartNew();
-        bool Running() => clock.Elapsed < RunFor;
+        var stop = false;
+        bool Running() => !Volatile.Read(ref stop);
 
         var threads = Enumerable.Range(0, Mutators)
             .Select(i => new Thread(() => Mutate(vm, EveryOp, i, tally, Running)) { IsBackground = true, Name = $"mutator {i}" })
             .Append(new Thread(() => HoldLeases(vm, log, stats, Running)) { IsBackground = true, Name = "lease holder" })
             .ToList();
         threads.ForEach(t => t.Start());
+
+        // At least RunFor, and on a loaded machine longer (up to MaxRunFor) until the race has covered what the
+        // assertions below need: shutdowns refuse new leases while they run, so the count of leases varies.
+        var clock = Stopwatch.StartNew();
+        bool Enough() =>
+            Volatile.Read(ref stats.Leases) >= 10 && Volatile.Read(ref stats.CancelledByGuestResize) > 0 && Volatile.Read(ref stats.CancelledByTeardown) > 0
+            && log.Observations.Count(o => o.Lease is not null) > 200;
+        while (clock.Elapsed < RunFor || (clock.Elapsed < MaxRunFor && !Enough()))
+        {
+            Thread.Sleep(100);
+        }
+
+        Volatile.Write(ref stop, true);
         var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
 
         var observations = log.Observations.ToList();
