@@ -25,6 +25,12 @@ public sealed class QemuImportFlowTests(ConsoleInBrowser console) : IClassFixtur
         await page.Locator("[data-testid='import-vm']").ClickAsync();
         var dialog = page.Locator("[data-testid='import-vm-dialog']");
         await dialog.Locator("input[data-testid='import-name']").FillAsync("from-qemu-1");
+        // Blazor's InputFile listens for the change only once its script has set the input up; a file set
+        // before that is never seen (it failed that way once on a fresh clone).
+        await page.WaitForFunctionAsync(
+            "() => { const input = document.querySelector(\"[data-testid='import-vm-dialog'] input[type='file']\"); return !!input && input._blazorInputFileNextFileId !== undefined; }",
+            null,
+            new() { Timeout = 15_000 });
         await dialog.Locator("input[type='file']").SetInputFilesAsync(_streamFile);
         await Expect(dialog.Locator("[data-testid='import-file-name']")).ToContainTextAsync(Path.GetFileName(_streamFile));
         await Expect(page.Locator("[data-testid='import-submit']")).ToBeEnabledAsync();
