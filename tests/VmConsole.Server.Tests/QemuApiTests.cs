@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using VmConsole.Server.Accounts;
+using VmConsole.Migration.Tests.Qemu;
 
 namespace VmConsole.Server.Tests;
 
