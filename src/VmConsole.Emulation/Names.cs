@@ -5,10 +5,16 @@ namespace VmConsole.Emulation;
 /// <summary>Names people give things, and the rules they must follow.</summary>
 public static partial class Names
 {
+    /// <summary>Whether <paramref name="name"/> is a valid host or VM name (see <see cref="ValidateName"/>).</summary>
+    public static bool IsValidName(string? name) => !string.IsNullOrEmpty(name) && NamePattern().IsMatch(name);
+
+    /// <summary>Whether <paramref name="id"/> is a well-formed QEMU object or device id (see <see cref="ValidateQemuId"/>).</summary>
+    public static bool IsValidQemuId(string? id) => !string.IsNullOrEmpty(id) && QemuIdPattern().IsMatch(id);
+
     /// <summary>A host or VM name: lower-case letters, digits and '-', starting with a letter or digit, 1 to 63 characters.</summary>
     public static void ValidateName(string? name, string what)
     {
-        if (string.IsNullOrEmpty(name) || !NamePattern().IsMatch(name))
+        if (!IsValidName(name))
         {
             throw EmulationException.Invalid(
                 "invalid-name",
@@ -19,7 +25,7 @@ public static partial class Names
     /// <summary>A QEMU object or device id: a letter, then letters, digits, '-', '.' or '_' (QEMU's id_wellformed), at most 63 characters.</summary>
     public static void ValidateQemuId(string? id, string what)
     {
-        if (string.IsNullOrEmpty(id) || !QemuIdPattern().IsMatch(id))
+        if (!IsValidQemuId(id))
         {
             throw EmulationException.Invalid(
                 "invalid-id",

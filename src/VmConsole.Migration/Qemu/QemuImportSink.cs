@@ -152,18 +152,7 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
     }
 
     /// <summary>A memory backend's id (object-add id=...), which becomes the idstr of the block a pc-dimm plugs.</summary>
-    private static bool IsBackendId(string idStr)
-    {
-        try
-        {
-            Names.ValidateQemuId(idStr, "memory backend");
-            return true;
-        }
-        catch (EmulationException)
-        {
-            return false;
-        }
-    }
+    private static bool IsBackendId(string idStr) => Names.IsValidQemuId(idStr);
 
     /// <summary>QEMU's ram_load checks for a block of the destination's machine.</summary>
     private static void CheckLength(RamBlockHeader block, long usedLength, long maxLength, bool resizeable)
