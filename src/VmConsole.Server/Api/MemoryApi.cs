@@ -46,7 +46,7 @@ internal static class MemoryApi
         var ramBlock = target.GetBlock(block);
         if (request.ContentLength > MaxLength)
         {
-            return QemuApi.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes; the body has {request.ContentLength:N0}.");
+            return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes; the body has {request.ContentLength:N0}.");
         }
 
         var body = new MemoryStream();
@@ -56,7 +56,7 @@ internal static class MemoryApi
         {
             if (body.Length + read > MaxLength)
             {
-                return QemuApi.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes.");
+                return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes.");
             }
 
             body.Write(buffer, 0, read);

@@ -68,14 +68,9 @@ internal static class MigrationsApi
 
     private static IResult Start(StartMigrationRequest request, MigrationEngine engine, System.Security.Claims.ClaimsPrincipal user)
     {
-        // file: writes (and unix: replaces) a path on the server: that is for admins, as QEMU's own monitor is.
-        if (request.Uri is { } uri && (uri.StartsWith("file:", StringComparison.Ordinal) || uri.StartsWith("unix:", StringComparison.Ordinal)) && !user.CanAdminister())
+        if (ApiProblems.ServerPathNeedsAdmin(request.Uri, user, "Migrating to a file or a unix socket") is { } forbidden)
         {
-            return Results.Problem(
-                statusCode: StatusCodes.Status403Forbidden,
-                title: "Forbidden",
-                detail: "Migrating to a file or a unix socket writes a path on the server: that needs the Admin role.",
-                extensions: new Dictionary<string, object?> { ["code"] = "forbidden" });
+            return forbidden;
         }
 
         var errors = new RequestErrors();

@@ -77,7 +77,7 @@ internal static class QemuApi
 
         if (!http.Request.HasFormContentType || MediaTypeHeaderValue.Parse(http.Request.ContentType).Boundary is not { Length: > 0 } boundary)
         {
-            return Problem(
+            return ApiProblems.Problem(
                 StatusCodes.Status415UnsupportedMediaType,
                 "unsupported-media-type",
                 "Send multipart/form-data with the fields name, host and file (in that order), or JSON {name, host, path}.");
@@ -161,7 +161,7 @@ internal static class QemuApi
         {
             if (!http.User.CanAdminister())
             {
-                return Problem(StatusCodes.Status403Forbidden, "forbidden", "Exporting to a path writes a file on the server: that needs the Admin role. Without a body the stream is a download.");
+                return ApiProblems.Problem(StatusCodes.Status403Forbidden, "forbidden", "Exporting to a path writes a file on the server: that needs the Admin role. Without a body the stream is a download.");
             }
 
             var request = await ReadJsonAsync<ExportVmRequest>(http.Request, cancellationToken);
@@ -207,7 +207,6 @@ internal static class QemuApi
 
     private static IResult Incoming(IncomingMigrationRequest request, IncomingMigrations incoming, HttpContext http)
     {
-        var user = http.User;
         var errors = new RequestErrors();
         var name = errors.Required(request.Name, "name");
         var host = errors.Required(request.Host, "host");
@@ -217,10 +216,9 @@ internal static class QemuApi
             return errors.ToResult();
         }
 
-        // unix: makes a socket file on the server: for admins, as for outgoing migrations.
-        if (uri.StartsWith("unix:", StringComparison.Ordinal) && !user.CanAdminister())
+        if (ApiProblems.ServerPathNeedsAdmin(uri, http.User, "Listening on a unix socket") is { } forbidden)
         {
-            return Problem(StatusCodes.Status403Forbidden, "forbidden", "Listening on a unix socket makes a path on the server: that needs the Admin role.");
+            return forbidden;
         }
 
         AuditAs(http, name);
@@ -243,9 +241,4 @@ internal static class QemuApi
             throw new BadHttpRequestException("The body is not valid JSON.", StatusCodes.Status400BadRequest, ex);
         }
     }
-
-    internal static IResult Problem(int status, string code, string detail) => TypedResults.Problem(
-        statusCode: status,
-        detail: detail,
-        extensions: new Dictionary<string, object?> { ["code"] = code });
 }

@@ -14,9 +14,8 @@ namespace VmConsole.Server.Persistence;
 /// through the <see cref="ConsoleStore"/> queue. Migration and audit records are built on the event's thread, so
 /// they are the state at that moment; a VM's definition is read when its write is taken, so it is the latest.
 /// </summary>
-/// <remarks>Without <paramref name="incoming"/> (a composition with no QEMU interop) only the engine's migrations are recorded.</remarks>
 public sealed class ConsoleRecorder(
-    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Migration.IncomingMigrations? incoming = null) : IHostedService
+    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Migration.IncomingMigrations incoming) : IHostedService
 {
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private VmWatch? _watch;
@@ -35,10 +34,7 @@ public sealed class ConsoleRecorder(
 
         emulator.InventoryChanged += OnInventoryChanged;
         engine.Started += OnMigrationStarted;
-        if (incoming is not null)
-        {
-            incoming.Started += OnIncomingStarted;
-        }
+        incoming.Started += OnIncomingStarted;
 
         _watch = new VmWatch(emulator, OnVmChanged);
         foreach (var vm in emulator.Vms)
@@ -53,10 +49,7 @@ public sealed class ConsoleRecorder(
     {
         emulator.InventoryChanged -= OnInventoryChanged;
         engine.Started -= OnMigrationStarted;
-        if (incoming is not null)
-        {
-            incoming.Started -= OnIncomingStarted;
-        }
+        incoming.Started -= OnIncomingStarted;
 
         _watch?.Dispose();
         return Task.CompletedTask;

@@ -9,11 +9,8 @@ using VmConsole.Server.Api;
 namespace VmConsole.Server.Persistence;
 
 /// <summary>Migrations as the API lists them: the stored history, with live numbers for those this process runs.</summary>
-/// <remarks>Without <paramref name="incoming"/> (a composition with no QEMU interop) only the engine's migrations are live.</remarks>
-public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine, Migration.IncomingMigrations? incoming = null)
+public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine, Migration.IncomingMigrations incoming)
 {
-    private readonly IReadOnlyList<Migration.IncomingMigration> _noIncoming = [];
-
     public async Task<IReadOnlyList<MigrationDto>> ListAsync(string? vm, MigrationStatus? status, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
@@ -26,7 +23,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
             byId[live.Id] = live.ToDto();
         }
 
-        foreach (var live in (incoming?.Migrations ?? _noIncoming).Where(m => vm is null || m.VmName == vm))
+        foreach (var live in incoming.Migrations.Where(m => vm is null || m.VmName == vm))
         {
             byId[live.Id] = live.ToDto();
         }
@@ -44,7 +41,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
             return live.ToDto();
         }
 
-        if (incoming?.Find(id) is { } fromQemu)
+        if (incoming.Find(id) is { } fromQemu)
         {
             return fromQemu.ToDto();
         }
@@ -57,7 +54,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
     public async Task<IReadOnlyList<ProgressSampleRecord>> SamplesAsync(string id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        if (engine.Migrations.All(m => m.Id != id) && incoming?.Find(id) is null && !await db.Migrations.AnyAsync(m => m.Id == id, cancellationToken))
+        if (engine.Migrations.All(m => m.Id != id) && incoming.Find(id) is null && !await db.Migrations.AnyAsync(m => m.Id == id, cancellationToken))
         {
             throw NotFound(id);
         }

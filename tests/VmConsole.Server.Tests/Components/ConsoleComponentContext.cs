@@ -40,6 +40,7 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         }
 
         Services.AddConsolePersistence(connection);
+        Services.AddSingleton(new VmConsole.Server.Migration.IncomingMigrations(Emulator, TimeProvider.System));
         Services.AddSingleton<VmConsole.Server.Persistence.MigrationHistory>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
