@@ -13,6 +13,12 @@ public enum InventoryChangeKind
 
     /// <summary>A migration completed: the name now belongs to the VM on the destination host.</summary>
     VmMoved,
+
+    /// <summary>
+    /// A VM is arriving from outside the server under this name (listed in <c>inmigrate</c>, see <see cref="Emulator.Arriving"/>),
+    /// or what is known of it changed (the stream's RAM setup made its blocks). It ends with <see cref="VmAdded"/> or <see cref="VmRemoved"/>.
+    /// </summary>
+    VmArriving,
 }
 
 /// <summary>
@@ -29,6 +35,10 @@ public sealed class Emulator : IDisposable
 
     // Written under _gate: VMs being received by a migration, not yet known by name.
     private ImmutableHashSet<Vm> _incoming = [];
+
+    // Written under _gate; replaced whole, read without it. Names held by VMs arriving from outside the server; a name
+    // is in _vms or here, never both.
+    private ImmutableSortedDictionary<string, ArrivingVm> _arriving = ImmutableSortedDictionary<string, ArrivingVm>.Empty.WithComparers(StringComparer.Ordinal);
 
     public Emulator(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
 
@@ -62,11 +72,84 @@ public sealed class Emulator : IDisposable
         _hosts.GetValueOrDefault(name ?? "")
         ?? throw EmulationException.NotFound("host-not-found", $"No host named '{Names.Shorten(name)}'.");
 
+    /// <summary>VMs arriving from outside the server, in <c>inmigrate</c> until their migration completes, by name.</summary>
+    public IReadOnlyList<ArrivingVm> Arriving => [.. _arriving.Values];
+
+    /// <summary>The VM named <paramref name="name"/>.</summary>
+    /// <exception cref="EmulationException">No such VM (404), or it is still arriving by a migration (409 <c>vm-inmigrate</c>): nothing can be done to it yet.</exception>
     public Vm GetVm(string name) =>
         _vms.GetValueOrDefault(name ?? "")
-        ?? throw EmulationException.NotFound("vm-not-found", $"No VM named '{Names.Shorten(name)}'.");
+        ?? (_arriving.TryGetValue(name ?? "", out var arriving) ? throw ArrivingConflict(arriving)
+        : throw EmulationException.NotFound("vm-not-found", $"No VM named '{Names.Shorten(name)}'."));
 
     public bool TryGetVm(string name, out Vm vm) => _vms.TryGetValue(name, out vm!);
+
+    public bool TryGetArriving(string name, out ArrivingVm arriving) => _arriving.TryGetValue(name, out arriving!);
+
+    /// <summary>Whether a VM, or a VM arriving by a migration, has this name.</summary>
+    public bool IsNameTaken(string name) => _vms.ContainsKey(name) || _arriving.ContainsKey(name);
+
+    /// <summary>
+    /// Takes <paramref name="name"/> for a VM a migration from outside the server will bring to <paramref name="host"/>:
+    /// it is listed in <c>inmigrate</c> from now on, and every action on it is refused until the migration ends.
+    /// </summary>
+    /// <exception cref="EmulationException">Invalid or taken name, or unknown host.</exception>
+    public ArrivingVm ReserveArriving(string name, string host)
+    {
+        Names.ValidateName(name, "VM");
+        var arriving = new ArrivingVm(name, GetHost(host));
+        lock (_gate)
+        {
+            if (_vms.ContainsKey(name) || _arriving.ContainsKey(name))
+            {
+                throw EmulationException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
+            }
+
+            _arriving = _arriving.Add(name, arriving);
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.VmArriving, name);
+        return arriving;
+    }
+
+    /// <summary>Shows the VM the stream's RAM setup made (made with <see cref="CreateIncomingVm"/>) as what <paramref name="arriving"/> is so far.</summary>
+    public void AttachReceived(ArrivingVm arriving, Vm vm)
+    {
+        ArgumentNullException.ThrowIfNull(arriving);
+        ArgumentNullException.ThrowIfNull(vm);
+        lock (_gate)
+        {
+            if (!_incoming.Contains(vm) || vm.Name != arriving.Name || !_arriving.TryGetValue(arriving.Name, out var current) || current != arriving)
+            {
+                throw new InvalidOperationException($"VM '{vm.Name}' is not being received for this arriving VM.");
+            }
+
+            arriving.Attach(vm);
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.VmArriving, arriving.Name);
+    }
+
+    /// <summary>Frees the name of a VM that will not arrive (its migration failed or was cancelled). Does nothing if it is no longer arriving.</summary>
+    public void ReleaseArriving(ArrivingVm arriving)
+    {
+        ArgumentNullException.ThrowIfNull(arriving);
+        lock (_gate)
+        {
+            if (!_arriving.TryGetValue(arriving.Name, out var current) || current != arriving)
+            {
+                return;
+            }
+
+            _arriving = _arriving.Remove(arriving.Name);
+        }
+
+        InventoryChanged?.Invoke(InventoryChangeKind.VmRemoved, arriving.Name);
+    }
+
+    private static EmulationException ArrivingConflict(ArrivingVm arriving) => EmulationException.Conflict(
+        "vm-inmigrate",
+        $"VM '{arriving.Name}' is inmigrate: a migration is bringing it to {arriving.Host.Name}. Nothing can be done to it until the migration completes; cancel the migration to drop it.");
 
     public IReadOnlyList<Vm> VmsOn(Host host) => [.. _vms.Values.Where(v => v.Host == host)];
 
@@ -112,21 +195,28 @@ public sealed class Emulator : IDisposable
 
     /// <summary>
     /// Gives a VM received from outside the server (an imported stream file, a migration from QEMU) its name in the
-    /// inventory. Refused when the name was taken while it was being received; the caller then discards it.
+    /// inventory; with <paramref name="arriving"/>, the VM takes over the name that arriving VM held. Refused when the
+    /// name was taken while it was being received; the caller then discards it.
     /// </summary>
-    public void CommitIncoming(Vm vm)
+    public void CommitIncoming(Vm vm, ArrivingVm? arriving = null)
     {
         ArgumentNullException.ThrowIfNull(vm);
         lock (_gate)
         {
-            if (!_incoming.Contains(vm))
+            if (!_incoming.Contains(vm) || (arriving is not null && arriving.Name != vm.Name))
             {
                 throw new InvalidOperationException($"VM '{vm.Name}' is not being received.");
             }
 
-            if (_vms.ContainsKey(vm.Name))
+            var holds = arriving is not null && _arriving.TryGetValue(vm.Name, out var current) && current == arriving;
+            if (_vms.ContainsKey(vm.Name) || (_arriving.ContainsKey(vm.Name) && !holds))
             {
                 throw EmulationException.Conflict("vm-exists", $"A VM named '{vm.Name}' already exists.");
+            }
+
+            if (holds)
+            {
+                _arriving = _arriving.Remove(vm.Name);
             }
 
             _incoming = _incoming.Remove(vm);
@@ -156,7 +246,7 @@ public sealed class Emulator : IDisposable
         Vm vm;
         lock (_gate)
         {
-            if (_vms.ContainsKey(definition.Name))
+            if (_vms.ContainsKey(definition.Name) || _arriving.ContainsKey(definition.Name))
             {
                 throw EmulationException.Conflict("vm-exists", $"A VM named '{definition.Name}' already exists.");
             }

@@ -2,7 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
 using VmConsole.Server.Accounts;
+using VmConsole.Server.Api;
+using VmConsole.Server.Hubs;
 using VmConsole.Migration.Tests.Qemu;
 
 namespace VmConsole.Server.Tests;
@@ -128,6 +132,30 @@ public sealed class QemuApiTests : SignedInApiTest
         await WritePlacesAsync(qemu);
         var uri = $"unix:{qemu.Directory}/incoming.sock";
 
+        // A viewer's hub connection following everything: the incoming migration's messages are the engine's.
+        var progress = new System.Collections.Concurrent.ConcurrentQueue<MigrationDto>();
+        var statuses = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var vmStates = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var completed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var hub = await ConnectHubAsync(Roles.Viewer);
+        hub.On<MigrationDto>(nameof(IConsoleClient.MigrationProgress), progress.Enqueue);
+        hub.On<VmDto>(nameof(IConsoleClient.VmChanged), v =>
+        {
+            if (v.Name == "from-qemu")
+            {
+                vmStates.Enqueue(v.RunState);
+            }
+        });
+        hub.On<MigrationDto>(nameof(IConsoleClient.MigrationStatusChanged), m =>
+        {
+            statuses.Enqueue(m.Status);
+            if (m.Status == "completed")
+            {
+                completed.TrySetResult();
+            }
+        });
+        await hub.InvokeAsync(nameof(ConsoleHub.SubscribeAll));
+
         using var operatorClient = await Factory.CreateSignedInClientAsync(Roles.Operator);
         var forbidden = await operatorClient.PostAsJsonAsync("/api/vms/incoming", new { name = "from-qemu", host = "host-a", uri });
         await ApiErrorTests.AssertProblemAsync(forbidden, HttpStatusCode.Forbidden, "forbidden");
@@ -139,9 +167,34 @@ public sealed class QemuApiTests : SignedInApiTest
         Assert.Equal("setup", accepted["status"]!.GetValue<string>());
         Assert.Equal($"/api/migrations/{id}", response.Headers.Location?.OriginalString);
 
+        // Before QEMU is told anything: listed in inmigrate with its migration, and nothing can be done to it.
+        var listing = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms"))!;
+        var arriving = Assert.Single(listing, v => v!["name"]!.GetValue<string>() == "from-qemu")!;
+        Assert.Equal("inmigrate", arriving["runState"]!.GetValue<string>());
+        Assert.Equal(id, arriving["activeMigrationId"]!.GetValue<string>());
+        Assert.Equal("inmigrate", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/from-qemu"))!["runState"]!.GetValue<string>());
+        Assert.Empty((await Admin.GetFromJsonAsync<JsonArray>("/api/vms/from-qemu/ramblocks"))!);
+        await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms/from-qemu/power", new { action = "start" }), HttpStatusCode.Conflict, "vm-inmigrate");
+        await ApiErrorTests.AssertProblemAsync(await Admin.DeleteAsync("/api/vms/from-qemu"), HttpStatusCode.Conflict, "vm-inmigrate");
+        await ApiErrorTests.AssertProblemAsync(await Admin.PutAsync("/api/vms/from-qemu/ramblocks/1/memory?offset=0", MemoryApiTests.Raw([1])), HttpStatusCode.Conflict, "vm-inmigrate");
+        await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/migrations", new { vm = "from-qemu", destinationHost = "host-b" }), HttpStatusCode.Conflict, "vm-inmigrate");
+        await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms", new { name = "from-qemu", host = "host-a", machine = "microvm", memoryMiB = 16 }), HttpStatusCode.Conflict, "vm-exists");
+
+        // Slowed down (about 40 KB at 32 KB/s), so that the stream is seen arriving.
+        await qemu.QmpAsync("migrate-set-parameters", new Dictionary<string, object> { ["max-bandwidth"] = 32 << 10 });
         await qemu.QmpAsync("migrate", new { uri });
         await qemu.WaitMigrationAsync();
+        await completed.Task.WaitAsync(TimeSpan.FromSeconds(60));
         var done = await ApiTestMemory.WaitForMigrationAsync(Admin, id);
+        Assert.Equal(["setup", "active", "completed"], statuses.Distinct());
+        Assert.Contains("inmigrate", vmStates);
+        Assert.Equal("running", vmStates.Last());
+        Assert.True(progress.Count >= 2, $"{progress.Count} progress messages");
+        Assert.All(progress, p => Assert.Equal((id, "active", "qemu"), (p.Id, p.Status, p.SourceHost)));
+        var transferred = progress.Select(p => p.Ram.Transferred).ToList();
+        Assert.Equal(transferred.Order(), transferred);
+        Assert.True(transferred[^1] > transferred[0], string.Join(", ", transferred));
+        Assert.True(progress.Last().Ram.Total >= 16L << 20, "the RAM setup's total is known while the pages arrive");
         Assert.True(done["status"]!.GetValue<string>() == "completed", done.ToJsonString());
         Assert.Equal("qemu", done["sourceHost"]!.GetValue<string>());
         Assert.Equal("host-a", done["destinationHost"]!.GetValue<string>());
@@ -168,13 +221,30 @@ public sealed class QemuApiTests : SignedInApiTest
         var response = await operatorClient.PostAsJsonAsync("/api/vms/incoming", new { name = "never", host = "host-a", uri = $"tcp:127.0.0.1:{FreePort()}" });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var id = (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        Assert.Equal("inmigrate", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/never"))!["runState"]!.GetValue<string>());
 
         Assert.Equal(HttpStatusCode.Accepted, (await operatorClient.PostAsync($"/api/migrations/{id}/cancel", null)).StatusCode);
         var done = await ApiTestMemory.WaitForMigrationAsync(Admin, id);
         Assert.Equal("cancelled", done["status"]!.GetValue<string>());
+        await ApiErrorTests.AssertProblemAsync(await Admin.GetAsync("/api/vms/never"), HttpStatusCode.NotFound, "vm-not-found");
+        Assert.DoesNotContain((await Admin.GetFromJsonAsync<JsonArray>("/api/vms"))!, v => v!["name"]!.GetValue<string>() == "never");
+        Assert.False(Factory.Emulator.IsNameTaken("never"));
         Assert.Equal(HttpStatusCode.OK, (await operatorClient.PostAsync($"/api/migrations/{id}/cancel", null)).StatusCode);
         await ApiErrorTests.AssertProblemAsync(await operatorClient.PostAsync($"/api/migrations/{id}/continue", null), HttpStatusCode.Conflict, "not-pre-switchover");
         Assert.False(Factory.Emulator.TryGetVm("never", out _));
+    }
+
+    [Fact]
+    public async Task Incoming_PortInUse_Is409AddressInUse()
+    {
+        using var busy = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        var port = ((IPEndPoint)busy.LocalEndpoint).Port;
+
+        var response = await Admin.PostAsJsonAsync("/api/vms/incoming", new { name = "busy", host = "host-a", uri = $"tcp:127.0.0.1:{port}" });
+
+        await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.Conflict, "address-in-use");
+        await ApiErrorTests.AssertProblemAsync(await Admin.GetAsync("/api/vms/busy"), HttpStatusCode.NotFound, "vm-not-found");
     }
 
     [Theory]
@@ -222,6 +292,21 @@ public sealed class QemuApiTests : SignedInApiTest
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    private async Task<HubConnection> ConnectHubAsync(string role)
+    {
+        var cookie = await Factory.SignInCookieAsync(role);
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(Factory.Server.BaseAddress, ConsoleHub.Path), options =>
+            {
+                options.Transports = HttpTransportType.LongPolling;
+                options.HttpMessageHandlerFactory = _ => Factory.Server.CreateHandler();
+                options.Headers["Cookie"] = cookie;
+            })
+            .Build();
+        await connection.StartAsync();
+        return connection;
     }
 
     /// <summary>Distinct, non-zero bytes for an address, so that a page landing at the wrong place shows.</summary>

@@ -13,7 +13,7 @@ namespace VmConsole.Migration.Qemu;
 /// stream's lengths, and every other block taken as a pc-dimm backend; then the pages into guest memory.
 /// </summary>
 /// <remarks>Called by one reading task only; the counters are read by others with Volatile.</remarks>
-internal sealed class QemuImportSink(Emulator emulator, string name, string host) : IMigrationStreamSink, IDisposable
+internal sealed class QemuImportSink(Emulator emulator, string name, string host, ArrivingVm? arriving = null) : IMigrationStreamSink, IDisposable
 {
     private GuestMemoryAccess[] _memory = [];
     private long _normalPages;
@@ -79,6 +79,7 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
 
         var definition = new VmDefinition(name, host, machine.Name, main.UsedLength)
         {
+            Id = arriving?.Id ?? Guid.NewGuid(),
             Slots = dimms.Count,
             MaxMemBytes = dimms.Count == 0 ? 0 : main.UsedLength + dimms.Sum(d => d.UsedLength),
         };
@@ -107,6 +108,10 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
         Blocks = blocks;
         _memory = [.. found.Select(b => b.AcquireMemory())];
         Volatile.Write(ref _total, blocks.Sum(b => b.UsedLength));
+        if (arriving is not null)
+        {
+            emulator.AttachReceived(arriving, vm);
+        }
     }
 
     public void OnZeroPage(int block, long offset, byte fill)

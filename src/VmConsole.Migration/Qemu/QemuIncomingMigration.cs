@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Transports;
 using VmConsole.Migration.Wire;
@@ -12,14 +14,20 @@ namespace VmConsole.Migration.Qemu;
 /// one QEMU <c>migrate</c>, and makes the VM from the live stream (the import's path, device state kept until the
 /// description arrives). States as QEMU names them: <c>setup</c> while listening, <c>active</c> once QEMU has
 /// connected, then <c>completed</c> (the VM is in the inventory and runs), <c>failed</c> with
-/// <see cref="ErrorDesc"/>, or <c>cancelled</c>. No VM is left behind unless it completed.
+/// <see cref="ErrorDesc"/>, or <c>cancelled</c>. From the moment it listens the VM is listed in <c>inmigrate</c>
+/// (<see cref="Arriving"/>); no VM is left behind unless it completed, and the name is free again before the final
+/// state is raised.
 /// </summary>
 public sealed class QemuIncomingMigration : IAsyncDisposable
 {
-    private readonly CancellationTokenSource _cancel = new();
+    private readonly CancellationTokenSource _cancel;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeProvider _time;
     private readonly long _startedAt;
+    private readonly Emulator _emulator;
+
+    /// <summary>How often <see cref="Progress"/> is raised while the stream comes in (when it moved).</summary>
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
 
     // Written by the worker (status with Interlocked), read by anyone.
     private int _status = (int)MigrationStatus.Setup;
@@ -29,11 +37,14 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     private MigrationStreamReader? _reader;
     private QemuImportResult? _result;
 
-    private QemuIncomingMigration(string vmName, string host, MigrationUri uri, TimeProvider time)
+    private QemuIncomingMigration(Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel)
     {
+        _cancel = cancel;
         Id = "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
-        VmName = vmName;
-        Host = host;
+        _emulator = emulator;
+        Arriving = arriving;
+        VmName = arriving.Name;
+        Host = arriving.Host.Name;
         Uri = uri.ToString();
         _time = time;
         _startedAt = time.GetTimestamp();
@@ -41,6 +52,15 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
 
     /// <summary>A state change, raised on the thread that made it.</summary>
     public event Action<QemuIncomingMigration, MigrationStatus>? StatusChanged;
+
+    /// <summary>
+    /// The numbers moved (<see cref="GetStats"/>): raised at most every <see cref="ProgressInterval"/> while <c>active</c>,
+    /// on a timer thread, like the engine's coalesced progress.
+    /// </summary>
+    public event Action<QemuIncomingMigration>? Progress;
+
+    /// <summary>The VM as the inventory lists it while it arrives (in <c>inmigrate</c>).</summary>
+    public ArrivingVm Arriving { get; }
 
     public string Id { get; }
 
@@ -65,7 +85,10 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     /// Checks the name and host, binds the listener (before returning, so QEMU may <c>migrate</c> right away) and waits
     /// for QEMU in the background.
     /// </summary>
-    /// <exception cref="EmulationException">Invalid or taken name, unknown host, or a URI that is not unix: or loopback tcp:.</exception>
+    /// <exception cref="EmulationException">
+    /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp: (400 <c>invalid-uri</c>), or an
+    /// address that cannot be listened on, such as a port in use (409 <c>address-in-use</c>).
+    /// </exception>
     public static QemuIncomingMigration Listen(Emulator emulator, string name, string host, string uri, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(emulator);
@@ -77,9 +100,35 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
 
         var import = new QemuStreamImport(emulator, time);
         import.CheckTarget(name, host);
-        var migration = new QemuIncomingMigration(name, host, parsed, time ?? TimeProvider.System);
-        var (accepted, listener) = MigrationChannel.Listen(parsed, migration._cancel.Token);
-        _ = Task.Run(() => migration.RunAsync(import, accepted, listener));
+        var cancel = new CancellationTokenSource();
+        (Task<PipeReader> Accepted, IAsyncDisposable Listener) channel;
+        try
+        {
+            channel = MigrationChannel.Listen(parsed, cancel.Token);
+        }
+        catch (SocketException ex)
+        {
+            cancel.Dispose();
+            throw EmulationException.Conflict("address-in-use", $"Cannot listen on {parsed}: {ex.Message}.");
+        }
+
+        // Reserved only once bound, so that a refused address leaves no trace in the inventory; taking the name is
+        // atomic, so a name taken since the check above is refused here.
+        ArrivingVm arriving;
+        try
+        {
+            arriving = emulator.ReserveArriving(name, host);
+        }
+        catch
+        {
+            cancel.Cancel();
+            channel.Listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            cancel.Dispose();
+            throw;
+        }
+
+        var migration = new QemuIncomingMigration(emulator, arriving, parsed, time ?? TimeProvider.System, cancel);
+        _ = Task.Run(() => migration.RunAsync(import, channel.Accepted, channel.Listener));
         return migration;
     }
 
@@ -133,11 +182,13 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
         {
             var input = await accepted.ConfigureAwait(false);
             SetStatus(MigrationStatus.Setup, MigrationStatus.Active);
+            _ = ReportProgressAsync();
             var result = await import.ImportAsync(
                 VmName,
                 Host,
                 input,
                 description: null,
+                Arriving,
                 (sink, reader) =>
                 {
                     Volatile.Write(ref _sink, sink);
@@ -149,16 +200,34 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
         }
         catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
         {
+            _emulator.ReleaseArriving(Arriving);
             Finish(MigrationStatus.Cancelled, null);
         }
         catch (Exception ex)
         {
+            _emulator.ReleaseArriving(Arriving);
             Finish(MigrationStatus.Failed, ex.Message);
         }
         finally
         {
             await listener.DisposeAsync().ConfigureAwait(false);
             _finished.TrySetResult();
+        }
+    }
+
+    /// <summary>Raises <see cref="Progress"/> every <see cref="ProgressInterval"/> while the stream comes in, when the bytes read moved.</summary>
+    private async Task ReportProgressAsync()
+    {
+        using var timer = new PeriodicTimer(ProgressInterval, _time);
+        var reported = -1L;
+        while (await timer.WaitForNextTickAsync().ConfigureAwait(false) && Status == MigrationStatus.Active)
+        {
+            var read = Volatile.Read(ref _reader)?.BytesRead ?? 0;
+            if (read != reported)
+            {
+                reported = read;
+                Progress?.Invoke(this);
+            }
         }
     }
 

@@ -57,7 +57,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
 
         var counting = new ProgressStream(input, total, progress, ProgressEvery);
         var pipe = PipeReader.Create(counting, new StreamPipeReaderOptions(bufferSize: 1 << 20, leaveOpen: true));
-        var result = await ImportAsync(name, host, pipe, description, null, cancellationToken).ConfigureAwait(false);
+        var result = await ImportAsync(name, host, pipe, description, arriving: null, started: null, cancellationToken).ConfigureAwait(false);
         progress?.Report(new QemuImportProgress(result.BytesRead, total));
         return result;
     }
@@ -67,23 +67,28 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
     {
         Names.ValidateName(name, "VM");
         emulator.GetHost(host);
-        if (emulator.TryGetVm(name, out _))
+        if (emulator.IsNameTaken(name))
         {
             throw EmulationException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
         }
     }
 
-    /// <summary>The import itself, from any byte source; <paramref name="started"/> sees the sink and reader before reading begins (for live statistics).</summary>
+    /// <summary>
+    /// The import itself, from any byte source; <paramref name="started"/> sees the sink and reader before reading begins
+    /// (for live statistics). With <paramref name="arriving"/> (a live migration), the VM is shown as that arriving VM from
+    /// the RAM setup on and takes over its name at the end; on failure the name is released.
+    /// </summary>
     internal async Task<QemuImportResult> ImportAsync(
         string name,
         string host,
         PipeReader input,
         QemuVmDescription? description,
+        ArrivingVm? arriving,
         Action<QemuImportSink, MigrationStreamReader>? started,
         CancellationToken cancellationToken)
     {
         var startedAt = _time.GetTimestamp();
-        var sink = new QemuImportSink(emulator, name, host);
+        var sink = new QemuImportSink(emulator, name, host, arriving);
         var reader = new MigrationStreamReader(input, sink, Limits, new DeviceStateSkipping { Description = description });
         started?.Invoke(sink, reader);
         try
@@ -93,7 +98,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
             var vm = sink.Vm ?? throw new MigrationStreamException("The stream reached EOF without a RAM section: it carries no memory to import");
             vm.SetNotImportedDeviceState(reader.SkippedSections);
             vm.TryChangeRunState(RunState.InMigrate, RunState.Running);
-            emulator.CommitIncoming(vm);
+            emulator.CommitIncoming(vm, arriving);
             return new QemuImportResult(
                 vm,
                 sink.MachineType!,
@@ -107,6 +112,12 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         catch
         {
             sink.Dispose();
+            if (arriving is not null)
+            {
+                // Before the VM is discarded: nobody may find a freed VM as what is arriving.
+                emulator.ReleaseArriving(arriving);
+            }
+
             if (sink.Vm is { } vm)
             {
                 emulator.DiscardIncoming(vm);

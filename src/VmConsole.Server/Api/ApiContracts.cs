@@ -83,6 +83,21 @@ internal static class ApiMapping
         new WorkloadDto(vm.Workload.Spec.Kind.ToString().ToLowerInvariant(), vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes, vm.Workload.ThrottlePercent),
         engine.ActiveFor(vm.Name)?.Id);
 
+    /// <summary>
+    /// A VM arriving from QEMU, as the inventory lists it: <c>inmigrate</c>, idle, its machine and memory once the stream's
+    /// RAM setup named them (empty and 0 before), and the migration bringing it in.
+    /// </summary>
+    public static VmDto ToDto(this ArrivingVm a, Migration.IncomingMigrations incoming)
+    {
+        var received = a.Received;
+        return new VmDto(
+            a.Id, a.Name, a.Host.Name, received?.Machine.Name ?? "", a.RunState.ToQemuName(), received?.MemoryBytes ?? 0, received?.Slots ?? 0,
+            received?.MaxMemBytes ?? 0, new WorkloadDto("idle", 0, 0, 0), incoming.ActiveFor(a.Name)?.Id);
+    }
+
+    /// <summary>The blocks of a VM arriving from QEMU: none until the stream's RAM setup made them.</summary>
+    public static IReadOnlyList<RamBlockDto> BlocksDto(this ArrivingVm a) => [.. (a.Received?.RamBlocks ?? []).Select(b => b.ToDto())];
+
     public static RamBlockDto ToDto(this RamBlock b) => new(
         b.Id, b.IdStr, b.BackendId, b.Offset, b.PageSize, b.UsedLength, b.MaxLength,
         b.Migratable, b.Resizeable, b.Shared, b.ReadOnly, b.GuestVisible, b.GuestAddress, b.DirtyPagesPerSecond);

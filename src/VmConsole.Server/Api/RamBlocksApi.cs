@@ -10,7 +10,8 @@ internal static class RamBlocksApi
     {
         var blocks = api.MapGroup("/vms/{vm}/ramblocks").WithTags("RAM blocks");
         var changeBlocks = blocks.MapGroup("").RequireAuthorization(Roles.CanAdminister);
-        blocks.MapGet("/", (string vm, Emulator emulator) => emulator.GetVm(vm).RamBlocks.Select(b => b.ToDto()).ToList());
+        blocks.MapGet("/", (string vm, Emulator emulator) =>
+            emulator.TryGetArriving(vm, out var arriving) ? arriving.BlocksDto() : [.. emulator.GetVm(vm).RamBlocks.Select(b => b.ToDto())]);
         changeBlocks.MapPost("/", AddBackend).WithSummary("Add a memory-backend-ram (not migratable until plugged)");
         changeBlocks.MapDelete("/{block:int}", (string vm, int block, Emulator emulator) =>
         {
@@ -22,7 +23,8 @@ internal static class RamBlocksApi
 
         var devices = api.MapGroup("/vms/{vm}/devices").WithTags("Memory devices");
         var changeDevices = devices.MapGroup("").RequireAuthorization(Roles.CanAdminister);
-        devices.MapGet("/", (string vm, Emulator emulator) => emulator.GetVm(vm).Devices.Select(d => d.ToDto()).ToList());
+        devices.MapGet("/", (string vm, Emulator emulator) =>
+            emulator.TryGetArriving(vm, out var arriving) ? [.. (arriving.Received?.Devices ?? []).Select(d => d.ToDto())] : emulator.GetVm(vm).Devices.Select(d => d.ToDto()).ToList());
         changeDevices.MapPost("/", Plug).WithSummary("device_add pc-dimm,id=ID,memdev=BACKEND");
         changeDevices.MapDelete("/{id}", (string vm, string id, Emulator emulator) =>
         {

@@ -3,6 +3,7 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
+using VmConsole.Server.Migration;
 using static VmConsole.Emulation.Sizes;
 
 namespace VmConsole.Server.Api;
@@ -12,9 +13,10 @@ internal static class VmsApi
     public static void MapVmsApi(this IEndpointRouteBuilder api)
     {
         var vms = api.MapGroup("/vms").WithTags("VMs");
-        vms.MapGet("/", (Emulator emulator, MigrationEngine engine) => emulator.Vms.Select(v => v.ToDto(engine)).ToList());
+        vms.MapGet("/", ListVms).WithSummary("Every VM by name, with those arriving from QEMU (runState inmigrate)");
         vms.MapPost("/", CreateVm).RequireAuthorization(Roles.CanAdminister).WithSummary("Create a VM on a host (QEMU machine type, memory, slots, workload)");
-        vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationEngine engine) => emulator.GetVm(vm).ToDto(engine));
+        vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationEngine engine, IncomingMigrations incoming) =>
+            emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(incoming) : emulator.GetVm(vm).ToDto(engine));
         vms.MapDelete("/{vm}", async (string vm, Emulator emulator, CancellationToken cancellationToken) =>
         {
             await emulator.DeleteVmAsync(vm, cancellationToken);
@@ -23,6 +25,11 @@ internal static class VmsApi
         vms.MapPost("/{vm}/power", Power).RequireAuthorization(Roles.CanOperate).WithSummary("start, pause, resume, shutdown or reset");
         vms.MapPut("/{vm}/workload", SetWorkload).RequireAuthorization(Roles.CanAdminister).WithSummary("What the guest does to its memory");
     }
+
+    private static List<VmDto> ListVms(Emulator emulator, MigrationEngine engine, IncomingMigrations incoming) =>
+        [.. emulator.Vms.Select(v => v.ToDto(engine))
+            .Concat(emulator.Arriving.Select(a => a.ToDto(incoming)))
+            .OrderBy(v => v.Name, StringComparer.Ordinal)];
 
     private static IResult CreateVm(CreateVmRequest request, Emulator emulator, MigrationEngine engine)
     {

@@ -5,6 +5,7 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Api;
 using VmConsole.Server.Emulation;
+using VmConsole.Server.Migration;
 
 namespace VmConsole.Server.Hubs;
 
@@ -18,7 +19,8 @@ public sealed class ConsoleEventForwarder(
     MigrationEngine engine,
     IHubContext<ConsoleHub, IConsoleClient> hub,
     HubSubscriptions subscriptions,
-    ILogger<ConsoleEventForwarder> logger) : IHostedService
+    ILogger<ConsoleEventForwarder> logger,
+    IncomingMigrations incoming) : IHostedService
 {
     private VmWatch? _watch;
 
@@ -26,6 +28,7 @@ public sealed class ConsoleEventForwarder(
     {
         emulator.InventoryChanged += OnInventoryChanged;
         engine.Started += OnMigrationStarted;
+        incoming.Started += OnIncomingStarted;
         _watch = new VmWatch(emulator, OnVmChanged);
         return Task.CompletedTask;
     }
@@ -34,6 +37,7 @@ public sealed class ConsoleEventForwarder(
     {
         emulator.InventoryChanged -= OnInventoryChanged;
         engine.Started -= OnMigrationStarted;
+        incoming.Started -= OnIncomingStarted;
         _watch?.Dispose();
         return Task.CompletedTask;
     }
@@ -56,6 +60,17 @@ public sealed class ConsoleEventForwarder(
         if (kind == InventoryChangeKind.VmRemoved)
         {
             Send(ToVmAndEveryone(name), c => c.VmRemoved(name));
+        }
+        else if (kind == InventoryChangeKind.VmArriving && emulator.TryGetArriving(name, out var arriving))
+        {
+            // A VM arriving from QEMU: listed in inmigrate, with its blocks once the stream's RAM setup made them.
+            var dto = arriving.ToDto(incoming);
+            Send(ToVmAndEveryone(name), c => c.VmChanged(dto));
+            if (arriving.Received is not null)
+            {
+                var blocks = arriving.BlocksDto();
+                Send(ToVmAndEveryone(name), c => c.RamBlocksChanged(name, blocks));
+            }
         }
         else if (emulator.TryGetVm(name, out var vm))
         {
@@ -123,6 +138,30 @@ public sealed class ConsoleEventForwarder(
         };
         var started = migration.ToDto();
         Send(ToMigrationAndEveryone(migration), c => c.MigrationStatusChanged(started));
+    }
+
+    /// <summary>A migration from QEMU: the same messages as the engine's, so that clients need no special case.</summary>
+    private void OnIncomingStarted(IncomingMigration migration)
+    {
+        migration.StatusChanged += (m, _) =>
+        {
+            var dto = m.ToDto();
+            Send(subscriptions.Recipients(m.VmName, m.Id), c => c.MigrationStatusChanged(dto));
+        };
+        migration.Progress += m =>
+        {
+            var dto = m.ToDto();
+            Send(subscriptions.Recipients(m.VmName, m.Id), c => c.MigrationProgress(dto));
+        };
+        var started = migration.ToDto();
+        Send(subscriptions.Recipients(migration.VmName, migration.Id), c => c.MigrationStatusChanged(started));
+
+        // The VM was listed (VmArriving) before its migration was known here: say again with the migration's id.
+        if (emulator.TryGetArriving(migration.VmName, out var arriving))
+        {
+            var vm = arriving.ToDto(incoming);
+            Send(ToVmAndEveryone(migration.VmName), c => c.VmChanged(vm));
+        }
     }
 
     private IReadOnlyList<string> ToVmAndEveryone(string vm) => subscriptions.Recipients(vm);

@@ -23,6 +23,9 @@ public sealed class IncomingMigrations(Emulator emulator, TimeProvider time) : I
 
     public IncomingMigration? Find(string id) => _migrations.FirstOrDefault(m => m.Id == id);
 
+    /// <summary>The migration bringing in VM <paramref name="vm"/> now (not yet finished), if any.</summary>
+    public IncomingMigration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Inner.Status.IsFinal());
+
     /// <summary>Creates VM <paramref name="name"/> in <c>inmigrate</c> on <paramref name="host"/>, listening on <paramref name="uri"/>.</summary>
     /// <exception cref="EmulationException">Invalid or taken name, unknown host, or a URI that is not unix: or loopback tcp:.</exception>
     public IncomingMigration Listen(string name, string host, string uri)
@@ -61,6 +64,7 @@ public sealed class IncomingMigration
         _time = time;
         _events = [new MigrationEvent(MigrationStatus.Setup, time.GetUtcNow())];
         inner.StatusChanged += (_, status) => Record(status);
+        inner.Progress += _ => Progress?.Invoke(this);
 
         // The worker may have moved on before the handler above was attached.
         Record(inner.Status);
@@ -68,6 +72,9 @@ public sealed class IncomingMigration
 
     /// <summary>A state change (once per state), raised on the thread that made it.</summary>
     public event Action<IncomingMigration, MigrationStatus>? StatusChanged;
+
+    /// <summary>The numbers moved: at most ten a second while active, on a timer thread (see <see cref="QemuIncomingMigration.Progress"/>).</summary>
+    public event Action<IncomingMigration>? Progress;
 
     public QemuIncomingMigration Inner { get; }
 

@@ -18,15 +18,33 @@ public sealed class QemuLiveTests
         await using var qemu = await QemuProcess.StartMicrovmAsync();
         await QemuStreams.WriteAsync(qemu, QemuExportTests.Places);
         var uri = $"unix:{qemu.Directory}/incoming.sock";
+        var blocksWhileArriving = new List<string>();
+        emulator.InventoryChanged += (kind, name) =>
+        {
+            if (kind == Emulation.InventoryChangeKind.VmArriving && emulator.TryGetArriving(name, out var a) && a.Received is { } received)
+            {
+                blocksWhileArriving.AddRange(received.RamBlocks.Select(b => b.IdStr));
+                Assert.Equal(RunState.InMigrate, received.RunState);
+            }
+        };
         await using var incoming = QemuIncomingMigration.Listen(emulator, "from-qemu", host, uri);
         Assert.Equal(MigrationStatus.Setup, incoming.Status);
+
+        // Listed in inmigrate from the moment it listens, before QEMU was told anything; every action refused.
+        var arriving = Assert.Single(emulator.Arriving);
+        Assert.Same(incoming.Arriving, arriving);
+        Assert.Equal(("from-qemu", RunState.InMigrate, host), (arriving.Name, arriving.RunState, arriving.Host.Name));
+        Assert.Equal("vm-inmigrate", Assert.Throws<Emulation.EmulationException>(() => emulator.GetVm("from-qemu")).Code);
 
         await qemu.QmpAsync("migrate", new { uri });
         await qemu.WaitMigrationAsync();
         await incoming.Finished.WaitAsync(Bound);
 
         Assert.True(incoming.Status == MigrationStatus.Completed, incoming.ErrorDesc);
+        Assert.Contains("microvm.ram", blocksWhileArriving);
+        Assert.Empty(emulator.Arriving);
         var vm = emulator.GetVm("from-qemu");
+        Assert.Equal(arriving.Id, vm.Id);
         Assert.Equal(RunState.Running, vm.RunState);
         foreach (var (address, length) in QemuExportTests.Places)
         {
@@ -86,6 +104,8 @@ public sealed class QemuLiveTests
         Assert.Contains("Machine type received is 'isapc'", incoming.ErrorDesc, StringComparison.Ordinal);
         Assert.Equal(incoming.ErrorDesc, incoming.GetStats().ErrorDesc);
         Assert.Empty(emulator.Vms);
+        Assert.Empty(emulator.Arriving);
+        Assert.False(emulator.IsNameTaken("nope"));
         Assert.Equal(0, emulator.GetHost(host).ReservedBytes);
     }
 
@@ -97,16 +117,37 @@ public sealed class QemuLiveTests
         try
         {
             var incoming = QemuIncomingMigration.Listen(emulator, "never", host, $"unix:{directory}/in.sock");
+            var takenWhenCancelled = false;
+            incoming.StatusChanged += (_, status) => takenWhenCancelled |= status == MigrationStatus.Cancelled && emulator.IsNameTaken("never");
+            Assert.Single(emulator.Arriving);
             incoming.Cancel();
             await incoming.Finished.WaitAsync(Bound);
             Assert.Equal(MigrationStatus.Cancelled, incoming.Status);
             Assert.False(File.Exists($"{directory}/in.sock"));
+            Assert.Empty(emulator.Arriving);
+            Assert.False(takenWhenCancelled, "the name was still taken when cancelled was raised");
             await incoming.DisposeAsync();
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Incoming_PortInUse_Is409AddressInUseAndNothingArrives()
+    {
+        using var emulator = QemuStreams.NewEmulator(out var host);
+        using var busy = new TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        var port = ((IPEndPoint)busy.LocalEndpoint).Port;
+
+        var refused = Assert.Throws<Emulation.EmulationException>(() => QemuIncomingMigration.Listen(emulator, "busy", host, $"tcp:127.0.0.1:{port}"));
+
+        Assert.Equal(("address-in-use", Emulation.ErrorKind.Conflict), (refused.Code, refused.Kind));
+        Assert.Contains($"tcp:127.0.0.1:{port}", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(emulator.Arriving);
+        Assert.False(emulator.IsNameTaken("busy"));
     }
 
     [Fact]
