@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Sockets;
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Migration.Qemu;
+using VmConsole.Server.Components.Pages;
+using VmConsole.Server.Migration;
+
+namespace VmConsole.Server.Tests.Components;
+
+/// <summary>The VM page of a VM a migration from QEMU is bringing in: it says so and links the migration, then becomes the VM's page.</summary>
+public sealed class ArrivingVmPageTests : ConsoleComponentContext
+{
+    [Fact]
+    public async Task VmPage_VmArrivingFromQemu_ShowsArrivalThenTheRunningVm()
+    {
+        var source = CreateVm("src", machine: "microvm", memoryMiB: 16);
+        using var stream = new MemoryStream();
+        await QemuStreamExport.ExportAsync(source, stream);
+        var port = FreePort();
+        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        RenderProviders();
+
+        var cut = Render<VmPage>(p => p.Add(c => c.Name, "from-qemu"));
+
+        Assert.Contains("arriving from QEMU on host-a", cut.Find("[data-testid='arriving-banner']").TextContent, StringComparison.Ordinal);
+        Assert.Equal($"migrations/{migration.Id}", cut.Find("[data-testid='arriving-migration']").GetAttribute("href"));
+        Assert.NotEmpty(cut.FindAll("[data-testid='arriving-waiting']"));
+        Assert.Empty(cut.FindAll("[data-testid='migrate-button']"));
+
+        using (var qemu = new TcpClient())
+        {
+            await qemu.ConnectAsync(IPAddress.Loopback, port);
+            await qemu.GetStream().WriteAsync(stream.ToArray());
+        }
+
+        cut.WaitForAssertion(
+            () =>
+            {
+                Assert.Empty(cut.FindAll("[data-testid='arriving-vm']"));
+                Assert.NotEmpty(cut.FindAll("[data-testid='migrate-button']"));
+                Assert.Contains("microvm", cut.Markup, StringComparison.Ordinal);
+            },
+            TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void VmPage_ArrivalCancelled_ShowsNoSuchVm()
+    {
+        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{FreePort()}");
+        RenderProviders();
+        var cut = Render<VmPage>(p => p.Add(c => c.Name, "from-qemu"));
+        Assert.NotEmpty(cut.FindAll("[data-testid='arriving-vm']"));
+
+        migration.Inner.Cancel();
+
+        cut.WaitForAssertion(
+            () =>
+            {
+                Assert.Empty(cut.FindAll("[data-testid='arriving-vm']"));
+                Assert.Contains("No VM named 'from-qemu'", cut.Markup, StringComparison.Ordinal);
+            },
+            TimeSpan.FromSeconds(10));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
