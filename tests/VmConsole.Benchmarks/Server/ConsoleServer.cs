@@ -40,7 +40,9 @@ internal sealed class ConsoleServer : IAsyncDisposable
             factory.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
             factory.StartServer();
             var addresses = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
-            return new ConsoleServer(factory, new Uri(addresses.Addresses.First()));
+            var server = new ConsoleServer(factory, new Uri(addresses.Addresses.First()));
+            Console.Error.WriteLine($"console on {server.BaseAddress} ({factory.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostEnvironment>().EnvironmentName})");
+            return server;
         }
         catch
         {
@@ -89,6 +91,8 @@ internal sealed class ConsoleServer : IAsyncDisposable
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
+            // As deployed: Production (cached static assets, no development-time handlers).
+            builder.UseEnvironment("Production");
             builder.UseContentRoot(RepositoryRoot);
             builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={Path.Combine(Directory, "vmconsole.db")}");
             builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
