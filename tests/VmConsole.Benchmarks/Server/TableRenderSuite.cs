@@ -80,8 +80,8 @@ public sealed class TableRenderSuite : IBenchmarkSuite
         var warm = runs.Skip(1).ToList();
         var firstRows = Median(warm.Select(m => m.FirstRow));
         var profile = string.Create(CultureInfo.InvariantCulture,
-            $"median of {warm.Count} warm runs; {warm[0].FirstRows} rows in the first paint; the page's HTML ({Median(warm.Select(m => m.HtmlBytes)) / 1024:N0} KiB) " +
-            $"left the server after {Median(warm.Select(m => m.ResponseStart - m.RequestStart)):0} ms");
+            $"median of {warm.Count} warm runs; the first rows come with the page's HTML ({Median(warm.Select(m => m.HtmlBytes)) / 1024:N0} KiB, " +
+            $"from the server after {Median(warm.Select(m => m.ResponseStart - m.RequestStart)):0} ms)");
         var warmNote = $"median of {warm.Count} warm runs";
         return
         [
