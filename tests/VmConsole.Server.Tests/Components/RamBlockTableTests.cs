@@ -88,4 +88,26 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         Assert.NotNull(cut.Find("[data-idstr='pc.ram']"));
         Assert.Empty(cut.FindAll("[data-backend='b1999']"));
     }
+
+    [Fact]
+    public void RamBlockTable_LargeTablePrerendered_RendersTheFirstScreenfulOfRowsInOrder()
+    {
+        SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Static", isInteractive: false));
+        RenderProviders();
+        var vm = CreateVm("vm1");
+        for (var i = 0; i < 2 * RamBlockTable.VirtualizeAbove; i++)
+        {
+            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
+        }
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        // Virtualize would render no row before the browser measures; the prerendered page shows the first ones.
+        var rows = cut.FindAll("tbody tr");
+        Assert.Equal(RamBlockTable.PrerenderedRows, rows.Count);
+        var shown = rows.Select(r => r.QuerySelector("[data-idstr]")!).Select(c => c.GetAttribute("data-idstr") is { Length: > 0 } idStr ? idStr : c.GetAttribute("data-backend")).ToList();
+        var expected = vm.RamBlocks.Take(RamBlockTable.PrerenderedRows).Select(b => b.IdStr.Length > 0 ? b.IdStr : b.BackendId).ToList();
+        Assert.Equal(expected, shown);
+        Assert.Empty(cut.FindAll($"[data-backend='b{(2 * RamBlockTable.VirtualizeAbove) - 1}']"));
+    }
 }
