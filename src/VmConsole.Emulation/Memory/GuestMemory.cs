@@ -143,6 +143,50 @@ public readonly unsafe struct GuestMemoryAccess : IDisposable
         return new Span<byte>(Pointer + offset, length);
     }
 
+    /// <summary>
+    /// Marks in <paramref name="untouched"/> (bit i for page i) which of the <paramref name="pageCount"/> 4 KiB pages from
+    /// <paramref name="offset"/> were never written (or were discarded): they read as zero and are not backed by physical
+    /// memory, so a reader can know they are zero without touching them (which would fault each one in). False when this
+    /// cannot be told here (not Linux, no /proc/self/pagemap, host pages other than 4 KiB): then read the bytes.
+    /// </summary>
+    /// <remarks>
+    /// A snapshot: a page written after this call may still be marked. Whoever relies on it must learn of later writes
+    /// otherwise (a migration does, from the dirty log it synced before calling this).
+    /// </remarks>
+    public bool TryGetUntouched(long offset, int pageCount, Span<ulong> untouched)
+    {
+        const int PageSize = 4096;
+        if (Environment.SystemPageSize != PageSize || offset % PageSize != 0)
+        {
+            return false;
+        }
+
+        CheckRange(offset, (long)pageCount * PageSize);
+        if (untouched.Length < (pageCount + 63) / 64)
+        {
+            throw new ArgumentException($"{pageCount} pages need {(pageCount + 63) / 64} words.", nameof(untouched));
+        }
+
+        return Native.TryReadUntouched(Pointer + offset, pageCount, untouched);
+    }
+
+    /// <summary>
+    /// Asks that the 2 MiB extent at <paramref name="offset"/> be backed by one huge page from its next write (Linux
+    /// MADV_HUGEPAGE; mappings of 2 MiB or more start on a 2 MiB boundary). One fault then backs the whole extent, where
+    /// 4 KiB pages take 512: only for an extent about to be written whole, since a huge page backs all of it. False where
+    /// not supported (the writes then back 4 KiB pages as usual).
+    /// </summary>
+    public bool TryAdviseHugePage(long offset)
+    {
+        if (offset % Native.HugePageSize != 0 || ((nint)Pointer % (nint)Native.HugePageSize) != 0)
+        {
+            return false;
+        }
+
+        CheckRange(offset, Native.HugePageSize);
+        return Native.AdviseHugePages(Pointer + offset, Native.HugePageSize);
+    }
+
     internal void CheckRange(long offset, long length)
     {
         if (offset < 0 || length < 0 || offset > _size - length)

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace VmConsole.Emulation.Memory;
 
@@ -11,6 +12,7 @@ internal static unsafe partial class Native
     private const int MapAnonymous = 0x20;
     private const int MapNoReserve = 0x4000;
     private const int MadvDontNeed = 4;
+    private const int MadvHugePage = 14;
 
     public static IntPtr Map(long size)
     {
@@ -19,14 +21,41 @@ internal static unsafe partial class Native
             return (IntPtr)NativeMemory.AllocZeroed((nuint)size);
         }
 
-        var address = Mmap(IntPtr.Zero, (nuint)size, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        // Large mappings start on a huge page boundary (QEMU aligns guest RAM the same way), so that a 2 MiB extent of
+        // the block is one the kernel can back with a huge page: map a little more, then give back the ends.
+        var align = size >= HugePageSize ? HugePageSize : 0;
+        var address = Mmap(IntPtr.Zero, (nuint)(size + align), ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
         if (address == new IntPtr(-1))
         {
             throw new OutOfMemoryException($"mmap of {size} bytes of guest memory failed (errno {Marshal.GetLastPInvokeError()}).");
         }
 
-        return address;
+        if (align == 0)
+        {
+            return address;
+        }
+
+        var start = (nint)(((long)address + align - 1) & ~(align - 1));
+        var head = (long)start - (long)address;
+        if (head > 0)
+        {
+            _ = Munmap(address, (nuint)head);
+        }
+
+        if (align - head > 0)
+        {
+            _ = Munmap(start + (nint)size, (nuint)(align - head));
+        }
+
+        return start;
     }
+
+    /// <summary>The huge page size of x86-64 and arm64 with 4 KiB pages; extents of this size can be one huge page.</summary>
+    public const long HugePageSize = 2 << 20;
+
+    /// <summary>Asks the kernel to back the range with huge pages from its next write (MADV_HUGEPAGE). False where not supported.</summary>
+    public static bool AdviseHugePages(byte* address, long length) =>
+        OperatingSystem.IsLinux() && Madvise((IntPtr)address, (nuint)length, MadvHugePage) == 0;
 
     public static void Unmap(IntPtr address, long size)
     {
@@ -43,6 +72,73 @@ internal static unsafe partial class Native
     /// <summary>Gives pages back to the kernel; they read as zero afterwards. False where not supported.</summary>
     public static bool Advise(byte* address, long length) =>
         OperatingSystem.IsLinux() && Madvise((IntPtr)address, (nuint)length, MadvDontNeed) == 0;
+
+    /// <summary>/proc/self/pagemap, opened once; null where there is none (not Linux, or not readable).</summary>
+    private static readonly Lazy<SafeFileHandle?> PageMap = new(OpenPageMap);
+
+    /// <summary>
+    /// For each of <paramref name="count"/> host pages from <paramref name="address"/>: whether it was never backed (no page
+    /// table entry, not in swap), so that a private anonymous mapping reads it as zero. Bit i of
+    /// <paramref name="untouched"/> is page i. False when the kernel cannot tell (then <paramref name="untouched"/> is
+    /// unchanged).
+    /// </summary>
+    public static bool TryReadUntouched(byte* address, int count, Span<ulong> untouched)
+    {
+        const ulong PresentOrSwapped = 3UL << 62;
+        var handle = PageMap.Value;
+        if (handle is null)
+        {
+            return false;
+        }
+
+        Span<ulong> entries = stackalloc ulong[256];
+        var pageSize = Environment.SystemPageSize;
+        var firstPage = (long)((nuint)address / (nuint)pageSize);
+        for (var done = 0; done < count;)
+        {
+            var batch = entries[..Math.Min(entries.Length, count - done)];
+            var bytes = MemoryMarshal.AsBytes(batch);
+            int read;
+            try
+            {
+                read = RandomAccess.Read(handle, bytes, (firstPage + done) * sizeof(ulong));
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+
+            if (read != bytes.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < batch.Length; i++, done++)
+            {
+                var mask = 1UL << (done & 63);
+                untouched[done >> 6] = (batch[i] & PresentOrSwapped) == 0 ? untouched[done >> 6] | mask : untouched[done >> 6] & ~mask;
+            }
+        }
+
+        return true;
+    }
+
+    private static SafeFileHandle? OpenPageMap()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        try
+        {
+            return File.OpenHandle("/proc/self/pagemap", FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial IntPtr Mmap(IntPtr address, nuint length, int protection, int flags, int fd, long offset);

@@ -35,12 +35,38 @@ internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, lo
 /// <summary>
 /// Loads a stream into a VM waiting in <c>inmigrate</c>, as QEMU's ram_load does: the announced blocks must
 /// exist with the same length (a resizeable block is resized to it), pages land in guest memory, zero
-/// pages touch memory only where it is not already zero.
+/// pages touch memory only where it is not already zero (and not at all where it was never backed), and a 2 MiB
+/// extent that arrives whole as page records is backed by one huge page instead of 512 small ones.
 /// </summary>
 internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationStreamSink, IDisposable
 {
+    private const int PageSize = QemuFormat.TargetPageSize;
+
+    /// <summary>A huge page: 512 target pages.</summary>
+    private const int ExtentBytes = 2 << 20;
+    private const int ExtentPages = ExtentBytes / PageSize;
+    private const int MaxIsolatedHugeExtents = 8192;
+
     private RamBlock[] _blocks = [];
     private GuestMemoryAccess[] _memory = [];
+
+    /// <summary>
+    /// Per block, one bit per page never backed since before the stream began (empty where the kernel cannot tell). Only
+    /// this sink writes the destination while it is in inmigrate, so clearing a bit on each write keeps it true.
+    /// </summary>
+    private ulong[][] _untouched = [];
+
+    // The extent being staged (see IsUntouchedExtent): its block, its offset, and how many of its pages have come.
+    private byte[] _staging = [];
+    private int _stagedBlock;
+    private long _stagedOffset;
+    private int _stagedPages;
+
+    // Huge page extents not adjoining the previous one: each splits the mapping, and a process has a bounded number of
+    // mappings (vm.max_map_count, 65530 by default).
+    private int _isolatedHugeExtents;
+    private int _lastHugeBlock = -1;
+    private long _lastHugeEnd;
 
     public VmConsoleState? State { get; private set; }
 
@@ -85,30 +111,146 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
         _blocks = found;
         _memory = [.. found.Select(b => b.AcquireMemory())];
+        _untouched = new ulong[found.Length][];
+        for (var i = 0; i < found.Length; i++)
+        {
+            var pages = checked((int)(blocks[i].UsedLength / PageSize));
+            var untouched = new ulong[(pages + 63) / 64];
+            _untouched[i] = _memory[i].TryGetUntouched(0, pages, untouched) ? untouched : [];
+        }
     }
 
     public void OnZeroPage(int block, long offset, byte fill)
     {
-        var page = _memory[block].Span(offset, QemuFormat.TargetPageSize);
+        FlushStaged();
+        var untouched = _untouched[block];
+        var index = offset / PageSize;
+        var word = (int)(index >> 6);
+        var mask = 1UL << (int)(index & 63);
+        if (word < untouched.Length && (untouched[word] & mask) != 0)
+        {
+            if (fill == 0)
+            {
+                return; // Never backed, so zero: leave it unbacked, without even reading it.
+            }
+
+            untouched[word] &= ~mask;
+        }
+
+        var page = _memory[block].Span(offset, PageSize);
         if (fill != 0 || page.ContainsAnyExcept((byte)0))
         {
             page.Fill(fill);
         }
     }
 
-    public void OnPage(int block, long offset, ReadOnlySequence<byte> data) =>
-        data.CopyTo(_memory[block].Span(offset, QemuFormat.TargetPageSize));
-
-    public void OnRamSectionDone(bool end)
+    public void OnPage(int block, long offset, ReadOnlySequence<byte> data)
     {
+        if (_stagedPages > 0)
+        {
+            if (block == _stagedBlock && offset == _stagedOffset + ((long)_stagedPages * PageSize))
+            {
+                data.CopyTo(_staging.AsSpan(_stagedPages * PageSize, PageSize));
+                if (++_stagedPages == ExtentPages)
+                {
+                    CommitExtent();
+                }
+
+                return;
+            }
+
+            FlushStaged();
+        }
+
+        if (offset % ExtentBytes == 0 && IsUntouchedExtent(block, offset))
+        {
+            if (_staging.Length == 0)
+            {
+                _staging = GC.AllocateUninitializedArray<byte>(ExtentBytes);
+            }
+
+            data.CopyTo(_staging.AsSpan(0, PageSize));
+            _stagedBlock = block;
+            _stagedOffset = offset;
+            _stagedPages = 1;
+            return;
+        }
+
+        MarkWritten(block, offset / PageSize, 1);
+        data.CopyTo(_memory[block].Span(offset, PageSize));
     }
+
+    public void OnRamSectionDone(bool end) => FlushStaged();
 
     public void OnVmConsoleState(ReadOnlySequence<byte> payload) => State = VmConsoleState.Parse(payload);
 
-    public void OnEof() => ReachedEof = true;
+    public void OnEof()
+    {
+        FlushStaged();
+        ReachedEof = true;
+    }
 
     public void OnVmDescription(string json)
     {
+    }
+
+    /// <summary>
+    /// An extent that starts with a page record goes to the staging buffer while the records that follow fill it page
+    /// after page: an untouched extent received whole is one huge page (no zero page in it, so no memory is spent on
+    /// zeros), anything else lands as the 4 KiB pages it is.
+    /// </summary>
+    private bool IsUntouchedExtent(int block, long offset)
+    {
+        var untouched = _untouched[block];
+        var firstWord = (int)(offset / PageSize / 64);
+        if (firstWord + (ExtentPages / 64) > untouched.Length || (_isolatedHugeExtents >= MaxIsolatedHugeExtents && !Adjoins(block, offset)))
+        {
+            return false;
+        }
+
+        return !untouched.AsSpan(firstWord, ExtentPages / 64).ContainsAnyExcept(ulong.MaxValue);
+    }
+
+    private bool Adjoins(int block, long offset) => block == _lastHugeBlock && offset == _lastHugeEnd;
+
+    private void CommitExtent()
+    {
+        var memory = _memory[_stagedBlock];
+        if (memory.TryAdviseHugePage(_stagedOffset))
+        {
+            if (!Adjoins(_stagedBlock, _stagedOffset))
+            {
+                _isolatedHugeExtents++;
+            }
+
+            _lastHugeBlock = _stagedBlock;
+            _lastHugeEnd = _stagedOffset + ExtentBytes;
+        }
+
+        FlushStaged();
+    }
+
+    /// <summary>Writes the staged pages where they belong (before any other record, so the stream's order holds).</summary>
+    private void FlushStaged()
+    {
+        if (_stagedPages == 0)
+        {
+            return;
+        }
+
+        var length = _stagedPages * PageSize;
+        MarkWritten(_stagedBlock, _stagedOffset / PageSize, _stagedPages);
+        _staging.AsSpan(0, length).CopyTo(_memory[_stagedBlock].Span(_stagedOffset, length));
+        _stagedPages = 0;
+    }
+
+    private void MarkWritten(int block, long firstPage, int count)
+    {
+        var untouched = _untouched[block];
+        for (var page = firstPage; page < firstPage + count && (page >> 6) < untouched.Length; page++)
+        {
+            untouched[page >> 6] &= ~(1UL << (int)(page & 63));
+        }
     }
 
     public void Dispose()

@@ -187,12 +187,15 @@ internal sealed class MigrationRun(
         }
 
         sourceLease.Dispose();
+        Advance(MigrationStatus.Device, MigrationStatus.Completed);
+
+        // The destination runs and owns the name: the source's memory goes after completed, as QEMU's source lingers
+        // in postmigrate. Finished still waits for it.
         if (destination is not null)
         {
             _source.Dispose();
         }
 
-        Advance(MigrationStatus.Device, MigrationStatus.Completed);
         migration.ReportProgress();
     }
 
@@ -325,26 +328,83 @@ internal sealed class MigrationRun(
         }
     }
 
+    /// <summary>
+    /// Compares the blocks byte for byte, except pages that neither side ever backed: those read as zero on both, and
+    /// reading them would only fault them in.
+    /// </summary>
     private bool MemoryEquals(IReadOnlyList<Emulation.Blocks.RamBlock> destinationBlocks)
     {
-        const int Chunk = 1 << 20;
+        // Large blocks are compared in as many slices as there are cores: the guest is stopped and nothing else runs.
+        const long SliceBytes = 64 << 20;
+        var slices = new List<(Emulation.Blocks.RamBlock Origin, Emulation.Blocks.RamBlock Target, long Offset, long Length)>();
         foreach (var target in destinationBlocks)
         {
             var origin = _source.FindMigratable(target.IdStr)!;
-            using var a = origin.AcquireMemory();
-            using var b = target.AcquireMemory();
-            for (long offset = 0; offset < target.UsedLength; offset += Chunk)
+            for (long offset = 0; offset < target.UsedLength; offset += SliceBytes)
             {
-                var length = (int)Math.Min(Chunk, target.UsedLength - offset);
-                if (!a.Span(offset, length).SequenceEqual(b.Span(offset, length)))
+                slices.Add((origin, target, offset, Math.Min(SliceBytes, target.UsedLength - offset)));
+            }
+        }
+
+        var equal = true;
+        Parallel.ForEach(slices, (slice, state) =>
+        {
+            if (!SliceEquals(slice.Origin, slice.Target, slice.Offset, slice.Length))
+            {
+                Volatile.Write(ref equal, false);
+                state.Stop();
+            }
+        });
+        return equal;
+    }
+
+    private static bool SliceEquals(Emulation.Blocks.RamBlock origin, Emulation.Blocks.RamBlock target, long from, long length)
+    {
+        const int PageSize = Wire.QemuFormat.TargetPageSize;
+        const int ChunkPages = 256;
+        Span<ulong> untouchedA = stackalloc ulong[ChunkPages / 64];
+        Span<ulong> untouchedB = stackalloc ulong[ChunkPages / 64];
+        using var a = origin.AcquireMemory();
+        using var b = target.AcquireMemory();
+        for (var offset = from; offset < from + length; offset += ChunkPages * PageSize)
+        {
+            var pages = (int)Math.Min(ChunkPages, (from + length - offset) / PageSize);
+            if (!a.TryGetUntouched(offset, pages, untouchedA) || !b.TryGetUntouched(offset, pages, untouchedB))
+            {
+                untouchedA.Clear();
+            }
+
+            // Compare each run of pages that at least one side backed.
+            var page = 0;
+            while (page < pages)
+            {
+                if (IsSet(untouchedA, page) && IsSet(untouchedB, page))
+                {
+                    page++;
+                    continue;
+                }
+
+                var end = page + 1;
+                while (end < pages && !(IsSet(untouchedA, end) && IsSet(untouchedB, end)))
+                {
+                    end++;
+                }
+
+                var start = offset + ((long)page * PageSize);
+                var run = (end - page) * PageSize;
+                if (!a.Span(start, run).SequenceEqual(b.Span(start, run)))
                 {
                     return false;
                 }
+
+                page = end;
             }
         }
 
         return true;
     }
+
+    private static bool IsSet(ReadOnlySpan<ulong> bits, int index) => (bits[index >> 6] & (1UL << (index & 63))) != 0;
 
     private static string Describe(Exception error) => error switch
     {
