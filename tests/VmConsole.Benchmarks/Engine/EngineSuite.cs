@@ -31,7 +31,7 @@ public sealed class EngineSuite : IBenchmarkSuite
         [
             new(Section, "Migration wall time (start to completed)", best.WallSeconds, "s",
                 Note: string.Create(CultureInfo.InvariantCulture,
-                    $"{what}; setup {best.SetupSeconds:0.000} s, pass {best.PassSeconds:0.000} s, switchover+verify {best.SwitchoverSeconds:0.000} s, CPU {best.CpuSeconds:0.000} s (user+sys, both ends); runs {string.Join(", ", runs.Select(r => r.WallSeconds.ToString("0.000", CultureInfo.InvariantCulture)))} s")),
+                    $"{what}; setup {best.SetupSeconds:0.000} s, pass {best.PassSeconds:0.000} s, switchover+verify {best.SwitchoverSeconds:0.000} s, source freed at {best.FinishedSeconds:0.000} s, CPU {best.CpuSeconds:0.000} s (user+sys, both ends); runs {string.Join(", ", runs.Select(r => r.WallSeconds.ToString("0.000", CultureInfo.InvariantCulture)))} s")),
             new(Section, "Guest bytes per second (wall)", size / best.WallSeconds / 1e9, "GB/s",
                 Note: string.Create(CultureInfo.InvariantCulture,
                     $"{best.TransferredBytes / 1e6:0} MB on the wire, {best.ZeroPages} zero + {best.NormalPages} normal pages, verified {best.Verified}; {best.AllocatedBytes / 1024.0:0} KiB allocated on the managed heap during the migration")),

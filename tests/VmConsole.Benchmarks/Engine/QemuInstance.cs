@@ -29,6 +29,8 @@ internal sealed class QemuInstance : IAsyncDisposable
         _qmpPath = qmpPath;
     }
 
+    public int ProcessId => _process.Id;
+
     public string Stderr
     {
         get
