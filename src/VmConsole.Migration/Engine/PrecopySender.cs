@@ -63,10 +63,13 @@ internal sealed class PrecopySender
     /// <summary>Name the machine as QEMU 7.2 does in the configuration section (<c>pc-q35-7.2</c>, not <c>q35</c>), for a QEMU peer.</summary>
     public bool QemuMachineType { get; init; }
 
-    /// <summary>Bytes between flushes: small enough that a 100 ms window's share is met closely, at most 256 KiB.</summary>
+    /// <summary>
+    /// Bytes between flushes: paced, small enough that a 100 ms window's share is met closely (at most 256 KiB);
+    /// unthrottled, one pipe buffer (1 MiB), so that each flush is one large write to the transport.
+    /// </summary>
     private long FlushEvery => _migration.Parameters.MaxBandwidth > 0
         ? Math.Clamp(_migration.Parameters.MaxBandwidth / 40, 16 << 10, 256 << 10)
-        : 256 << 10;
+        : 1 << 20;
 
     /// <summary>Header, configuration, and the RAM section's block list; every used page starts dirty.</summary>
     public async Task SetupAsync(CancellationToken cancellationToken)

@@ -35,16 +35,16 @@ internal sealed record EngineMacroResult(
 /// Macro A in a process of its own (<c>--child engine-a SIZE</c>), so that its peak resident memory (VmHWM) is its own:
 /// a VM of SIZE bytes on host-a, <see cref="GuestPattern"/> content, idle, migrated to host-b over a unix socket with
 /// unlimited bandwidth through <see cref="MigrationEngine"/> (the path the server takes for console-to-console with a
-/// <c>unix:</c> URI), after six 32 MiB warm-up migrations (so that what is measured is optimised code, as in a server that has migrated before, not the JIT). Then, after the peak was read, a plain Span.CopyTo of the same bytes into a fresh mapping.
+/// <c>unix:</c> URI), after five 128 MiB warm-up migrations (so that what is measured is optimised code, as in a server that has migrated before, not the JIT). Then, after the peak was read, a plain Span.CopyTo of the same bytes into a fresh mapping.
 /// </summary>
 internal static class EngineMacroChild
 {
     public const string Name = "engine-a";
 
     /// <summary>The migration before the measured one, so that the measured one runs compiled code, as in a server that has migrated before.</summary>
-    private const long WarmUpBytes = 32 << 20;
+    private const long WarmUpBytes = 128 << 20;
 
-    private const int WarmUpRounds = 6;
+    private const int WarmUpRounds = 5;
 
     public static async Task<EngineMacroResult> RunAsync(long size, string workDirectory)
     {
@@ -63,7 +63,7 @@ internal static class EngineMacroChild
             await emulator.DeleteVmAsync("warm-up").ConfigureAwait(false);
 
             // Tiered compilation promotes hot methods in the background once calls settle (100 ms without new tier-0 code).
-            await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(300)).ConfigureAwait(false);
         }
 
         var vm = emulator.CreateVm(new VmDefinition("bench", "host-a", "microvm", size) { Start = true });
