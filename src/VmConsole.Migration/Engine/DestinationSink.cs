@@ -43,7 +43,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     private const int PageSize = QemuFormat.TargetPageSize;
 
     /// <summary>A huge page: 512 target pages.</summary>
-    private const int ExtentBytes = 2 << 20;
+    private const int ExtentBytes = HugeExtentWriter.ExtentBytes;
     private const int ExtentPages = ExtentBytes / PageSize;
     private const int MaxIsolatedHugeExtents = 8192;
 
@@ -56,11 +56,13 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     /// </summary>
     private ulong[][] _untouched = [];
 
-    // The extent being staged (see IsUntouchedExtent): its block, its offset, and how many of its pages have come.
+    // The extent being staged (see IsUntouchedExtent): its buffer (rented from _writer), block, offset, and how many
+    // of its pages have come.
     private byte[] _staging = [];
     private int _stagedBlock;
     private long _stagedOffset;
     private int _stagedPages;
+    private HugeExtentWriter? _writer;
 
     // Huge page extents not adjoining the previous one: each splits the mapping, and a process has a bounded number of
     // mappings (vm.max_map_count, 65530 by default).
@@ -137,6 +139,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
             untouched[word] &= ~mask;
         }
 
+        _writer?.Drain(); // The page may be in an extent still on its way.
         var page = _memory[block].Span(offset, PageSize);
         if (fill != 0 || page.ContainsAnyExcept((byte)0))
         {
@@ -164,11 +167,8 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
         if (offset % ExtentBytes == 0 && IsUntouchedExtent(block, offset))
         {
-            if (_staging.Length == 0)
-            {
-                _staging = GC.AllocateUninitializedArray<byte>(ExtentBytes);
-            }
-
+            _writer ??= new HugeExtentWriter();
+            _staging = _writer.Rent();
             data.CopyTo(_staging.AsSpan(0, PageSize));
             _stagedBlock = block;
             _stagedOffset = offset;
@@ -177,16 +177,22 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
         }
 
         MarkWritten(block, offset / PageSize, 1);
+        _writer?.Drain(); // The page may be in an extent still on its way.
         data.CopyTo(_memory[block].Span(offset, PageSize));
     }
 
-    public void OnRamSectionDone(bool end) => FlushStaged();
+    public void OnRamSectionDone(bool end)
+    {
+        FlushStaged();
+        _writer?.Drain();
+    }
 
     public void OnVmConsoleState(ReadOnlySequence<byte> payload) => State = VmConsoleState.Parse(payload);
 
     public void OnEof()
     {
         FlushStaged();
+        _writer?.Drain();
         ReachedEof = true;
     }
 
@@ -213,24 +219,23 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
     private bool Adjoins(int block, long offset) => block == _lastHugeBlock && offset == _lastHugeEnd;
 
+    /// <summary>The staged extent is whole: the writer thread puts it into memory as one huge page.</summary>
     private void CommitExtent()
     {
-        var memory = _memory[_stagedBlock];
-        if (memory.TryAdviseHugePage(_stagedOffset))
+        if (!Adjoins(_stagedBlock, _stagedOffset))
         {
-            if (!Adjoins(_stagedBlock, _stagedOffset))
-            {
-                _isolatedHugeExtents++;
-            }
-
-            _lastHugeBlock = _stagedBlock;
-            _lastHugeEnd = _stagedOffset + ExtentBytes;
+            _isolatedHugeExtents++;
         }
 
-        FlushStaged();
+        _lastHugeBlock = _stagedBlock;
+        _lastHugeEnd = _stagedOffset + ExtentBytes;
+        MarkWritten(_stagedBlock, _stagedOffset / PageSize, ExtentPages);
+        _writer!.Write(_memory[_stagedBlock], _stagedOffset, _staging);
+        _staging = [];
+        _stagedPages = 0;
     }
 
-    /// <summary>Writes the staged pages where they belong (before any other record, so the stream's order holds).</summary>
+    /// <summary>Writes the pages of an extent that did not come whole where they belong, before any other record (the stream's order holds).</summary>
     private void FlushStaged()
     {
         if (_stagedPages == 0)
@@ -241,6 +246,8 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
         var length = _stagedPages * PageSize;
         MarkWritten(_stagedBlock, _stagedOffset / PageSize, _stagedPages);
         _staging.AsSpan(0, length).CopyTo(_memory[_stagedBlock].Span(_stagedOffset, length));
+        _writer!.Return(_staging);
+        _staging = [];
         _stagedPages = 0;
     }
 
@@ -255,6 +262,9 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
     public void Dispose()
     {
+        // The writer thread uses the memory accesses below: it finishes first.
+        _writer?.Dispose();
+        _writer = null;
         foreach (var access in _memory)
         {
             access.Dispose();

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using VmConsole.Emulation.Memory;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>
+/// Writes whole 2 MiB extents into guest memory as huge pages on threads of its own (one per core, at most four), so
+/// that the kernel's work of backing them (allocating and clearing 2 MiB each, the bulk of a destination's cost) runs
+/// beside the receiver and in parallel instead of in the receiver's way. The receiver fills a
+/// buffer it rented here, hands it over with <see cref="Write"/>, and goes on reading the stream; <see cref="Drain"/>
+/// waits until every handed-over extent is in memory.
+/// </summary>
+/// <remarks>
+/// The receiver owns ordering: it hands over only extents no earlier record touched, and drains before any record
+/// that could touch one still on its way (see <see cref="DestinationSink"/>). Buffers are bounded (two of 2 MiB per
+/// thread), so a receiver faster than the kernel waits in <see cref="Rent"/>.
+/// </remarks>
+internal sealed class HugeExtentWriter : IDisposable
+{
+    public const int ExtentBytes = 2 << 20;
+
+    private readonly BlockingCollection<(GuestMemoryAccess Memory, long Offset, byte[] Data)> _jobs = new();
+    private readonly BlockingCollection<byte[]> _free = new();
+    private readonly Thread[] _threads;
+
+    // Extents handed over and not yet in memory: written under _gate by the receiver and the writer threads.
+    private readonly object _gate = new();
+    private int _pending;
+
+    // Written by a writer thread, read by the receiver after a drain.
+    private Exception? _error;
+
+    public HugeExtentWriter()
+    {
+        _threads = new Thread[Math.Clamp(Environment.ProcessorCount, 1, 4)];
+        for (var i = 0; i < 2 * _threads.Length; i++)
+        {
+            _free.Add(GC.AllocateUninitializedArray<byte>(ExtentBytes));
+        }
+
+        for (var i = 0; i < _threads.Length; i++)
+        {
+            _threads[i] = new Thread(Run) { IsBackground = true, Name = "Migration huge extent writer" };
+            _threads[i].Start();
+        }
+    }
+
+    /// <summary>A buffer of <see cref="ExtentBytes"/> to fill; waits while all are on their way into memory.</summary>
+    public byte[] Rent() => _free.Take();
+
+    /// <summary>Gives back a buffer that was not handed over.</summary>
+    public void Return(byte[] buffer) => _free.Add(buffer);
+
+    /// <summary>Hands over <paramref name="data"/>, the whole extent at <paramref name="offset"/>; the buffer comes back when it is written.</summary>
+    public void Write(GuestMemoryAccess memory, long offset, byte[] data)
+    {
+        lock (_gate)
+        {
+            _pending++;
+        }
+
+        _jobs.Add((memory, offset, data));
+    }
+
+    /// <summary>Waits until every extent handed over is in memory; rethrows what went wrong writing one.</summary>
+    public void Drain()
+    {
+        lock (_gate)
+        {
+            while (_pending != 0)
+            {
+                Monitor.Wait(_gate);
+            }
+        }
+
+        if (Volatile.Read(ref _error) is { } error)
+        {
+            throw new InvalidOperationException($"Writing a received extent into guest memory failed: {error.Message}", error);
+        }
+    }
+
+    /// <summary>Lets the thread finish what it was given and waits for it.</summary>
+    public void Dispose()
+    {
+        _jobs.CompleteAdding();
+        foreach (var thread in _threads)
+        {
+            thread.Join();
+        }
+
+        _jobs.Dispose();
+        _free.Dispose();
+    }
+
+    private void Run()
+    {
+        foreach (var (memory, offset, data) in _jobs.GetConsumingEnumerable())
+        {
+            try
+            {
+                memory.TryAdviseHugePage(offset);
+                data.CopyTo(memory.Span(offset, ExtentBytes));
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _error, ex, null);
+            }
+            finally
+            {
+                _free.Add(data);
+                lock (_gate)
+                {
+                    if (--_pending == 0)
+                    {
+                        Monitor.PulseAll(_gate);
+                    }
+                }
+            }
+        }
+    }
+}
