@@ -338,4 +338,51 @@ public sealed class GuestMemoryTests : IDisposable
         Assert.Equal(new byte[] { 5, 6 }, access.Span(4096, 2).ToArray());
         access.Dispose();
     }
+
+    // ---- untouched pages and huge pages ---------------------------------------------------------
+
+    [Fact]
+    public void TryGetUntouched_FreshWrittenDiscarded_TellsWhichPagesWereNeverBacked()
+    {
+        using var memory = new GuestMemory(4 * MiB);
+        using var access = memory.Acquire();
+        Span<ulong> untouched = stackalloc ulong[2];
+        if (!access.TryGetUntouched(0, 128, untouched))
+        {
+            return; // Not Linux, or no /proc/self/pagemap: callers read the bytes instead.
+        }
+
+        Assert.Equal(ulong.MaxValue, untouched[0]);
+        Assert.Equal(ulong.MaxValue, untouched[1]);
+
+        memory.Write(3 * 4096, [1]);
+        memory.Write(70 * 4096, [2]);
+        Assert.True(access.TryGetUntouched(0, 128, untouched));
+        Assert.Equal(ulong.MaxValue & ~(1UL << 3), untouched[0]);
+        Assert.Equal(ulong.MaxValue & ~(1UL << 6), untouched[1]);
+
+        memory.Discard(3 * 4096, 4096);
+        Assert.True(access.TryGetUntouched(64 * 4096, 64, untouched[..1]));
+        Assert.Equal(ulong.MaxValue & ~(1UL << 6), untouched[0]);
+        Assert.True(access.TryGetUntouched(0, 64, untouched[..1]));
+        Assert.Equal(ulong.MaxValue, untouched[0]);
+    }
+
+    [Fact]
+    public void TryAdviseHugePage_OnlyOnWholeAlignedExtents_AndTheBytesStayTheSame()
+    {
+        using var memory = new GuestMemory(8 * MiB);
+        using var access = memory.Acquire();
+
+        Assert.False(access.TryAdviseHugePage(4096));
+        Assert.Throws<ArgumentOutOfRangeException>(() => access.TryAdviseHugePage(8 * MiB));
+        access.TryAdviseHugePage(2 * MiB);
+        var data = Pattern((int)(2 * MiB), 3);
+        memory.Write(2 * MiB, data);
+
+        var read = new byte[data.Length];
+        memory.Read(2 * MiB, read);
+        Assert.Equal(data, read);
+        Assert.All(access.Span(0, 4096).ToArray(), b => Assert.Equal(0, b));
+    }
 }

@@ -329,8 +329,8 @@ internal sealed class MigrationRun(
     }
 
     /// <summary>
-    /// Compares the blocks byte for byte, except pages that neither side ever backed: those read as zero on both, and
-    /// reading them would only fault them in.
+    /// Compares the blocks byte for byte; a page one side never backed reads as zero there and is checked against zero
+    /// on the other side alone (reading it would only fault it in).
     /// </summary>
     private bool MemoryEquals(IReadOnlyList<Emulation.Blocks.RamBlock> destinationBlocks)
     {
@@ -372,27 +372,31 @@ internal sealed class MigrationRun(
             if (!a.TryGetUntouched(offset, pages, untouchedA) || !b.TryGetUntouched(offset, pages, untouchedB))
             {
                 untouchedA.Clear();
+                untouchedB.Clear();
             }
 
-            // Compare each run of pages that at least one side backed.
+            // Runs of pages in the same state: a side that never backed a page is zero there without being read (a read
+            // would back it with the zero page), so only a page both sides backed needs both read.
             var page = 0;
             while (page < pages)
             {
-                if (IsSet(untouchedA, page) && IsSet(untouchedB, page))
-                {
-                    page++;
-                    continue;
-                }
-
+                var state = State(untouchedA, untouchedB, page);
                 var end = page + 1;
-                while (end < pages && !(IsSet(untouchedA, end) && IsSet(untouchedB, end)))
+                while (end < pages && State(untouchedA, untouchedB, end) == state)
                 {
                     end++;
                 }
 
                 var start = offset + ((long)page * PageSize);
                 var run = (end - page) * PageSize;
-                if (!a.Span(start, run).SequenceEqual(b.Span(start, run)))
+                var same = state switch
+                {
+                    3 => true,
+                    1 => !b.Span(start, run).ContainsAnyExcept((byte)0),
+                    2 => !a.Span(start, run).ContainsAnyExcept((byte)0),
+                    _ => a.Span(start, run).SequenceEqual(b.Span(start, run)),
+                };
+                if (!same)
                 {
                     return false;
                 }
@@ -403,6 +407,10 @@ internal sealed class MigrationRun(
 
         return true;
     }
+
+    /// <summary>Bit 0: the source never backed the page; bit 1: the destination never backed it.</summary>
+    private static int State(ReadOnlySpan<ulong> untouchedA, ReadOnlySpan<ulong> untouchedB, int page) =>
+        (IsSet(untouchedA, page) ? 1 : 0) | (IsSet(untouchedB, page) ? 2 : 0);
 
     private static bool IsSet(ReadOnlySpan<ulong> bits, int index) => (bits[index >> 6] & (1UL << (index & 63))) != 0;
 
