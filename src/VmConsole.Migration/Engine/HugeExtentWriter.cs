@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using VmConsole.Emulation.Memory;
 
 namespace VmConsole.Migration.Engine;
@@ -19,13 +18,16 @@ internal sealed class HugeExtentWriter : IDisposable
 {
     public const int ExtentBytes = 2 << 20;
 
-    private readonly BlockingCollection<(GuestMemoryAccess Memory, long Offset, byte[] Data)> _jobs = new();
-    private readonly BlockingCollection<byte[]> _free = new();
+    // Everything below is guarded by _gate (a monitor: waiting threads block without spinning, which on a machine with
+    // few cores would take time from the receiver and the sender).
+    private readonly object _gate = new();
+    private readonly Queue<(GuestMemoryAccess Memory, long Offset, byte[] Data)> _jobs = new();
+    private readonly Stack<byte[]> _free = new();
     private readonly Thread[] _threads;
 
-    // Extents handed over and not yet in memory: written under _gate by the receiver and the writer threads.
-    private readonly object _gate = new();
+    // Extents handed over and not yet in memory.
     private int _pending;
+    private bool _completed;
 
     // Written by a writer thread, read by the receiver after a drain.
     private Exception? _error;
@@ -35,7 +37,7 @@ internal sealed class HugeExtentWriter : IDisposable
         _threads = new Thread[Math.Clamp(Environment.ProcessorCount, 1, 4)];
         for (var i = 0; i < 2 * _threads.Length; i++)
         {
-            _free.Add(GC.AllocateUninitializedArray<byte>(ExtentBytes));
+            _free.Push(GC.AllocateUninitializedArray<byte>(ExtentBytes));
         }
 
         for (var i = 0; i < _threads.Length; i++)
@@ -46,10 +48,28 @@ internal sealed class HugeExtentWriter : IDisposable
     }
 
     /// <summary>A buffer of <see cref="ExtentBytes"/> to fill; waits while all are on their way into memory.</summary>
-    public byte[] Rent() => _free.Take();
+    public byte[] Rent()
+    {
+        lock (_gate)
+        {
+            while (_free.Count == 0)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            return _free.Pop();
+        }
+    }
 
     /// <summary>Gives back a buffer that was not handed over.</summary>
-    public void Return(byte[] buffer) => _free.Add(buffer);
+    public void Return(byte[] buffer)
+    {
+        lock (_gate)
+        {
+            _free.Push(buffer);
+            Monitor.PulseAll(_gate);
+        }
+    }
 
     /// <summary>Hands over <paramref name="data"/>, the whole extent at <paramref name="offset"/>; the buffer comes back when it is written.</summary>
     public void Write(GuestMemoryAccess memory, long offset, byte[] data)
@@ -57,9 +77,9 @@ internal sealed class HugeExtentWriter : IDisposable
         lock (_gate)
         {
             _pending++;
+            _jobs.Enqueue((memory, offset, data));
+            Monitor.PulseAll(_gate);
         }
-
-        _jobs.Add((memory, offset, data));
     }
 
     /// <summary>Waits until every extent handed over is in memory; rethrows what went wrong writing one.</summary>
@@ -79,27 +99,43 @@ internal sealed class HugeExtentWriter : IDisposable
         }
     }
 
-    /// <summary>Lets the thread finish what it was given and waits for it.</summary>
+    /// <summary>Lets the threads finish what they were given and waits for them.</summary>
     public void Dispose()
     {
-        _jobs.CompleteAdding();
+        lock (_gate)
+        {
+            _completed = true;
+            Monitor.PulseAll(_gate);
+        }
+
         foreach (var thread in _threads)
         {
             thread.Join();
         }
-
-        _jobs.Dispose();
-        _free.Dispose();
     }
 
     private void Run()
     {
-        foreach (var (memory, offset, data) in _jobs.GetConsumingEnumerable())
+        while (true)
         {
+            (GuestMemoryAccess Memory, long Offset, byte[] Data) job;
+            lock (_gate)
+            {
+                while (_jobs.Count == 0 && !_completed)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                if (!_jobs.TryDequeue(out job))
+                {
+                    return;
+                }
+            }
+
             try
             {
-                memory.TryAdviseHugePage(offset);
-                data.CopyTo(memory.Span(offset, ExtentBytes));
+                job.Memory.TryAdviseHugePage(job.Offset);
+                job.Data.CopyTo(job.Memory.Span(job.Offset, ExtentBytes));
             }
             catch (Exception ex)
             {
@@ -107,13 +143,11 @@ internal sealed class HugeExtentWriter : IDisposable
             }
             finally
             {
-                _free.Add(data);
                 lock (_gate)
                 {
-                    if (--_pending == 0)
-                    {
-                        Monitor.PulseAll(_gate);
-                    }
+                    _free.Push(job.Data);
+                    _pending--;
+                    Monitor.PulseAll(_gate);
                 }
             }
         }
