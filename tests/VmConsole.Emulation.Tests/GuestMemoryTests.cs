@@ -339,7 +339,7 @@ public sealed class GuestMemoryTests : IDisposable
         access.Dispose();
     }
 
-    // ---- untouched pages and huge pages ---------------------------------------------------------
+    // ---- untouched pages --------------------------------------------------------------------------
 
     [Fact]
     public void TryGetUntouched_FreshWrittenDiscarded_TellsWhichPagesWereNeverBacked()
@@ -366,23 +366,5 @@ public sealed class GuestMemoryTests : IDisposable
         Assert.Equal(ulong.MaxValue & ~(1UL << 6), untouched[0]);
         Assert.True(access.TryGetUntouched(0, 64, untouched[..1]));
         Assert.Equal(ulong.MaxValue, untouched[0]);
-    }
-
-    [Fact]
-    public void TryAdviseHugePage_OnlyOnWholeAlignedExtents_AndTheBytesStayTheSame()
-    {
-        using var memory = new GuestMemory(8 * MiB);
-        using var access = memory.Acquire();
-
-        Assert.False(access.TryAdviseHugePage(4096));
-        Assert.Throws<ArgumentOutOfRangeException>(() => access.TryAdviseHugePage(8 * MiB));
-        access.TryAdviseHugePage(2 * MiB);
-        var data = Pattern((int)(2 * MiB), 3);
-        memory.Write(2 * MiB, data);
-
-        var read = new byte[data.Length];
-        memory.Read(2 * MiB, read);
-        Assert.Equal(data, read);
-        Assert.All(access.Span(0, 4096).ToArray(), b => Assert.Equal(0, b));
     }
 }

@@ -170,23 +170,6 @@ public readonly unsafe struct GuestMemoryAccess : IDisposable
         return Native.TryReadUntouched(Pointer + offset, pageCount, untouched);
     }
 
-    /// <summary>
-    /// Asks that the 2 MiB extent at <paramref name="offset"/> be backed by one huge page from its next write (Linux
-    /// MADV_HUGEPAGE; mappings of 2 MiB or more start on a 2 MiB boundary). One fault then backs the whole extent, where
-    /// 4 KiB pages take 512: only for an extent about to be written whole, since a huge page backs all of it. False where
-    /// not supported (the writes then back 4 KiB pages as usual).
-    /// </summary>
-    public bool TryAdviseHugePage(long offset)
-    {
-        if (offset % Native.HugePageSize != 0 || ((nint)Pointer % (nint)Native.HugePageSize) != 0)
-        {
-            return false;
-        }
-
-        CheckRange(offset, Native.HugePageSize);
-        return Native.AdviseHugePages(Pointer + offset, Native.HugePageSize);
-    }
-
     internal void CheckRange(long offset, long length)
     {
         if (offset < 0 || length < 0 || offset > _size - length)

@@ -12,7 +12,6 @@ internal static unsafe partial class Native
     private const int MapAnonymous = 0x20;
     private const int MapNoReserve = 0x4000;
     private const int MadvDontNeed = 4;
-    private const int MadvHugePage = 14;
 
     public static IntPtr Map(long size)
     {
@@ -21,41 +20,14 @@ internal static unsafe partial class Native
             return (IntPtr)NativeMemory.AllocZeroed((nuint)size);
         }
 
-        // Large mappings start on a huge page boundary (QEMU aligns guest RAM the same way), so that a 2 MiB extent of
-        // the block is one the kernel can back with a huge page: map a little more, then give back the ends.
-        var align = size >= HugePageSize ? HugePageSize : 0;
-        var address = Mmap(IntPtr.Zero, (nuint)(size + align), ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        var address = Mmap(IntPtr.Zero, (nuint)size, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
         if (address == new IntPtr(-1))
         {
             throw new OutOfMemoryException($"mmap of {size} bytes of guest memory failed (errno {Marshal.GetLastPInvokeError()}).");
         }
 
-        if (align == 0)
-        {
-            return address;
-        }
-
-        var start = (nint)(((long)address + align - 1) & ~(align - 1));
-        var head = (long)start - (long)address;
-        if (head > 0)
-        {
-            _ = Munmap(address, (nuint)head);
-        }
-
-        if (align - head > 0)
-        {
-            _ = Munmap(start + (nint)size, (nuint)(align - head));
-        }
-
-        return start;
+        return address;
     }
-
-    /// <summary>The huge page size of x86-64 and arm64 with 4 KiB pages; extents of this size can be one huge page.</summary>
-    public const long HugePageSize = 2 << 20;
-
-    /// <summary>Asks the kernel to back the range with huge pages from its next write (MADV_HUGEPAGE). False where not supported.</summary>
-    public static bool AdviseHugePages(byte* address, long length) =>
-        OperatingSystem.IsLinux() && Madvise((IntPtr)address, (nuint)length, MadvHugePage) == 0;
 
     public static void Unmap(IntPtr address, long size)
     {

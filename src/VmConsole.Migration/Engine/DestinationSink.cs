@@ -36,16 +36,14 @@ internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, lo
 /// Loads a stream into a VM waiting in <c>inmigrate</c>, as QEMU's ram_load does: the announced blocks must
 /// exist with the same length (a resizeable block is resized to it), pages land in guest memory, zero
 /// pages touch memory only where it is not already zero (and not at all where it was never backed), and a 2 MiB
-/// extent that arrives whole as page records is backed by one huge page instead of 512 small ones.
+/// extent that arrives whole as page records is written by the <see cref="ExtentWriter"/> threads.
 /// </summary>
 internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationStreamSink, IDisposable
 {
     private const int PageSize = QemuFormat.TargetPageSize;
 
-    /// <summary>A huge page: 512 target pages.</summary>
-    private const int ExtentBytes = HugeExtentWriter.ExtentBytes;
+    private const int ExtentBytes = ExtentWriter.ExtentBytes;
     private const int ExtentPages = ExtentBytes / PageSize;
-    private const int MaxIsolatedHugeExtents = 8192;
 
     private RamBlock[] _blocks = [];
     private GuestMemoryAccess[] _memory = [];
@@ -62,13 +60,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     private int _stagedBlock;
     private long _stagedOffset;
     private int _stagedPages;
-    private HugeExtentWriter? _writer;
-
-    // Huge page extents not adjoining the previous one: each splits the mapping, and a process has a bounded number of
-    // mappings (vm.max_map_count, 65530 by default).
-    private int _isolatedHugeExtents;
-    private int _lastHugeBlock = -1;
-    private long _lastHugeEnd;
+    private ExtentWriter? _writer;
 
     public VmConsoleState? State { get; private set; }
 
@@ -167,7 +159,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
         if (offset % ExtentBytes == 0 && IsUntouchedExtent(block, offset))
         {
-            _writer ??= new HugeExtentWriter();
+            _writer ??= new ExtentWriter();
             _staging = _writer.Rent();
             data.CopyTo(_staging.AsSpan(0, PageSize));
             _stagedBlock = block;
@@ -201,15 +193,15 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     }
 
     /// <summary>
-    /// An extent that starts with a page record goes to the staging buffer while the records that follow fill it page
-    /// after page: an untouched extent received whole is one huge page (no zero page in it, so no memory is spent on
-    /// zeros), anything else lands as the 4 KiB pages it is.
+    /// An untouched extent that starts with a page record goes to a staging buffer while the records that follow fill
+    /// it page after page: received whole, it goes to the writer threads (every page of it is non-zero, so backing it all
+    /// spends nothing on zeros); otherwise its pages land from the receiver, as they came.
     /// </summary>
     private bool IsUntouchedExtent(int block, long offset)
     {
         var untouched = _untouched[block];
         var firstWord = (int)(offset / PageSize / 64);
-        if (firstWord + (ExtentPages / 64) > untouched.Length || (_isolatedHugeExtents >= MaxIsolatedHugeExtents && !Adjoins(block, offset)))
+        if (firstWord + (ExtentPages / 64) > untouched.Length)
         {
             return false;
         }
@@ -217,18 +209,9 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
         return !untouched.AsSpan(firstWord, ExtentPages / 64).ContainsAnyExcept(ulong.MaxValue);
     }
 
-    private bool Adjoins(int block, long offset) => block == _lastHugeBlock && offset == _lastHugeEnd;
-
-    /// <summary>The staged extent is whole: the writer thread puts it into memory as one huge page.</summary>
+    /// <summary>The staged extent is whole: a writer thread puts it into memory.</summary>
     private void CommitExtent()
     {
-        if (!Adjoins(_stagedBlock, _stagedOffset))
-        {
-            _isolatedHugeExtents++;
-        }
-
-        _lastHugeBlock = _stagedBlock;
-        _lastHugeEnd = _stagedOffset + ExtentBytes;
         MarkWritten(_stagedBlock, _stagedOffset / PageSize, ExtentPages);
         _writer!.Write(_memory[_stagedBlock], _stagedOffset, _staging);
         _staging = [];

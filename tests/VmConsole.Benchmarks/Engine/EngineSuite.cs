@@ -68,14 +68,18 @@ internal static class MacroA
         var runs = new List<EngineMacroResult>();
         for (var i = 0; i < Repeats(options); i++)
         {
-            runs.Add(await ChildProcess.RunAsync<EngineMacroResult>(
-                EngineMacroChild.Name,
-                [GuestBytes(options).ToString(CultureInfo.InvariantCulture), options.WorkDirectory],
-                TimeSpan.FromMinutes(5),
-                cancellationToken).ConfigureAwait(false));
+            runs.Add(await RunOnceAsync(options, cancellationToken).ConfigureAwait(false));
         }
 
         s_runs = runs;
         return runs;
     }
+
+    /// <summary>One run of Macro A in its own child process.</summary>
+    public static Task<EngineMacroResult> RunOnceAsync(BenchmarkOptions options, CancellationToken cancellationToken) =>
+        ChildProcess.RunAsync<EngineMacroResult>(
+            EngineMacroChild.Name,
+            [GuestBytes(options).ToString(CultureInfo.InvariantCulture), options.WorkDirectory],
+            TimeSpan.FromMinutes(5),
+            cancellationToken);
 }

@@ -8,7 +8,7 @@ namespace VmConsole.Benchmarks.Engine;
 /// Macro B: QEMU 7.2 doing Macro A's job on the same machine. A stopped source microvm whose RAM is a shared file with
 /// Macro A's content (<see cref="GuestPattern"/>, every page written out), a destination of the same machine and size
 /// listening with <c>-incoming unix:</c>, max-bandwidth at 1 TiB/s, and the wall time from the <c>migrate</c> command to
-/// the destination's MIGRATION completed event. Best of three, like Macro A.
+/// the destination's MIGRATION completed event. Best of three, each followed by a run of Macro A for the ratio.
 /// </summary>
 public sealed class QemuSuite : IBenchmarkSuite
 {
@@ -35,13 +35,16 @@ public sealed class QemuSuite : IBenchmarkSuite
 
         var size = MacroA.GuestBytes(options);
         var memoryFile = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : options.WorkDirectory, $"vmconsole-bench-{Environment.ProcessId}.mem");
+        // QEMU and Macro A take turns, so that both see the same machine (on a shared one, its load drifts in minutes).
         var runs = new List<(double Wall, long TotalTime)>();
+        var ourRuns = new List<double>();
         try
         {
             GuestPattern.WriteFile(memoryFile, size);
             for (var i = 0; i < MacroA.Repeats(options); i++)
             {
                 runs.Add(await MigrateOnceAsync(options.WorkDirectory, memoryFile, size, cancellationToken).ConfigureAwait(false));
+                ourRuns.Add((await MacroA.RunOnceAsync(options, cancellationToken).ConfigureAwait(false)).WallSeconds);
             }
         }
         finally
@@ -49,10 +52,11 @@ public sealed class QemuSuite : IBenchmarkSuite
             File.Delete(memoryFile);
         }
 
-        var ours = (await MacroA.MeasureAsync(options, cancellationToken).ConfigureAwait(false)).Min(r => r.WallSeconds);
+        var ours = ourRuns.Min();
         var best = runs.MinBy(r => r.Wall);
         var ratio = ours / best.Wall;
         var list = string.Join(", ", runs.Select(r => r.Wall.ToString("0.000", CultureInfo.InvariantCulture)));
+        var ourList = string.Join(", ", ourRuns.Select(r => r.ToString("0.000", CultureInfo.InvariantCulture)));
         return
         [
             new(Section, "QEMU wall time (migrate to destination completed)", best.Wall, "s",
@@ -60,7 +64,8 @@ public sealed class QemuSuite : IBenchmarkSuite
             new(Section, "QEMU total-time (source query-migrate)", best.TotalTime, "ms"),
             new(Section, "QEMU guest bytes per second (wall)", size / best.Wall / 1e9, "GB/s"),
             new(Section, "VmConsole / QEMU wall time", ratio, "x", Target: "<= 0.8x", Met: ratio <= 0.8,
-                Note: string.Create(CultureInfo.InvariantCulture, $"Macro A {ours:0.000} s (includes creating the destination VM and verifying it) vs QEMU {best.Wall:0.000} s")),
+                Note: string.Create(CultureInfo.InvariantCulture,
+                    $"best of runs taking turns with QEMU's: Macro A {ours:0.000} s ({ourList}; includes creating the destination VM and verifying it) vs QEMU {best.Wall:0.000} s")),
         ];
     }
 

@@ -5,7 +5,7 @@ using VmConsole.Migration.Engine;
 namespace VmConsole.Migration.Tests.Engine;
 
 /// <summary>
-/// The destination's two shortcuts: extents received whole go into memory as huge pages on writer threads, and pages
+/// The destination's two shortcuts: extents received whole go into memory on writer threads, and pages
 /// that were never backed on either end stay unbacked. Neither may change a byte of what arrives.
 /// </summary>
 public sealed class DestinationExtentTests
@@ -46,7 +46,7 @@ public sealed class DestinationExtentTests
     }
 
     /// <summary>
-    /// Extents 0 and 1: whole (adjoining huge pages). Extent 2: zero. Extent 3: whole but for one zero page in its
+    /// Extents 0 and 1: whole (adjoining). Extent 2: zero. Extent 3: whole but for one zero page in its
     /// middle. Extent 4: starts with a zero page. Extent 5: only its first half. Extents 6 and 7: zero but for a page of
     /// all zeros written into 6 (backed, still a zero record).
     /// </summary>

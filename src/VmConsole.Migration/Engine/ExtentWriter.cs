@@ -3,8 +3,8 @@ using VmConsole.Emulation.Memory;
 namespace VmConsole.Migration.Engine;
 
 /// <summary>
-/// Writes whole 2 MiB extents into guest memory as huge pages on threads of its own (one per core, at most four), so
-/// that the kernel's work of backing them (allocating and clearing 2 MiB each, the bulk of a destination's cost) runs
+/// Writes whole 2 MiB extents into guest memory on threads of its own (one per core, at most four), so that the kernel's
+/// work of backing their pages (a fault, an allocation and a clear per page: the bulk of a destination's cost) runs
 /// beside the receiver and in parallel instead of in the receiver's way. The receiver fills a
 /// buffer it rented here, hands it over with <see cref="Write"/>, and goes on reading the stream; <see cref="Drain"/>
 /// waits until every handed-over extent is in memory.
@@ -14,7 +14,7 @@ namespace VmConsole.Migration.Engine;
 /// that could touch one still on its way (see <see cref="DestinationSink"/>). Buffers are bounded (two of 2 MiB per
 /// thread), so a receiver faster than the kernel waits in <see cref="Rent"/>.
 /// </remarks>
-internal sealed class HugeExtentWriter : IDisposable
+internal sealed class ExtentWriter : IDisposable
 {
     public const int ExtentBytes = 2 << 20;
 
@@ -32,7 +32,7 @@ internal sealed class HugeExtentWriter : IDisposable
     // Written by a writer thread, read by the receiver after a drain.
     private Exception? _error;
 
-    public HugeExtentWriter()
+    public ExtentWriter()
     {
         _threads = new Thread[Math.Clamp(Environment.ProcessorCount, 1, 4)];
         for (var i = 0; i < 2 * _threads.Length; i++)
@@ -42,7 +42,7 @@ internal sealed class HugeExtentWriter : IDisposable
 
         for (var i = 0; i < _threads.Length; i++)
         {
-            _threads[i] = new Thread(Run) { IsBackground = true, Name = "Migration huge extent writer" };
+            _threads[i] = new Thread(Run) { IsBackground = true, Name = "Migration extent writer" };
             _threads[i].Start();
         }
     }
@@ -134,7 +134,6 @@ internal sealed class HugeExtentWriter : IDisposable
 
             try
             {
-                job.Memory.TryAdviseHugePage(job.Offset);
                 job.Data.CopyTo(job.Memory.Span(job.Offset, ExtentBytes));
             }
             catch (Exception ex)
