@@ -8,7 +8,7 @@ namespace VmConsole.Benchmarks.Engine;
 /// Macro B: QEMU 7.2 doing Macro A's job on the same machine. A stopped source microvm whose RAM is a shared file with
 /// Macro A's content (<see cref="GuestPattern"/>, every page written out), a destination of the same machine and size
 /// listening with <c>-incoming unix:</c>, max-bandwidth at 1 TiB/s, and the wall time from the <c>migrate</c> command to
-/// the destination's MIGRATION completed event. Best of three, each followed by a run of Macro A for the ratio.
+/// the destination's MIGRATION completed event. Best of five, each followed by a run of Macro A for the ratio.
 /// </summary>
 public sealed class QemuSuite : IBenchmarkSuite
 {
