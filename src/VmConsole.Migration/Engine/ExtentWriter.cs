@@ -5,9 +5,9 @@ namespace VmConsole.Migration.Engine;
 /// <summary>
 /// Writes whole 2 MiB extents into guest memory on threads of its own (one per core, at most four), so that the kernel's
 /// work of backing their pages (a fault, an allocation and a clear per page: the bulk of a destination's cost) runs
-/// beside the receiver and in parallel instead of in the receiver's way. The receiver fills a
-/// buffer it rented here, hands it over with <see cref="Write"/>, and goes on reading the stream; <see cref="Drain"/>
-/// waits until every handed-over extent is in memory.
+/// beside the receiver and in parallel instead of in the receiver's way. The receiver fills a buffer it rented here,
+/// hands it over with <see cref="Write"/>, and goes on reading the stream; <see cref="Drain"/> waits until every
+/// handed-over extent is in memory.
 /// </summary>
 /// <remarks>
 /// The receiver owns ordering: it hands over only extents no earlier record touched, and drains before any record
@@ -18,12 +18,14 @@ internal sealed class ExtentWriter : IDisposable
 {
     public const int ExtentBytes = 2 << 20;
 
-    // Everything below is guarded by _gate (a monitor: waiting threads block without spinning, which on a machine with
-    // few cores would take time from the receiver and the sender).
+    private readonly Thread[] _threads;
+
+    // _jobs, _free, _pending and _completed are read and written under _gate by the receiver and the writer threads (a
+    // monitor: a waiting thread blocks without spinning, which on a machine with few cores would take time from the
+    // receiver and the sender).
     private readonly object _gate = new();
     private readonly Queue<(GuestMemoryAccess Memory, long Offset, byte[] Data)> _jobs = new();
     private readonly Stack<byte[]> _free = new();
-    private readonly Thread[] _threads;
 
     // Extents handed over and not yet in memory.
     private int _pending;
