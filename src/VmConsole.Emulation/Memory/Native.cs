@@ -12,6 +12,7 @@ internal static unsafe partial class Native
     private const int MapAnonymous = 0x20;
     private const int MapNoReserve = 0x4000;
     private const int MadvDontNeed = 4;
+    private const int MadvNoHugePage = 15;
 
     public static IntPtr Map(long size)
     {
@@ -26,6 +27,9 @@ internal static unsafe partial class Native
             throw new OutOfMemoryException($"mmap of {size} bytes of guest memory failed (errno {Marshal.GetLastPInvokeError()}).");
         }
 
+        // Where transparent huge pages are "always", one write would back a whole 2 MiB around it: untouched pages
+        // would cost memory. Guest memory stays in 4 KiB pages (a no-op where THP is "madvise" or "never").
+        _ = Madvise(address, (nuint)size, MadvNoHugePage);
         return address;
     }
 
