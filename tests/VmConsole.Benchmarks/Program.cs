@@ -5,6 +5,12 @@ using VmConsole.Benchmarks;
 
 // dotnet run -c Release --project tests/VmConsole.Benchmarks [-- --quick] [-- --only micro,engine,qemu,hub,table]
 // Prints one markdown table of every figure, with the machine it came from (README "Performance").
+if (args is ["--child", ..])
+{
+    // A measurement that needs a process of its own (peak resident memory): see Engine/ChildProcess.cs.
+    return await VmConsole.Benchmarks.Engine.ChildProcess.MainAsync(args);
+}
+
 var quick = args.Contains("--quick");
 var onlyIndex = Array.IndexOf(args, "--only");
 var only = onlyIndex >= 0 && onlyIndex + 1 < args.Length

@@ -338,4 +338,33 @@ public sealed class GuestMemoryTests : IDisposable
         Assert.Equal(new byte[] { 5, 6 }, access.Span(4096, 2).ToArray());
         access.Dispose();
     }
+
+    // ---- untouched pages --------------------------------------------------------------------------
+
+    [Fact]
+    public void TryGetUntouched_FreshWrittenDiscarded_TellsWhichPagesWereNeverBacked()
+    {
+        using var memory = new GuestMemory(4 * MiB);
+        using var access = memory.Acquire();
+        Span<ulong> untouched = stackalloc ulong[2];
+        if (!access.TryGetUntouched(0, 128, untouched))
+        {
+            return; // Not Linux, or no /proc/self/pagemap: callers read the bytes instead.
+        }
+
+        Assert.Equal(ulong.MaxValue, untouched[0]);
+        Assert.Equal(ulong.MaxValue, untouched[1]);
+
+        memory.Write(3 * 4096, [1]);
+        memory.Write(70 * 4096, [2]);
+        Assert.True(access.TryGetUntouched(0, 128, untouched));
+        Assert.Equal(ulong.MaxValue & ~(1UL << 3), untouched[0]);
+        Assert.Equal(ulong.MaxValue & ~(1UL << 6), untouched[1]);
+
+        memory.Discard(3 * 4096, 4096);
+        Assert.True(access.TryGetUntouched(64 * 4096, 64, untouched[..1]));
+        Assert.Equal(ulong.MaxValue & ~(1UL << 6), untouched[0]);
+        Assert.True(access.TryGetUntouched(0, 64, untouched[..1]));
+        Assert.Equal(ulong.MaxValue, untouched[0]);
+    }
 }

@@ -21,7 +21,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
     /// <summary>
     /// Cuts stay this far before the end of the stream: bytes the sender has handed to the kernel count as sent, so a
     /// cut that comes after the last write is not seen by the sender at all (as with QEMU, which then reports
-    /// completed). Unix sockets buffer ~208 KiB; the writer flushes in 256 KiB steps.
+    /// completed). Unix sockets buffer ~208 KiB; the writer flushes in 1 MiB steps when unthrottled.
     /// </summary>
     private const long UnixMargin = 2 * Sizes.MiB;
 
