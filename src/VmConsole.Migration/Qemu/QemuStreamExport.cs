@@ -37,7 +37,7 @@ public static class QemuStreamExport
         var pausedByUs = vm.TryChangeRunState(RunState.Running, RunState.Paused);
         try
         {
-            var pipe = PipeWriter.Create(output, new StreamPipeWriterOptions(minimumBufferSize: 1 << 20, leaveOpen: true));
+            var pipe = PipeWriter.Create(output, new StreamPipeWriterOptions(pool: Transports.PipeBufferPool.Large, minimumBufferSize: 1 << 20, leaveOpen: true));
             var writer = new MigrationStreamWriter(pipe);
             var set = lease.MigratableSet;
             RamBlockHeader[] headers = [.. set.Select(identity => new RamBlockHeader(identity.IdStr, identity.UsedLength))];

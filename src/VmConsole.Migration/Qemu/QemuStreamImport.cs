@@ -56,7 +56,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         }
 
         var counting = new ProgressStream(input, total, progress, ProgressEvery);
-        var pipe = PipeReader.Create(counting, new StreamPipeReaderOptions(bufferSize: 1 << 20, leaveOpen: true));
+        var pipe = PipeReader.Create(counting, new StreamPipeReaderOptions(pool: Transports.PipeBufferPool.Large, bufferSize: 1 << 20, leaveOpen: true));
         var result = await ImportAsync(name, host, pipe, description, arriving: null, started: null, cancellationToken).ConfigureAwait(false);
         progress?.Report(new QemuImportProgress(result.BytesRead, total));
         return result;

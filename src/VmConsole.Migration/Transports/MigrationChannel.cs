@@ -33,7 +33,7 @@ public sealed class MigrationChannel : IAsyncDisposable
     /// <summary>An in-process pipe to a destination host of this server.</summary>
     public static MigrationChannel InProcess()
     {
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: PauseWriterThreshold, resumeWriterThreshold: PauseWriterThreshold / 2, minimumSegmentSize: 64 << 10, useSynchronizationContext: false));
+        var pipe = new Pipe(new PipeOptions(pool: PipeBufferPool.Segments, pauseWriterThreshold: PauseWriterThreshold, resumeWriterThreshold: PauseWriterThreshold / 2, minimumSegmentSize: 64 << 10, useSynchronizationContext: false));
         return new MigrationChannel(pipe.Writer, pipe.Reader);
     }
 
@@ -43,7 +43,7 @@ public sealed class MigrationChannel : IAsyncDisposable
         if (uri.Kind == TransportKind.File)
         {
             var file = new FileStream(uri.Path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20, useAsync: true);
-            return new MigrationChannel(PipeWriter.Create(file, new StreamPipeWriterOptions(minimumBufferSize: 1 << 20)), null, file);
+            return new MigrationChannel(PipeWriter.Create(file, new StreamPipeWriterOptions(pool: PipeBufferPool.Large, minimumBufferSize: 1 << 20)), null, file);
         }
 
         var socket = NewSocket(uri);
@@ -58,7 +58,7 @@ public sealed class MigrationChannel : IAsyncDisposable
         }
 
         var stream = new NetworkStream(socket, ownsSocket: true);
-        return new MigrationChannel(PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 1 << 20)), null, stream);
+        return new MigrationChannel(PipeWriter.Create(stream, new StreamPipeWriterOptions(pool: PipeBufferPool.Large, minimumBufferSize: 1 << 20)), null, stream);
     }
 
     /// <summary>
@@ -88,7 +88,7 @@ public sealed class MigrationChannel : IAsyncDisposable
     public static PipeReader OpenFile(MigrationUri uri)
     {
         var file = new FileStream(uri.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-        return PipeReader.Create(file, new StreamPipeReaderOptions(bufferSize: 1 << 20));
+        return PipeReader.Create(file, new StreamPipeReaderOptions(pool: PipeBufferPool.Large, bufferSize: 1 << 20));
     }
 
     public async ValueTask DisposeAsync()
@@ -103,7 +103,7 @@ public sealed class MigrationChannel : IAsyncDisposable
     {
         var socket = await owner.Listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
         owner.Accepted = socket;
-        return PipeReader.Create(new NetworkStream(socket, ownsSocket: true), new StreamPipeReaderOptions(bufferSize: 1 << 20));
+        return PipeReader.Create(new NetworkStream(socket, ownsSocket: true), new StreamPipeReaderOptions(pool: PipeBufferPool.Large, bufferSize: 1 << 20));
     }
 
     private static Socket NewSocket(MigrationUri uri) => uri.Kind == TransportKind.Unix
