@@ -23,9 +23,11 @@ internal sealed class PipeBufferPool : MemoryPool<byte>
 
     private readonly int _blockSize;
     private readonly int _maxRetained;
-    private readonly ConcurrentQueue<byte[]> _idle = new();
 
-    // Changed with Interlocked by renters and returners: how many buffers _idle holds (or is about to).
+    /// <summary>Returned leases with their buffers, ready to hand out again: nothing is allocated per rent once warm.</summary>
+    private readonly ConcurrentQueue<Lease> _idle = new();
+
+    // Changed with Interlocked by renters and returners: how many leases _idle holds (or is about to).
     private int _idleCount;
 
     public PipeBufferPool(int blockSize, int maxRetained)
@@ -49,27 +51,25 @@ internal sealed class PipeBufferPool : MemoryPool<byte>
             return new Lease(null, GC.AllocateUninitializedArray<byte>(minBufferSize));
         }
 
-        if (_idle.TryDequeue(out var buffer))
+        if (_idle.TryDequeue(out var lease))
         {
             Interlocked.Decrement(ref _idleCount);
-        }
-        else
-        {
-            buffer = GC.AllocateUninitializedArray<byte>(_blockSize);
+            lease.Reopen();
+            return lease;
         }
 
-        return new Lease(this, buffer);
+        return new Lease(this, GC.AllocateUninitializedArray<byte>(_blockSize));
     }
 
     protected override void Dispose(bool disposing)
     {
     }
 
-    private void Return(byte[] buffer)
+    private void Return(Lease lease)
     {
         if (Interlocked.Increment(ref _idleCount) <= _maxRetained)
         {
-            _idle.Enqueue(buffer);
+            _idle.Enqueue(lease);
         }
         else
         {
@@ -77,18 +77,22 @@ internal sealed class PipeBufferPool : MemoryPool<byte>
         }
     }
 
+    /// <summary>A buffer and its owner object, reused together.</summary>
     private sealed class Lease(PipeBufferPool? pool, byte[] buffer) : IMemoryOwner<byte>
     {
-        // Set to null by the one Dispose that returns it (a pipe disposes each segment's owner once).
-        private byte[]? _buffer = buffer;
+        // 1 while rented. Dispose swaps it to 0 and only the swap that won returns the lease (a pipe disposes each
+        // segment's owner once; a second Dispose is ignored, and Memory throws after the first).
+        private int _rented = 1;
 
-        public Memory<byte> Memory => _buffer ?? throw new ObjectDisposedException(nameof(Lease));
+        public Memory<byte> Memory => Volatile.Read(ref _rented) == 1 ? buffer : throw new ObjectDisposedException(nameof(Lease));
+
+        public void Reopen() => Volatile.Write(ref _rented, 1);
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _buffer, null) is { } returned)
+            if (Interlocked.Exchange(ref _rented, 0) == 1)
             {
-                pool?.Return(returned);
+                pool?.Return(this);
             }
         }
     }
