@@ -30,6 +30,9 @@ internal sealed class PipeBufferPool : MemoryPool<byte>
     // Changed with Interlocked by renters and returners: how many leases _idle holds (or is about to).
     private int _idleCount;
 
+    // Incremented with Interlocked by renters that found no idle lease.
+    private long _created;
+
     public PipeBufferPool(int blockSize, int maxRetained)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
@@ -39,6 +42,9 @@ internal sealed class PipeBufferPool : MemoryPool<byte>
     }
 
     public override int MaxBufferSize => _blockSize;
+
+    /// <summary>Buffers of a block's size allocated so far (for tests: a warm pool allocates none).</summary>
+    public long Created => Interlocked.Read(ref _created);
 
     /// <summary>Buffers kept for reuse now (for tests).</summary>
     public int IdleCount => Volatile.Read(ref _idleCount);
@@ -58,6 +64,7 @@ internal sealed class PipeBufferPool : MemoryPool<byte>
             return lease;
         }
 
+        Interlocked.Increment(ref _created);
         return new Lease(this, GC.AllocateUninitializedArray<byte>(_blockSize));
     }
 
