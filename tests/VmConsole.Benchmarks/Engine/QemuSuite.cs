@@ -19,6 +19,9 @@ public sealed class QemuSuite : IBenchmarkSuite
 
     public int Order => 30;
 
+    /// <summary>The pause before each run of either side.</summary>
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(3);
+
     public async Task<IReadOnlyList<Measurement>> RunAsync(BenchmarkOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -43,7 +46,12 @@ public sealed class QemuSuite : IBenchmarkSuite
             GuestPattern.WriteFile(memoryFile, size);
             for (var i = 0; i < MacroA.Repeats(options); i++)
             {
+                // Each run starts on a settled machine: a process that just exited leaves the kernel work to do for a
+                // while (freeing and, on a VM like this one, reporting its gigabyte of pages back to the host), and that
+                // work would land in the next run's time, whichever side it is.
+                await Task.Delay(SettleTime, cancellationToken).ConfigureAwait(false);
                 runs.Add(await MigrateOnceAsync(options.WorkDirectory, memoryFile, size, cancellationToken).ConfigureAwait(false));
+                await Task.Delay(SettleTime, cancellationToken).ConfigureAwait(false);
                 ourRuns.Add((await MacroA.RunOnceAsync(options, cancellationToken).ConfigureAwait(false)).WallSeconds);
             }
         }
