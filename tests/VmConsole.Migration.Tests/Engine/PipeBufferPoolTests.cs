@@ -59,7 +59,7 @@ public sealed class PipeBufferPoolTests
     }
 
     [Fact]
-    public async Task InProcessPipe_LaggingReader_TakesEverySegmentFromThePoolOnceWarm()
+    public async Task InProcessPipe_LaggingReader_CreatesBuffersOnlyForWhatIsInFlight()
     {
         // The in-process pipe's own options over a pool of this test's (the shared one serves tests running beside it).
         var pool = new PipeBufferPool(64 << 10, maxRetained: 192);
@@ -89,15 +89,13 @@ public sealed class PipeBufferPoolTests
             }
         });
 
-        // 64 MiB through the pipe twice: the first pass fills the pool, the second must take everything from it.
-        await PumpAsync(pipe.Writer, 64 << 20);
-        var warm = pool.Created;
-        await PumpAsync(pipe.Writer, 64 << 20);
+        // 128 MiB (2,048 segments) through the pipe: buffers are created only up to what is in flight at once (the 8 MiB
+        // window, 128 segments, plus the few the scheduling lets the writer get ahead), then taken from the pool.
+        await PumpAsync(pipe.Writer, 128 << 20);
         await pipe.Writer.CompleteAsync();
         await drain;
 
-        Assert.InRange(warm, 96, 192);
-        Assert.Equal(warm, pool.Created);
+        Assert.InRange(pool.Created, 96, 192);
     }
 
     private static async Task PumpAsync(PipeWriter output, long bytes)
