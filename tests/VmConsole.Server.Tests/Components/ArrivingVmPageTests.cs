@@ -63,6 +63,22 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
             TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public void NavMenu_VmArrivingThenCancelled_ListsItInMigrateThenNot()
+    {
+        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{FreePort()}");
+        RenderProviders();
+        var cut = Render<VmConsole.Server.Components.Layout.NavMenu>();
+
+        var link = cut.Find("[data-testid='nav-arriving']");
+        Assert.Equal("from-qemu", link.TextContent.Trim());
+        Assert.Equal("vms/from-qemu", link.GetAttribute("href"));
+
+        migration.Inner.Cancel();
+
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid='nav-arriving']")), TimeSpan.FromSeconds(10));
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
