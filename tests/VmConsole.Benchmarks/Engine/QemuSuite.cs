@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using VmConsole.Migration.Tests.Qemu;
 
 namespace VmConsole.Benchmarks.Engine;
 
@@ -25,7 +26,7 @@ public sealed class QemuSuite : IBenchmarkSuite
     public async Task<IReadOnlyList<Measurement>> RunAsync(BenchmarkOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!File.Exists(QemuInstance.Binary))
+        if (!QemuProcess.IsInstalled)
         {
             return
             [
@@ -50,7 +51,7 @@ public sealed class QemuSuite : IBenchmarkSuite
                 // while (freeing and, on a VM like this one, reporting its gigabyte of pages back to the host), and that
                 // work would land in the next run's time, whichever side it is.
                 await Task.Delay(SettleTime, cancellationToken).ConfigureAwait(false);
-                runs.Add(await MigrateOnceAsync(options.WorkDirectory, memoryFile, size, cancellationToken).ConfigureAwait(false));
+                runs.Add(await MigrateOnceAsync(memoryFile, size).ConfigureAwait(false));
                 await Task.Delay(SettleTime, cancellationToken).ConfigureAwait(false);
                 ourRuns.Add((await MacroA.RunOnceAsync(options, cancellationToken).ConfigureAwait(false)).WallSeconds);
             }
@@ -77,55 +78,32 @@ public sealed class QemuSuite : IBenchmarkSuite
         ];
     }
 
-    private static async Task<(double Wall, long TotalTime)> MigrateOnceAsync(string work, string memoryFile, long size, CancellationToken cancellationToken)
+    private static async Task<(double Wall, long TotalTime)> MigrateOnceAsync(string memoryFile, long size)
     {
         var mib = (size >> 20).ToString(CultureInfo.InvariantCulture) + "M";
-        var socket = Path.Combine(work, "qemu-migrate.sock");
-        await using var source = await QemuInstance.StartAsync(
-            Path.Combine(work, "qemu-source.qmp"),
+        await using var source = await QemuProcess.StartAsync(
             ["-M", "microvm,memory-backend=mem", "-m", mib, "-object", $"memory-backend-file,id=mem,size={mib},mem-path={memoryFile},share=on"],
-            cancellationToken).ConfigureAwait(false);
-        await using var destination = await QemuInstance.StartAsync(
-            Path.Combine(work, "qemu-destination.qmp"),
-            ["-M", "microvm,memory-backend=mem", "-m", mib, "-object", $"memory-backend-ram,id=mem,size={mib}", "-incoming", "unix:" + socket],
-            cancellationToken).ConfigureAwait(false);
-        try
+            qtest: false).ConfigureAwait(false);
+        // The socket lives in the source's directory, removed when the source is disposed (after the destination).
+        var uri = "unix:" + Path.Combine(source.Directory, "migrate.sock");
+        await using var destination = await QemuProcess.StartAsync(
+            ["-M", "microvm,memory-backend=mem", "-m", mib, "-object", $"memory-backend-ram,id=mem,size={mib}", "-incoming", uri],
+            qtest: false).ConfigureAwait(false);
+        object events = new { capabilities = new[] { new { capability = "events", state = true } } };
+        await destination.QmpAsync("migrate-set-capabilities", events).ConfigureAwait(false);
+        await source.QmpAsync("migrate-set-parameters", new Dictionary<string, object> { ["max-bandwidth"] = 1L << 40, ["downtime-limit"] = 2000 }).ConfigureAwait(false);
+
+        var clock = Stopwatch.StartNew();
+        await source.QmpAsync("migrate", new { uri }).ConfigureAwait(false);
+        var final = await destination.WaitEventAsync("MIGRATION", IsFinal).ConfigureAwait(false);
+        var wall = clock.Elapsed.TotalSeconds;
+        if (final?["status"]?.GetValue<string>() != "completed")
         {
-            object events = new { capabilities = new[] { new { capability = "events", state = true } } };
-            await destination.ExecuteAsync("migrate-set-capabilities", events, cancellationToken).ConfigureAwait(false);
-            await source.ExecuteAsync("migrate-set-parameters", new Dictionary<string, object> { ["max-bandwidth"] = 1L << 40, ["downtime-limit"] = 2000 }, cancellationToken).ConfigureAwait(false);
-
-            var clock = Stopwatch.StartNew();
-            await source.ExecuteAsync("migrate", new { uri = "unix:" + socket }, cancellationToken).ConfigureAwait(false);
-            var final = await destination.WaitEventAsync("MIGRATION", IsFinal, cancellationToken).ConfigureAwait(false);
-            var wall = clock.Elapsed.TotalSeconds;
-            if (final?["status"]?.GetValue<string>() != "completed")
-            {
-                throw new InvalidOperationException($"QEMU's incoming migration ended {final?["status"]}; stderr: {destination.Stderr}");
-            }
-
-            var deadline = Stopwatch.StartNew();
-            while (true)
-            {
-                var info = (await source.ExecuteAsync("query-migrate", null, cancellationToken).ConfigureAwait(false))!;
-                var status = info["status"]?.GetValue<string>();
-                if (status == "completed")
-                {
-                    return (wall, info["total-time"]!.GetValue<long>());
-                }
-
-                if (status is "failed" or "cancelled" || deadline.Elapsed > TimeSpan.FromSeconds(30))
-                {
-                    throw new InvalidOperationException($"QEMU's source migration is {status}: {info["error-desc"]}; stderr: {source.Stderr}");
-                }
-
-                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-            }
+            throw new InvalidOperationException($"QEMU's incoming migration ended {final?["status"]}; stderr: {destination.Stderr}");
         }
-        finally
-        {
-            File.Delete(socket);
-        }
+
+        var info = await source.WaitMigrationAsync().ConfigureAwait(false);
+        return (wall, info["total-time"]!.GetValue<long>());
     }
 
     private static bool IsFinal(JsonNode? data) => data?["status"]?.GetValue<string>() is "completed" or "failed" or "cancelled";

@@ -61,9 +61,14 @@ internal sealed class QemuProcess : IAsyncDisposable
     public static Task<QemuProcess> StartQ35WithDimmAsync(params string[] extra) =>
         StartAsync(["-M", "q35", "-m", "512M,slots=2,maxmem=1G", "-object", "memory-backend-ram,id=mem1,size=128M", "-device", "pc-dimm,id=dimm1,memdev=mem1", .. extra]);
 
-    public static async Task<QemuProcess> StartAsync(IReadOnlyList<string> machine)
+    /// <summary>
+    /// Starts QEMU with <paramref name="machine"/>'s arguments, stopped, with QMP and (unless <paramref name="qtest"/> is
+    /// false: the benchmarks run QEMU as users do, on TCG) the qtest socket for reading and writing guest memory.
+    /// </summary>
+    public static async Task<QemuProcess> StartAsync(IReadOnlyList<string> machine, bool qtest = true)
     {
-        var binary = FindBinary();
+        var binary = FindBinary() ?? throw new InvalidOperationException(
+            $"{Binary} is not installed: these tests run the real QEMU 7.2. Install it with 'apt-get install qemu-system-x86' (the test command does so when it is missing).");
         var directory = TempDirectory();
         var info = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var arg in machine)
@@ -71,9 +76,15 @@ internal sealed class QemuProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        foreach (var arg in new[] { "-S", "-nodefaults", "-display", "none", "-qmp", $"unix:{directory}/qmp,server=on,wait=off", "-qtest", $"unix:{directory}/qtest,server=on,wait=off" })
+        foreach (var arg in new[] { "-S", "-nodefaults", "-display", "none", "-qmp", $"unix:{directory}/qmp,server=on,wait=off" })
         {
             info.ArgumentList.Add(arg);
+        }
+
+        if (qtest)
+        {
+            info.ArgumentList.Add("-qtest");
+            info.ArgumentList.Add($"unix:{directory}/qtest,server=on,wait=off");
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"{binary} did not start");
@@ -94,7 +105,11 @@ internal sealed class QemuProcess : IAsyncDisposable
         try
         {
             (qemu._qmpIn, qemu._qmpOut) = await qemu.ConnectAsync(Path.Combine(directory, "qmp"));
-            (qemu._qtestIn, qemu._qtestOut) = await qemu.ConnectAsync(Path.Combine(directory, "qtest"));
+            if (qtest)
+            {
+                (qemu._qtestIn, qemu._qtestOut) = await qemu.ConnectAsync(Path.Combine(directory, "qtest"));
+            }
+
             await qemu.ReadQmpLineAsync(); // the greeting
             await qemu.QmpAsync("qmp_capabilities");
             return qemu;
@@ -133,6 +148,19 @@ internal sealed class QemuProcess : IAsyncDisposable
             if (reply.AsObject().ContainsKey("return"))
             {
                 return reply["return"];
+            }
+        }
+    }
+
+    /// <summary>Reads QMP lines until an event named <paramref name="name"/> for which <paramref name="match"/> holds; its data.</summary>
+    public async Task<JsonNode?> WaitEventAsync(string name, Func<JsonNode?, bool> match)
+    {
+        while (true)
+        {
+            var message = JsonNode.Parse(await ReadQmpLineAsync())!;
+            if (message["event"]?.GetValue<string>() == name && match(message["data"]))
+            {
+                return message["data"];
             }
         }
     }
@@ -243,7 +271,10 @@ internal sealed class QemuProcess : IAsyncDisposable
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 
-    private static string FindBinary()
+    /// <summary>Whether <see cref="Binary"/> is on the PATH.</summary>
+    public static bool IsInstalled => FindBinary() is not null;
+
+    private static string? FindBinary()
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':'))
         {
@@ -254,8 +285,7 @@ internal sealed class QemuProcess : IAsyncDisposable
             }
         }
 
-        Assert.Fail($"{Binary} is not installed: these tests run the real QEMU 7.2. Install it with 'apt-get install qemu-system-x86' (the test command does so when it is missing).");
-        return "";
+        return null;
     }
 
     private async Task<string> ReadQmpLineAsync() =>
