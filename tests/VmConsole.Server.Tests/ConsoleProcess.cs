@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace VmConsole.Server.Tests;
@@ -32,7 +31,7 @@ public sealed class ConsoleProcess : IDisposable
 
     public static async Task<ConsoleProcess> StartAsync(string databaseFile)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "VmConsole.Server.dll"), "--urls", $"http://127.0.0.1:{port}"])
         {
             RedirectStandardOutput = true,
@@ -110,12 +109,5 @@ public sealed class ConsoleProcess : IDisposable
                 _output.AppendLine(line);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -218,7 +218,7 @@ public sealed class QemuApiTests : SignedInApiTest
     public async Task Incoming_Cancelled_IsCancelledAndLeavesNoVm()
     {
         using var operatorClient = await Factory.CreateSignedInClientAsync(Roles.Operator);
-        var response = await operatorClient.PostAsJsonAsync("/api/vms/incoming", new { name = "never", host = "host-a", uri = $"tcp:127.0.0.1:{FreePort()}" });
+        var response = await operatorClient.PostAsJsonAsync("/api/vms/incoming", new { name = "never", host = "host-a", uri = $"tcp:127.0.0.1:{LoopbackPorts.Free()}" });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var id = (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
         Assert.Equal("inmigrate", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/never"))!["runState"]!.GetValue<string>());
@@ -333,12 +333,5 @@ public sealed class QemuApiTests : SignedInApiTest
         file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         form.Add(file, "file", "vm.mig");
         return form;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -17,7 +17,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
         var source = CreateVm("src", machine: "microvm", memoryMiB: 16);
         using var stream = new MemoryStream();
         await QemuStreamExport.ExportAsync(source, stream);
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
         RenderProviders();
 
@@ -47,7 +47,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
     [Fact]
     public void VmPage_ArrivalCancelled_ShowsNoSuchVm()
     {
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{FreePort()}");
+        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{LoopbackPorts.Free()}");
         RenderProviders();
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "from-qemu"));
         Assert.NotEmpty(cut.FindAll("[data-testid='arriving-vm']"));
@@ -66,7 +66,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
     [Fact]
     public void NavMenu_VmArrivingThenCancelled_ListsItInMigrateThenNot()
     {
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{FreePort()}");
+        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{LoopbackPorts.Free()}");
         RenderProviders();
         var cut = Render<VmConsole.Server.Components.Layout.NavMenu>();
 
@@ -77,12 +77,5 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
         migration.Inner.Cancel();
 
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid='nav-arriving']")), TimeSpan.FromSeconds(10));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -18,7 +18,7 @@ public sealed class IncomingMigrationPageTests : ConsoleComponentContext
         using var stream = new MemoryStream();
         await QemuStreamExport.ExportAsync(source, stream);
         var bytes = stream.ToArray();
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
         RenderProviders();
 
@@ -49,12 +49,5 @@ public sealed class IncomingMigrationPageTests : ConsoleComponentContext
         qemu.Close();
         cut.WaitForAssertion(() => Assert.Equal("completed", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(10));
         Assert.Contains("runs on host-a", cut.Find("[data-testid='migration-summary']").TextContent, StringComparison.Ordinal);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
