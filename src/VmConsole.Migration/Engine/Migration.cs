@@ -36,6 +36,7 @@ public sealed class Migration : IMigrationLeaseHolder
     private long _endedAt;
     private long _lastProgressAt;
     private int _trailingProgress;
+    private int _finalReported;
     private double _dirtyPagesRate;
     private double _mbps;
     private double _pagesPerSecond;
@@ -349,16 +350,24 @@ public sealed class Migration : IMigrationLeaseHolder
 
     /// <summary>
     /// Raises <see cref="Progress"/> at most ten times a second, latest wins: a report that comes too soon makes sure
-    /// one more is raised when the 100 ms are up, with the numbers of that moment.
+    /// one more is raised when the 100 ms are up, with the numbers of that moment. Once a report with a final status
+    /// has been raised, the numbers cannot change any more and later reports (a sender thread finishing after the
+    /// worker's last report, a trailing timer) raise nothing.
     /// </summary>
     internal void ReportProgress()
     {
+        if (Volatile.Read(ref _finalReported) != 0)
+        {
+            return;
+        }
+
         var now = _time.GetTimestamp();
         var last = Interlocked.Read(ref _lastProgressAt);
         var since = last == 0 ? ProgressInterval : _time.GetElapsedTime(last, now);
         if (since >= ProgressInterval)
         {
-            if (Interlocked.CompareExchange(ref _lastProgressAt, now, last) == last)
+            if (Interlocked.CompareExchange(ref _lastProgressAt, now, last) == last
+                && (!Status.IsFinal() || Interlocked.Exchange(ref _finalReported, 1) == 0))
             {
                 Progress?.Invoke(this);
             }

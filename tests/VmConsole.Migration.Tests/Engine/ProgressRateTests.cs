@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
+using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -46,5 +49,45 @@ public sealed class ProgressRateTests
         Assert.True(gaps.Min() >= 95, $"two reports {gaps.Min():0.#} ms apart");
         Assert.InRange(at.Count, 10, 20);
         Assert.Equal(MigrationStatus.Cancelled, reports.Last().Status);
+    }
+
+    /// <summary>
+    /// The worker reports once more after the final status, and a sender thread that is still unwinding (or a trailing
+    /// timer) may ask again later: the numbers cannot change after the end, so clients get the final report once.
+    /// </summary>
+    [Fact]
+    public void Progress_ReportedAgainAfterTheFinalReport_RaisesNothingMore()
+    {
+        using var emulator = new Emulator();
+        emulator.AddHost("host-a", Sizes.GiB);
+        var vm = emulator.CreateVm(new VmDefinition("vm1", "host-a", "microvm", 16 * Sizes.MiB));
+        var clock = new ManualClock();
+        var migration = new MigrationJob("mig-final", vm, null, "file:/dev/null", MigrationParameters.Default, MigrationCapabilities.Default, 16 * Sizes.MiB, clock);
+        var reports = new List<(MigrationStatus Status, long TotalTime)>();
+        migration.Progress += m => reports.Add((m.Status, m.GetStats().TotalTime));
+
+        migration.ReportProgress();
+        clock.Advance(TimeSpan.FromMilliseconds(150));
+        Assert.True(migration.TrySetStatus(MigrationStatus.Setup, MigrationStatus.Cancelling));
+        Assert.True(migration.TrySetStatus(MigrationStatus.Cancelling, MigrationStatus.Cancelled));
+        migration.ReportProgress();
+        clock.Advance(TimeSpan.FromMilliseconds(150));
+        migration.ReportProgress();
+        clock.Advance(TimeSpan.FromSeconds(5));
+        migration.ReportProgress();
+
+        Assert.Equal([(MigrationStatus.Setup, 0L), (MigrationStatus.Cancelled, 150L)], reports);
+    }
+
+    /// <summary>Time that moves only when the test says so (no timers are needed: every report here is 100 ms or more after the last).</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks = 1;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _ticks;
+
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }
