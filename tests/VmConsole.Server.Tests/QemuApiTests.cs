@@ -136,6 +136,7 @@ public sealed class QemuApiTests : SignedInApiTest
         var progress = new System.Collections.Concurrent.ConcurrentQueue<MigrationDto>();
         var statuses = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var vmStates = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var arrivingIds = new System.Collections.Concurrent.ConcurrentQueue<string?>();
         var completed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var hub = await ConnectHubAsync(Roles.Viewer);
         hub.On<MigrationDto>(nameof(IConsoleClient.MigrationProgress), progress.Enqueue);
@@ -144,6 +145,10 @@ public sealed class QemuApiTests : SignedInApiTest
             if (v.Name == "from-qemu")
             {
                 vmStates.Enqueue(v.RunState);
+                if (v.RunState == "inmigrate")
+                {
+                    arrivingIds.Enqueue(v.ActiveMigrationId);
+                }
             }
         });
         hub.On<MigrationDto>(nameof(IConsoleClient.MigrationStatusChanged), m =>
@@ -189,6 +194,7 @@ public sealed class QemuApiTests : SignedInApiTest
         Assert.Equal(["setup", "active", "completed"], statuses.Distinct());
         Assert.Contains("inmigrate", vmStates);
         Assert.Equal("running", vmStates.Last());
+        Assert.All(arrivingIds, a => Assert.Equal(id, a));
         Assert.True(progress.Count >= 2, $"{progress.Count} progress messages");
         Assert.All(progress, p => Assert.Equal((id, "active", "qemu"), (p.Id, p.Status, p.SourceHost)));
         var transferred = progress.Select(p => p.Ram.Transferred).ToList();

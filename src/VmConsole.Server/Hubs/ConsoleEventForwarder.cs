@@ -64,8 +64,13 @@ public sealed class ConsoleEventForwarder(
         else if (kind == InventoryChangeKind.VmArriving && emulator.TryGetArriving(name, out var arriving))
         {
             // A VM arriving from QEMU: listed in inmigrate, with its blocks once the stream's RAM setup made them.
+            // Reserved before its migration is registered here, it is said by OnIncomingStarted, with the migration's id.
             var dto = arriving.ToDto(incoming);
-            Send(ToVmAndEveryone(name), c => c.VmChanged(dto));
+            if (dto.ActiveMigrationId is not null)
+            {
+                Send(ToVmAndEveryone(name), c => c.VmChanged(dto));
+            }
+
             if (arriving.Received is not null)
             {
                 var blocks = arriving.BlocksDto();
@@ -156,7 +161,7 @@ public sealed class ConsoleEventForwarder(
         var started = migration.ToDto();
         Send(subscriptions.Recipients(migration.VmName, migration.Id), c => c.MigrationStatusChanged(started));
 
-        // The VM was listed (VmArriving) before its migration was known here: say again with the migration's id.
+        // The VM was reserved (VmArriving) before its migration was known here: say it now, with the migration's id.
         if (emulator.TryGetArriving(migration.VmName, out var arriving))
         {
             var vm = arriving.ToDto(incoming);
