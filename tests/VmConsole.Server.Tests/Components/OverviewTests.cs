@@ -1,7 +1,12 @@
+using System.Net;
+using System.Net.Sockets;
 using Bunit;
+using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Qemu;
 using VmConsole.Server.Components.Pages;
+using VmConsole.Server.Migration;
 
 namespace VmConsole.Server.Tests.Components;
 
@@ -31,5 +36,60 @@ public sealed class OverviewTests : ConsoleComponentContext
         migration.Cancel();
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(10));
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid='active-migrations']")));
+    }
+
+    /// <summary>
+    /// A VM arriving from QEMU is on the overview as on the VMs page: listed as arriving with its migration, which is
+    /// among the active migrations with the bytes received; once the stream is in, it is an ordinary running VM.
+    /// </summary>
+    [Fact]
+    public async Task Overview_VmArrivingFromQemu_ListsItAndItsMigrationThenTheRunningVm()
+    {
+        var source = CreateVm("src", machine: "microvm", memoryMiB: 16);
+        using var stream = new MemoryStream();
+        await QemuStreamExport.ExportAsync(source, stream);
+        var bytes = stream.ToArray();
+        var port = LoopbackPorts.Free();
+        RenderProviders();
+        var cut = Render<Overview>();
+
+        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        cut.WaitForAssertion(() =>
+        {
+            var arriving = cut.Find("[data-testid='arriving-vms'] [data-arriving='from-qemu']").TextContent;
+            Assert.Contains("waiting for QEMU", arriving, StringComparison.Ordinal);
+            Assert.Contains(migration.Id, arriving, StringComparison.Ordinal);
+            var row = cut.Find($"[data-testid='active-migrations'] [data-migration='{migration.Id}']").TextContent;
+            Assert.Contains($"from-qemu: QEMU (tcp:127.0.0.1:{port}) → host-a", row, StringComparison.Ordinal);
+        });
+        Assert.DoesNotContain(cut.FindAll("[data-testid='vm-table'] a"), a => a.TextContent == "from-qemu");
+
+        using (var qemu = new TcpClient())
+        {
+            await qemu.ConnectAsync(IPAddress.Loopback, port);
+            var wire = qemu.GetStream();
+            await wire.WriteAsync(bytes.AsMemory(0, bytes.Length / 2));
+            await wire.FlushAsync();
+            cut.WaitForAssertion(
+                () =>
+                {
+                    var row = cut.Find($"[data-testid='active-migrations'] [data-migration='{migration.Id}']").TextContent;
+                    Assert.Contains("received", row, StringComparison.Ordinal);
+                    Assert.DoesNotContain("0 B received", row, StringComparison.Ordinal);
+                    Assert.Contains("microvm · 16 MiB", cut.Find("[data-arriving='from-qemu']").TextContent, StringComparison.Ordinal);
+                },
+                TimeSpan.FromSeconds(10));
+            await wire.WriteAsync(bytes.AsMemory(bytes.Length / 2));
+        }
+
+        await migration.Inner.Finished.WaitAsync(TimeSpan.FromSeconds(10));
+        cut.WaitForAssertion(
+            () =>
+            {
+                Assert.Empty(cut.FindAll("[data-testid='arriving-vms']"));
+                Assert.Empty(cut.FindAll("[data-testid='active-migrations']"));
+                Assert.Contains(cut.FindAll("[data-testid='vm-table'] a"), a => a.TextContent == "from-qemu");
+            },
+            TimeSpan.FromSeconds(10));
     }
 }
