@@ -24,6 +24,9 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
 
     protected ConsoleComponentContext()
     {
+        // bUnit waits 1 s by default for a WaitForAssertion to hold; with the whole suite running on two cores, a
+        // render can take longer than that (a dialog's rule once did). A wait ends as soon as the assertion holds.
+        DefaultWaitTimeout = TimeSpan.FromSeconds(5);
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
         Services.AddSingleton(TimeProvider.System);
