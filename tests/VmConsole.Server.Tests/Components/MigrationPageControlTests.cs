@@ -2,6 +2,7 @@ using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Tests.Engine;
 using VmConsole.Server.Components.Pages;
 
 namespace VmConsole.Server.Tests.Components;
@@ -34,11 +35,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
     [Fact]
     public async Task MigrationPage_WriterHeld_NumbersMoveOnlyWhenBytesAreLetThrough()
     {
-        RenderProviders();
-        var writerOf = GatedMigrationWriter.Install(Engine);
-        CreateVm("vm1", memoryMiB: 32);
-        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
-        var writer = await writerOf(migration);
+        var (migration, writer) = await StartHeldAsync();
         try
         {
             var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
@@ -74,11 +71,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
     [Fact]
     public async Task MigrationPage_CancelWhileTheWorkerIsHeld_ShowsCancellingUntilCancelled()
     {
-        RenderProviders();
-        var writerOf = GatedMigrationWriter.Install(Engine);
-        CreateVm("vm1", memoryMiB: 32);
-        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
-        var writer = await writerOf(migration);
+        var (migration, writer) = await StartHeldAsync();
         try
         {
             writer.Allow(2);
@@ -106,6 +99,16 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
             writer.Release();
             await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
         }
+    }
+
+    /// <summary>A migration of a 32 MiB VM whose worker is held at its first flush, and the writer that holds it.</summary>
+    private async Task<(VmConsole.Migration.Engine.Migration Migration, GatedWriter Writer)> StartHeldAsync()
+    {
+        RenderProviders();
+        var channels = GatedChannels.Install(Engine, holdFlushes: true);
+        CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
+        return (migration, await channels.For(migration).WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     private static string Fact(IRenderedComponent<MigrationPage> cut, string label) =>
