@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
-using VmConsole.Migration.Qemu;
 using VmConsole.Server.Components.Pages;
 using VmConsole.Server.Migration;
 
@@ -14,9 +13,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
     [Fact]
     public async Task VmPage_VmArrivingFromQemu_ShowsArrivalThenTheRunningVm()
     {
-        var source = CreateVm("src", machine: "microvm", memoryMiB: 16);
-        using var stream = new MemoryStream();
-        await QemuStreamExport.ExportAsync(source, stream);
+        var bytes = await QemuStreamOfNewVmAsync();
         var port = LoopbackPorts.Free();
         var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
         RenderProviders();
@@ -31,7 +28,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
         using (var qemu = new TcpClient())
         {
             await qemu.ConnectAsync(IPAddress.Loopback, port);
-            await qemu.GetStream().WriteAsync(stream.ToArray());
+            await qemu.GetStream().WriteAsync(bytes);
         }
 
         cut.WaitForAssertion(

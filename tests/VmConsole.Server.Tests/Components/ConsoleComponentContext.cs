@@ -73,6 +73,15 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     protected Vm CreateVm(string name, string machine = "q35", long memoryMiB = 64, bool start = true, int slots = 0, long maxMemMiB = 0) =>
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
 
+    /// <summary>What QEMU's <c>migrate</c> of a 16 MiB microvm sends: the stream of a new VM "src" (left in the inventory).</summary>
+    protected async Task<byte[]> QemuStreamOfNewVmAsync()
+    {
+        var source = CreateVm("src", machine: "microvm", memoryMiB: 16);
+        using var stream = new MemoryStream();
+        await VmConsole.Migration.Qemu.QemuStreamExport.ExportAsync(source, stream);
+        return stream.ToArray();
+    }
+
     /// <summary>
     /// Services a test class needs beyond the common ones, added before the renderer is built. Called from the
     /// constructor: use only what the base class has set up (its emulator, engine and database), no field of the subclass.

@@ -4,7 +4,6 @@ using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
-using VmConsole.Migration.Qemu;
 using VmConsole.Server.Components.Pages;
 using VmConsole.Server.Migration;
 
@@ -45,10 +44,7 @@ public sealed class OverviewTests : ConsoleComponentContext
     [Fact]
     public async Task Overview_VmArrivingFromQemu_ListsItAndItsMigrationThenTheRunningVm()
     {
-        var source = CreateVm("src", machine: "microvm", memoryMiB: 16);
-        using var stream = new MemoryStream();
-        await QemuStreamExport.ExportAsync(source, stream);
-        var bytes = stream.ToArray();
+        var bytes = await QemuStreamOfNewVmAsync();
         var port = LoopbackPorts.Free();
         RenderProviders();
         var cut = Render<Overview>();
