@@ -1,9 +1,7 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Transports;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
