@@ -8,6 +8,7 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using Xunit.Abstractions;
 using static VmConsole.Emulation.Sizes;
+using static VmConsole.Emulation.Tests.FreezeMutator;
 
 namespace VmConsole.Emulation.Tests;
 
@@ -19,31 +20,16 @@ namespace VmConsole.Emulation.Tests;
 public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
 {
     private const int Mutators = 4;
-    private const long Page = 4096;
+
+    /// <summary>
+    /// Console resizes use even page counts, guest resizes odd ones, so that <see cref="SetLog.Violations"/> can tell
+    /// a console resize that slipped past the freeze from a guest resize, which may legally change a leased block.
+    /// </summary>
+    private const ConsoleResizes Resizes = ConsoleResizes.EvenPageCounts;
+
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(20);
-
-    private enum Op
-    {
-        SetMigratable,
-        UnsetMigratable,
-        AddBackend,
-        FreeBlock,
-        FreeUnusedBackend,
-        PlugDimm,
-        UnplugDimm,
-        Resize,
-        GuestResize,
-        ReloadRom,
-        GuestWrite,
-        SetWorkload,
-        Reset,
-        Pause,
-        Resume,
-        Shutdown,
-        Start,
-    }
 
     private static readonly Op[] EveryOp = Enum.GetValues<Op>();
 
@@ -55,36 +41,6 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"^RAM block '(?<idstr>.+)' resized during precopy\.$")]
     private static partial Regex ResizedDuringPrecopy();
-
-    /// <summary>What the mutators saw, per operation: successes and refusals by code.</summary>
-    private sealed class Tally
-    {
-        public ConcurrentDictionary<Op, int> Succeeded { get; } = new();
-
-        public ConcurrentDictionary<string, int> RefusedByCode { get; } = new();
-
-        public ConcurrentQueue<Exception> Unexpected { get; } = new();
-
-        public void Run(Op op, Action action)
-        {
-            try
-            {
-                action();
-                Succeeded.AddOrUpdate(op, 1, (_, n) => n + 1);
-            }
-            catch (EmulationException refused)
-            {
-                RefusedByCode.AddOrUpdate(refused.Code, 1, (_, n) => n + 1);
-            }
-            catch (Exception other)
-            {
-                Unexpected.Enqueue(other);
-            }
-        }
-
-        public override string ToString() =>
-            $"succeeded: {string.Join(", ", Succeeded.OrderBy(p => p.Key))}; refused: {string.Join(", ", RefusedByCode.OrderBy(p => p.Key))}";
-    }
 
     /// <summary>The migratable set at one moment, and the lease that was held throughout that moment (or null).</summary>
     private sealed record Observation(string When, MigrationLease? Lease, ImmutableArray<MigratableIdentity> Set);
@@ -162,99 +118,6 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
             }
 
             return true;
-        }
-    }
-
-    private static void Mutate(Vm vm, Op[] mix, int thread, Tally tally, Func<bool> running)
-    {
-        var random = new Random(thread * 7919);
-        T Pick<T>(IReadOnlyList<T> items) => items[random.Next(items.Count)];
-        while (running())
-        {
-            var blocks = vm.RamBlocks;
-            var op = mix[random.Next(mix.Length)];
-            switch (op)
-            {
-                case Op.SetMigratable:
-                    tally.Run(op, () => vm.SetMigratable(Pick(blocks).Id, true));
-                    break;
-                case Op.UnsetMigratable:
-                    tally.Run(op, () => vm.SetMigratable(Pick(blocks).Id, false));
-                    break;
-                case Op.AddBackend:
-                    tally.Run(op, () => vm.AddMemoryBackend($"m{thread}-{random.Next(4)}", 4 * MiB));
-                    break;
-                case Op.FreeBlock:
-                    tally.Run(op, () => vm.FreeBlock(Pick(blocks).Id));
-                    break;
-                case Op.FreeUnusedBackend:
-                    // object-del of a backend no device uses: allowed during migration unless it was made migratable.
-                    var used = vm.Devices.Select(d => d.Memdev).ToHashSet();
-                    var unused = blocks.Where(b => b.BackendId is not null && !used.Contains(b.BackendId)).ToList();
-                    if (unused.Count > 0)
-                    {
-                        tally.Run(op, () => vm.FreeBlock(Pick(unused).Id));
-                    }
-
-                    break;
-                case Op.PlugDimm:
-                    var backends = blocks.Where(b => b.BackendId is not null).Select(b => b.BackendId!).ToList();
-                    if (backends.Count > 0)
-                    {
-                        tally.Run(op, () => vm.PlugDimm($"d{thread}-{random.Next(3)}", Pick(backends)));
-                    }
-
-                    break;
-                case Op.UnplugDimm:
-                    var devices = vm.Devices;
-                    if (devices.Length > 0)
-                    {
-                        tally.Run(op, () => vm.UnplugDimm(Pick(devices).Id));
-                    }
-
-                    break;
-                case Op.Resize:
-                    // Console resizes use even page counts; guest resizes odd ones (see SetLog.Violations).
-                    var resizeable = Pick(blocks.Where(b => b.Resizeable).ToList());
-                    tally.Run(op, () => vm.Resize(resizeable.Id, 2 * (1 + random.Next((int)(resizeable.MaxLength / Page / 2))) * Page));
-                    break;
-                case Op.GuestResize:
-                    var grown = Pick(blocks.Where(b => b.Resizeable).ToList());
-                    tally.Run(op, () => vm.GuestResize(grown.Id, (1 + 2 * random.Next((int)(grown.MaxLength / Page / 2))) * Page));
-                    break;
-                case Op.ReloadRom:
-                    var roms = blocks.Where(b => b.ReadOnly).ToList();
-                    tally.Run(op, () => vm.ReloadRom(Pick(roms).Id));
-                    break;
-                case Op.SetWorkload:
-                    var kind = Pick(Enum.GetValues<WorkloadKind>());
-                    tally.Run(op, () => vm.SetWorkload(kind == WorkloadKind.Idle ? WorkloadSpec.Idle : new WorkloadSpec(kind, 1_000 + random.Next(20_000), 16 * MiB)));
-                    break;
-                case Op.Reset:
-                    tally.Run(op, vm.Reset);
-                    break;
-                case Op.Pause:
-                    tally.Run(op, vm.Pause);
-                    break;
-                case Op.Resume:
-                    tally.Run(op, vm.Resume);
-                    break;
-                case Op.Shutdown:
-                    tally.Run(op, () => vm.ShutdownAsync().GetAwaiter().GetResult());
-                    break;
-                case Op.Start:
-                    tally.Run(op, vm.Start);
-                    break;
-                default:
-                    tally.Run(op, () => vm.WriteGuest(random.NextInt64(16 * MiB / 64) * 64, BitConverter.GetBytes(random.NextInt64())));
-                    break;
-            }
-
-            // The gate is not fair: without a pause now and then, four mutators can starve the lease holder.
-            if (random.Next(16) == 0)
-            {
-                Thread.Sleep(1);
-            }
         }
     }
 
@@ -344,7 +207,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
         bool Running() => !Volatile.Read(ref stop);
 
         var threads = Enumerable.Range(0, Mutators)
-            .Select(i => new Thread(() => Mutate(vm, EveryOp, i, tally, Running)) { IsBackground = true, Name = $"mutator {i}" })
+            .Select(i => new Thread(() => Mutate(vm, EveryOp, i, tally, Running, Resizes)) { IsBackground = true, Name = $"mutator {i}" })
             .Append(new Thread(() => HoldLeases(vm, log, stats, Running)) { IsBackground = true, Name = "lease holder" })
             .ToList();
         threads.ForEach(t => t.Start());
@@ -379,7 +242,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
         // change (between leases) and saw it under leases, and leases were cancelled by each kind of legal cause.
         var neverSucceeded = EveryOp.Where(op => tally.Succeeded.GetValueOrDefault(op) == 0).ToList();
         Assert.Empty(neverSucceeded);
-        Assert.True(tally.RefusedByCode.GetValueOrDefault(MigratableSetFrozenException.ErrorCode) > 0, "No change was refused by the freeze.");
+        Assert.True(tally.FrozenRefusals > 0, "No change was refused by the freeze.");
         // Few leases (guest resizes and shutdowns end them early, a shutdown refuses new ones while it runs); the
         // observations under them are what count.
         Assert.True(stats.Leases >= 5, stats.ToString());
@@ -408,7 +271,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
             bool Running() => !Volatile.Read(ref stop);
 
             var threads = Enumerable.Range(0, Mutators)
-                .Select(i => new Thread(() => Mutate(vm, EveryOpButShutdown, (round * Mutators) + i, tally, Running)) { IsBackground = true, Name = $"mutator {i}" })
+                .Select(i => new Thread(() => Mutate(vm, EveryOpButShutdown, (round * Mutators) + i, tally, Running, Resizes)) { IsBackground = true, Name = $"mutator {i}" })
                 .Append(new Thread(() => HoldLeases(vm, log, stats, Running, holdUntilCancelled, holdingUntilCancelled)) { IsBackground = true, Name = "lease holder" })
                 .ToList();
             threads.ForEach(t => t.Start());

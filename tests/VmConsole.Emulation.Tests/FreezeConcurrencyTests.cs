@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using VmConsole.Emulation.Blocks;
 using VmConsole.Emulation.Freeze;
-using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using Xunit.Abstractions;
 using static VmConsole.Emulation.Sizes;
+using static VmConsole.Emulation.Tests.FreezeMutator;
 
 namespace VmConsole.Emulation.Tests;
 
@@ -14,19 +14,6 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
     private const int Mutators = 4;
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(15);
-
-    private enum Op
-    {
-        SetMigratable,
-        UnsetMigratable,
-        AddBackend,
-        FreeBlock,
-        PlugDimm,
-        UnplugDimm,
-        Resize,
-        ReloadRom,
-        GuestWrite,
-    }
 
     /// <summary>
     /// How often each operation comes up. A ROM reload rewrites up to 2 MiB under the VM's gate, so it is rarer,
@@ -38,99 +25,6 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
         Op.FreeBlock, Op.PlugDimm, Op.PlugDimm, Op.UnplugDimm, Op.UnplugDimm, Op.Resize, Op.Resize, Op.ReloadRom, Op.GuestWrite,
         Op.GuestWrite,
     ];
-
-    /// <summary>What the mutators saw, per operation: successes and refusals by code.</summary>
-    private sealed class Tally
-    {
-        public ConcurrentDictionary<Op, int> Succeeded { get; } = new();
-
-        public ConcurrentDictionary<string, int> RefusedByCode { get; } = new();
-
-        public ConcurrentQueue<Exception> Unexpected { get; } = new();
-
-        public int FrozenRefusals => RefusedByCode.GetValueOrDefault(MigratableSetFrozenException.ErrorCode);
-
-        public void Run(Op op, Action action)
-        {
-            try
-            {
-                action();
-                Succeeded.AddOrUpdate(op, 1, (_, n) => n + 1);
-            }
-            catch (MigratableSetFrozenException frozen) when (frozen.Block is null || frozen.MigrationStatus.Length == 0)
-            {
-                Unexpected.Enqueue(frozen);
-            }
-            catch (EmulationException refused)
-            {
-                RefusedByCode.AddOrUpdate(refused.Code, 1, (_, n) => n + 1);
-            }
-            catch (Exception other)
-            {
-                Unexpected.Enqueue(other);
-            }
-        }
-    }
-
-    private static void Mutate(Vm vm, int thread, Tally tally, Func<bool> running)
-    {
-        var random = new Random(thread * 7919);
-        T Pick<T>(IReadOnlyList<T> items) => items[random.Next(items.Count)];
-        while (running())
-        {
-            var blocks = vm.RamBlocks;
-            var op = Mix[random.Next(Mix.Length)];
-            switch (op)
-            {
-                case Op.SetMigratable:
-                    tally.Run(op, () => vm.SetMigratable(Pick(blocks).Id, true));
-                    break;
-                case Op.UnsetMigratable:
-                    tally.Run(op, () => vm.SetMigratable(Pick(blocks).Id, false));
-                    break;
-                case Op.AddBackend:
-                    tally.Run(op, () => vm.AddMemoryBackend($"m{thread}-{random.Next(4)}", 4 * MiB));
-                    break;
-                case Op.FreeBlock:
-                    tally.Run(op, () => vm.FreeBlock(Pick(blocks).Id));
-                    break;
-                case Op.PlugDimm:
-                    var backends = blocks.Where(b => b.BackendId is not null).Select(b => b.BackendId!).ToList();
-                    if (backends.Count > 0)
-                    {
-                        tally.Run(op, () => vm.PlugDimm($"d{thread}-{random.Next(3)}", Pick(backends)));
-                    }
-
-                    break;
-                case Op.UnplugDimm:
-                    var devices = vm.Devices;
-                    if (devices.Length > 0)
-                    {
-                        tally.Run(op, () => vm.UnplugDimm(Pick(devices).Id));
-                    }
-
-                    break;
-                case Op.Resize:
-                    var resizeable = blocks.Where(b => b.Resizeable).ToList();
-                    var block = Pick(resizeable);
-                    tally.Run(op, () => vm.Resize(block.Id, (1 + random.Next((int)(block.MaxLength / 4096))) * 4096L));
-                    break;
-                case Op.ReloadRom:
-                    var roms = blocks.Where(b => b.ReadOnly).ToList();
-                    tally.Run(op, () => vm.ReloadRom(Pick(roms).Id));
-                    break;
-                default:
-                    tally.Run(op, () => vm.WriteGuest(random.NextInt64(16 * MiB / 64) * 64, BitConverter.GetBytes(random.NextInt64())));
-                    break;
-            }
-
-            // The gate is not fair: without a pause now and then, four mutators can starve the lease holder.
-            if (random.Next(16) == 0)
-            {
-                Thread.Sleep(1);
-            }
-        }
-    }
 
     [Fact]
     public void Mutations_RacingRepeatedLeases_MigratableSetNeverChangesWhileLeased()
@@ -146,7 +40,7 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
         bool Running() => clock.Elapsed < RunFor;
 
         var threads = Enumerable.Range(0, Mutators)
-            .Select(i => new Thread(() => Mutate(vm, i, tally, Running)) { IsBackground = true, Name = $"mutator {i}" })
+            .Select(i => new Thread(() => Mutate(vm, Mix, i, tally, Running, ConsoleResizes.AnyPageCount)) { IsBackground = true, Name = $"mutator {i}" })
             .ToList();
         threads.Add(new Thread(() =>
         {
@@ -190,7 +84,7 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
         threads.ForEach(t => t.Start());
         var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
 
-        output.WriteLine($"{leases} leases, {setReads} reads under a lease; succeeded: {string.Join(", ", tally.Succeeded.OrderBy(p => p.Key))}; refused: {string.Join(", ", tally.RefusedByCode.OrderBy(p => p.Key))}");
+        output.WriteLine($"{leases} leases, {setReads} reads under a lease; {tally}");
         Assert.Empty(stuck);
         Assert.Empty(violations);
         Assert.Empty(leaseFailures);
