@@ -13,6 +13,7 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
 {
     private const int Mutators = 4;
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(15);
 
     /// <summary>
@@ -37,7 +38,14 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
         var leases = 0;
         var setReads = 0;
         var clock = Stopwatch.StartNew();
-        bool Running() => clock.Elapsed < RunFor;
+
+        // At least RunFor, and on a loaded machine longer (up to MaxRunFor) until the race has covered what the
+        // assertions below need: with every core busy, a fixed two seconds once took only 19 leases.
+        bool Enough() =>
+            Volatile.Read(ref leases) > 20 && Volatile.Read(ref setReads) > 100 && tally.FrozenRefusals > 0
+            && tally.Succeeded.GetValueOrDefault(Op.PlugDimm) + tally.Succeeded.GetValueOrDefault(Op.UnplugDimm) > 0
+            && tally.Succeeded.GetValueOrDefault(Op.Resize) > 0 && tally.Succeeded.GetValueOrDefault(Op.UnsetMigratable) > 0;
+        bool Running() => clock.Elapsed < RunFor || (clock.Elapsed < MaxRunFor && !Enough());
 
         var threads = Enumerable.Range(0, Mutators)
             .Select(i => new Thread(() => Mutate(vm, Mix, i, tally, Running, ConsoleResizes.AnyPageCount)) { IsBackground = true, Name = $"mutator {i}" })
@@ -59,14 +67,14 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
                     return;
                 }
 
-                leases++;
+                Interlocked.Increment(ref leases);
                 var held = Stopwatch.StartNew();
                 for (var read = 0; read < 5 || held.ElapsedMilliseconds < 3; read++)
                 {
                     // What a migration worker sees: the set through the gate, and the published blocks without it.
                     var viaGate = vm.MigratableSet;
                     var lockFree = vm.RamBlocks.Select(b => b.Identity).OfType<MigratableIdentity>().ToList();
-                    setReads++;
+                    Interlocked.Increment(ref setReads);
                     if (!viaGate.SequenceEqual(lease.MigratableSet) || !lockFree.SequenceEqual(lease.MigratableSet))
                     {
                         violations.Enqueue($"lease {holder.MigrationId}: at acquire [{string.Join("; ", lease.MigratableSet)}], now [{string.Join("; ", viaGate)}], lock-free [{string.Join("; ", lockFree)}]");
@@ -82,7 +90,7 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
         { IsBackground = true, Name = "lease holder" });
 
         threads.ForEach(t => t.Start());
-        var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
+        var stuck = threads.Where(t => !t.Join(MaxRunFor + JoinWithin)).Select(t => t.Name).ToList();
 
         output.WriteLine($"{leases} leases, {setReads} reads under a lease; {tally}");
         Assert.Empty(stuck);
