@@ -15,8 +15,12 @@ namespace VmConsole.Migration.Transports;
 /// </remarks>
 internal sealed class PipeBufferPool : MemoryPool<byte>
 {
-    /// <summary>64 KiB segments of the in-process pipe (its 8 MiB window is 128 of them).</summary>
-    public static readonly PipeBufferPool Segments = new(64 << 10, maxRetained: 192);
+    /// <summary>
+    /// 64 KiB segments of the in-process pipe. Its 8 MiB window is 128 of them; two windows are kept, because when the
+    /// reader consumes a burst the pipe may wake the writer before the burst's segments are back, and the writer then
+    /// rents up to a window more (at most 16 MiB idle).
+    /// </summary>
+    public static readonly PipeBufferPool Segments = new(64 << 10, maxRetained: 256);
 
     /// <summary>1 MiB buffers of the socket and file ends.</summary>
     public static readonly PipeBufferPool Large = new(1 << 20, maxRetained: 16);

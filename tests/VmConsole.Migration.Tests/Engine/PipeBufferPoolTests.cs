@@ -62,7 +62,7 @@ public sealed class PipeBufferPoolTests
     public async Task InProcessPipe_LaggingReader_CreatesBuffersOnlyForWhatIsInFlight()
     {
         // The in-process pipe's own options over a pool of this test's (the shared one serves tests running beside it).
-        var pool = new PipeBufferPool(64 << 10, maxRetained: 192);
+        var pool = new PipeBufferPool(64 << 10, maxRetained: 256);
         var pipe = new Pipe(MigrationChannel.InProcessOptions(pool));
         var reader = pipe.Reader;
         var drain = Task.Run(async () =>
@@ -89,13 +89,16 @@ public sealed class PipeBufferPoolTests
             }
         });
 
-        // 128 MiB (2,048 segments) through the pipe: buffers are created only up to what is in flight at once (the 8 MiB
-        // window, 128 segments, plus the few the scheduling lets the writer get ahead), then taken from the pool.
+        // 128 MiB (2,048 segments) through the pipe: buffers are created only for what is in flight, then taken from the
+        // pool. In flight is the 8 MiB window (128 segments) plus the flush the writer is in; and when the reader consumes
+        // a burst, the pipe may wake the writer before the reader's thread has handed all of the burst back, so on a busy
+        // machine the writer can rent up to a second window before the returns land (208 seen once on CI, 129-136
+        // usually). Bounded by two windows either way, never by the 2,048 segments that went through.
         await PumpAsync(pipe.Writer, 128 << 20);
         await pipe.Writer.CompleteAsync();
         await drain;
 
-        Assert.InRange(pool.Created, 96, 192);
+        Assert.InRange(pool.Created, 96, 2 * 128 + 8);
     }
 
     private static async Task PumpAsync(PipeWriter output, long bytes)
