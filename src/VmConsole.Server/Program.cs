@@ -37,7 +37,10 @@ app.UseWhen(context => context.Request.Path.StartsWithSegments("/api"), api => a
 app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseExceptionHandler("/error", createScopeForErrors: true));
 
 app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages => pages.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
+// The repository's wwwroot (app.css, reconnect.js) is served here, before routing: with routing first, the endpoint
+// MapStaticAssets keeps for files missing from its build manifest served them instead, with a warning per request.
 app.UseStaticFiles();
+app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

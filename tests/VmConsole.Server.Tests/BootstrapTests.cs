@@ -44,6 +44,43 @@ public sealed partial class BootstrapTests
         }
     }
 
+    /// <summary>
+    /// A restart that restores the inventory and serves the top-level wwwroot logs no warning: a user reading the
+    /// console's log should not have to wonder about noise (EF's query-splitting warning on restore, a warning per
+    /// request for app.css and reconnect.js from the static-assets endpoint were printed before).
+    /// </summary>
+    [Fact]
+    public async Task SecondStart_RestoringAndServingWwwroot_LogsNoWarning()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"vmconsole-quiet-{Guid.NewGuid():N}.db");
+        var lines = new ConcurrentQueue<string>();
+        try
+        {
+            await using (var first = new Unconfigured(database, lines))
+            {
+                using var client = first.CreateClient();
+            }
+
+            lines.Clear();
+            await using var second = new Unconfigured(database, lines);
+            using var again = second.CreateClient();
+            foreach (var path in new[] { "/css/app.css", "/js/reconnect.js", "/css/app.css" })
+            {
+                Assert.Equal(HttpStatusCode.OK, (await again.GetAsync(new Uri(path, UriKind.Relative))).StatusCode);
+            }
+
+            Assert.Empty(lines);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     [GeneratedRegex("generated password (?<password>\\S+)")]
     private static partial Regex GeneratedPassword();
 
@@ -66,8 +103,14 @@ public sealed partial class BootstrapTests
 
         public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue(formatter(state, exception));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            // Warnings and worse only: the logging framework does not ask a provider's logger before it writes.
+            if (IsEnabled(logLevel))
+            {
+                lines.Enqueue(formatter(state, exception));
+            }
+        }
 
         public void Dispose()
         {

@@ -93,7 +93,9 @@ internal sealed class ConsoleStartup(
         }
 
         var restored = 0;
-        foreach (var record in await db.Vms.AsNoTracking().OrderBy(v => v.Name).ToListAsync(cancellationToken))
+        // Blocks and devices are two owned collections: one query would return blocks x devices rows per VM (and EF
+        // warns at every start); a query per collection returns each row once.
+        foreach (var record in await db.Vms.AsNoTracking().AsSplitQuery().OrderBy(v => v.Name).ToListAsync(cancellationToken))
         {
             try
             {
