@@ -57,6 +57,18 @@ public sealed class ShellTests(ConsoleInBrowser console) : IClassFixture<Console
         var grid = page.Locator("[data-testid='vms-grid']");
         await Expect(grid.Locator("[data-vm]")).ToHaveCountAsync(3);
 
+        // On a 1280-pixel laptop screen every row's actions, delete last, are in view without scrolling sideways.
+        await page.SetViewportSizeAsync(1280, 900);
+        var gridBox = (await grid.BoundingBoxAsync())!;
+        foreach (var delete in await grid.Locator("[data-action='delete']").AllAsync())
+        {
+            var box = (await delete.BoundingBoxAsync())!;
+            Assert.True(box.X + box.Width <= gridBox.X + gridBox.Width, $"a delete button ends at {box.X + box.Width}, the grid at {gridBox.X + gridBox.Width}");
+        }
+
+        Assert.True(await grid.Locator("table").EvaluateAsync<bool>("t => t.getBoundingClientRect().width <= t.parentElement.getBoundingClientRect().width + 1"));
+        await page.SetViewportSizeAsync(1440, 1000);
+
         await page.GetByPlaceholder("Search name, host, machine, state").FillAsync("microvm");
         await Expect(grid.Locator("[data-vm]")).ToHaveCountAsync(1);
         await Expect(grid.Locator("[data-vm='tiny-1']")).ToHaveCountAsync(1);
