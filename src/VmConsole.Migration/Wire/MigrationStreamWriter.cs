@@ -62,16 +62,7 @@ public sealed class MigrationStreamWriter
     }
 
     /// <summary>The configuration section: byte 0x07, be32 length, the machine type's name.</summary>
-    public void WriteConfiguration(string machineType)
-    {
-        ArgumentNullException.ThrowIfNull(machineType);
-        var length = WireText.StrictByteCount(machineType, nameof(machineType));
-        var span = _output.GetSpan(5);
-        span[0] = QemuFormat.Configuration;
-        BinaryPrimitives.WriteInt32BigEndian(span[1..], length);
-        Advance(5);
-        WriteText(machineType);
-    }
+    public void WriteConfiguration(string machineType) => WriteTextSection(QemuFormat.Configuration, machineType, nameof(machineType));
 
     /// <summary>
     /// The RAM section's start: the total of the blocks' used lengths with MEM_SIZE, then each block's idstr and
@@ -226,15 +217,18 @@ public sealed class MigrationStreamWriter
     }
 
     /// <summary>The JSON description of device state that may follow EOF: byte 0x06, be32 length, UTF-8.</summary>
-    public void WriteVmDescription(string json)
+    public void WriteVmDescription(string json) => WriteTextSection(QemuFormat.VmDescription, json, nameof(json));
+
+    /// <summary>A section that is a byte, a be32 length and that many bytes of UTF-8 (configuration, VM description).</summary>
+    private void WriteTextSection(byte type, string text, string parameterName)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        var length = WireText.StrictByteCount(json, nameof(json));
+        ArgumentNullException.ThrowIfNull(text, parameterName);
+        var length = WireText.StrictByteCount(text, parameterName);
         var span = _output.GetSpan(5);
-        span[0] = QemuFormat.VmDescription;
+        span[0] = type;
         BinaryPrimitives.WriteInt32BigEndian(span[1..], length);
         Advance(5);
-        WriteText(json);
+        WriteText(text);
     }
 
     /// <summary>Sends what was written to the peer.</summary>
