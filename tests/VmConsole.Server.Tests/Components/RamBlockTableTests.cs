@@ -110,4 +110,43 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         Assert.Equal(expected, shown);
         Assert.Empty(cut.FindAll($"[data-backend='b{(2 * RamBlockTable.VirtualizeAbove) - 1}']"));
     }
+
+    [Fact]
+    public void RamBlockTable_LargeTableBeforeTheBrowserMeasured_ShowsTheFirstRowsOverTheEmptyVirtualizedTable()
+    {
+        // The browser never answers Virtualize's first call, so it never learns its viewport and renders no row.
+        JSInterop.SetupVoid("Blazor._internal.Virtualize.init", _ => true);
+        RenderProviders();
+        var vm = CreateVm("vm1");
+        for (var i = 0; i < 2 * RamBlockTable.VirtualizeAbove; i++)
+        {
+            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
+        }
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        // What was prerendered stays on screen: the first rows, laid over the table that has none yet.
+        var firstRows = cut.Find("[data-first-rows]");
+        Assert.Equal(RamBlockTable.PrerenderedRows, firstRows.QuerySelectorAll("tbody tr").Length);
+        Assert.Equal(RamBlockTable.PrerenderedRows, cut.FindAll("tbody tr").Count);
+    }
+
+    [Fact]
+    public void RamBlockTable_LargeTableOnceVirtualizeRendersRows_DropsTheFirstRowsLaidOverIt()
+    {
+        RenderProviders();
+        var vm = CreateVm("vm1");
+        for (var i = 0; i < 2 * RamBlockTable.VirtualizeAbove; i++)
+        {
+            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
+        }
+
+        // bUnit answers Virtualize's measurement at once, as a browser would a moment after the first render.
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-first-rows]")));
+        Assert.Single(cut.FindAll(".mud-table"));
+        Assert.NotEmpty(cut.FindAll("tbody tr"));
+        Assert.NotNull(cut.Find("[data-idstr='pc.ram']"));
+    }
 }
