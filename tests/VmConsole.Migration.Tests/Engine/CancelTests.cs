@@ -148,14 +148,17 @@ public sealed class CancelTests
         {
             var migration = fixture.Engine.Start(new MigrationRequest("vm1") { Uri = "unix:" + path, Parameters = MigrationParameters.Default with { MaxBandwidth = 0 } });
             using var accepted = await listener.AcceptAsync().WaitAsync(ReachBound);
+            var writer = await channels.For(migration).WaitAsync(ReachBound);
+
+            // Whatever fails below, the worker must not stay held where it ends the stream, or the fixture's disposal
+            // times out and hides the failure.
+            using var release = new ReleaseOnExit(writer);
             await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.Active, ReachBound);
 
-            // Stuck: nothing more gets through for half a second, far from the ~16.5 MiB the stream needs.
-            var before = migration.GetStats().Transferred;
-            await Task.Delay(500);
-            var stats = migration.GetStats();
+            // Stuck: once the socket's buffers are full, nothing more gets through for half a second, far from the
+            // ~16.5 MiB the stream needs. (Filling them can take a moment on a busy machine: wait for the stall.)
+            var stats = await WaitUntilStuckAsync(migration);
             Assert.Equal(MigrationStatus.Active, stats.Status);
-            Assert.Equal(before, stats.Transferred);
             Assert.True(stats.Transferred < 8 * Sizes.MiB, $"{stats.Transferred} bytes got through");
 
             Exception? atCancelled = new InvalidOperationException("the cancelled event was not seen");
@@ -170,7 +173,7 @@ public sealed class CancelTests
                     });
                 }
             };
-            var whileCancelling = await CancelObservingTheFreezeAsync(migration, source, await channels.For(migration).WaitAsync(ReachBound));
+            var whileCancelling = await CancelObservingTheFreezeAsync(migration, source, writer);
             await EngineFixture.WaitFinishedAsync(migration, CancelBound);
 
             AssertRefusedWhileCancelling(whileCancelling, migration, 0);
@@ -183,6 +186,29 @@ public sealed class CancelTests
         {
             File.Delete(path);
         }
+    }
+
+    /// <summary>The statistics once nothing more has got through for half a second (at most <see cref="ReachBound"/>).</summary>
+    private static async Task<MigrationStats> WaitUntilStuckAsync(MigrationJob migration)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var stats = migration.GetStats();
+        while (true)
+        {
+            await Task.Delay(500);
+            var now = migration.GetStats();
+            if (now.Transferred == stats.Transferred || TimeProvider.System.GetElapsedTime(started) > ReachBound)
+            {
+                return now;
+            }
+
+            stats = now;
+        }
+    }
+
+    private sealed class ReleaseOnExit(GatedWriter writer) : IDisposable
+    {
+        public void Dispose() => writer.Release();
     }
 
     /// <summary>

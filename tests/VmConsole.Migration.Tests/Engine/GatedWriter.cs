@@ -33,6 +33,9 @@ internal sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWrit
     // Incremented by the worker's thread at each flush, read by the test.
     private int _flushesEntered;
 
+    /// <summary>How long an unsuccessful end waits for <see cref="Release"/> at the most (far beyond any test's hold).</summary>
+    public static readonly TimeSpan HoldAtMost = TimeSpan.FromSeconds(15);
+
     /// <summary>The worker has called FlushAsync at least once.</summary>
     public Task FlushEntered => _flushEntered.Task;
 
@@ -62,7 +65,10 @@ internal sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWrit
         if (exception is not null)
         {
             _unwinding.TrySetResult();
-            await _release.Task.ConfigureAwait(false);
+
+            // Held until the test releases it, but not for ever: a test that failed before releasing would otherwise
+            // keep its worker here, the engine's disposal would time out, and its error would hide the test's own.
+            await Task.WhenAny(_release.Task, Task.Delay(HoldAtMost)).ConfigureAwait(false);
         }
 
         await inner.CompleteAsync(exception).ConfigureAwait(false);
