@@ -26,6 +26,8 @@ public sealed class OverviewTests : ConsoleComponentContext
         }
 
         var cut = Render<Overview>();
+        Assert.Equal("1 VM · 1 running", cut.Find("[data-host='host-a'] .vmc-muted").TextContent.Trim());
+        Assert.Equal("0 VMs · 0 running", cut.Find("[data-host='host-b'] .vmc-muted").TextContent.Trim());
         var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB } });
 
         cut.WaitForAssertion(() => Assert.Contains("vm1: host-a → host-b", cut.Find("[data-testid='active-migrations']").TextContent, StringComparison.Ordinal));
