@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Bunit;
-using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Server.Components.Pages;
-using VmConsole.Server.Migration;
 
 namespace VmConsole.Server.Tests.Components;
 
@@ -14,8 +12,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
     public async Task VmPage_VmArrivingFromQemu_ShowsArrivalThenTheRunningVm()
     {
         var bytes = await QemuStreamOfNewVmAsync();
-        var port = LoopbackPorts.Free();
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        var migration = ListenForQemu(out var port);
         RenderProviders();
 
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "from-qemu"));
@@ -44,7 +41,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
     [Fact]
     public void VmPage_ArrivalCancelled_ShowsNoSuchVm()
     {
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{LoopbackPorts.Free()}");
+        var migration = ListenForQemu(out _);
         RenderProviders();
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "from-qemu"));
         Assert.NotEmpty(cut.FindAll("[data-testid='arriving-vm']"));
@@ -63,7 +60,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
     [Fact]
     public void NavMenu_VmArrivingThenCancelled_ListsItInMigrateThenNot()
     {
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{LoopbackPorts.Free()}");
+        var migration = ListenForQemu(out _);
         RenderProviders();
         var cut = Render<VmConsole.Server.Components.Layout.NavMenu>();
 

@@ -73,6 +73,13 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     protected Vm CreateVm(string name, string machine = "q35", long memoryMiB = 64, bool start = true, int slots = 0, long maxMemMiB = 0) =>
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
 
+    /// <summary>VM "from-qemu" arriving on host-a: a migration from QEMU listening on a free loopback port.</summary>
+    protected VmConsole.Server.Migration.IncomingMigration ListenForQemu(out int port)
+    {
+        port = LoopbackPorts.Free();
+        return Services.GetRequiredService<VmConsole.Server.Migration.IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+    }
+
     /// <summary>What QEMU's <c>migrate</c> of a 16 MiB microvm sends: the stream of a new VM "src" (left in the inventory).</summary>
     protected async Task<byte[]> QemuStreamOfNewVmAsync()
     {

@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Bunit;
-using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Server.Components.Pages;
-using VmConsole.Server.Migration;
 
 namespace VmConsole.Server.Tests.Components;
 
@@ -14,8 +12,7 @@ public sealed class IncomingMigrationPageTests : ConsoleComponentContext
     public async Task MigrationPage_IncomingStreamArriving_ShowsLiveBytesThenCompleted()
     {
         var bytes = await QemuStreamOfNewVmAsync();
-        var port = LoopbackPorts.Free();
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        var migration = ListenForQemu(out var port);
         RenderProviders();
 
         var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));

@@ -1,11 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Bunit;
-using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Components.Pages;
-using VmConsole.Server.Migration;
 
 namespace VmConsole.Server.Tests.Components;
 
@@ -47,11 +45,10 @@ public sealed class OverviewTests : ConsoleComponentContext
     public async Task Overview_VmArrivingFromQemu_ListsItAndItsMigrationThenTheRunningVm()
     {
         var bytes = await QemuStreamOfNewVmAsync();
-        var port = LoopbackPorts.Free();
         RenderProviders();
         var cut = Render<Overview>();
 
-        var migration = Services.GetRequiredService<IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        var migration = ListenForQemu(out var port);
         cut.WaitForAssertion(() =>
         {
             var arriving = cut.Find("[data-testid='arriving-vms'] [data-arriving='from-qemu']").TextContent;
