@@ -71,13 +71,9 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
     public void RamBlockTable_TwoThousandBackends_RendersOnlyAWindowOfRows()
     {
         RenderProviders();
-        var vm = CreateVm("vm1");
         // 2,000, not 10,000: AddMemoryBackend is cubic overall (RamAddressAllocator.FindOffset is quadratic per block),
         // so 10,000 backends take minutes to create; 2,000 take seconds and are 20 times the virtualization threshold.
-        for (var i = 0; i < 2_000; i++)
-        {
-            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
-        }
+        var vm = CreateVmWithBackends(2_000);
 
         Assert.True(vm.RamBlocks.Length > 2_000);
 
@@ -94,11 +90,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
     {
         SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Static", isInteractive: false));
         RenderProviders();
-        var vm = CreateVm("vm1");
-        for (var i = 0; i < 2 * RamBlockTable.VirtualizeAbove; i++)
-        {
-            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
-        }
+        var vm = CreateVmWithBackends(2 * RamBlockTable.VirtualizeAbove);
 
         var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
 
@@ -117,11 +109,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         // The browser never answers Virtualize's first call, so it never learns its viewport and renders no row.
         JSInterop.SetupVoid("Blazor._internal.Virtualize.init", _ => true);
         RenderProviders();
-        var vm = CreateVm("vm1");
-        for (var i = 0; i < 2 * RamBlockTable.VirtualizeAbove; i++)
-        {
-            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
-        }
+        var vm = CreateVmWithBackends(2 * RamBlockTable.VirtualizeAbove);
 
         var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
 
@@ -135,11 +123,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
     public void RamBlockTable_LargeTableOnceVirtualizeRendersRows_DropsTheFirstRowsLaidOverIt()
     {
         RenderProviders();
-        var vm = CreateVm("vm1");
-        for (var i = 0; i < 2 * RamBlockTable.VirtualizeAbove; i++)
-        {
-            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
-        }
+        var vm = CreateVmWithBackends(2 * RamBlockTable.VirtualizeAbove);
 
         // bUnit answers Virtualize's measurement at once, as a browser would a moment after the first render.
         var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
@@ -148,5 +132,17 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         Assert.Single(cut.FindAll(".mud-table"));
         Assert.NotEmpty(cut.FindAll("tbody tr"));
         Assert.NotNull(cut.Find("[data-idstr='pc.ram']"));
+    }
+
+    /// <summary>VM "vm1" with <paramref name="count"/> 4 KiB memory backends (b0, b1, ...) besides its machine's blocks.</summary>
+    private VmConsole.Emulation.Vms.Vm CreateVmWithBackends(int count)
+    {
+        var vm = CreateVm("vm1");
+        for (var i = 0; i < count; i++)
+        {
+            vm.AddMemoryBackend($"b{i}", 4 * VmConsole.Emulation.Sizes.KiB);
+        }
+
+        return vm;
     }
 }
