@@ -95,5 +95,19 @@ internal sealed class AuditConfiguration : IEntityTypeConfiguration<AuditRecord>
         audit.Property(a => a.Action).HasMaxLength(200);
         audit.Property(a => a.Target).HasMaxLength(400);
         audit.Property(a => a.Code).HasMaxLength(64);
+        audit.Property(a => a.Count).HasDefaultValue(1);
+    }
+}
+
+internal sealed class SessionConfiguration : IEntityTypeConfiguration<SessionRecord>
+{
+    public void Configure(EntityTypeBuilder<SessionRecord> session)
+    {
+        session.ToTable("Sessions");
+        session.HasKey(s => s.Id);
+        session.HasIndex(s => s.UserId);
+        session.Property(s => s.Id).HasMaxLength(64);
+        session.Property(s => s.UserName).HasMaxLength(256);
+        session.Property(s => s.Role).HasMaxLength(32);
     }
 }

@@ -230,6 +230,11 @@ namespace VmConsole.Persistence.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Count")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(1);
+
                     b.Property<string>("Reason")
                         .HasColumnType("TEXT");
 
@@ -393,6 +398,39 @@ namespace VmConsole.Persistence.Migrations
                     b.ToTable("ProgressSamples", (string)null);
                 });
 
+            modelBuilder.Entity("VmConsole.Persistence.Records.SessionRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("Sessions", (string)null);
+                });
+
             modelBuilder.Entity("VmConsole.Persistence.Records.VmRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -403,6 +441,9 @@ namespace VmConsole.Persistence.Migrations
                         .IsRequired()
                         .HasMaxLength(63)
                         .HasColumnType("TEXT");
+
+                    b.Property<int>("LastBlockId")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Machine")
                         .IsRequired()
@@ -419,9 +460,6 @@ namespace VmConsole.Persistence.Migrations
                         .IsRequired()
                         .HasMaxLength(63)
                         .HasColumnType("TEXT");
-
-                    b.Property<int>("LastBlockId")
-                        .HasColumnType("INTEGER");
 
                     b.Property<long>("PagesPerSecond")
                         .HasColumnType("INTEGER");
