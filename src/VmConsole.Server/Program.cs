@@ -42,6 +42,8 @@ app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), pages =
 app.UseStaticFiles();
 app.UseRouting();
 app.UseAuthentication();
+// After authentication (a signed-in user is not limited), before authorization (a flood never reaches the audit at the door).
+app.UseRateLimiter();
 app.UseAuthorization();
 app.UseAntiforgery();
 app.MapStaticAssets();

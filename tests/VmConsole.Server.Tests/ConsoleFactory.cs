@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
@@ -12,9 +13,11 @@ namespace VmConsole.Server.Tests;
 /// <summary>
 /// The console in process, on the content root it uses when run for real (the repository's top level),
 /// or on another one given by a test. Extra settings override appsettings.json. With <c>keepDatabase</c> the
-/// database outlives the console (for a graceful restart on the same file).
+/// database outlives the console (for a graceful restart on the same file); <c>services</c> replaces services (a fake clock).
 /// </summary>
-public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<string, string?>? settings = null, string? databaseFile = null, bool keepDatabase = false) : WebApplicationFactory<Program>
+public sealed class ConsoleFactory(
+    string? contentRoot = null, IDictionary<string, string?>? settings = null, string? databaseFile = null, bool keepDatabase = false, Action<IServiceCollection>? services = null)
+    : WebApplicationFactory<Program>
 {
     /// <summary>Each console gets its own database, so every test starts from the seed.</summary>
     public string DatabaseFile { get; } = databaseFile ?? Path.Combine(Path.GetTempPath(), $"vmconsole-test-{Guid.NewGuid():N}.db");
@@ -70,6 +73,41 @@ public sealed class ConsoleFactory(string? contentRoot = null, IDictionary<strin
         {
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings));
         }
+
+        builder.ConfigureServices(registered => registered.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter, TestClientAddress>());
+        if (services is not null)
+        {
+            builder.ConfigureServices(services);
+        }
+    }
+
+    /// <summary>The header with which a test request says which client address it comes from (the test server has none).</summary>
+    public const string ClientAddressHeader = "X-Test-Client-Address";
+
+    /// <summary>A client that comes from <paramref name="address"/>, keeping its cookies.</summary>
+    public HttpClient CreateClientFrom(string address)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        client.DefaultRequestHeaders.Add(ClientAddressHeader, address);
+        return client;
+    }
+
+    /// <summary>Gives each test request the client address its header names, before anything else sees it.</summary>
+    private sealed class TestClientAddress : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> Configure(Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> next) => app =>
+        {
+            app.Use((Microsoft.AspNetCore.Http.HttpContext context, Microsoft.AspNetCore.Http.RequestDelegate nextMiddleware) =>
+            {
+                if (context.Request.Headers.TryGetValue(ClientAddressHeader, out var address) && System.Net.IPAddress.TryParse(address, out var ip))
+                {
+                    context.Connection.RemoteIpAddress = ip;
+                }
+
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 
     public override async ValueTask DisposeAsync()

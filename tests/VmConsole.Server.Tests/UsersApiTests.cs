@@ -35,28 +35,6 @@ public sealed class UsersApiTests : SignedInApiTest
     }
 
     [Fact]
-    public async Task Unlock_LockedOutUser_CanSignInAgain()
-    {
-        await Admin.PostAsJsonAsync("/api/users", new { userName = "forgetful", password = "Right-Password-1", role = "viewer" });
-        using var client = Factory.CreateClient();
-        for (var i = 0; i < 5; i++)
-        {
-            await client.PostAsJsonAsync("/api/auth/login", new { userName = "forgetful", password = "wrong-password" });
-        }
-
-        Assert.Equal((HttpStatusCode)423, (await client.PostAsJsonAsync("/api/auth/login", new { userName = "forgetful", password = "Right-Password-1" })).StatusCode);
-        var listed = await Admin.GetFromJsonAsync<JsonArray>("/api/users");
-        Assert.NotNull(listed!.Single(u => (string?)u!["userName"] == "forgetful")!["lockedOutUntil"]);
-
-        var unlocked = await Admin.PostAsync(new Uri("/api/users/forgetful/unlock", UriKind.Relative), null);
-
-        Assert.Equal(HttpStatusCode.OK, unlocked.StatusCode);
-        Assert.Null((await unlocked.Content.ReadFromJsonAsync<JsonObject>())!["lockedOutUntil"]);
-        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/auth/login", new { userName = "forgetful", password = "Right-Password-1" })).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await Admin.PostAsync(new Uri("/api/users/nobody/unlock", UriKind.Relative), null)).StatusCode);
-    }
-
-    [Fact]
     public async Task LastAdmin_CannotLoseTheRoleOrBeDeleted()
     {
         var demote = await Admin.PutAsJsonAsync("/api/users/admin/role", new { role = "Viewer" });

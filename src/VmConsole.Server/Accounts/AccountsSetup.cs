@@ -17,14 +17,14 @@ public static class AccountsSetup
     public static IHostApplicationBuilder AddConsoleAccounts(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
 
         builder.Services.AddAuthentication(IdentityConstants.ApplicationScheme).AddIdentityCookies();
         builder.Services.AddIdentityCore<IdentityUser>(options =>
             {
-                options.Lockout.MaxFailedAccessAttempts = auth.MaxFailedAccessAttempts;
-                options.Lockout.DefaultLockoutTimeSpan = auth.LockoutDuration;
-                options.Lockout.AllowedForNewUsers = true;
+                // No account lockout: a stranger could lock the operators out with it. SignInThrottle slows guessing instead.
+                options.Lockout.AllowedForNewUsers = false;
                 options.Password.RequiredLength = 8;
             })
             .AddRoles<IdentityRole>()
@@ -36,6 +36,8 @@ public static class AccountsSetup
             cookie.LoginPath = "/login";
             cookie.AccessDeniedPath = "/login";
             cookie.SlidingExpiration = true;
+            cookie.ExpireTimeSpan = auth.SessionLifetime;
+            cookie.Events.OnValidatePrincipal = ValidateSessionAsync;
             cookie.Events.OnRedirectToLogin = context => AnswerOrRedirect(context, StatusCodes.Status401Unauthorized, "not-signed-in", "Sign in first: this needs a signed-in user.");
             cookie.Events.OnRedirectToAccessDenied = context => AnswerOrRedirect(context, StatusCodes.Status403Forbidden, "forbidden", "Your role does not allow this.");
         });
@@ -44,8 +46,37 @@ public static class AccountsSetup
             .AddPolicy(Roles.CanOperate, policy => policy.RequireRole(Roles.Operator, Roles.Admin))
             .AddPolicy(Roles.CanAdminister, policy => policy.RequireRole(Roles.Admin));
         builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, SessionAuthenticationStateProvider>();
         builder.Services.AddHostedService<AccountBootstrap>();
+        builder.Services.AddSingleton<SessionRegistry>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SessionRegistry>());
+        builder.Services.AddSingleton<SignInThrottle>();
+        builder.Services.AddScoped<ConsoleSignIn>();
+        builder.Services.AddConsoleRateLimits();
         return builder;
+    }
+
+    /// <summary>
+    /// Every request's cookie is honoured only while its session lives (<see cref="SessionRegistry"/>), and is
+    /// authorized with the user's role now, not the one it was issued with: signing out, a password change or
+    /// deleting the user make the next request 401, a demotion makes it 403.
+    /// </summary>
+    private static async Task ValidateSessionAsync(CookieValidatePrincipalContext context)
+    {
+        var sessions = context.HttpContext.RequestServices.GetRequiredService<SessionRegistry>();
+        if (context.Principal?.Identity is not System.Security.Claims.ClaimsIdentity identity
+            || !sessions.TryGet(identity.FindFirst(SessionRegistry.ClaimType)?.Value, out var session))
+        {
+            context.RejectPrincipal();
+            await context.HttpContext.SignOutAsync(IdentityConstants.ApplicationScheme);
+            return;
+        }
+
+        if (SessionAuthenticationStateProvider.WithRole(context.Principal, session.Role) is { } updated)
+        {
+            context.ReplacePrincipal(updated);
+            context.ShouldRenew = true;
+        }
     }
 
     /// <summary>API and hub requests get a status and problem details; pages go to the sign-in page.</summary>
@@ -59,7 +90,7 @@ public static class AccountsSetup
                 // A refusal at the door is a refusal like any other: who tried what (DESIGN.md section 7).
                 var (action, target, vm) = Api.AuditApi.Describe(context.HttpContext);
                 context.HttpContext.RequestServices.GetRequiredService<Persistence.ConsoleRecorder>()
-                    .Audit(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail);
+                    .Audit(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail, Api.AuditApi.AddressOf(context.HttpContext));
             }
 
             context.Response.StatusCode = status;

@@ -1,11 +1,13 @@
+using System.Globalization;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Accounts;
 
 public sealed record LoginRequest(string? UserName, string? Password);
+
+public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
 
 public sealed record MeDto(string UserName, IReadOnlyList<string> Roles);
 
@@ -15,20 +17,23 @@ internal static class AuthApi
     public static void MapAuthApi(this IEndpointRouteBuilder api)
     {
         var auth = api.MapGroup("/auth").WithTags("Accounts");
-        auth.MapPost("/login", LoginAsync).AllowAnonymous().WithSummary("Sign in; the answer sets the auth cookie");
-        auth.MapPost("/logout", async (SignInManager<IdentityUser> signIn) =>
+        auth.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(RateLimits.SignIn)
+            .WithSummary("Sign in; the answer sets the auth cookie of a new session");
+        auth.MapPost("/logout", async (HttpContext http, ConsoleSignIn signIn) =>
         {
-            await signIn.SignOutAsync();
+            await signIn.SignOutAsync(http);
             return Results.NoContent();
-        });
+        }).WithSummary("Sign out: the session ends, and every copy of its cookie is refused from now on");
         auth.MapGet("/me", (ClaimsPrincipal user) => Me(user));
+        auth.MapPost("/password", ChangePasswordAsync)
+            .WithSummary("Change your own password; your other sessions end, this one goes on");
     }
 
     /// <summary>The sign-in page posts here; success goes back where the user was headed, failure back to the form with the reason.</summary>
     public static void MapAccountForms(this IEndpointRouteBuilder app)
     {
         var account = app.MapGroup("/account").ExcludeFromDescription();
-        account.MapPost("/login", async ([FromForm] string? userName, [FromForm] string? password, [FromForm] string? returnUrl, SignInManager<IdentityUser> signIn) =>
+        account.MapPost("/login", async ([FromForm] string? userName, [FromForm] string? password, [FromForm] string? returnUrl, HttpContext http, ConsoleSignIn signIn) =>
         {
             var target = IsLocal(returnUrl) ? returnUrl! : "/";
             if (string.IsNullOrEmpty(userName) || string.IsNullOrEmpty(password))
@@ -36,19 +41,22 @@ internal static class AuthApi
                 return Results.Redirect($"/login?error=missing&returnUrl={Uri.EscapeDataString(target)}");
             }
 
-            var result = await signIn.PasswordSignInAsync(userName, password, isPersistent: false, lockoutOnFailure: true);
-            return result.Succeeded
-                ? Results.LocalRedirect(target)
-                : Results.Redirect($"/login?error={(result.IsLockedOut ? "locked" : "invalid")}&returnUrl={Uri.EscapeDataString(target)}");
-        }).AllowAnonymous();
-        account.MapPost("/logout", async (SignInManager<IdentityUser> signIn) =>
+            var result = await signIn.SignInAsync(http, userName, password);
+            return result.Outcome switch
+            {
+                SignInOutcome.SignedIn => Results.LocalRedirect(target),
+                SignInOutcome.Throttled => Results.Redirect($"/login?error=throttled&wait={Seconds(result.RetryAfter)}&returnUrl={Uri.EscapeDataString(target)}"),
+                _ => Results.Redirect($"/login?error=invalid&returnUrl={Uri.EscapeDataString(target)}"),
+            };
+        }).AllowAnonymous().RequireRateLimiting(RateLimits.SignIn);
+        account.MapPost("/logout", async (HttpContext http, ConsoleSignIn signIn) =>
         {
-            await signIn.SignOutAsync();
+            await signIn.SignOutAsync(http);
             return Results.Redirect("/login");
         });
     }
 
-    private static async Task<IResult> LoginAsync(LoginRequest request, SignInManager<IdentityUser> signIn, UserManager<IdentityUser> users)
+    private static async Task<IResult> LoginAsync(LoginRequest request, HttpContext http, ConsoleSignIn signIn)
     {
         var errors = new RequestErrors();
         var userName = errors.Required(request.UserName, "userName");
@@ -58,20 +66,48 @@ internal static class AuthApi
             return errors.ToResult();
         }
 
-        var result = await signIn.PasswordSignInAsync(userName, password, isPersistent: false, lockoutOnFailure: true);
-        if (result.IsLockedOut)
+        var result = await signIn.SignInAsync(http, userName, password);
+        switch (result.Outcome)
         {
-            return Problem(StatusCodes.Status423Locked, "locked-out", "Account locked", "Too many failed sign-ins: this account is locked for a while.");
+            case SignInOutcome.SignedIn:
+                return TypedResults.Ok(new MeDto(result.UserName!, result.Role is { Length: > 0 } role ? [role] : []));
+            case SignInOutcome.Throttled:
+                var seconds = Seconds(result.RetryAfter);
+                http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                return Results.Problem(
+                    statusCode: StatusCodes.Status429TooManyRequests, title: "Too many failed sign-ins", detail: $"Too many failed sign-ins from this address: try again in {seconds} s.",
+                    extensions: new Dictionary<string, object?> { ["code"] = "sign-in-throttled", ["retryAfterSeconds"] = seconds });
+            default:
+                return Problem(StatusCodes.Status401Unauthorized, "invalid-credentials", "Not signed in", "The user name or password is wrong.");
         }
-
-        if (!result.Succeeded)
-        {
-            return Problem(StatusCodes.Status401Unauthorized, "invalid-credentials", "Not signed in", "The user name or password is wrong.");
-        }
-
-        var user = await users.FindByNameAsync(userName);
-        return TypedResults.Ok(new MeDto(user!.UserName!, [.. await users.GetRolesAsync(user)]));
     }
+
+    private static async Task<IResult> ChangePasswordAsync(ChangePasswordRequest request, ClaimsPrincipal me, UserDirectory directory)
+    {
+        var errors = new RequestErrors();
+        var current = errors.Required(request.CurrentPassword, "currentPassword");
+        var next = errors.Required(request.NewPassword, "newPassword");
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var name = me.Identity!.Name!;
+        if (!await directory.IsPasswordAsync(name, current))
+        {
+            errors.Add("currentPassword", "This is not your current password.");
+            return errors.ToResult();
+        }
+
+        foreach (var error in await directory.SetPasswordAsync(name, next, keepSession: me.FindFirstValue(SessionRegistry.ClaimType)))
+        {
+            errors.Add("newPassword", error);
+        }
+
+        return errors.Any ? errors.ToResult() : Results.NoContent();
+    }
+
+    private static int Seconds(TimeSpan wait) => (int)Math.Max(1, Math.Ceiling(wait.TotalSeconds));
 
     private static MeDto Me(ClaimsPrincipal user) =>
         new(user.Identity?.Name ?? "", [.. Roles.All.Where(user.IsInRole)]);

@@ -8,9 +8,10 @@ namespace VmConsole.Server.Accounts;
 /// <summary>
 /// The console's accounts as admins manage them, for the Users page and the users API alike: one role per
 /// user, never a console without an admin, never deleting yourself. A rule that is broken throws a domain
-/// error with its code.
+/// error with its code. Each change reaches the user's sessions before the call returns: a new role applies to
+/// the next request, a new password or the deletion ends them.
 /// </summary>
-public sealed partial class UserDirectory(UserManager<IdentityUser> users)
+public sealed partial class UserDirectory(UserManager<IdentityUser> users, SessionRegistry sessions, SignInThrottle throttle)
 {
     /// <summary>Why <paramref name="name"/> cannot be a user name, or null when it can.</summary>
     public static string? CheckName(string? name) =>
@@ -69,8 +70,45 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users)
 
         await users.RemoveFromRolesAsync(user, await users.GetRolesAsync(user));
         await users.AddToRoleAsync(user, roleName);
+        await sessions.SetRoleAsync(user.Id, roleName);
         return await ToDtoAsync(user);
     }
+
+    /// <summary>
+    /// Gives <paramref name="name"/> a new password and ends the user's sessions but <paramref name="keepSession"/>
+    /// (the caller's own, when users change their own password). The password's failures against the policy
+    /// come back as messages, with nothing changed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> SetPasswordAsync(string name, string password, string? keepSession = null)
+    {
+        var user = await FindAsync(name);
+        var failures = new List<string>();
+        foreach (var validator in users.PasswordValidators)
+        {
+            var result = await validator.ValidateAsync(users, user, password);
+            failures.AddRange(result.Errors.Select(e => e.Description));
+        }
+
+        if (failures.Count > 0)
+        {
+            return failures;
+        }
+
+        user.PasswordHash = users.PasswordHasher.HashPassword(user, password);
+        // One update: the new hash and a new security stamp, so that a sign-in checked against the old password cannot start a session.
+        var updated = await users.UpdateSecurityStampAsync(user);
+        if (!updated.Succeeded)
+        {
+            return [.. updated.Errors.Select(e => e.Description)];
+        }
+
+        await sessions.EndAllAsync(user.Id, except: keepSession);
+        return [];
+    }
+
+    /// <summary>True when <paramref name="password"/> is <paramref name="name"/>'s password now.</summary>
+    public async Task<bool> IsPasswordAsync(string name, string password) =>
+        await users.FindByNameAsync(name) is { } user && await users.CheckPasswordAsync(user, password);
 
     /// <summary>Deletes <paramref name="name"/>, unless it is <paramref name="me"/> or the only admin.</summary>
     public async Task DeleteAsync(string name, string? me)
@@ -83,14 +121,14 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users)
 
         await EnsureAnotherAdminAsync(user, "delete");
         await users.DeleteAsync(user);
+        await sessions.EndAllAsync(user.Id);
     }
 
-    /// <summary>Ends a lockout after too many failed sign-ins, and forgets the failures.</summary>
+    /// <summary>Forgets every client's failed sign-ins as this user, so that none is held back any longer.</summary>
     public async Task<UserDto> UnlockAsync(string name)
     {
         var user = await FindAsync(name);
-        await users.SetLockoutEndDateAsync(user, null);
-        await users.ResetAccessFailedCountAsync(user);
+        throttle.Forgive(user.UserName!);
         return await ToDtoAsync(user);
     }
 
@@ -106,7 +144,7 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users)
         await users.FindByNameAsync(name) ?? throw EmulationException.NotFound("user-not-found", $"No user named '{Names.Shorten(name)}'.");
 
     private async Task<UserDto> ToDtoAsync(IdentityUser user) =>
-        new(user.UserName!, (await users.GetRolesAsync(user)).FirstOrDefault() ?? "", user.LockoutEnd > DateTimeOffset.UtcNow ? user.LockoutEnd : null);
+        new(user.UserName!, (await users.GetRolesAsync(user)).FirstOrDefault() ?? "", throttle.HeldBackUntil(user.UserName!), sessions.OfUser(user.UserName!).Count);
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
     private static partial Regex UserNamePattern();

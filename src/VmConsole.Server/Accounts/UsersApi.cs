@@ -4,11 +4,14 @@ using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Accounts;
 
-public sealed record UserDto(string UserName, string Role, DateTimeOffset? LockedOutUntil);
+/// <summary>A user: role, until when some client is held back from signing in as it after failed tries, and how many sessions it has.</summary>
+public sealed record UserDto(string UserName, string Role, DateTimeOffset? SignInHeldBackUntil, int Sessions);
 
 public sealed record CreateUserRequest(string? UserName, string? Password, string? Role);
 
 public sealed record RoleRequest(string? Role);
+
+public sealed record PasswordRequest(string? Password);
 
 /// <summary>Accounts, for admins: one role per user, and never a console without an admin.</summary>
 internal static class UsersApi
@@ -19,7 +22,8 @@ internal static class UsersApi
         users.MapGet("/", (UserDirectory directory) => directory.ListAsync());
         users.MapPost("/", CreateAsync);
         users.MapPut("/{name}/role", SetRoleAsync);
-        users.MapPost("/{name}/unlock", (string name, UserDirectory directory) => directory.UnlockAsync(name)).WithSummary("End a lockout after failed sign-ins");
+        users.MapPut("/{name}/password", SetPasswordAsync).WithSummary("Set a user's password; ends every session of that user");
+        users.MapPost("/{name}/unlock", (string name, UserDirectory directory) => directory.UnlockAsync(name)).WithSummary("Forget failed sign-ins as this user, so that no client is held back");
         users.MapDelete("/{name}", async (string name, UserDirectory directory, ClaimsPrincipal me) =>
         {
             await directory.DeleteAsync(name, me.Identity?.Name);
@@ -62,6 +66,23 @@ internal static class UsersApi
         var errors = new RequestErrors();
         var role = ParseRole(request.Role, errors);
         return errors.Any ? errors.ToResult() : TypedResults.Ok(await directory.SetRoleAsync(name, role));
+    }
+
+    private static async Task<IResult> SetPasswordAsync(string name, PasswordRequest request, UserDirectory directory)
+    {
+        var errors = new RequestErrors();
+        var password = errors.Required(request.Password, "password");
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        foreach (var error in await directory.SetPasswordAsync(name, password))
+        {
+            errors.Add("password", error);
+        }
+
+        return errors.Any ? errors.ToResult() : Results.NoContent();
     }
 
     private static string ParseRole(string? role, RequestErrors errors)

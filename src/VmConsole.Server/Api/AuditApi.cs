@@ -29,7 +29,8 @@ internal static class AuditApi
                 recorder.Audit(
                     UserOf(http), action, target, vm, status < 400,
                     status < 400 ? null : problem?.Extensions.TryGetValue("code", out var problemCode) == true ? problemCode as string : $"http-{status}",
-                    status < 400 ? null : problem?.Detail ?? $"HTTP {status}");
+                    status < 400 ? null : problem?.Detail ?? $"HTTP {status}",
+                    AddressOf(http));
             }
 
             return result;
@@ -44,7 +45,10 @@ internal static class AuditApi
         return ($"{http.Request.Method} {route}", http.Request.Path.Value ?? "", (routeValues ?? http.Request.RouteValues)["vm"] as string);
     }
 
-    public static string UserOf(HttpContext http) => http.User.Identity?.Name ?? "anonymous";
+    public static string UserOf(HttpContext http) => http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : ConsoleRecorder.Anonymous;
+
+    /// <summary>The client's address, as the audit log and the sign-in throttle know it.</summary>
+    public static string AddressOf(HttpContext http) => Accounts.ConsoleSignIn.ClientAddress(http);
 
     private static async Task<IResult> ListAsync(IDbContextFactory<ConsoleDbContext> contexts, string? vm, string? outcome, int? page, CancellationToken cancellationToken)
     {

@@ -23,7 +23,7 @@ public interface IConsoleClient
 }
 
 /// <summary>One audit log line, as the hub and the audit API show it.</summary>
-public sealed record AuditEntryDto(DateTimeOffset At, string User, string Action, string Target, string? Vm, bool Allowed, string? Code, string? Reason);
+public sealed record AuditEntryDto(DateTimeOffset At, string User, string Action, string Target, string? Vm, bool Allowed, string? Code, string? Reason, int Count = 1);
 
 /// <summary>A refused action, as the hub tells it: what, on which VM and block, and why (with the migration for a freeze).</summary>
 public sealed record RefusalDto(string Code, string Message, string? Vm, string? Operation, string? Block, string? MigrationId, string? MigrationStatus, DateTimeOffset At);
@@ -33,7 +33,7 @@ public sealed record RefusalDto(string Code, string Message, string? Vm, string?
 /// <see cref="IConsoleClient"/> call for what it follows once, however many of its subscriptions it matches.
 /// </summary>
 [Microsoft.AspNetCore.Authorization.Authorize(Policy = Accounts.Roles.CanView)]
-public sealed class ConsoleHub(HubSubscriptions subscriptions) : Hub<IConsoleClient>
+public sealed class ConsoleHub(HubSubscriptions subscriptions, HubSessions sessions) : Hub<IConsoleClient>
 {
     public const string Path = "/hubs/console";
     public const string Everything = "all";
@@ -54,8 +54,15 @@ public sealed class ConsoleHub(HubSubscriptions subscriptions) : Hub<IConsoleCli
 
     public Task UnsubscribeAll() => Follow(subscriptions.FollowAll(Context.ConnectionId, follow: false));
 
+    public override Task OnConnectedAsync()
+    {
+        sessions.Opened(Context);
+        return base.OnConnectedAsync();
+    }
+
     public override Task OnDisconnectedAsync(Exception? exception)
     {
+        sessions.Closed(Context);
         subscriptions.Forget(Context.ConnectionId);
         return base.OnDisconnectedAsync(exception);
     }

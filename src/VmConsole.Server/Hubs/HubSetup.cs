@@ -6,6 +6,7 @@ public static class HubSetup
     {
         builder.Services.AddSignalR();
         builder.Services.AddSingleton<HubSubscriptions>();
+        builder.Services.AddSingleton<HubSessions>();
         builder.Services.AddSingleton<ConsoleEventForwarder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsoleEventForwarder>());
         return builder;

@@ -15,10 +15,18 @@ namespace VmConsole.Server.Persistence;
 /// they are the state at that moment; a VM's definition is read when its write is taken, so it is the latest.
 /// </summary>
 public sealed class ConsoleRecorder(
-    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Migration.IncomingMigrations incoming) : IHostedService
+    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Migration.IncomingMigrations incoming,
+    Microsoft.Extensions.Options.IOptions<Accounts.RateLimitOptions> limits) : IHostedService
 {
+    /// <summary>The audit log's name for a caller without a session.</summary>
+    public const string Anonymous = "anonymous";
+
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
     private VmWatch? _watch;
+    private ITimer? _unauthenticatedTick;
+
+    /// <summary>The bound on what callers without a session add to the audit log.</summary>
+    public UnauthenticatedAudit Unauthenticated { get; } = new(time, limits.Value.UnauthenticatedAuditRowsPerMinute);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -37,6 +45,7 @@ public sealed class ConsoleRecorder(
         incoming.Started += OnIncomingStarted;
 
         _watch = new VmWatch(emulator, OnVmChanged);
+        _unauthenticatedTick = time.CreateTimer(_ => WriteAll(Unauthenticated.Tick()), null, UnauthenticatedAudit.Window, UnauthenticatedAudit.Window);
         foreach (var vm in emulator.Vms)
         {
             SaveVm(vm);
@@ -52,32 +61,59 @@ public sealed class ConsoleRecorder(
         incoming.Started -= OnIncomingStarted;
 
         _watch?.Dispose();
+        _unauthenticatedTick?.Dispose();
+        WriteAll(Unauthenticated.Tick(force: true));
         return Task.CompletedTask;
     }
 
     /// <summary>A line was queued for the audit log (raised on the caller's thread).</summary>
     public event Action<Hubs.AuditEntryDto>? Appended;
 
-    /// <summary>Records who did what to what, and whether it was allowed.</summary>
-    public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null)
+    /// <summary>
+    /// Records who did what to what, and whether it was allowed. A caller without a session
+    /// (<paramref name="user"/> <see cref="Anonymous"/>) is recorded within <see cref="Unauthenticated"/>'s
+    /// bound, by its client <paramref name="address"/>.
+    /// </summary>
+    public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null, string? address = null)
+    {
+        var line = new AuditLine(time.GetUtcNow(), user, action, target, vm, allowed, code, reason);
+        if (user == Anonymous)
+        {
+            WriteAll(Unauthenticated.Record(address ?? "unknown", line));
+            return;
+        }
+
+        Write(line);
+    }
+
+    private void WriteAll(IReadOnlyList<AuditLine> lines)
+    {
+        foreach (var line in lines)
+        {
+            Write(line);
+        }
+    }
+
+    private void Write(AuditLine line)
     {
         var record = new AuditRecord
         {
-            At = time.GetUtcNow(),
-            User = Cut(user, 64),
-            Action = Cut(action, 200),
-            Target = Cut(target, 400),
-            Vm = vm is null ? null : Cut(vm, 63),
-            Allowed = allowed,
-            Code = code is null ? null : Cut(code, 64),
-            Reason = reason,
+            At = line.At,
+            User = Cut(line.User, 64),
+            Action = Cut(line.Action, 200),
+            Target = Cut(line.Target, 400),
+            Vm = line.Vm is null ? null : Cut(line.Vm, 63),
+            Allowed = line.Allowed,
+            Code = line.Code is null ? null : Cut(line.Code, 64),
+            Reason = line.Reason,
+            Count = line.Count,
         };
         store.Enqueue(db =>
         {
             db.AuditLog.Add(record);
             return Task.CompletedTask;
         });
-        var entry = new Hubs.AuditEntryDto(record.At, record.User, record.Action, record.Target, record.Vm, record.Allowed, record.Code, record.Reason);
+        var entry = new Hubs.AuditEntryDto(record.At, record.User, record.Action, record.Target, record.Vm, record.Allowed, record.Code, record.Reason, record.Count);
         hub.Audited(entry);
         Appended?.Invoke(entry);
     }
