@@ -220,3 +220,36 @@ public sealed class SessionTests : SignedInApiTest
         Assert.Equal(HttpStatusCode.Unauthorized, error.StatusCode);
     }
 }
+
+/// <summary>A live page's user follows its session: signed out at once when it ends, re-authorized when the role changes.</summary>
+public sealed class LivePageSessionTests : SignedInApiTest
+{
+    [Fact]
+    public async Task LivePage_SessionEndsOrRoleChanges_FollowsAtOnce()
+    {
+        (await Admin.PostAsJsonAsync("/api/users", new { userName = "ops.page", password = "Operator-Password-1", role = "operator" })).EnsureSuccessStatusCode();
+        var registry = Factory.Services.GetRequiredService<SessionRegistry>();
+        using var client = Factory.CreateClient();
+        (await client.PostAsJsonAsync("/api/auth/login", new { userName = "ops.page", password = "Operator-Password-1" })).EnsureSuccessStatusCode();
+        var session = Assert.Single(registry.OfUser("ops.page"));
+        var identity = new System.Security.Claims.ClaimsIdentity(
+            [new(System.Security.Claims.ClaimTypes.Name, "ops.page"), new(System.Security.Claims.ClaimTypes.Role, Roles.Operator), new(SessionRegistry.ClaimType, session.Id)],
+            "Identity.Application");
+        using var page = new SessionAuthenticationStateProvider(Factory.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), registry);
+        page.SetAuthenticationState(Task.FromResult(new Microsoft.AspNetCore.Components.Authorization.AuthenticationState(new System.Security.Claims.ClaimsPrincipal(identity))));
+        var changes = new List<System.Security.Claims.ClaimsPrincipal>();
+        page.AuthenticationStateChanged += async state => changes.Add((await state).User);
+
+        (await Admin.PutAsJsonAsync("/api/users/ops.page/role", new { role = "viewer" })).EnsureSuccessStatusCode();
+
+        var demoted = Assert.Single(changes);
+        Assert.True(demoted.IsInRole(Roles.Viewer));
+        Assert.False(demoted.IsInRole(Roles.Operator));
+
+        (await client.PostAsync(new Uri("/api/auth/logout", UriKind.Relative), null)).EnsureSuccessStatusCode();
+
+        Assert.Equal(2, changes.Count);
+        Assert.False(changes[1].Identity?.IsAuthenticated);
+        Assert.False((await page.GetAuthenticationStateAsync()).User.Identity?.IsAuthenticated);
+    }
+}

@@ -28,6 +28,8 @@ public abstract class PersistedConsoleContext : ConsoleComponentContext
         services.AddIdentityCore<IdentityUser>(options => options.Password.RequiredLength = 8)
             .AddRoles<IdentityRole>()
             .AddEntityFrameworkStores<ConsoleDbContext>();
+        services.AddSingleton<SessionRegistry>();
+        services.AddSingleton<SignInThrottle>();
         services.AddScoped<UserDirectory>();
     }
 
