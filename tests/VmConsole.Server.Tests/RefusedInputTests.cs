@@ -1,0 +1,135 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Migration.Engine;
+
+namespace VmConsole.Server.Tests;
+
+/// <summary>
+/// Input that used to be answered with a 500, or accepted although it is wrong: each is a 4xx (or 507) problem with a
+/// <c>code</c> and a clear detail, every 400 with <c>errors</c>, and each refusal is in the audit log with its code and reason.
+/// </summary>
+public sealed class RefusedInputTests : SignedInApiTest
+{
+    [Fact]
+    public async Task Export_ToADirectory_Is400PathAndAudited()
+    {
+        var response = await Admin.PostAsJsonAsync("/api/vms/tiny-1/export", new { path = "/tmp" });
+
+        var problem = await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed");
+        var message = problem["errors"]!["path"]![0]!.GetValue<string>();
+        Assert.Contains("'/tmp' is a directory", message, StringComparison.Ordinal);
+        Assert.Contains(message, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "validation-failed", problem["detail"]!.GetValue<string>());
+        Assert.True(Directory.Exists("/tmp"));
+    }
+
+    [Fact]
+    public async Task Export_ToAFullDisk_Is507InsufficientStorageAuditedAndTheVmRunsOn()
+    {
+        Assert.True(File.Exists("/dev/full"), "this test writes to /dev/full, which every write fails with ENOSPC");
+
+        var response = await Admin.PostAsJsonAsync("/api/vms/tiny-1/export", new { path = "/dev/full" });
+
+        var problem = await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.InsufficientStorage, "insufficient-storage");
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains("'/dev/full'", detail, StringComparison.Ordinal);
+        Assert.Contains("No space left on device", detail, StringComparison.Ordinal);
+        await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "insufficient-storage", detail);
+        Assert.Equal("running", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]!.GetValue<string>());
+        Assert.True(File.Exists("/dev/full"), "a failed export removes only a file it created");
+    }
+
+    public static TheoryData<string, string> UnfinishedMultipart { get; } = new()
+    {
+        // The file's bytes, then the end of the body without "--boundary--".
+        { "in the file", "--b1\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nhalf-1\r\n--b1\r\nContent-Disposition: form-data; name=\"host\"\r\n\r\nhost-a\r\n--b1\r\nContent-Disposition: form-data; name=\"file\"; filename=\"vm.mig\"\r\nContent-Type: application/octet-stream\r\n\r\nQEVM\0\0\0\u0003" },
+        // The body ends inside the first field.
+        { "in a field", "--b1\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nhalf-1" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnfinishedMultipart))]
+    public async Task Import_MultipartWithoutClosingBoundary_Is400AndAudited(string where, string body)
+    {
+        var content = new ByteArrayContent(Encoding.Latin1.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=b1");
+
+        var response = await Admin.PostAsync("/api/vms/import", content);
+
+        var problem = await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-request");
+        var detail = problem["detail"]!.GetValue<string>();
+        Assert.Contains("closing boundary", detail, StringComparison.Ordinal);
+        Assert.NotNull(problem["errors"]);
+        Assert.False(Factory.Emulator.TryGetVm("half-1", out _), where);
+        var audited = await WaitForAuditAsync(e => e["action"]!.GetValue<string>() == "POST /api/vms/import" && e["code"]?.GetValue<string>() == "bad-request");
+        Assert.False(audited["allowed"]!.GetValue<bool>());
+        Assert.Equal(detail, audited["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Export_DuringAMigration_Is409SayingWhyAndWhatToDoAndLeavesTheVmRunning()
+    {
+        var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a", capabilities = new { pauseBeforeSwitchover = true } });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        var engine = Factory.Services.GetRequiredService<MigrationEngine>();
+        try
+        {
+            var download = await Admin.PostAsync("/api/vms/tiny-1/export", null);
+            var toPath = await Admin.PostAsJsonAsync("/api/vms/tiny-1/export", new { path = Path.Combine(Path.GetTempPath(), $"vmconsole-export-{Guid.NewGuid():N}.mig") });
+
+            foreach (var response in new[] { download, toPath })
+            {
+                var problem = await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.Conflict, "vm-migrating");
+                var detail = problem["detail"]!.GetValue<string>();
+                Assert.Contains($"migration {id}", detail, StringComparison.Ordinal);
+                Assert.Contains("paused", detail, StringComparison.Ordinal);
+                Assert.Contains("once the migration has ended", detail, StringComparison.Ordinal);
+            }
+
+            Assert.Equal("running", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]!.GetValue<string>());
+            Assert.False(engine.Get(id).Status.IsFinal());
+            await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "vm-migrating", null);
+        }
+        finally
+        {
+            await Admin.PostAsync($"/api/migrations/{id}/cancel", null);
+            await engine.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        // Once it has ended, the same export is taken.
+        Assert.Equal(HttpStatusCode.OK, (await Admin.PostAsync("/api/vms/tiny-1/export", null)).StatusCode);
+    }
+
+    private async Task AssertAuditedAsync(string vm, string action, string code, string? reason)
+    {
+        var entry = await ApiTestMemory.WaitForAuditAsync(Admin, vm, e => e["action"]!.GetValue<string>() == action && e["code"]?.GetValue<string>() == code);
+        Assert.False(entry["allowed"]!.GetValue<bool>());
+        Assert.False(string.IsNullOrWhiteSpace(entry["reason"]?.GetValue<string>()));
+        if (reason is not null)
+        {
+            Assert.Equal(reason, entry["reason"]!.GetValue<string>());
+        }
+    }
+
+    /// <summary>Waits (bounded) for an entry of the whole audit log, whatever VM it names (a refused import may name none).</summary>
+    private async Task<JsonNode> WaitForAuditAsync(Func<JsonNode, bool> match)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var entries = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit"))!;
+            if (entries.FirstOrDefault(e => match(e!)) is { } found)
+            {
+                return found;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"no such audit entry: {entries.ToJsonString()}");
+            await Task.Delay(50);
+        }
+    }
+
+}
