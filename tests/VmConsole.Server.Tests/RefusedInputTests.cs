@@ -69,6 +69,19 @@ public sealed class RefusedInputTests : SignedInApiTest
         Assert.Equal(detail, audited["reason"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("{\"name\":\"m1\",\"host\":\"host-a\",\"memoryMiB\":16}")]
+    [InlineData("{\"name\":\"m1\",\"host\":\"host-a\",\"machine\":null,\"memoryMiB\":16}")]
+    [InlineData("{\"name\":\"m1\",\"host\":\"host-a\",\"machine\":\"\",\"memoryMiB\":16}")]
+    public async Task CreateVm_WithoutMachine_Is400MachineRequiredAndNoVm(string body)
+    {
+        var response = await Admin.PostAsync("/api/vms", Json(body));
+
+        var problem = await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed");
+        Assert.Equal("'machine' is required.", problem["errors"]!["machine"]![0]!.GetValue<string>());
+        Assert.False(Factory.Emulator.TryGetVm("m1", out _));
+    }
+
     [Fact]
     public async Task Export_DuringAMigration_Is409SayingWhyAndWhatToDoAndLeavesTheVmRunning()
     {
@@ -132,4 +145,5 @@ public sealed class RefusedInputTests : SignedInApiTest
         }
     }
 
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
