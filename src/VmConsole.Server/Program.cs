@@ -44,6 +44,7 @@ app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
+app.UseJsonBodyCheck();
 app.MapStaticAssets();
 app.MapConsoleApi();
 app.MapAccountForms();

@@ -82,6 +82,31 @@ public sealed class RefusedInputTests : SignedInApiTest
         Assert.False(Factory.Emulator.TryGetVm("m1", out _));
     }
 
+    public static TheoryData<string, string, byte[]> InvalidUtf8Bodies { get; } = new()
+    {
+        // No request record has these members; the bytes FF FE and C3 28 are no UTF-8 at all.
+        { "POST", "/api/vms", [.. "{\"name\":\"u1\",\"host\":\"host-a\",\"machine\":\"microvm\",\"memoryMiB\":16,\"junk\":\""u8, 0xFF, 0xFE, 0xC3, 0x28, .. "\"}"u8] },
+        { "POST", "/api/vms", [.. "{\"name\":\"u1\",\"host\":\"host-a\",\"machine\":\"microvm\",\"memoryMiB\":16,\""u8, 0xFF, 0xFE, .. "\":1}"u8] },
+        { "PUT", "/api/vms/tiny-1/workload", [.. "{\"kind\":\"idle\",\"junk\":{\"deeper\":[\""u8, 0xC3, 0x28, .. "\"]}}"u8] },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidUtf8Bodies))]
+    public async Task Route_InvalidUtf8InAnUnknownMember_Is400BodyAuditedAndNothingChanges(string method, string path, byte[] body)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative)) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+
+        var response = await Admin.SendAsync(request);
+
+        var problem = await ApiErrorTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-request");
+        Assert.Contains("UTF-8", problem["errors"]!["$"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.False(Factory.Emulator.TryGetVm("u1", out _));
+        Assert.Equal("sweep", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["workload"]!["kind"]!.GetValue<string>());
+        var audited = await WaitForAuditAsync(e => e["target"]!.GetValue<string>() == path && e["code"]?.GetValue<string>() == "bad-request");
+        Assert.False(audited["allowed"]!.GetValue<bool>());
+    }
+
     [Fact]
     public async Task Export_DuringAMigration_Is409SayingWhyAndWhatToDoAndLeavesTheVmRunning()
     {
