@@ -82,6 +82,33 @@ public sealed class RefusedInputTests : SignedInApiTest
         Assert.False(Factory.Emulator.TryGetVm("m1", out _));
     }
 
+    /// <summary>
+    /// Issue 11 says the uri is ignored when destinationHost is given too; it is not: it is the transport to the
+    /// destination host (the engine listens on it and the source connects), as the route's summary says ("or both").
+    /// </summary>
+    [Fact]
+    public async Task StartMigration_DestinationHostAndUri_MigratesOverThatUri()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"vmconsole-uri-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var uri = $"unix:{directory}/m.sock";
+            var response = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a", uri });
+
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var id = (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+            var done = await ApiTestMemory.WaitForMigrationAsync(Admin, id);
+            Assert.True(done["status"]!.GetValue<string>() == "completed", done.ToJsonString());
+            Assert.Equal(uri, done["uri"]!.GetValue<string>());
+            Assert.Equal("host-a", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["host"]!.GetValue<string>());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     public static TheoryData<string, string, byte[]> InvalidUtf8Bodies { get; } = new()
     {
         // No request record has these members; the bytes FF FE and C3 28 are no UTF-8 at all.
