@@ -46,6 +46,7 @@ app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
 app.UseAntiforgery();
+app.UseJsonBodyCheck();
 app.MapStaticAssets();
 app.MapConsoleApi();
 app.MapAccountForms();

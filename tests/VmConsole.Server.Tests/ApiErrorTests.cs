@@ -37,7 +37,7 @@ public sealed class ApiErrorTests : SignedInApiTest
     }
 
     [Theory]
-    [InlineData("POST", "/api/vms", "{\"name\":\"Bad Name!\",\"host\":\"host-a\",\"memoryMiB\":64}", "invalid-name", "name")]
+    [InlineData("POST", "/api/vms", "{\"name\":\"Bad Name!\",\"host\":\"host-a\",\"machine\":\"q35\",\"memoryMiB\":64}", "invalid-name", "name")]
     [InlineData("POST", "/api/vms", "{\"name\":\"m1\",\"host\":\"host-a\",\"machine\":\"vax\",\"memoryMiB\":64}", "invalid-machine", "machine")]
     [InlineData("PUT", "/api/vms/tiny-1/workload", "{\"kind\":\"uniform\",\"pagesPerSecond\":10,\"workingSetMiB\":64}", "invalid-working-set", "workingSetMiB")]
     [InlineData("POST", "/api/vms/db-1/ramblocks", "{\"backendId\":\"9bad\",\"sizeBytes\":4096}", "invalid-id", "backendId")]

@@ -50,10 +50,10 @@ public sealed class ApiTests : SignedInApiTest
     }
 
     [Theory]
-    [InlineData("{\"name\":\"Bad Name!\",\"host\":\"host-a\",\"memoryMiB\":64}", HttpStatusCode.BadRequest, "invalid-name")]
-    [InlineData("{\"name\":\"v2\",\"host\":\"nowhere\",\"memoryMiB\":64}", HttpStatusCode.NotFound, "host-not-found")]
-    [InlineData("{\"name\":\"web-1\",\"host\":\"host-a\",\"memoryMiB\":64}", HttpStatusCode.Conflict, "vm-exists")]
-    [InlineData("{\"name\":\"v3\",\"host\":\"host-a\",\"memoryMiB\":65536}", HttpStatusCode.Conflict, "host-capacity")]
+    [InlineData("{\"name\":\"Bad Name!\",\"host\":\"host-a\",\"machine\":\"q35\",\"memoryMiB\":64}", HttpStatusCode.BadRequest, "invalid-name")]
+    [InlineData("{\"name\":\"v2\",\"host\":\"nowhere\",\"machine\":\"q35\",\"memoryMiB\":64}", HttpStatusCode.NotFound, "host-not-found")]
+    [InlineData("{\"name\":\"web-1\",\"host\":\"host-a\",\"machine\":\"q35\",\"memoryMiB\":64}", HttpStatusCode.Conflict, "vm-exists")]
+    [InlineData("{\"name\":\"v3\",\"host\":\"host-a\",\"machine\":\"q35\",\"memoryMiB\":65536}", HttpStatusCode.Conflict, "host-capacity")]
     [InlineData("{\"name\":\"v4\",\"host\":\"host-a\",\"memoryMiB\":-1}", HttpStatusCode.BadRequest, "validation-failed")]
     public async Task CreateVm_Refused_IsProblemWithCode(string body, HttpStatusCode status, string code)
     {

@@ -73,7 +73,7 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     {
         if (machineType != vm.Machine.Name && Qemu.QemuMachineTypes.FindPreset(machineType) != vm.Machine)
         {
-            throw new MigrationStreamException($"Machine type received is '{machineType}' and local is '{vm.Machine.Name}'");
+            throw Qemu.QemuMachineTypes.Mismatch(machineType, vm.Machine.Name);
         }
     }
 

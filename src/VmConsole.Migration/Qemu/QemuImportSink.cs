@@ -40,9 +40,7 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
 
     public void OnConfiguration(string machineType)
     {
-        Machine = QemuMachineTypes.FindPreset(machineType)
-            ?? throw new MigrationStreamException(
-                $"Machine type received is '{machineType}': VmConsole models microvm, q35 (pc-q35-*) and pc (pc-i440fx-*)");
+        Machine = QemuMachineTypes.FindPreset(machineType) ?? throw QemuMachineTypes.Refuse(machineType);
         MachineType = machineType;
     }
 

@@ -22,18 +22,48 @@ public static class QemuStreamExport
     private const uint RamSectionId = 2;
     private const int FlushEvery = 1 << 20;
 
-    /// <exception cref="Emulation.EmulationException">The VM is neither running nor paused, or a migration holds its block list.</exception>
-    public static async Task<QemuExportResult> ExportAsync(Vm vm, Stream output, CancellationToken cancellationToken = default)
+    /// <summary>The refusal code of an export asked for while a migration (or another export) holds the VM's block list.</summary>
+    public const string MigratingCode = "vm-migrating";
+
+    /// <summary>
+    /// Refuses up front what <see cref="ExportAsync"/> would refuse, so that a caller can check before it opens a file
+    /// or starts a download: a VM neither running nor paused, and one a migration holds.
+    /// </summary>
+    /// <exception cref="Emulation.EmulationException"><c>vm-not-running</c> or <c>vm-migrating</c> (409).</exception>
+    public static void CheckExportable(Vm vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
-        ArgumentNullException.ThrowIfNull(output);
         if (vm.RunState is not (RunState.Running or RunState.Paused))
         {
             throw Emulation.EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
         }
 
+        if (vm.Freeze.Lease?.Holder is { } holder)
+        {
+            throw Migrating(vm, holder.MigrationId, holder.Status);
+        }
+    }
+
+    /// <exception cref="Emulation.EmulationException">The VM is neither running nor paused (<c>vm-not-running</c>), or a
+    /// migration holds its block list (<c>vm-migrating</c>).</exception>
+    public static async Task<QemuExportResult> ExportAsync(Vm vm, Stream output, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        ArgumentNullException.ThrowIfNull(output);
+        CheckExportable(vm);
         using var holder = new ExportHolder();
-        using var lease = vm.Freeze.Acquire(holder);
+        MigrationLease lease;
+        try
+        {
+            lease = vm.Freeze.Acquire(holder);
+        }
+        catch (MigratableSetFrozenException frozen)
+        {
+            // A migration accepted since the check above.
+            throw Migrating(vm, frozen.MigrationId, frozen.MigrationStatus);
+        }
+
+        using var leaseInForce = lease;
         var pausedByUs = vm.TryChangeRunState(RunState.Running, RunState.Paused);
         try
         {
@@ -88,13 +118,32 @@ public static class QemuStreamExport
         }
     }
 
+    /// <summary>
+    /// Why an export cannot be taken while a migration runs, and what to do. An export is one moment's copy: it holds a
+    /// running guest paused while it writes. Pausing the source of a migration would change that migration (at
+    /// switchover the destination starts paused if the source was, and a cancel leaves the source as the migration found
+    /// it), and at switchover the source's memory is handed to the destination and freed. Reading pages while the
+    /// guest runs would not be a consistent copy. So the console refuses rather than write a stream that is not one moment.
+    /// </summary>
+    private static Emulation.EmulationException Migrating(Vm vm, string holderId, string holderStatus) =>
+        Emulation.EmulationException.Conflict(
+            MigratingCode,
+            holderId.StartsWith(ExportHolder.IdPrefix, StringComparison.Ordinal)
+                ? $"VM '{vm.Name}' is being exported already ({holderId}); export it again once that export has been written."
+                : $"VM '{vm.Name}' cannot be exported while migration {holderId} is {holderStatus}: an export is one moment's copy, so it keeps "
+                  + "a running guest paused while it writes, and pausing the source of a migration would change the migration (the "
+                  + "destination would start paused) while its switchover frees the memory being written. Export it once the migration "
+                  + "has ended: after completed from its new host (same VM name), after cancelled or failed from this one.");
+
     /// <summary>The export's hold on the block list; a teardown of the VM asks it to stop.</summary>
     private sealed class ExportHolder : IMigrationLeaseHolder, IDisposable
     {
         private readonly CancellationTokenSource _cancel = new();
         private CancellationTokenSource? _linked;
 
-        public string MigrationId { get; } = "export-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
+        public const string IdPrefix = "export-";
+
+        public string MigrationId { get; } = IdPrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
 
         public string Status => _cancel.IsCancellationRequested ? "cancelling" : "active";
 

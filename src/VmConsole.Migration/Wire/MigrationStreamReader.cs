@@ -766,9 +766,12 @@ public sealed class MigrationStreamReader
         if (_deviceStates!.Description is { } description)
         {
             _deviceDescription = description.Find(name, instanceId) ?? throw UnknownSection(name, instanceId);
+            QemuDeviceVersions.Check(name, versionId);
             _stage = Stage.DeviceState;
             return true;
         }
+
+        QemuDeviceVersions.Check(name, versionId);
 
         _payload.Start(_deviceStates.MaxDeviceStateBytes);
         _stage = Stage.DeviceTail;
@@ -879,6 +882,7 @@ public sealed class MigrationStreamReader
 
             _sectionId = sectionId;
             device = new NotImportedDeviceSection(WireText.Lenient(idStr[..idLength]), instanceId, versionId, 0);
+            QemuDeviceVersions.Check(device.Name, versionId);
         }
 
         if (!reader.End)

@@ -91,7 +91,7 @@ internal static class QemuApi
 
         var reader = new MultipartReader(HeaderUtilities.RemoveQuotes(boundary).Value!, http.Request.Body);
         string? formName = null, formHost = null;
-        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+        while (await NextSectionAsync(reader, cancellationToken) is { } section)
         {
             if (section.GetContentDispositionHeader() is not { } disposition)
             {
@@ -113,7 +113,16 @@ internal static class QemuApi
                 return await RunImportAsync(http, import, engine, name, host, section.Body, "file", cancellationToken);
             }
 
-            var value = await new StreamReader(section.Body).ReadToEndAsync(cancellationToken);
+            string value;
+            try
+            {
+                value = await new StreamReader(section.Body).ReadToEndAsync(cancellationToken);
+            }
+            catch (IOException ex)
+            {
+                throw UnfinishedMultipart(ex);
+            }
+
             if (field == "name")
             {
                 formName = value;
@@ -139,6 +148,11 @@ internal static class QemuApi
         {
             var result = await import.ImportAsync(name, host, input, progress: null, cancellationToken);
             return TypedResults.Created($"/api/vms/{result.Vm.Name}", new ImportedVmDto(result.Vm.ToDto(engine), result.ToDto()));
+        }
+        catch (MigrationStreamException ex) when (field == "file" && ex.InnerException is IOException cut)
+        {
+            // The upload itself broke (no closing boundary, a client gone), not the stream in it.
+            throw UnfinishedMultipart(cut);
         }
         catch (MigrationStreamException ex)
         {
@@ -171,39 +185,80 @@ internal static class QemuApi
             {
                 errors.Add("path", $"'{Names.Shorten(path)}' is not an absolute path in an existing directory on the server.");
             }
+            else if (path.Length > 0 && Directory.Exists(path))
+            {
+                errors.Add("path", $"'{Names.Shorten(path)}' is a directory: give the path of a file to write, such as '{Names.Shorten(Path.Combine(path, target.Name + ".qemu-stream"))}'.");
+            }
 
             if (errors.Any)
             {
                 return errors.ToResult();
             }
 
-            CheckExportable(target);
-            QemuExportResult result;
-            await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                result = await QemuStreamExport.ExportAsync(target, file, cancellationToken);
-            }
-
-            return TypedResults.Ok(new ExportSummaryDto(
-                target.Name, path, result.MachineType, [.. result.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
-                result.BytesWritten, result.NormalPages, result.ZeroPages));
+            QemuStreamExport.CheckExportable(target);
+            return await ExportToFileAsync(target, path, cancellationToken);
         }
 
         // Refused before the first byte, so that a refusal is a problem, not a broken download.
-        CheckExportable(target);
+        QemuStreamExport.CheckExportable(target);
         http.Response.ContentType = "application/octet-stream";
         http.Response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileNameStar = $"{target.Name}.qemu-stream", FileName = $"{target.Name}.qemu-stream" }.ToString();
         await QemuStreamExport.ExportAsync(target, http.Response.Body, cancellationToken);
         return Results.Empty;
     }
 
-    private static void CheckExportable(Vm vm)
+    /// <summary>
+    /// Writes the stream into a server file. A file that cannot be opened is a 400 on <c>path</c>; a disk that fills up is
+    /// a 507; either way a file the export created is removed (one that was there, such as a device, is left alone).
+    /// </summary>
+    private static async Task<IResult> ExportToFileAsync(Vm target, string path, CancellationToken cancellationToken)
     {
-        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        var created = !File.Exists(path);
+        FileStream file;
+        try
         {
-            throw EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
+            file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var errors = new RequestErrors();
+            errors.Add("path", $"'{Names.Shorten(path)}' cannot be written: {ex.Message}");
+            return errors.ToResult();
+        }
+
+        QemuExportResult result;
+        try
+        {
+            await using (file)
+            {
+                result = await QemuStreamExport.ExportAsync(target, file, cancellationToken);
+            }
+        }
+        catch (IOException ex)
+        {
+            if (created)
+            {
+                File.Delete(path);
+            }
+
+            return IsDiskFull(ex)
+                ? ApiProblems.Problem(
+                    StatusCodes.Status507InsufficientStorage,
+                    "insufficient-storage",
+                    $"Exporting VM '{target.Name}' to '{Names.Shorten(path)}' ran out of space ({ex.Message}); no file was kept. Free space there or choose another path.")
+                : ApiProblems.Problem(
+                    StatusCodes.Status500InternalServerError,
+                    "export-failed",
+                    $"Writing VM '{target.Name}' to '{Names.Shorten(path)}' failed: {ex.Message}");
+        }
+
+        return TypedResults.Ok(new ExportSummaryDto(
+            target.Name, path, result.MachineType, [.. result.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
+            result.BytesWritten, result.NormalPages, result.ZeroPages));
     }
+
+    /// <summary>ENOSPC (its errno is the HResult on Linux) or Windows' ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL.</summary>
+    private static bool IsDiskFull(IOException ex) => ex.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
 
     private static IResult Incoming(IncomingMigrationRequest request, IncomingMigrations incoming, HttpContext http)
     {
@@ -225,6 +280,25 @@ internal static class QemuApi
         var migration = incoming.Listen(name, host, uri);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }
+
+    /// <summary>The next multipart section; a body that ends before its closing boundary is a 400, not a 500.</summary>
+    private static async Task<MultipartSection?> NextSectionAsync(MultipartReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadNextSectionAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            throw UnfinishedMultipart(ex);
+        }
+    }
+
+    /// <summary>Answered by the exception handler as a 400 <c>bad-request</c> on the body, and audited there.</summary>
+    private static BadHttpRequestException UnfinishedMultipart(IOException cause) => new(
+        "The multipart body ended before its closing boundary (--boundary--): the upload was cut short. Send the whole form again.",
+        StatusCodes.Status400BadRequest,
+        cause);
 
     /// <summary>The audit log files a call under the route's <c>{vm}</c>; these routes name the VM they create in the body instead.</summary>
     private static void AuditAs(HttpContext http, string vm) => http.Request.RouteValues["vm"] = vm;

@@ -70,8 +70,9 @@ internal sealed class RequestErrors
         return name is not null;
     }
 
+    /// <summary>The 400; its detail is the messages themselves, so that the audit log's reason says what was wrong.</summary>
     public IResult ToResult() => TypedResults.ValidationProblem(
         _errors,
-        detail: "Some fields are missing or out of range.",
+        detail: string.Join(" ", _errors.Values.SelectMany(messages => messages)),
         extensions: new Dictionary<string, object?> { ["code"] = "validation-failed" });
 }

@@ -36,6 +36,7 @@ internal static class VmsApi
         var errors = new RequestErrors();
         var name = errors.Required(request.Name, "name");
         var host = errors.Required(request.Host, "host");
+        var machine = errors.Required(request.Machine, "machine");
         var memoryMiB = errors.InRange(request.MemoryMiB, "memoryMiB", 1, Vm.MaxMemoryBytes / MiB);
         var slots = errors.InRange(request.Slots, "slots", 0, Vm.MaxSlots, required: false);
         var maxMemMiB = errors.InRange(request.MaxMemMiB, "maxMemMiB", 0, Vm.MaxMemoryBytes / MiB, required: false);
@@ -45,7 +46,7 @@ internal static class VmsApi
             return errors.ToResult();
         }
 
-        var created = emulator.CreateVm(new VmDefinition(name, host, request.Machine ?? "q35", memoryMiB * MiB)
+        var created = emulator.CreateVm(new VmDefinition(name, host, machine, memoryMiB * MiB)
         {
             Slots = (int)slots,
             MaxMemBytes = maxMemMiB * MiB,

@@ -18,6 +18,12 @@ public sealed class QemuImportErrorTests
     private const string TimerDescription =
         """{"page_size": 4096, "devices": [{"name": "timer", "instance_id": 0, "vmsd_name": "timer", "version": 2, "fields": [{"name": "cpu_ticks_offset", "type": "int64", "size": 8}, {"name": "unused", "type": "unused_buffer", "size": 8}, {"name": "cpu_clock_offset", "type": "int64", "size": 8}], "subsections": [{"vmsd_name": "timer/dma", "version": 1, "fields": [{"name": "a", "type": "uint32", "size": 4, "array_len": 2}]}]}]}""";
 
+    private const string TimerAndApicDescription =
+        """{"page_size": 4096, "devices": [{"name": "timer", "instance_id": 0, "vmsd_name": "timer", "version": 2, "fields": [{"name": "cpu_ticks_offset", "type": "int64", "size": 8}, {"name": "unused", "type": "unused_buffer", "size": 8}, {"name": "cpu_clock_offset", "type": "int64", "size": 8}], "subsections": [{"vmsd_name": "timer/dma", "version": 1, "fields": [{"name": "a", "type": "uint32", "size": 4, "array_len": 2}]}]}, {"name": "apic", "instance_id": 0, "vmsd_name": "apic", "version": 3, "fields": [{"name": "apicbase", "type": "uint32", "size": 4}]}]}""";
+
+    private const string AhciDescription =
+        """{"page_size": 4096, "devices": [{"name": "0000:00:1f.2/ich9_ahci", "instance_id": 0, "vmsd_name": "ich9_ahci", "version": 1, "fields": [{"name": "parent_obj", "type": "struct", "size": 4}]}]}""";
+
     public static TheoryData<string, byte[]> Malformed() => new()
     {
         { "Not a migration stream", [0x51, 0x45, 0x56, 0x4E, 0, 0, 0, 3] },
@@ -32,6 +38,13 @@ public sealed class QemuImportErrorTests
         { "Unknown savevm section or instance 'timer' 1", Build("microvm", Microvm, Timer(withSubsection: true, instance: 1), TimerDescription) },
         { "Subsection timer/dma not found in section 'timer'", Build("microvm", Microvm, Timer(withSubsection: false), TimerDescription) },
         { "The VM description after EOF is not valid", Build("microvm", Microvm, Timer(withSubsection: true), TimerDescription.Replace("\"fields\"", "\"fields\":{}, \"x\"", StringComparison.Ordinal)) },
+        { "Machine type received is 'pc-q35-7\\x0e2' and local is 'pc-q35-7.2'", Build("pc-q35-7\u000e2", Microvm) },
+        { "Machine type received is 'pc-i440fx-9.9' and local is 'pc-i440fx-7.2'", Build("pc-i440fx-9.9", Microvm) },
+        { "savevm: unsupported version 3 for 'timer' v2", Build("microvm", Microvm, Timer(withSubsection: true, version: 3), TimerDescription) },
+        { "timer: incoming version_id 0 is too old for local minimum version_id  1", Build("microvm", Microvm, Timer(withSubsection: true, version: 0), TimerDescription) },
+        { "savevm: unsupported version 4 for 'apic' v3", Build("microvm", Microvm, [.. Timer(withSubsection: true), .. Apic(version: 4)], TimerAndApicDescription) },
+        { "apic: incoming version_id 2 is too old for local minimum version_id  3", Build("microvm", Microvm, [.. Timer(withSubsection: true), .. Apic(version: 2)], TimerAndApicDescription) },
+        { "savevm: unsupported version 2 for '0000:00:1f.2/ich9_ahci' v1", Build("microvm", Microvm, Ahci(version: 2), AhciDescription) },
     };
 
     [Theory]
@@ -81,15 +94,53 @@ public sealed class QemuImportErrorTests
         Assert.Equal(0, emulator.GetHost(host).ReservedBytes);
     }
 
+    [Theory]
+    [InlineData("microvm")]
+    [InlineData("pc-q35-7.2")]
+    [InlineData("pc-q35-4.0.1")]
+    [InlineData("pc-q35-2.4")]
+    [InlineData("pc-i440fx-7.2")]
+    [InlineData("pc-i440fx-1.4")]
+    public void FindPreset_MachineTypeQemu72Has_Found(string machineType) => Assert.NotNull(QemuMachineTypes.FindPreset(machineType));
+
+    [Theory]
+    [InlineData("pc-q35-7\u000e2")]
+    [InlineData("pc-q35-7.2\u0000")]
+    [InlineData("pc-q35-")]
+    [InlineData("pc-q35-8.0")]
+    [InlineData("pc-i440fx-1.3")]
+    [InlineData("microvm ")]
+    public void FindPreset_NameQemu72DoesNotHave_Null(string machineType) => Assert.Null(QemuMachineTypes.FindPreset(machineType));
+
+    /// <summary>A one-field 'apic' device section (4 bytes), section id 8.</summary>
+    private static byte[] Apic(uint version) => Section(8, "apic", version, 4);
+
+    /// <summary>A one-field ich9_ahci device section (4 bytes) under its PCI path, section id 9.</summary>
+    private static byte[] Ahci(uint version) => Section(9, "0000:00:1f.2/ich9_ahci", version, 4);
+
+    private static byte[] Section(uint id, string name, uint version, int fieldBytes)
+    {
+        var bytes = new List<byte> { QemuFormat.SectionFull };
+        bytes.AddRange(Be32(id));
+        bytes.Add((byte)name.Length);
+        bytes.AddRange(Encoding.ASCII.GetBytes(name));
+        bytes.AddRange(Be32(0));
+        bytes.AddRange(Be32(version));
+        bytes.AddRange(Enumerable.Repeat((byte)0x33, fieldBytes));
+        bytes.Add(QemuFormat.SectionFooter);
+        bytes.AddRange(Be32(id));
+        return [.. bytes];
+    }
+
     /// <summary>A 'timer' device section (24 bytes of fields, optionally the 'timer/dma' subsection), section id 7.</summary>
-    private static byte[] Timer(bool withSubsection, uint instance = 0)
+    private static byte[] Timer(bool withSubsection, uint instance = 0, uint version = 2)
     {
         var bytes = new List<byte> { QemuFormat.SectionFull };
         bytes.AddRange(Be32(7));
         bytes.Add(5);
         bytes.AddRange("timer"u8.ToArray());
         bytes.AddRange(Be32(instance));
-        bytes.AddRange(Be32(2));
+        bytes.AddRange(Be32(version));
         bytes.AddRange(Enumerable.Repeat((byte)0x11, 24));
         if (withSubsection)
         {
