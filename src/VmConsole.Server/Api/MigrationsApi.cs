@@ -77,7 +77,12 @@ internal static class MigrationsApi
         var vm = errors.Required(request.Vm, "vm");
         if (request.DestinationHost is null && request.Uri is null)
         {
-            errors.Add("destinationHost", "Give 'destinationHost', 'uri', or both.");
+            errors.Add("destinationHost", "Give 'destinationHost' (a host of this console) or 'uri' (a peer already listening there, such as QEMU with -incoming).");
+        }
+        else if (request.DestinationHost is not null && request.Uri is not null)
+        {
+            // With both, the console would listen on the uri itself for its own host: a uri meant for a QEMU peer would silently not reach it.
+            errors.Add("uri", "Give 'destinationHost' or 'uri', not both: to a host of this console the console chooses the channel; 'uri' is for a peer already listening there, such as QEMU with -incoming.");
         }
 
         if (errors.Any)
