@@ -58,7 +58,19 @@ public sealed class ConsoleRecorder(
     /// <summary>A line was queued for the audit log (raised on the caller's thread).</summary>
     public event Action<Hubs.AuditEntryDto>? Appended;
 
-    /// <summary>Records who did what to what, and whether it was allowed.</summary>
+    /// <summary>
+    /// Records like <see cref="Audit"/>, and completes once the line is committed, and with it every write queued
+    /// before it: the definitions, deletions and migration states the audited call changed (the emulator and the
+    /// engine raise their events on the caller's thread, so those are queued before the line). A call is answered
+    /// after this, so that what it acknowledges survives a crash.
+    /// </summary>
+    public Task AuditAsync(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null)
+    {
+        Audit(user, action, target, vm, allowed, code, reason);
+        return store.FlushAsync();
+    }
+
+    /// <summary>Records who did what to what, and whether it was allowed (queued: see <see cref="AuditAsync"/> to wait for the commit).</summary>
     public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null)
     {
         var record = new AuditRecord
