@@ -41,14 +41,45 @@ public sealed class ConsoleProcess : IDisposable
         };
         info.Environment["ConnectionStrings__VmConsole"] = $"Data Source={databaseFile}";
         info.Environment["Auth__BootstrapAdminPassword"] = ConsoleFactory.AdminPassword;
+        // Startup is mostly JIT: without profile-guided instrumentation and with one GC heap, it is sooner ready on a
+        // busy machine (crash tests start the console many times). Neither changes what the console does.
+        info.Environment["DOTNET_TieredPGO"] = "0";
+        info.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(info)!;
         var console = new ConsoleProcess(process, new Uri($"http://127.0.0.1:{port}/"));
         process.OutputDataReceived += (_, e) => console.Append(e.Data);
         process.ErrorDataReceived += (_, e) => console.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await console.WaitReadyAsync();
+        try
+        {
+            await console.WaitReadyAsync();
+        }
+        catch
+        {
+            // Not handed to the caller, so killed here.
+            console.Dispose();
+            throw;
+        }
+
         return console;
+    }
+
+    /// <summary>A client signed in as the bootstrap admin (cookies kept).</summary>
+    public async Task<HttpClient> SignInAsync()
+    {
+        var client = new HttpClient(new HttpClientHandler { UseCookies = true }) { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(60) };
+        try
+        {
+            using var body = new StringContent($"{{\"userName\":\"admin\",\"password\":\"{ConsoleFactory.AdminPassword}\"}}", Encoding.UTF8, "application/json");
+            (await client.PostAsync(new Uri("api/auth/login", UriKind.Relative), body)).EnsureSuccessStatusCode();
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Ends the process at once, as a power cut or kill -9 would: nothing is shut down gracefully.</summary>
@@ -70,7 +101,8 @@ public sealed class ConsoleProcess : IDisposable
 
     private async Task WaitReadyAsync()
     {
-        using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(2) };
+        // A first render can take seconds on a busy machine: a short timeout would only abort it and start it again.
+        using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {

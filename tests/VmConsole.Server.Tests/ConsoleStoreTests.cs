@@ -80,14 +80,16 @@ public sealed class ConsoleStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Write_BatchFailsToCommit_IsLoggedAndTheWriterGoesOn()
+    public async Task Write_BatchFailsToCommit_FlushFaultsLoggedAndTheWriterGoesOn()
     {
         using var store = new ConsoleStore(Contexts, _log);
-        await store.StartAsync(CancellationToken.None);
 
-        // Disposing the context's connection under the batch makes its commit throw, outside any one write.
+        // Disposing the context's connection under the batch makes its commit throw, outside any one write. Queued
+        // before the writer starts, so that the write and the flush are in one batch.
         store.Enqueue(db => db.Database.CloseConnectionAsync());
-        await store.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var flush = store.FlushAsync();
+        await store.StartAsync(CancellationToken.None);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => flush.WaitAsync(TimeSpan.FromSeconds(10)));
         store.Enqueue(Line("after"));
         await store.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10));
 

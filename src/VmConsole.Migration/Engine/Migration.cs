@@ -175,6 +175,29 @@ public sealed class Migration : IMigrationLeaseHolder
         _continue.TrySetResult();
     }
 
+    /// <summary>
+    /// migrate-continue, completing once the worker has acted on it: the migration has left <c>pre-switchover</c> (for
+    /// <c>device</c>, or for <c>cancelling</c> or <c>failing</c> when those won), and that state change has been raised
+    /// to every subscriber that was there before the call.
+    /// </summary>
+    public async Task ContinueAsync(CancellationToken cancellationToken = default)
+    {
+        // Subscribed before asking: the worker may move on before Continue returns. A change that won before the
+        // subscription makes Continue throw, so the wait below always ends with a change.
+        var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(Migration migration, MigrationStatus status) => left.TrySetResult();
+        StatusChanged += OnChanged;
+        try
+        {
+            Continue();
+            await left.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            StatusChanged -= OnChanged;
+        }
+    }
+
     /// <summary>query-migrate: the numbers now.</summary>
     public MigrationStats GetStats()
     {

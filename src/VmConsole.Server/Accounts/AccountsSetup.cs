@@ -89,8 +89,8 @@ public static class AccountsSetup
             {
                 // A refusal at the door is a refusal like any other: who tried what (DESIGN.md section 7).
                 var (action, target, vm) = Api.AuditApi.Describe(context.HttpContext);
-                context.HttpContext.RequestServices.GetRequiredService<Persistence.ConsoleRecorder>()
-                    .Audit(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail, Api.AuditApi.AddressOf(context.HttpContext));
+                await context.HttpContext.RequestServices.GetRequiredService<Persistence.ConsoleRecorder>()
+                    .AuditAsync(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail, Api.AuditApi.AddressOf(context.HttpContext));
             }
 
             context.Response.StatusCode = status;

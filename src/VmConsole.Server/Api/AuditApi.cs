@@ -26,7 +26,7 @@ internal static class AuditApi
                 var problem = (result as IValueHttpResult)?.Value as Microsoft.AspNetCore.Mvc.ProblemDetails;
                 var recorder = http.RequestServices.GetRequiredService<ConsoleRecorder>();
                 var (action, target, vm) = Describe(http);
-                recorder.Audit(
+                await recorder.AuditAsync(
                     UserOf(http), action, target, vm, status < 400,
                     status < 400 ? null : problem?.Extensions.TryGetValue("code", out var problemCode) == true ? problemCode as string : $"http-{status}",
                     status < 400 ? null : problem?.Detail ?? $"HTTP {status}",

@@ -62,7 +62,7 @@ internal static class MigrationsApi
                 $"Migration {VmConsole.Emulation.Names.Shorten(id)} is {stored.Status}; continue is only for a migration waiting in pre-switchover.");
         }
 
-        live.Continue();
+        await live.ContinueAsync(cancellationToken);
         return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
     }
 

@@ -6,49 +6,51 @@ using VmConsole.Server.Persistence;
 
 namespace VmConsole.Server.Components;
 
-/// <summary>Where the outcome of a user's action goes.</summary>
+/// <summary>Where the outcome of a user's action goes; each call completes once the outcome, and the change before it, are kept.</summary>
 public interface IActionLog
 {
-    void Allowed(string user, string action, string target, string? vm);
+    Task AllowedAsync(string user, string action, string target, string? vm);
 
-    void Refused(string user, string action, string target, string? vm, EmulationException refusal);
+    Task RefusedAsync(string user, string action, string target, string? vm, EmulationException refusal);
 }
 
-/// <summary>The console's action log: the audit log, and refusals pushed on the hub.</summary>
+/// <summary>The console's action log: the audit log (committed, with the change it follows), and refusals pushed on the hub.</summary>
 internal sealed class AuditedActionLog(ConsoleRecorder recorder, ConsoleEventForwarder hub) : IActionLog
 {
-    public void Allowed(string user, string action, string target, string? vm) =>
-        recorder.Audit(user, action, target, vm, allowed: true);
+    public Task AllowedAsync(string user, string action, string target, string? vm) =>
+        recorder.AuditAsync(user, action, target, vm, allowed: true);
 
-    public void Refused(string user, string action, string target, string? vm, EmulationException refusal)
+    public Task RefusedAsync(string user, string action, string target, string? vm, EmulationException refusal)
     {
-        recorder.Audit(user, action, target, (refusal as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, refusal.Code, refusal.Message);
+        var committed = recorder.AuditAsync(user, action, target, (refusal as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, refusal.Code, refusal.Message);
         if (refusal.Kind == ErrorKind.Conflict)
         {
             hub.Refused(refusal);
         }
+
+        return committed;
     }
 }
 
 /// <summary>
 /// What the UI does, done the way the API does it: the change, then its outcome in the action log (allowed,
-/// or refused with the domain's code and reason). The caller shows the outcome to the user.
+/// or refused with the domain's code and reason), committed before the caller shows the outcome to the user.
 /// </summary>
 public sealed class ConsoleActions(IActionLog log)
 {
-    /// <summary>Runs <paramref name="change"/>; returns null when it was done, or the refusal to show.</summary>
+    /// <summary>Runs <paramref name="change"/>; returns, once the outcome is committed, null when it was done, or the refusal to show.</summary>
     public async Task<EmulationException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Func<Task> change)
     {
         var who = user.Identity?.Name ?? "anonymous";
         try
         {
             await change();
-            log.Allowed(who, $"UI {action}", target, vm);
+            await log.AllowedAsync(who, $"UI {action}", target, vm);
             return null;
         }
         catch (EmulationException refused)
         {
-            log.Refused(who, $"UI {action}", target, vm, refused);
+            await log.RefusedAsync(who, $"UI {action}", target, vm, refused);
             return refused;
         }
     }

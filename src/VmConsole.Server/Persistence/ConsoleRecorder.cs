@@ -70,9 +70,22 @@ public sealed class ConsoleRecorder(
     public event Action<Hubs.AuditEntryDto>? Appended;
 
     /// <summary>
-    /// Records who did what to what, and whether it was allowed. A caller without a session
-    /// (<paramref name="user"/> <see cref="Anonymous"/>) is recorded within <see cref="Unauthenticated"/>'s
-    /// bound, by its client <paramref name="address"/>.
+    /// Records like <see cref="Audit"/>, and completes once the line is committed, and with it every write queued
+    /// before it: the definitions, deletions and migration states the audited call changed (the emulator and the
+    /// engine raise their events on the caller's thread, so those are queued before the line). A call is answered
+    /// after this, so that what it acknowledges survives a crash. A caller without a session changed nothing and
+    /// waits for nothing (its line may only be counted, see <see cref="Unauthenticated"/>).
+    /// </summary>
+    public Task AuditAsync(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null, string? address = null)
+    {
+        Audit(user, action, target, vm, allowed, code, reason, address);
+        return user == Anonymous ? Task.CompletedTask : store.FlushAsync();
+    }
+
+    /// <summary>
+    /// Records who did what to what, and whether it was allowed (queued: see <see cref="AuditAsync"/> to wait for
+    /// the commit). A caller without a session (<paramref name="user"/> <see cref="Anonymous"/>) is recorded within
+    /// <see cref="Unauthenticated"/>'s bound, by its client <paramref name="address"/>.
     /// </summary>
     public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null, string? address = null)
     {

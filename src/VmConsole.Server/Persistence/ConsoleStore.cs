@@ -6,9 +6,11 @@ namespace VmConsole.Server.Persistence;
 
 /// <summary>
 /// The one writer to the database: writes are queued and applied in batches, one transaction per batch, so
-/// that the engine and the UI never wait on SQLite. Only progress samples may be dropped, when more than
-/// <c>sampleCapacity</c> of them wait (counted and logged); status changes, VM definitions and audit lines are
-/// always queued. A write or a batch that fails is logged and the writer goes on with the next.
+/// that the engine never waits on SQLite. What the API or the UI acknowledges waits for its commit with
+/// <see cref="FlushAsync"/> (callers flushing at once share a batch, so a burst of calls is a few commits). Only
+/// progress samples may be dropped, when more than <c>sampleCapacity</c> of them wait (counted and logged); status
+/// changes, VM definitions and audit lines are always queued. A write or a batch that fails is logged and the writer
+/// goes on with the next; the flushes of a batch that did not commit fault.
 /// </summary>
 public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, ILogger<ConsoleStore> logger, int sampleCapacity = ConsoleStore.DefaultSampleCapacity) : BackgroundService
 {
@@ -51,7 +53,10 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
         return true;
     }
 
-    /// <summary>Completes once every write queued before the call is committed, visible to every reader.</summary>
+    /// <summary>
+    /// Completes once every write queued before the call is committed, visible to every reader; faults when the batch
+    /// that held it could not commit. Callers flushing at once share one commit (their flushes are in one batch).
+    /// </summary>
     public Task FlushAsync()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -85,6 +90,8 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
     /// <summary>One transaction for up to <see cref="BatchSize"/> writes; never throws, so one bad batch cannot stop the writer or the host.</summary>
     private async Task WriteBatchAsync()
     {
+        var committed = false;
+        Exception? failed = null;
         try
         {
             await using var db = await contexts.CreateDbContextAsync().ConfigureAwait(false);
@@ -112,16 +119,19 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
             }
 
             await transaction.CommitAsync().ConfigureAwait(false);
+            committed = true;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             StoreLog.BatchFailed(logger, ex);
+            failed = ex;
         }
         finally
         {
             foreach (var flush in _committed)
             {
-                flush.TrySetResult();
+                // A flush in a batch that did not commit must not let its caller acknowledge what it waited for.
+                _ = committed ? flush.TrySetResult() : flush.TrySetException(new InvalidOperationException("The database did not commit the writes this flush waited for.", failed));
             }
 
             _committed.Clear();

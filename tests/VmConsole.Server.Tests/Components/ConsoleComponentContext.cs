@@ -138,7 +138,15 @@ public sealed class RecordingActionLog : IActionLog
 {
     public System.Collections.Concurrent.ConcurrentQueue<(string User, string Action, string Target, string? Vm, string? Code)> Lines { get; } = new();
 
-    public void Allowed(string user, string action, string target, string? vm) => Lines.Enqueue((user, action, target, vm, null));
+    public Task AllowedAsync(string user, string action, string target, string? vm)
+    {
+        Lines.Enqueue((user, action, target, vm, null));
+        return Task.CompletedTask;
+    }
 
-    public void Refused(string user, string action, string target, string? vm, EmulationException refusal) => Lines.Enqueue((user, action, target, vm, refusal.Code));
+    public Task RefusedAsync(string user, string action, string target, string? vm, EmulationException refusal)
+    {
+        Lines.Enqueue((user, action, target, vm, refusal.Code));
+        return Task.CompletedTask;
+    }
 }
