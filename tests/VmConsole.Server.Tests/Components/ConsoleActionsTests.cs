@@ -22,7 +22,7 @@ public sealed class ConsoleActionsTests : PersistedConsoleContext
         var hub = Services.GetRequiredService<ConsoleEventForwarder>();
         // A writer of its own, not started yet: nothing it is given commits until it starts.
         using var held = new ConsoleStore(contexts, NullLogger<ConsoleStore>.Instance);
-        var recorder = new ConsoleRecorder(Emulator, Engine, held, hub, TimeProvider.System, Services.GetRequiredService<IncomingMigrations>());
+        var recorder = new ConsoleRecorder(Emulator, Engine, held, hub, TimeProvider.System, Services.GetRequiredService<IncomingMigrations>(), Microsoft.Extensions.Options.Options.Create(new VmConsole.Server.Accounts.RateLimitOptions()));
         await recorder.StartAsync(CancellationToken.None);
         var actions = new ConsoleActions(new AuditedActionLog(recorder, hub));
         var admin = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin")], "test"));
