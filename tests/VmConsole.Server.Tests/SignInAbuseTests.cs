@@ -128,6 +128,44 @@ public sealed class SignInAbuseTests : IAsyncLifetime
         Assert.Contains(Stranger, refusal.Reason);
     }
 
+    [Fact]
+    public async Task SignInForm_RefusedAndAllowed_AreAuditedWithTheNameTried()
+    {
+        using var browser = _factory.CreateClientFrom(Stranger);
+        var form = await browser.GetStringAsync(new Uri("/login", UriKind.Relative));
+        var token = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        Assert.NotEmpty(token);
+
+        var wrong = await browser.PostAsync(new Uri("/account/login", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = token, ["userName"] = "admin", ["password"] = "not-the-password", ["returnUrl"] = "/",
+        }));
+        var right = await browser.PostAsync(new Uri("/account/login", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = token, ["userName"] = "admin", ["password"] = ConsoleFactory.AdminPassword, ["returnUrl"] = "/",
+        }));
+
+        Assert.Contains("error=invalid", wrong.Headers.Location?.ToString());
+        Assert.Equal("/", right.Headers.Location?.ToString());
+        await _factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
+        await using var db = await _factory.Services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>().CreateDbContextAsync();
+        var rows = await db.AuditLog.Where(a => a.Action == "POST /account/login").OrderBy(a => a.Id).ToListAsync();
+        Assert.Collection(
+            rows,
+            refused =>
+            {
+                Assert.False(refused.Allowed);
+                Assert.Equal("invalid-credentials", refused.Code);
+                Assert.Contains("'admin'", refused.Reason);
+                Assert.Contains(Stranger, refused.Reason);
+            },
+            allowed =>
+            {
+                Assert.True(allowed.Allowed);
+                Assert.Equal("admin", allowed.User);
+            });
+    }
+
     private static Task<HttpResponseMessage> LoginAsync(HttpClient client, string userName, string password) =>
         client.PostAsJsonAsync("/api/auth/login", new { userName, password });
 

@@ -42,6 +42,18 @@ internal static class AuthApi
             }
 
             var result = await signIn.SignInAsync(http, userName, password);
+            // The form is outside the API's audit filter: its sign-ins are audited here, the refused ones with the name tried.
+            var tried = userName.Length <= 64 ? userName : userName[..64];
+            await http.RequestServices.GetRequiredService<Persistence.ConsoleRecorder>().AuditAsync(
+                AuditApi.UserOf(http), "POST /account/login", "/account/login", null, result.Outcome == SignInOutcome.SignedIn,
+                result.Outcome switch { SignInOutcome.SignedIn => null, SignInOutcome.Throttled => "sign-in-throttled", _ => "invalid-credentials" },
+                result.Outcome switch
+                {
+                    SignInOutcome.SignedIn => null,
+                    SignInOutcome.Throttled => $"Sign-in as '{tried}' held back: too many failed sign-ins from this address.",
+                    _ => $"Sign-in as '{tried}' refused: the user name or password is wrong.",
+                },
+                AuditApi.AddressOf(http));
             return result.Outcome switch
             {
                 SignInOutcome.SignedIn => Results.LocalRedirect(target),
