@@ -16,7 +16,7 @@ public sealed record ConsoleSession(string Id, string UserId, string UserName, s
 /// rewrites the role every one of them is authorized with. Each change is committed to the database before
 /// the call returns, so it survives a crash, and is checked in memory on every request (no query per request).
 /// </summary>
-public sealed class SessionRegistry(IDbContextFactory<ConsoleDbContext> contexts, TimeProvider time, IOptions<AuthOptions> options) : IHostedService
+public sealed partial class SessionRegistry(IDbContextFactory<ConsoleDbContext> contexts, TimeProvider time, IOptions<AuthOptions> options, ILogger<SessionRegistry> logger) : IHostedService
 {
     /// <summary>The cookie's claim that names its session.</summary>
     public const string ClaimType = "vmconsole:session";
@@ -134,7 +134,7 @@ public sealed class SessionRegistry(IDbContextFactory<ConsoleDbContext> contexts
 
         foreach (var session in changed)
         {
-            RoleChanged?.Invoke(session);
+            Raise(RoleChanged, session);
         }
     }
 
@@ -161,9 +161,28 @@ public sealed class SessionRegistry(IDbContextFactory<ConsoleDbContext> contexts
 
         foreach (var session in ended)
         {
-            Ended?.Invoke(session);
+            Raise(Ended, session);
         }
     }
+
+    /// <summary>Tells every follower (hub connections, live pages); one that fails is logged and the others still hear it, and the change stands.</summary>
+    private void Raise(Action<ConsoleSession>? handlers, ConsoleSession session)
+    {
+        foreach (var handler in handlers?.GetInvocationList().Cast<Action<ConsoleSession>>() ?? [])
+        {
+            try
+            {
+                handler(session);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogFollowerFailed(logger, session.UserName, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Error, Message = "A follower of {User}'s session failed to hear of its change")]
+    private static partial void LogFollowerFailed(ILogger logger, string user, Exception exception);
 
     private static async Task<string> RoleOfAsync(ConsoleDbContext db, string userId, CancellationToken cancellationToken) =>
         await (from link in db.UserRoles
