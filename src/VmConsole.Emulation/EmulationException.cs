@@ -18,7 +18,10 @@ public class EmulationException(ErrorKind kind, string code, string message) : E
 
     public string Code { get; } = code;
 
-    public static EmulationException Invalid(string code, string message) => new(ErrorKind.Invalid, code, message);
+    /// <summary>The input the error is about, in the words of the operation's arguments (<c>maxBandwidth</c>), when it is one.</summary>
+    public string? Field { get; init; }
+
+    public static EmulationException Invalid(string code, string message, string? field = null) => new(ErrorKind.Invalid, code, message) { Field = field };
 
     public static EmulationException NotFound(string code, string message) => new(ErrorKind.NotFound, code, message);
 

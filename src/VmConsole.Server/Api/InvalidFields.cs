@@ -1,13 +1,17 @@
-using System.Text.RegularExpressions;
+using System.Globalization;
+using System.Reflection;
+using Microsoft.AspNetCore.Http.Metadata;
 using VmConsole.Emulation;
 
 namespace VmConsole.Server.Api;
 
 /// <summary>
 /// Which request field a 400 is about, for the problem's <c>errors</c>: the domain names the rule it enforced
-/// (its code), the request's path tells which body it was, and the JSON reader gives the path of a bad value.
+/// (its code) and the argument (its field), the request's path tells which body it was, the JSON reader gives the
+/// path of a bad value, and the endpoint's parameters the query or route value that does not parse. No message is
+/// read for it.
 /// </summary>
-internal static partial class InvalidFields
+internal static class InvalidFields
 {
     /// <summary>The body as a whole (it is not JSON, or not an object).</summary>
     public const string Body = "$";
@@ -19,8 +23,8 @@ internal static partial class InvalidFields
     {
         "invalid-name" => "name",
         "invalid-id" => path.Value?.EndsWith("/ramblocks", StringComparison.Ordinal) == true ? "backendId" : "id",
-        "invalid-parameter" => ParameterName().Match(refusal.Message) is { Success: true } m ? $"parameters.{m.Groups[1].Value}" : "parameters",
-        "unsupported-capability" => CapabilityName().Match(refusal.Message) is { Success: true } m ? $"capabilities.{m.Groups[1].Value}" : "capabilities",
+        "invalid-parameter" => refusal.Field is { } parameter ? $"parameters.{parameter}" : "parameters",
+        "unsupported-capability" => refusal.Field is { } capability ? $"capabilities.{capability}" : "capabilities",
         "invalid-uri" => "uri",
         "destination-needed" => "destinationHost",
         "invalid-machine" => "machine",
@@ -37,19 +41,38 @@ internal static partial class InvalidFields
     };
 
     /// <summary>"$.parameters.maxBandwidth" is "parameters.maxBandwidth"; a query or route value its name; otherwise the body.</summary>
-    public static string FieldOf(BadHttpRequestException bad) => bad.InnerException switch
+    public static string FieldOf(BadHttpRequestException bad, Endpoint? endpoint, HttpRequest request, RouteValueDictionary? routeValues) => bad.InnerException switch
     {
         System.Text.Json.JsonException { Path: { Length: > 2 } path } when path.StartsWith("$.", StringComparison.Ordinal) => path[2..],
         System.Text.Json.JsonException => Body,
-        _ => BoundParameter().Match(bad.Message) is { Success: true } m ? m.Groups[1].Value : Body,
+        _ => UnparsableValue(endpoint, request, routeValues ?? request.RouteValues) ?? Body,
     };
 
-    [GeneratedRegex(@"^Migration parameter '(\w+)'", RegexOptions.CultureInvariant)]
-    private static partial Regex ParameterName();
+    /// <summary>The first of the endpoint's parsed parameters whose route or query value does not parse as its type.</summary>
+    private static string? UnparsableValue(Endpoint? endpoint, HttpRequest request, RouteValueDictionary routeValues)
+    {
+        foreach (var parameter in endpoint?.Metadata.GetOrderedMetadata<IParameterBindingMetadata>() ?? [])
+        {
+            var raw = routeValues.TryGetValue(parameter.Name, out var routed) ? routed as string
+                : request.Query.TryGetValue(parameter.Name, out var queried) ? queried.ToString() : null;
+            if (parameter.HasTryParse && raw is not null && !Parses(parameter.ParameterInfo.ParameterType, raw))
+            {
+                return parameter.Name;
+            }
+        }
 
-    [GeneratedRegex(@"^Capability '(\w+)'", RegexOptions.CultureInvariant)]
-    private static partial Regex CapabilityName();
+        return null;
+    }
 
-    [GeneratedRegex(@"^Failed to bind parameter ""[^""]*?(\w+)"" from", RegexOptions.CultureInvariant)]
-    private static partial Regex BoundParameter();
+    private static bool Parses(Type type, string raw)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (target == typeof(string))
+        {
+            return true;
+        }
+
+        var tryParse = target.GetMethod("TryParse", BindingFlags.Public | BindingFlags.Static, [typeof(string), typeof(IFormatProvider), target.MakeByRefType()]);
+        return tryParse is null || (bool)tryParse.Invoke(null, [raw, CultureInfo.InvariantCulture, null])!;
+    }
 }

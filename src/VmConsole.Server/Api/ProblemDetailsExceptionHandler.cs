@@ -44,7 +44,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
             // Every 400 says which field is wrong (DESIGN.md section 8): "" when it is no one field, "$" for the body as a whole.
             problem.Extensions["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal)
             {
-                [exception is EmulationException invalid ? InvalidFields.FieldOf(invalid, httpContext.Request.Path) : InvalidFields.FieldOf((BadHttpRequestException)exception)] = [detail],
+                [exception is EmulationException invalid ? InvalidFields.FieldOf(invalid, httpContext.Request.Path) : InvalidFields.FieldOf((BadHttpRequestException)exception, httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint(), httpContext.Request, httpContext.Features.Get<IExceptionHandlerFeature>()?.RouteValues)] = [detail],
             };
         }
 
