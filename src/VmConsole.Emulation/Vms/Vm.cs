@@ -22,15 +22,6 @@ public sealed class Vm : IDisposable
     public const int MaxSlots = 256;
     public const long MaxMemoryBytes = 1024 * GiB;
 
-    private static readonly Dictionary<PowerAction, RunState[]> LegalFrom = new()
-    {
-        [PowerAction.Start] = [RunState.Prelaunch, RunState.Shutdown],
-        [PowerAction.Pause] = [RunState.Running],
-        [PowerAction.Resume] = [RunState.Paused],
-        [PowerAction.Reset] = [RunState.Running, RunState.Paused],
-        [PowerAction.Shutdown] = [RunState.Prelaunch, RunState.Running, RunState.Paused, RunState.InMigrate, RunState.PostMigrate],
-    };
-
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
     private readonly MigrationFreeze _freeze;
@@ -38,10 +29,10 @@ public sealed class Vm : IDisposable
 
     // All below: written under _gate. The views are single-reference structs, read without the gate.
     private readonly List<RamBlock> _blocks = [];
-    private readonly Dictionary<string, MemoryDevice> _devices = new(StringComparer.Ordinal);
+    private readonly DimmSlots _dimms;
+    private readonly GuestAddressMap _map;
     private ImmutableArray<RamBlock> _blockView = [];
     private ImmutableArray<MemoryDevice> _deviceView = [];
-    private ImmutableArray<GuestMapping> _mappings = [];
     private volatile RunState _runState = RunState.Prelaunch;
     private int _nextBlockId;
     private long _rateSampledAt;
@@ -52,9 +43,7 @@ public sealed class Vm : IDisposable
 
     internal Vm(VmDefinition definition, Host host, TimeProvider time)
     {
-        Names.ValidateName(definition.Name, "VM");
-        Machine = MachinePreset.Find(definition.Machine);
-        ValidateMemory(definition, Machine);
+        Machine = VmDefinitionValidation.Validate(definition);
         Name = definition.Name;
         Definition = definition with { Host = host.Name, Start = false };
         Host = host;
@@ -64,6 +53,8 @@ public sealed class Vm : IDisposable
         _time = time;
         _rateSampledAt = time.GetTimestamp();
         _freeze = new MigrationFreeze(_gate, Name, ComputeMigratableSet, () => Raise(VmChangeKind.Freeze));
+        _dimms = new DimmSlots(Name, Machine, MemoryBytes, Slots, MaxMemBytes);
+        _map = new GuestAddressMap(Unmapped);
 
         var firmwareBytes = Machine.Firmware.Sum(f => f.MaxLength);
         host.Reserve(MemoryBytes + firmwareBytes, $"VM '{Name}' ({Format(MemoryBytes)} RAM plus {Format(firmwareBytes)} of firmware)");
@@ -388,7 +379,7 @@ public sealed class Vm : IDisposable
                 throw EmulationException.Conflict("machine-block", $"RAM block '{block.DisplayName}' belongs to the {Machine.Name} machine and cannot be freed.");
             }
 
-            if (_devices.Values.Any(d => d.Memdev == block.BackendId))
+            if (_dimms.Uses(block.BackendId))
             {
                 throw EmulationException.Conflict("backend-in-use", $"object '{block.BackendId}' is in use, can not be deleted");
             }
@@ -414,52 +405,19 @@ public sealed class Vm : IDisposable
         lock (_gate)
         {
             EnsureNotDisposed();
-            if (!Machine.SupportsMemoryHotplug)
-            {
-                throw EmulationException.Conflict("hotplug-unsupported", $"Machine '{Machine.Name}' does not support memory devices (pc-dimm).");
-            }
-
-            if (Slots == 0)
-            {
-                throw EmulationException.Conflict("no-slots", $"VM '{Name}' was created without memory slots; give it slots and maxmem to plug memory devices.");
-            }
-
-            if (_devices.ContainsKey(deviceId))
-            {
-                throw EmulationException.Conflict("device-exists", $"Duplicate device ID '{deviceId}' on VM '{Name}'.");
-            }
-
+            _dimms.CheckCanPlug(deviceId);
             var block = _blocks.FirstOrDefault(b => b.BackendId == memdev)
                 ?? throw EmulationException.NotFound("backend-not-found", $"VM '{Name}' has no memory backend '{Names.Shorten(memdev)}'.");
-            if (_devices.Values.Any(d => d.Memdev == memdev))
-            {
-                throw EmulationException.Conflict("backend-in-use", $"can't use already busy memdev: {memdev}");
-            }
-
-            var slot = Enumerable.Range(0, Slots).FirstOrDefault(s => _devices.Values.All(d => d.Slot != s), -1);
-            if (slot < 0)
-            {
-                throw EmulationException.Conflict("no-free-slot", $"All {Slots} memory slots of VM '{Name}' are in use.");
-            }
-
-            var plugged = _devices.Values.Sum(d => d.Size);
-            if (block.UsedLength > MaxMemBytes - MemoryBytes - plugged)
-            {
-                throw EmulationException.Conflict(
-                    "maxmem-exceeded",
-                    $"not enough space for '{memdev}' ({Format(block.UsedLength)}): {Format(plugged)} in use of {Format(MaxMemBytes - MemoryBytes)} for memory devices (maxmem {Format(MaxMemBytes)}).");
-            }
-
+            var (slot, address) = _dimms.Place(memdev, block.UsedLength);
             var idStr = block.IdStr.Length > 0 ? block.IdStr : memdev;
             EnsureUniqueIdStr(idStr, block);
             _freeze.CheckNotMigrating("plug a memory device onto", block.DisplayName);
 
-            var address = FindDeviceAddress(block.UsedLength);
             device = new MemoryDevice(deviceId, "pc-dimm", memdev, slot, address, block.UsedLength);
             block.IdStr = idStr;
             block.Flags |= RamBlockFlags.Migratable;
             block.GuestAddress = address;
-            _devices.Add(deviceId, device);
+            _dimms.Add(device);
             Publish();
         }
 
@@ -473,14 +431,10 @@ public sealed class Vm : IDisposable
         lock (_gate)
         {
             EnsureNotDisposed();
-            if (!_devices.TryGetValue(deviceId ?? "", out var device))
-            {
-                throw EmulationException.NotFound("device-not-found", $"Device '{Names.Shorten(deviceId)}' not found on VM '{Name}'.");
-            }
-
+            var device = _dimms.Get(deviceId);
             var block = _blocks.First(b => b.BackendId == device.Memdev);
             _freeze.CheckNotMigrating("unplug the memory device of", block.DisplayName);
-            _devices.Remove(deviceId!);
+            _dimms.Remove(device);
             block.Flags &= ~RamBlockFlags.Migratable;
             block.IdStr = "";
             block.GuestAddress = null;
@@ -614,50 +568,12 @@ public sealed class Vm : IDisposable
     // ---- guest-physical access ------------------------------------------------------------------
 
     /// <summary>Writes at guest-physical addresses, as the guest (or qtest's write) does. Writes to ROM are discarded, as on hardware.</summary>
-    public void WriteGuest(long address, ReadOnlySpan<byte> source)
-    {
-        while (!source.IsEmpty)
-        {
-            var (mapping, offset, length) = Translate(address, source.Length);
-            if (!mapping.Block.ReadOnly)
-            {
-                try
-                {
-                    mapping.Block.Write(offset, source[..length]);
-                }
-                catch (ObjectDisposedException)
-                {
-                    throw Unmapped(address);
-                }
-            }
+    public void WriteGuest(long address, ReadOnlySpan<byte> source) => _map.Write(address, source);
 
-            address += length;
-            source = source[length..];
-        }
-    }
-
-    public void ReadGuest(long address, Span<byte> destination)
-    {
-        while (!destination.IsEmpty)
-        {
-            var (mapping, offset, length) = Translate(address, destination.Length);
-            try
-            {
-                mapping.Block.Read(offset, destination[..length]);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The region was unplugged and its block freed after the mappings were read.
-                throw Unmapped(address);
-            }
-
-            address += length;
-            destination = destination[length..];
-        }
-    }
+    public void ReadGuest(long address, Span<byte> destination) => _map.Read(address, destination);
 
     /// <summary>The guest-physical regions: RAM, DIMMs and firmware ROMs (ROMs shadow RAM where they overlap).</summary>
-    public ImmutableArray<GuestMapping> GuestMappings => _mappings;
+    public ImmutableArray<GuestMapping> GuestMappings => _map.Mappings;
 
     /// <summary>Turns the pages dirtied since the last sample into per-block rates (pages per second).</summary>
     public void SampleDirtyRate()
@@ -756,14 +672,7 @@ public sealed class Vm : IDisposable
     private RunState CheckPower(PowerAction action)
     {
         EnsureNotDisposed();
-        var legal = LegalFrom[action];
-        if (!legal.Contains(_runState))
-        {
-            throw EmulationException.Conflict(
-                "illegal-power-transition",
-                $"Cannot {action.ToQemuName()} VM '{Name}' while it is {_runState.ToQemuName()}; {action.ToQemuName()} needs {string.Join(" or ", legal.Select(s => s.ToQemuName()))}.");
-        }
-
+        PowerTransitions.Check(action, _runState, Name);
         return _runState;
     }
 
@@ -830,75 +739,14 @@ public sealed class Vm : IDisposable
         Publish();
     }
 
-    private long FindDeviceAddress(long size)
-    {
-        const long align = 2 * MiB;
-        var address = Machine.DeviceMemoryBase(MemoryBytes);
-        foreach (var device in _devices.Values.OrderBy(d => d.Address))
-        {
-            if (address + size <= device.Address)
-            {
-                break;
-            }
-
-            address = (device.Address + device.Size + align - 1) / align * align;
-        }
-
-        return address;
-    }
-
     private ImmutableArray<MigratableIdentity> ComputeMigratableSet() =>
         [.. _blocks.Select(b => b.Identity).OfType<MigratableIdentity>()];
 
     private void Publish()
     {
-        var mappings = ImmutableArray.CreateBuilder<GuestMapping>();
-        foreach (var block in _blocks.Where(b => b.ReadOnly && b.GuestAddress is not null))
-        {
-            mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
-        }
-
-        var below = Machine.BelowFourGiB(MemoryBytes);
-        mappings.Add(new GuestMapping(0, below, MainRam, 0));
-        if (MemoryBytes > below)
-        {
-            mappings.Add(new GuestMapping(4 * GiB, MemoryBytes - below, MainRam, below));
-        }
-
-        foreach (var block in _blocks.Where(b => !b.ReadOnly && b != MainRam && b.GuestAddress is not null))
-        {
-            mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
-        }
-
-        _mappings = mappings.ToImmutable();
+        _map.Rebuild(Machine, MemoryBytes, MainRam, _blocks);
         _blockView = [.. _blocks];
-        _deviceView = [.. _devices.Values.OrderBy(d => d.Slot)];
-    }
-
-    private (GuestMapping Mapping, long Offset, int Length) Translate(long address, int length)
-    {
-        var mappings = GuestMappings;
-        foreach (var mapping in mappings)
-        {
-            if (address >= mapping.Start && address - mapping.Start < mapping.Length)
-            {
-                var within = address - mapping.Start;
-                var chunk = Math.Min(length, mapping.Length - within);
-
-                // Stop where another region begins: a ROM that shadows this RAM further on owns its own bytes.
-                foreach (var other in mappings)
-                {
-                    if (other.Start > address && other.Start - address < chunk)
-                    {
-                        chunk = other.Start - address;
-                    }
-                }
-
-                return (mapping, mapping.BlockOffset + within, (int)chunk);
-            }
-        }
-
-        throw Unmapped(address);
+        _deviceView = [.. _dimms.BySlot];
     }
 
     private EmulationException Unmapped(long address) => _disposed
@@ -914,35 +762,4 @@ public sealed class Vm : IDisposable
     }
 
     private void Raise(VmChangeKind kind) => Changed?.Invoke(this, kind);
-
-    private static void ValidateMemory(VmDefinition definition, MachinePreset machine)
-    {
-        if (definition.MemoryBytes <= 0 || definition.MemoryBytes % MiB != 0 || definition.MemoryBytes > MaxMemoryBytes)
-        {
-            throw EmulationException.Invalid("invalid-memory-size", $"Memory must be a whole number of MiB between 1 MiB and {Format(MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
-        }
-
-        if (definition.Slots is < 0 or > MaxSlots)
-        {
-            throw EmulationException.Invalid("invalid-slots", $"Memory slots must be between 0 and {MaxSlots}; got {definition.Slots}.");
-        }
-
-        if (definition.Slots > 0 && !machine.SupportsMemoryHotplug)
-        {
-            throw EmulationException.Invalid("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory slots.");
-        }
-
-        if (definition.Slots > 0 && (definition.MaxMemBytes <= definition.MemoryBytes || definition.MaxMemBytes % MiB != 0 || definition.MaxMemBytes > MaxMemoryBytes))
-        {
-            throw EmulationException.Invalid("invalid-maxmem", $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
-        }
-
-        if (definition.Slots == 0 && definition.MaxMemBytes != 0 && definition.MaxMemBytes != definition.MemoryBytes)
-        {
-            throw EmulationException.Invalid("invalid-maxmem", "maxmem above the VM's memory needs memory slots for the devices that would use it.");
-        }
-    }
 }
-
-/// <summary>A guest-physical region and the block bytes behind it.</summary>
-public readonly record struct GuestMapping(long Start, long Length, RamBlock Block, long BlockOffset);
