@@ -14,37 +14,24 @@ namespace VmConsole.Emulation.Vms;
 /// </summary>
 /// <remarks>
 /// Every change to run state, blocks and devices happens under <see cref="_gate"/>, the same gate the
-/// freeze takes its lease under. Readers use the published snapshots (<see cref="RamBlocks"/>,
-/// <see cref="Devices"/>) without locking. Events are raised after the gate is let go.
+/// freeze takes its lease under; blocks and devices live in <see cref="VmMemory"/>, which takes it too.
+/// Readers use the published snapshots (<see cref="RamBlocks"/>, <see cref="Devices"/>) without locking.
+/// Events are raised after the gate is let go.
 /// </remarks>
 public sealed class Vm : IDisposable
 {
     public const int MaxSlots = 256;
     public const long MaxMemoryBytes = 1024 * GiB;
 
-    private static readonly Dictionary<PowerAction, RunState[]> LegalFrom = new()
-    {
-        [PowerAction.Start] = [RunState.Prelaunch, RunState.Shutdown],
-        [PowerAction.Pause] = [RunState.Running],
-        [PowerAction.Resume] = [RunState.Paused],
-        [PowerAction.Reset] = [RunState.Running, RunState.Paused],
-        [PowerAction.Shutdown] = [RunState.Prelaunch, RunState.Running, RunState.Paused, RunState.InMigrate, RunState.PostMigrate],
-    };
-
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
     private readonly MigrationFreeze _freeze;
     private readonly GuestWorkload _workload;
 
-    // All below: written under _gate. The views are single-reference structs, read without the gate.
-    private readonly List<RamBlock> _blocks = [];
-    private readonly Dictionary<string, MemoryDevice> _devices = new(StringComparer.Ordinal);
-    private ImmutableArray<RamBlock> _blockView = [];
-    private ImmutableArray<MemoryDevice> _deviceView = [];
-    private ImmutableArray<GuestMapping> _mappings = [];
+    private readonly VmMemory _memory;
+
+    // All below: written under _gate.
     private volatile RunState _runState = RunState.Prelaunch;
-    private int _nextBlockId;
-    private long _rateSampledAt;
     private bool _disposed;
 
     // Written once by the import that created the VM (a single reference, published whole), read by anyone.
@@ -52,9 +39,7 @@ public sealed class Vm : IDisposable
 
     internal Vm(VmDefinition definition, Host host, TimeProvider time)
     {
-        Names.ValidateName(definition.Name, "VM");
-        Machine = MachinePreset.Find(definition.Machine);
-        ValidateMemory(definition, Machine);
+        Machine = VmDefinitionValidation.Validate(definition);
         Name = definition.Name;
         Definition = definition with { Host = host.Name, Start = false };
         Host = host;
@@ -62,31 +47,20 @@ public sealed class Vm : IDisposable
         Slots = definition.Slots;
         MaxMemBytes = definition.Slots > 0 ? definition.MaxMemBytes : definition.MemoryBytes;
         _time = time;
-        _rateSampledAt = time.GetTimestamp();
         _freeze = new MigrationFreeze(_gate, Name, ComputeMigratableSet, () => Raise(VmChangeKind.Freeze));
+        _memory = new VmMemory(_gate, this, _freeze, time, EnsureNotDisposed, Raise, Unmapped);
 
         var firmwareBytes = Machine.Firmware.Sum(f => f.MaxLength);
         host.Reserve(MemoryBytes + firmwareBytes, $"VM '{Name}' ({Format(MemoryBytes)} RAM plus {Format(firmwareBytes)} of firmware)");
         try
         {
-            lock (_gate)
-            {
-                MainRam = AddBlock(Machine.MainRamIdStr, null, MemoryBytes, MemoryBytes, RamBlockFlags.Migratable, guestAddress: 0);
-                foreach (var firmware in Machine.Firmware)
-                {
-                    var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
-                    FirmwareImage.Load(block);
-                }
-
-                Publish();
-            }
-
+            _memory.AddMachineBlocks();
             _workload = new GuestWorkload(MainRam, time, Name);
             _workload.SetSpec(definition.Workload);
         }
         catch
         {
-            foreach (var block in _blocks)
+            foreach (var block in _memory.Blocks)
             {
                 block.Memory.Dispose();
             }
@@ -121,12 +95,12 @@ public sealed class Vm : IDisposable
     public RunState RunState => _runState;
 
     /// <summary>The machine's main RAM block (pc.ram, microvm.ram), which the guest workload writes.</summary>
-    public RamBlock MainRam { get; private set; } = null!;
+    public RamBlock MainRam => _memory.MainRam;
 
     /// <summary>The blocks in QEMU's order (largest max_length first), as last published.</summary>
-    public ImmutableArray<RamBlock> RamBlocks => _blockView;
+    public ImmutableArray<RamBlock> RamBlocks => _memory.RamBlocks;
 
-    public ImmutableArray<MemoryDevice> Devices => _deviceView;
+    public ImmutableArray<MemoryDevice> Devices => _memory.Devices;
 
     public MigrationFreeze Freeze => _freeze;
 
@@ -151,31 +125,15 @@ public sealed class Vm : IDisposable
     public TimeSpan TeardownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The highest block id handed out so far (freed ones included); a new block gets a higher one.</summary>
-    public int LastBlockId
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _nextBlockId;
-            }
-        }
-    }
+    public int LastBlockId => _memory.LastBlockId;
 
     /// <summary>Never hands out an id up to <paramref name="lastBlockId"/> again (restoring a VM whose highest blocks were freed).</summary>
-    public void ReserveBlockIdsThrough(int lastBlockId)
-    {
-        lock (_gate)
-        {
-            _nextBlockId = Math.Max(_nextBlockId, lastBlockId);
-        }
-    }
+    public void ReserveBlockIdsThrough(int lastBlockId) => _memory.ReserveBlockIdsThrough(lastBlockId);
 
     public RamBlock GetBlock(int id) =>
         RamBlocks.FirstOrDefault(b => b.Id == id)
         ?? throw EmulationException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {id}.");
 
-    /// <summary>The migratable block with this idstr, or null.</summary>
     /// <summary>The device sections of the QEMU stream this VM was imported from that were not loaded; empty for a VM made here.</summary>
     public ImmutableArray<NotImportedDeviceSection> NotImportedDeviceState { get => _notImported; private set => _notImported = value; }
 
@@ -187,6 +145,7 @@ public sealed class Vm : IDisposable
         Raise(VmChangeKind.Devices);
     }
 
+    /// <summary>The migratable block with this idstr, or null.</summary>
     public RamBlock? FindMigratable(string idStr) => RamBlocks.FirstOrDefault(b => b.Migratable && b.IdStr == idStr);
 
     // ---- power ----------------------------------------------------------------------------------
@@ -212,7 +171,7 @@ public sealed class Vm : IDisposable
             var from = CheckPower(PowerAction.Start);
             if (from == RunState.Shutdown)
             {
-                foreach (var block in _blocks.Where(b => b.ReadOnly))
+                foreach (var block in _memory.Blocks.Where(b => b.ReadOnly))
                 {
                     FirmwareImage.Load(block);
                 }
@@ -236,7 +195,7 @@ public sealed class Vm : IDisposable
         lock (_gate)
         {
             CheckPower(PowerAction.Reset);
-            foreach (var block in _blocks.Where(b => b.ReadOnly))
+            foreach (var block in _memory.Blocks.Where(b => b.ReadOnly))
             {
                 FirmwareImage.Load(block);
                 block.MarkDirty(0, block.UsedLength);
@@ -268,7 +227,7 @@ public sealed class Vm : IDisposable
             {
                 EnsureNotDisposed();
                 SetRunState(RunState.Shutdown);
-                foreach (var block in _blocks)
+                foreach (var block in _memory.Blocks)
                 {
                     block.Memory.Discard(0, block.MaxLength);
                     block.DirtyLog.SyncAndCount();
@@ -324,7 +283,7 @@ public sealed class Vm : IDisposable
         Raise(VmChangeKind.Workload);
     }
 
-    // ---- memory operations ----------------------------------------------------------------------
+    // ---- memory operations (VmMemory does them) ---------------------------------------------------
 
     /// <summary>object-add memory-backend-ram: a block that is neither migratable nor visible to the guest. Allowed during migration.</summary>
     public RamBlock AddMemoryBackend(string backendId, long sizeBytes) => AddMemoryBackend(backendId, sizeBytes, blockId: null);
@@ -333,343 +292,62 @@ public sealed class Vm : IDisposable
     /// object-add with the block id it had before (restoring a stored VM), so ids stay stable across a restart;
     /// later blocks get ids above it. Refused if another block has that id.
     /// </summary>
-    public RamBlock AddMemoryBackend(string backendId, long sizeBytes, int? blockId)
-    {
-        Names.ValidateQemuId(backendId, "memory backend");
-        if (sizeBytes <= 0 || sizeBytes % RamBlockRules.MinPageSize != 0 || sizeBytes > MaxMemoryBytes)
-        {
-            throw EmulationException.Invalid("invalid-size", $"A memory backend's size must be a positive multiple of 4 KiB up to {Format(MaxMemoryBytes)}; got {sizeBytes} bytes.");
-        }
-
-        RamBlock block;
-        lock (_gate)
-        {
-            EnsureNotDisposed();
-            if (_blocks.Any(b => b.BackendId == backendId))
-            {
-                throw EmulationException.Conflict("backend-exists", $"VM '{Name}' already has a memory backend '{backendId}'.");
-            }
-
-            if (blockId is { } wanted && (wanted <= 0 || _blocks.Any(b => b.Id == wanted)))
-            {
-                throw EmulationException.Conflict("block-id-taken", $"VM '{Name}' cannot give block id {wanted} to backend '{backendId}': it is not positive or already in use.");
-            }
-
-            Host.Reserve(sizeBytes, $"Memory backend '{backendId}'");
-            try
-            {
-                block = AddBlock("", backendId, sizeBytes, sizeBytes, RamBlockFlags.None, guestAddress: null, blockId);
-            }
-            catch
-            {
-                Host.Unreserve(sizeBytes);
-                throw;
-            }
-
-            Publish();
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-        return block;
-    }
+    public RamBlock AddMemoryBackend(string backendId, long sizeBytes, int? blockId) => _memory.AddMemoryBackend(backendId, sizeBytes, blockId);
 
     /// <summary>
     /// Frees a block (object-del of its backend). Refused for the machine's own blocks, for a backend a
     /// device uses (QEMU's "in use"), and for a migratable block while the set is frozen.
     /// </summary>
-    public void FreeBlock(int blockId)
-    {
-        lock (_gate)
-        {
-            EnsureNotDisposed();
-            var block = GetBlockLocked(blockId);
-            if (block.BackendId is null)
-            {
-                throw EmulationException.Conflict("machine-block", $"RAM block '{block.DisplayName}' belongs to the {Machine.Name} machine and cannot be freed.");
-            }
-
-            if (_devices.Values.Any(d => d.Memdev == block.BackendId))
-            {
-                throw EmulationException.Conflict("backend-in-use", $"object '{block.BackendId}' is in use, can not be deleted");
-            }
-
-            _freeze.Check("free", block, block.Identity, null);
-            _blocks.Remove(block);
-            Publish();
-            block.Memory.Dispose();
-            Host.Unreserve(block.MaxLength);
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-    }
+    public void FreeBlock(int blockId) => _memory.FreeBlock(blockId);
 
     /// <summary>
     /// device_add pc-dimm,id=ID,memdev=BACKEND: the backend's block gets idstr = backend id, becomes
     /// migratable and guest-visible. Refused while migrating, as QEMU does.
     /// </summary>
-    public MemoryDevice PlugDimm(string deviceId, string memdev)
-    {
-        Names.ValidateQemuId(deviceId, "device");
-        MemoryDevice device;
-        lock (_gate)
-        {
-            EnsureNotDisposed();
-            if (!Machine.SupportsMemoryHotplug)
-            {
-                throw EmulationException.Conflict("hotplug-unsupported", $"Machine '{Machine.Name}' does not support memory devices (pc-dimm).");
-            }
-
-            if (Slots == 0)
-            {
-                throw EmulationException.Conflict("no-slots", $"VM '{Name}' was created without memory slots; give it slots and maxmem to plug memory devices.");
-            }
-
-            if (_devices.ContainsKey(deviceId))
-            {
-                throw EmulationException.Conflict("device-exists", $"Duplicate device ID '{deviceId}' on VM '{Name}'.");
-            }
-
-            var block = _blocks.FirstOrDefault(b => b.BackendId == memdev)
-                ?? throw EmulationException.NotFound("backend-not-found", $"VM '{Name}' has no memory backend '{Names.Shorten(memdev)}'.");
-            if (_devices.Values.Any(d => d.Memdev == memdev))
-            {
-                throw EmulationException.Conflict("backend-in-use", $"can't use already busy memdev: {memdev}");
-            }
-
-            var slot = Enumerable.Range(0, Slots).FirstOrDefault(s => _devices.Values.All(d => d.Slot != s), -1);
-            if (slot < 0)
-            {
-                throw EmulationException.Conflict("no-free-slot", $"All {Slots} memory slots of VM '{Name}' are in use.");
-            }
-
-            var plugged = _devices.Values.Sum(d => d.Size);
-            if (block.UsedLength > MaxMemBytes - MemoryBytes - plugged)
-            {
-                throw EmulationException.Conflict(
-                    "maxmem-exceeded",
-                    $"not enough space for '{memdev}' ({Format(block.UsedLength)}): {Format(plugged)} in use of {Format(MaxMemBytes - MemoryBytes)} for memory devices (maxmem {Format(MaxMemBytes)}).");
-            }
-
-            var idStr = block.IdStr.Length > 0 ? block.IdStr : memdev;
-            EnsureUniqueIdStr(idStr, block);
-            _freeze.CheckNotMigrating("plug a memory device onto", block.DisplayName);
-
-            var address = FindDeviceAddress(block.UsedLength);
-            device = new MemoryDevice(deviceId, "pc-dimm", memdev, slot, address, block.UsedLength);
-            block.IdStr = idStr;
-            block.Flags |= RamBlockFlags.Migratable;
-            block.GuestAddress = address;
-            _devices.Add(deviceId, device);
-            Publish();
-        }
-
-        Raise(VmChangeKind.Devices);
-        return device;
-    }
+    public MemoryDevice PlugDimm(string deviceId, string memdev) => _memory.PlugDimm(deviceId, memdev);
 
     /// <summary>device_del: the block stops being migratable and visible; its backend stays. Refused while migrating.</summary>
-    public void UnplugDimm(string deviceId)
-    {
-        lock (_gate)
-        {
-            EnsureNotDisposed();
-            if (!_devices.TryGetValue(deviceId ?? "", out var device))
-            {
-                throw EmulationException.NotFound("device-not-found", $"Device '{Names.Shorten(deviceId)}' not found on VM '{Name}'.");
-            }
-
-            var block = _blocks.First(b => b.BackendId == device.Memdev);
-            _freeze.CheckNotMigrating("unplug the memory device of", block.DisplayName);
-            _devices.Remove(deviceId!);
-            block.Flags &= ~RamBlockFlags.Migratable;
-            block.IdStr = "";
-            block.GuestAddress = null;
-            Publish();
-        }
-
-        Raise(VmChangeKind.Devices);
-    }
+    public void UnplugDimm(string deviceId) => _memory.UnplugDimm(deviceId);
 
     /// <summary>
     /// qemu_ram_set_migratable / unset: registers a block for migration (an unnamed backend takes its backend
     /// id as idstr) or removes it. Refused while the set is frozen, unless it changes nothing.
     /// </summary>
-    public void SetMigratable(int blockId, bool migratable)
-    {
-        lock (_gate)
-        {
-            EnsureNotDisposed();
-            var block = GetBlockLocked(blockId);
-            var idStr = block.IdStr.Length > 0 ? block.IdStr : block.BackendId ?? "";
-            MigratableIdentity? after = null;
-            if (migratable)
-            {
-                RamBlockRules.ValidateIdStr(idStr);
-                EnsureUniqueIdStr(idStr, block);
-                after = new MigratableIdentity(idStr, block.PageSize, block.UsedLength, block.Shared ? block.GuestAddress : null);
-            }
-
-            _freeze.Check(migratable ? "set migratable on" : "unset migratable on", block, block.Identity, after);
-            if (migratable)
-            {
-                block.IdStr = idStr;
-                block.Flags |= RamBlockFlags.Migratable;
-            }
-            else
-            {
-                block.Flags &= ~RamBlockFlags.Migratable;
-            }
-
-            Publish();
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-    }
+    public void SetMigratable(int blockId, bool migratable) => _memory.SetMigratable(blockId, migratable);
 
     /// <summary>Resizes a resizeable block from the console (qemu_ram_resize). Refused while frozen if the block is migratable.</summary>
-    public void Resize(int blockId, long usedLength)
-    {
-        lock (_gate)
-        {
-            var block = PrepareResize(blockId, usedLength);
-            _freeze.Check("resize", block, block.Identity, block.Identity is { } id ? id with { UsedLength = usedLength } : null);
-            ApplyResize(block, usedLength);
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-    }
+    public void Resize(int blockId, long usedLength) => _memory.Resize(blockId, usedLength);
 
     /// <summary>
     /// A resize done by the migration that holds the lease, as QEMU's loader resizes a resizeable block to the
     /// length the stream announces. Refused for anyone else.
     /// </summary>
-    public void ResizeUnderLease(MigrationLease lease, int blockId, long usedLength)
-    {
-        lock (_gate)
-        {
-            if (!ReferenceEquals(_freeze.Lease, lease))
-            {
-                throw new InvalidOperationException("Only the migration holding the lease may resize under it.");
-            }
-
-            var block = PrepareResize(blockId, usedLength);
-            ApplyResize(block, usedLength);
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-    }
+    public void ResizeUnderLease(MigrationLease lease, int blockId, long usedLength) => _memory.ResizeUnderLease(lease, blockId, usedLength);
 
     /// <summary>
     /// A resize the guest does (firmware growing ACPI tables on reboot). It cannot be refused: a migration
     /// holding the lease is cancelled with QEMU's error "RAM block '&lt;idstr&gt;' resized during precopy."
     /// </summary>
-    public void GuestResize(int blockId, long usedLength)
-    {
-        MigrationLease? cancel = null;
-        string idStr;
-        lock (_gate)
-        {
-            var block = PrepareResize(blockId, usedLength);
-            idStr = block.IdStr;
-            if (_freeze.Lease is { } lease && block.Migratable && block.UsedLength != usedLength)
-            {
-                cancel = lease;
-            }
-
-            ApplyResize(block, usedLength);
-        }
-
-        cancel?.Holder.RequestCancel($"RAM block '{idStr}' resized during precopy.");
-        Raise(VmChangeKind.RamBlocks);
-    }
+    public void GuestResize(int blockId, long usedLength) => _memory.GuestResize(blockId, usedLength);
 
     /// <summary>
     /// Reloads a ROM's contents into fresh backing of the same size. Its identity is unchanged, so this is
     /// allowed during migration (identity is the ABI, not the pointer); the pages are marked dirty.
     /// </summary>
-    public void ReloadRom(int blockId)
-    {
-        lock (_gate)
-        {
-            EnsureNotDisposed();
-            var block = GetBlockLocked(blockId);
-            if (!block.ReadOnly)
-            {
-                throw EmulationException.Conflict("not-rom", $"RAM block '{block.DisplayName}' is not a ROM; only ROM contents can be reloaded.");
-            }
-
-            // No freeze check: the block keeps its (idstr, page_size, used_length), only its backing changes.
-            // The new backing is filled before it is published, so no reader ever sees it empty.
-            var old = block.Memory;
-            var fresh = new Memory.GuestMemory(block.MaxLength);
-            FirmwareImage.Load(block, fresh);
-            block.Memory = fresh;
-            block.MarkDirty(0, block.UsedLength);
-            old.Dispose();
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-    }
+    public void ReloadRom(int blockId) => _memory.ReloadRom(blockId);
 
     // ---- guest-physical access ------------------------------------------------------------------
 
     /// <summary>Writes at guest-physical addresses, as the guest (or qtest's write) does. Writes to ROM are discarded, as on hardware.</summary>
-    public void WriteGuest(long address, ReadOnlySpan<byte> source)
-    {
-        while (!source.IsEmpty)
-        {
-            var (mapping, offset, length) = Translate(address, source.Length);
-            if (!mapping.Block.ReadOnly)
-            {
-                try
-                {
-                    mapping.Block.Write(offset, source[..length]);
-                }
-                catch (ObjectDisposedException)
-                {
-                    throw Unmapped(address);
-                }
-            }
+    public void WriteGuest(long address, ReadOnlySpan<byte> source) => _memory.Map.Write(address, source);
 
-            address += length;
-            source = source[length..];
-        }
-    }
-
-    public void ReadGuest(long address, Span<byte> destination)
-    {
-        while (!destination.IsEmpty)
-        {
-            var (mapping, offset, length) = Translate(address, destination.Length);
-            try
-            {
-                mapping.Block.Read(offset, destination[..length]);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The region was unplugged and its block freed after the mappings were read.
-                throw Unmapped(address);
-            }
-
-            address += length;
-            destination = destination[length..];
-        }
-    }
+    public void ReadGuest(long address, Span<byte> destination) => _memory.Map.Read(address, destination);
 
     /// <summary>The guest-physical regions: RAM, DIMMs and firmware ROMs (ROMs shadow RAM where they overlap).</summary>
-    public ImmutableArray<GuestMapping> GuestMappings => _mappings;
+    public ImmutableArray<GuestMapping> GuestMappings => _memory.Map.Mappings;
 
     /// <summary>Turns the pages dirtied since the last sample into per-block rates (pages per second).</summary>
-    public void SampleDirtyRate()
-    {
-        var now = _time.GetTimestamp();
-        var seconds = _time.GetElapsedTime(Interlocked.Exchange(ref _rateSampledAt, now), now).TotalSeconds;
-        foreach (var block in RamBlocks)
-        {
-            var pages = block.RateLog.SyncAndCount();
-            block.DirtyPagesPerSecond = seconds > 0 ? pages / seconds : 0;
-        }
-    }
+    public void SampleDirtyRate() => _memory.SampleDirtyRate();
 
     // ---- teardown -------------------------------------------------------------------------------
 
@@ -711,12 +389,12 @@ public sealed class Vm : IDisposable
 
             _disposed = true;
             _freeze.Seal("it was deleted");
-            foreach (var block in _blocks)
+            foreach (var block in _memory.Blocks)
             {
                 block.Memory.Dispose();
             }
 
-            Host.Unreserve(_blocks.Sum(b => b.MaxLength));
+            Host.Unreserve(_memory.Blocks.Sum(b => b.MaxLength));
         }
     }
 
@@ -756,14 +434,7 @@ public sealed class Vm : IDisposable
     private RunState CheckPower(PowerAction action)
     {
         EnsureNotDisposed();
-        var legal = LegalFrom[action];
-        if (!legal.Contains(_runState))
-        {
-            throw EmulationException.Conflict(
-                "illegal-power-transition",
-                $"Cannot {action.ToQemuName()} VM '{Name}' while it is {_runState.ToQemuName()}; {action.ToQemuName()} needs {string.Join(" or ", legal.Select(s => s.ToQemuName()))}.");
-        }
-
+        PowerTransitions.Check(action, _runState, Name);
         return _runState;
     }
 
@@ -773,133 +444,7 @@ public sealed class Vm : IDisposable
         _workload.Active = next == RunState.Running;
     }
 
-    private RamBlock AddBlock(string idStr, string? backendId, long usedLength, long maxLength, RamBlockFlags flags, long? guestAddress, int? id = null)
-    {
-        if (idStr.Length > 0 && flags.HasFlag(RamBlockFlags.Migratable))
-        {
-            EnsureUniqueIdStr(idStr, null);
-        }
-
-        var offset = RamAddressAllocator.FindOffset([.. _blocks.Select(b => (b.Offset, b.MaxLength))], maxLength);
-        _nextBlockId = id is { } given ? Math.Max(_nextBlockId, given) : _nextBlockId + 1;
-        var block = new RamBlock(id ?? _nextBlockId, idStr, backendId, offset, RamBlockRules.MinPageSize, usedLength, maxLength, flags)
-        {
-            GuestAddress = guestAddress,
-        };
-
-        // QEMU keeps its list sorted from the biggest block to the smallest; equal sizes keep creation order.
-        var index = _blocks.FindIndex(b => b.MaxLength < maxLength);
-        _blocks.Insert(index < 0 ? _blocks.Count : index, block);
-        return block;
-    }
-
-    private RamBlock GetBlockLocked(int blockId) =>
-        _blocks.FirstOrDefault(b => b.Id == blockId)
-        ?? throw EmulationException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {blockId}.");
-
-    private void EnsureUniqueIdStr(string idStr, RamBlock? except)
-    {
-        if (_blocks.Any(b => b != except && b.Migratable && b.IdStr == idStr))
-        {
-            throw EmulationException.Conflict("duplicate-idstr", $"VM '{Name}' already has a migratable RAM block named '{idStr}'; idstr must be unique among migratable blocks.");
-        }
-    }
-
-    private RamBlock PrepareResize(int blockId, long usedLength)
-    {
-        EnsureNotDisposed();
-        var block = GetBlockLocked(blockId);
-        if (!block.Resizeable)
-        {
-            throw EmulationException.Conflict("not-resizeable", $"RAM block '{block.DisplayName}' is not resizeable (its used length is fixed at {Format(block.UsedLength)}).");
-        }
-
-        RamBlockRules.ValidateLengths(block.PageSize, usedLength, block.MaxLength, resizeable: true);
-        return block;
-    }
-
-    private void ApplyResize(RamBlock block, long usedLength)
-    {
-        if (block.UsedLength == usedLength)
-        {
-            return;
-        }
-
-        block.UsedLength = usedLength;
-        block.MarkDirty(0, usedLength);
-        Publish();
-    }
-
-    private long FindDeviceAddress(long size)
-    {
-        const long align = 2 * MiB;
-        var address = Machine.DeviceMemoryBase(MemoryBytes);
-        foreach (var device in _devices.Values.OrderBy(d => d.Address))
-        {
-            if (address + size <= device.Address)
-            {
-                break;
-            }
-
-            address = (device.Address + device.Size + align - 1) / align * align;
-        }
-
-        return address;
-    }
-
-    private ImmutableArray<MigratableIdentity> ComputeMigratableSet() =>
-        [.. _blocks.Select(b => b.Identity).OfType<MigratableIdentity>()];
-
-    private void Publish()
-    {
-        var mappings = ImmutableArray.CreateBuilder<GuestMapping>();
-        foreach (var block in _blocks.Where(b => b.ReadOnly && b.GuestAddress is not null))
-        {
-            mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
-        }
-
-        var below = Machine.BelowFourGiB(MemoryBytes);
-        mappings.Add(new GuestMapping(0, below, MainRam, 0));
-        if (MemoryBytes > below)
-        {
-            mappings.Add(new GuestMapping(4 * GiB, MemoryBytes - below, MainRam, below));
-        }
-
-        foreach (var block in _blocks.Where(b => !b.ReadOnly && b != MainRam && b.GuestAddress is not null))
-        {
-            mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
-        }
-
-        _mappings = mappings.ToImmutable();
-        _blockView = [.. _blocks];
-        _deviceView = [.. _devices.Values.OrderBy(d => d.Slot)];
-    }
-
-    private (GuestMapping Mapping, long Offset, int Length) Translate(long address, int length)
-    {
-        var mappings = GuestMappings;
-        foreach (var mapping in mappings)
-        {
-            if (address >= mapping.Start && address - mapping.Start < mapping.Length)
-            {
-                var within = address - mapping.Start;
-                var chunk = Math.Min(length, mapping.Length - within);
-
-                // Stop where another region begins: a ROM that shadows this RAM further on owns its own bytes.
-                foreach (var other in mappings)
-                {
-                    if (other.Start > address && other.Start - address < chunk)
-                    {
-                        chunk = other.Start - address;
-                    }
-                }
-
-                return (mapping, mapping.BlockOffset + within, (int)chunk);
-            }
-        }
-
-        throw Unmapped(address);
-    }
+    private ImmutableArray<MigratableIdentity> ComputeMigratableSet() => _memory.ComputeMigratableSet();
 
     private EmulationException Unmapped(long address) => _disposed
         ? EmulationException.NotFound("vm-not-found", $"VM '{Name}' was deleted.")
@@ -914,35 +459,4 @@ public sealed class Vm : IDisposable
     }
 
     private void Raise(VmChangeKind kind) => Changed?.Invoke(this, kind);
-
-    private static void ValidateMemory(VmDefinition definition, MachinePreset machine)
-    {
-        if (definition.MemoryBytes <= 0 || definition.MemoryBytes % MiB != 0 || definition.MemoryBytes > MaxMemoryBytes)
-        {
-            throw EmulationException.Invalid("invalid-memory-size", $"Memory must be a whole number of MiB between 1 MiB and {Format(MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
-        }
-
-        if (definition.Slots is < 0 or > MaxSlots)
-        {
-            throw EmulationException.Invalid("invalid-slots", $"Memory slots must be between 0 and {MaxSlots}; got {definition.Slots}.");
-        }
-
-        if (definition.Slots > 0 && !machine.SupportsMemoryHotplug)
-        {
-            throw EmulationException.Invalid("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory slots.");
-        }
-
-        if (definition.Slots > 0 && (definition.MaxMemBytes <= definition.MemoryBytes || definition.MaxMemBytes % MiB != 0 || definition.MaxMemBytes > MaxMemoryBytes))
-        {
-            throw EmulationException.Invalid("invalid-maxmem", $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
-        }
-
-        if (definition.Slots == 0 && definition.MaxMemBytes != 0 && definition.MaxMemBytes != definition.MemoryBytes)
-        {
-            throw EmulationException.Invalid("invalid-maxmem", "maxmem above the VM's memory needs memory slots for the devices that would use it.");
-        }
-    }
 }
-
-/// <summary>A guest-physical region and the block bytes behind it.</summary>
-public readonly record struct GuestMapping(long Start, long Length, RamBlock Block, long BlockOffset);

@@ -4,11 +4,11 @@ using VmConsole.Migration.Wire;
 namespace VmConsole.Migration.Qemu;
 
 /// <summary>
-/// Tells a <see cref="MigrationStreamReader"/> to step over device sections (QEMU_VM_SECTION_FULL of anything but
-/// <c>ram</c>) with the help of QEMU's description after EOF. With <see cref="Description"/> known up front (read
-/// from the end of a file first) each section is stepped over as it arrives; without it (a live stream) everything
-/// from the first device section on is kept, at most <see cref="MaxDeviceStateBytes"/>, until the stream ends with
-/// the description, and then stepped over.
+/// How <see cref="QemuDeviceSections"/> steps over the device sections a <see cref="MigrationStreamReader"/> meets
+/// (QEMU_VM_SECTION_FULL of anything but <c>ram</c>) with the help of QEMU's description after EOF. With
+/// <see cref="Description"/> known up front (read from the end of a file first) each section is stepped over as it
+/// arrives; without it (a live stream) everything from the first device section on is kept, at most
+/// <see cref="MaxDeviceStateBytes"/>, until the stream ends with the description, and then stepped over.
 /// </summary>
 public sealed record DeviceStateSkipping
 {

@@ -89,21 +89,22 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
     {
         var startedAt = _time.GetTimestamp();
         var sink = new QemuImportSink(emulator, name, host, arriving);
-        var reader = new MigrationStreamReader(input, sink, Limits, new DeviceStateSkipping { Description = description });
+        var deviceSections = new QemuDeviceSections(new DeviceStateSkipping { Description = description });
+        var reader = new MigrationStreamReader(input, sink, Limits, deviceSections);
         started?.Invoke(sink, reader);
         try
         {
             await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
             sink.Dispose();
             var vm = sink.Vm ?? throw new MigrationStreamException("The stream reached EOF without a RAM section: it carries no memory to import");
-            vm.SetNotImportedDeviceState(reader.SkippedSections);
+            vm.SetNotImportedDeviceState(deviceSections.Skipped);
             vm.TryChangeRunState(RunState.InMigrate, RunState.Running);
             emulator.CommitIncoming(vm, arriving);
             return new QemuImportResult(
                 vm,
                 sink.MachineType!,
                 sink.Blocks,
-                reader.SkippedSections,
+                deviceSections.Skipped,
                 reader.BytesRead,
                 sink.NormalPages,
                 sink.ZeroPages,

@@ -1,0 +1,27 @@
+namespace VmConsole.Emulation.Vms;
+
+/// <summary>Which run states each power action may start from, as QEMU allows them.</summary>
+internal static class PowerTransitions
+{
+    private static readonly Dictionary<PowerAction, RunState[]> LegalFrom = new()
+    {
+        [PowerAction.Start] = [RunState.Prelaunch, RunState.Shutdown],
+        [PowerAction.Pause] = [RunState.Running],
+        [PowerAction.Resume] = [RunState.Paused],
+        [PowerAction.Reset] = [RunState.Running, RunState.Paused],
+        [PowerAction.Shutdown] = [RunState.Prelaunch, RunState.Running, RunState.Paused, RunState.InMigrate, RunState.PostMigrate],
+    };
+
+    /// <summary>Refuses <paramref name="action"/> on VM <paramref name="vmName"/> while it is in <paramref name="current"/> if the table does not allow it.</summary>
+    /// <exception cref="EmulationException">illegal-power-transition.</exception>
+    public static void Check(PowerAction action, RunState current, string vmName)
+    {
+        var legal = LegalFrom[action];
+        if (!legal.Contains(current))
+        {
+            throw EmulationException.Conflict(
+                "illegal-power-transition",
+                $"Cannot {action.ToQemuName()} VM '{vmName}' while it is {current.ToQemuName()}; {action.ToQemuName()} needs {string.Join(" or ", legal.Select(s => s.ToQemuName()))}.");
+        }
+    }
+}

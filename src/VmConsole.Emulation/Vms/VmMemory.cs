@@ -1,0 +1,411 @@
+using System.Collections.Immutable;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Freeze;
+using VmConsole.Emulation.Hosts;
+using VmConsole.Emulation.Machines;
+using static VmConsole.Emulation.Sizes;
+
+namespace VmConsole.Emulation.Vms;
+
+/// <summary>
+/// A VM's memory: its RAM blocks in QEMU's order, its memory devices, its guest address map, and the memory
+/// operations (object-add/del, device_add/del of pc-dimm, set migratable, resize, ROM reload) that change them.
+/// </summary>
+/// <remarks>
+/// Every change happens under the VM's gate (the one its freeze takes the lease under); the operations take it
+/// themselves and raise the VM's event after letting go of it, as <see cref="Vm"/> does. Readers use the published snapshots
+/// (<see cref="RamBlocks"/>, <see cref="Devices"/>, <see cref="Map"/>) without locking.
+/// </remarks>
+internal sealed class VmMemory
+{
+    private readonly Lock _gate;
+    private readonly string _vmName;
+    private readonly Host _host;
+    private readonly MachinePreset _machine;
+    private readonly long _memoryBytes;
+    private readonly MigrationFreeze _freeze;
+    private readonly Action _ensureNotDisposed;
+    private readonly Action<VmChangeKind> _raise;
+    private readonly TimeProvider _time;
+    private readonly DimmSlots _dimms;
+
+    // All below: written under _gate. The views are single-reference structs, read without the gate.
+    private readonly List<RamBlock> _blocks = [];
+    private ImmutableArray<RamBlock> _blockView = [];
+    private ImmutableArray<MemoryDevice> _deviceView = [];
+    private int _nextBlockId;
+    private long _rateSampledAt;
+
+    public VmMemory(Lock gate, Vm vm, MigrationFreeze freeze, TimeProvider time, Action ensureNotDisposed, Action<VmChangeKind> raise, Func<long, EmulationException> unmapped)
+    {
+        _gate = gate;
+        _vmName = vm.Name;
+        _host = vm.Host;
+        _machine = vm.Machine;
+        _memoryBytes = vm.MemoryBytes;
+        _freeze = freeze;
+        _ensureNotDisposed = ensureNotDisposed;
+        _raise = raise;
+        _time = time;
+        _rateSampledAt = time.GetTimestamp();
+        _dimms = new DimmSlots(vm.Name, vm.Machine, vm.MemoryBytes, vm.Slots, vm.MaxMemBytes);
+        Map = new GuestAddressMap(unmapped);
+    }
+
+    /// <summary>The machine's main RAM block (pc.ram, microvm.ram), which the guest workload writes.</summary>
+    public RamBlock MainRam { get; private set; } = null!;
+
+    /// <summary>The blocks in QEMU's order (largest max_length first), as last published.</summary>
+    public ImmutableArray<RamBlock> RamBlocks => _blockView;
+
+    public ImmutableArray<MemoryDevice> Devices => _deviceView;
+
+    public GuestAddressMap Map { get; }
+
+    /// <summary>The block list itself, for the VM's power and teardown; only under the gate.</summary>
+    public List<RamBlock> Blocks => _blocks;
+
+    /// <summary>The highest block id handed out so far (freed ones included); a new block gets a higher one.</summary>
+    public int LastBlockId
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _nextBlockId;
+            }
+        }
+    }
+
+    /// <summary>Never hands out an id up to <paramref name="lastBlockId"/> again (restoring a VM whose highest blocks were freed).</summary>
+    public void ReserveBlockIdsThrough(int lastBlockId)
+    {
+        lock (_gate)
+        {
+            _nextBlockId = Math.Max(_nextBlockId, lastBlockId);
+        }
+    }
+
+    /// <summary>Adds the machine's main RAM and its firmware ROMs (loaded), and publishes them.</summary>
+    public void AddMachineBlocks()
+    {
+        lock (_gate)
+        {
+            MainRam = AddBlock(_machine.MainRamIdStr, null, _memoryBytes, _memoryBytes, RamBlockFlags.Migratable, guestAddress: 0);
+            foreach (var firmware in _machine.Firmware)
+            {
+                var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
+                FirmwareImage.Load(block);
+            }
+
+            Publish();
+        }
+    }
+
+    /// <inheritdoc cref="Vm.AddMemoryBackend(string, long, int?)"/>
+    public RamBlock AddMemoryBackend(string backendId, long sizeBytes, int? blockId)
+    {
+        Names.ValidateQemuId(backendId, "memory backend");
+        if (sizeBytes <= 0 || sizeBytes % RamBlockRules.MinPageSize != 0 || sizeBytes > Vm.MaxMemoryBytes)
+        {
+            throw EmulationException.Invalid("invalid-size", $"A memory backend's size must be a positive multiple of 4 KiB up to {Format(Vm.MaxMemoryBytes)}; got {sizeBytes} bytes.");
+        }
+
+        RamBlock block;
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            if (_blocks.Any(b => b.BackendId == backendId))
+            {
+                throw EmulationException.Conflict("backend-exists", $"VM '{_vmName}' already has a memory backend '{backendId}'.");
+            }
+
+            if (blockId is { } wanted && (wanted <= 0 || _blocks.Any(b => b.Id == wanted)))
+            {
+                throw EmulationException.Conflict("block-id-taken", $"VM '{_vmName}' cannot give block id {wanted} to backend '{backendId}': it is not positive or already in use.");
+            }
+
+            _host.Reserve(sizeBytes, $"Memory backend '{backendId}'");
+            try
+            {
+                block = AddBlock("", backendId, sizeBytes, sizeBytes, RamBlockFlags.None, guestAddress: null, blockId);
+            }
+            catch
+            {
+                _host.Unreserve(sizeBytes);
+                throw;
+            }
+
+            Publish();
+        }
+
+        _raise(VmChangeKind.RamBlocks);
+        return block;
+    }
+
+    /// <inheritdoc cref="Vm.FreeBlock"/>
+    public void FreeBlock(int blockId)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var block = Get(blockId);
+            if (block.BackendId is null)
+            {
+                throw EmulationException.Conflict("machine-block", $"RAM block '{block.DisplayName}' belongs to the {_machine.Name} machine and cannot be freed.");
+            }
+
+            if (_dimms.Uses(block.BackendId))
+            {
+                throw EmulationException.Conflict("backend-in-use", $"object '{block.BackendId}' is in use, can not be deleted");
+            }
+
+            _freeze.Check("free", block, block.Identity, null);
+            _blocks.Remove(block);
+            Publish();
+            block.Memory.Dispose();
+            _host.Unreserve(block.MaxLength);
+        }
+
+        _raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <inheritdoc cref="Vm.PlugDimm"/>
+    public MemoryDevice PlugDimm(string deviceId, string memdev)
+    {
+        Names.ValidateQemuId(deviceId, "device");
+        MemoryDevice device;
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            _dimms.CheckCanPlug(deviceId);
+            var block = _blocks.FirstOrDefault(b => b.BackendId == memdev)
+                ?? throw EmulationException.NotFound("backend-not-found", $"VM '{_vmName}' has no memory backend '{Names.Shorten(memdev)}'.");
+            var (slot, address) = _dimms.Place(memdev, block.UsedLength);
+            var idStr = block.IdStr.Length > 0 ? block.IdStr : memdev;
+            EnsureUniqueIdStr(idStr, block);
+            _freeze.CheckNotMigrating("plug a memory device onto", block.DisplayName);
+
+            device = new MemoryDevice(deviceId, "pc-dimm", memdev, slot, address, block.UsedLength);
+            block.IdStr = idStr;
+            block.Flags |= RamBlockFlags.Migratable;
+            block.GuestAddress = address;
+            _dimms.Add(device);
+            Publish();
+        }
+
+        _raise(VmChangeKind.Devices);
+        return device;
+    }
+
+    /// <inheritdoc cref="Vm.UnplugDimm"/>
+    public void UnplugDimm(string deviceId)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var device = _dimms.Get(deviceId);
+            var block = _blocks.First(b => b.BackendId == device.Memdev);
+            _freeze.CheckNotMigrating("unplug the memory device of", block.DisplayName);
+            _dimms.Remove(device);
+            block.Flags &= ~RamBlockFlags.Migratable;
+            block.IdStr = "";
+            block.GuestAddress = null;
+            Publish();
+        }
+
+        _raise(VmChangeKind.Devices);
+    }
+
+    /// <inheritdoc cref="Vm.SetMigratable"/>
+    public void SetMigratable(int blockId, bool migratable)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var block = Get(blockId);
+            var idStr = block.IdStr.Length > 0 ? block.IdStr : block.BackendId ?? "";
+            MigratableIdentity? after = null;
+            if (migratable)
+            {
+                RamBlockRules.ValidateIdStr(idStr);
+                EnsureUniqueIdStr(idStr, block);
+                after = new MigratableIdentity(idStr, block.PageSize, block.UsedLength, block.Shared ? block.GuestAddress : null);
+            }
+
+            _freeze.Check(migratable ? "set migratable on" : "unset migratable on", block, block.Identity, after);
+            if (migratable)
+            {
+                block.IdStr = idStr;
+                block.Flags |= RamBlockFlags.Migratable;
+            }
+            else
+            {
+                block.Flags &= ~RamBlockFlags.Migratable;
+            }
+
+            Publish();
+        }
+
+        _raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <inheritdoc cref="Vm.Resize"/>
+    public void Resize(int blockId, long usedLength)
+    {
+        lock (_gate)
+        {
+            var block = PrepareResize(blockId, usedLength);
+            _freeze.Check("resize", block, block.Identity, block.Identity is { } id ? id with { UsedLength = usedLength } : null);
+            ApplyResize(block, usedLength);
+        }
+
+        _raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <inheritdoc cref="Vm.ResizeUnderLease"/>
+    public void ResizeUnderLease(MigrationLease lease, int blockId, long usedLength)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_freeze.Lease, lease))
+            {
+                throw new InvalidOperationException("Only the migration holding the lease may resize under it.");
+            }
+
+            var block = PrepareResize(blockId, usedLength);
+            ApplyResize(block, usedLength);
+        }
+
+        _raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <inheritdoc cref="Vm.GuestResize"/>
+    public void GuestResize(int blockId, long usedLength)
+    {
+        MigrationLease? cancel = null;
+        string idStr;
+        lock (_gate)
+        {
+            var block = PrepareResize(blockId, usedLength);
+            idStr = block.IdStr;
+            if (_freeze.Lease is { } lease && block.Migratable && block.UsedLength != usedLength)
+            {
+                cancel = lease;
+            }
+
+            ApplyResize(block, usedLength);
+        }
+
+        cancel?.Holder.RequestCancel($"RAM block '{idStr}' resized during precopy.");
+        _raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <inheritdoc cref="Vm.ReloadRom"/>
+    public void ReloadRom(int blockId)
+    {
+        lock (_gate)
+        {
+            EnsureNotDisposed();
+            var block = Get(blockId);
+            if (!block.ReadOnly)
+            {
+                throw EmulationException.Conflict("not-rom", $"RAM block '{block.DisplayName}' is not a ROM; only ROM contents can be reloaded.");
+            }
+
+            // No freeze check: the block keeps its (idstr, page_size, used_length), only its backing changes.
+            // The new backing is filled before it is published, so no reader ever sees it empty.
+            var old = block.Memory;
+            var fresh = new Memory.GuestMemory(block.MaxLength);
+            FirmwareImage.Load(block, fresh);
+            block.Memory = fresh;
+            block.MarkDirty(0, block.UsedLength);
+            old.Dispose();
+        }
+
+        _raise(VmChangeKind.RamBlocks);
+    }
+
+    /// <summary>Turns the pages dirtied since the last sample into per-block rates (pages per second).</summary>
+    public void SampleDirtyRate()
+    {
+        var now = _time.GetTimestamp();
+        var seconds = _time.GetElapsedTime(Interlocked.Exchange(ref _rateSampledAt, now), now).TotalSeconds;
+        foreach (var block in RamBlocks)
+        {
+            var pages = block.RateLog.SyncAndCount();
+            block.DirtyPagesPerSecond = seconds > 0 ? pages / seconds : 0;
+        }
+    }
+
+    /// <summary>The migratable set now (caller holds the gate): one identity per migratable block, in block order.</summary>
+    public ImmutableArray<MigratableIdentity> ComputeMigratableSet() =>
+        [.. _blocks.Select(b => b.Identity).OfType<MigratableIdentity>()];
+
+    /// <summary>The block with this id (caller holds the gate).</summary>
+    private RamBlock Get(int blockId) =>
+        _blocks.FirstOrDefault(b => b.Id == blockId)
+        ?? throw EmulationException.NotFound("block-not-found", $"VM '{_vmName}' has no RAM block with id {blockId}.");
+
+    private RamBlock AddBlock(string idStr, string? backendId, long usedLength, long maxLength, RamBlockFlags flags, long? guestAddress, int? id = null)
+    {
+        if (idStr.Length > 0 && flags.HasFlag(RamBlockFlags.Migratable))
+        {
+            EnsureUniqueIdStr(idStr, null);
+        }
+
+        var offset = RamAddressAllocator.FindOffset([.. _blocks.Select(b => (b.Offset, b.MaxLength))], maxLength);
+        _nextBlockId = id is { } given ? Math.Max(_nextBlockId, given) : _nextBlockId + 1;
+        var block = new RamBlock(id ?? _nextBlockId, idStr, backendId, offset, RamBlockRules.MinPageSize, usedLength, maxLength, flags)
+        {
+            GuestAddress = guestAddress,
+        };
+
+        // QEMU keeps its list sorted from the biggest block to the smallest; equal sizes keep creation order.
+        var index = _blocks.FindIndex(b => b.MaxLength < maxLength);
+        _blocks.Insert(index < 0 ? _blocks.Count : index, block);
+        return block;
+    }
+
+    private void EnsureUniqueIdStr(string idStr, RamBlock? except)
+    {
+        if (_blocks.Any(b => b != except && b.Migratable && b.IdStr == idStr))
+        {
+            throw EmulationException.Conflict("duplicate-idstr", $"VM '{_vmName}' already has a migratable RAM block named '{idStr}'; idstr must be unique among migratable blocks.");
+        }
+    }
+
+    private RamBlock PrepareResize(int blockId, long usedLength)
+    {
+        EnsureNotDisposed();
+        var block = Get(blockId);
+        if (!block.Resizeable)
+        {
+            throw EmulationException.Conflict("not-resizeable", $"RAM block '{block.DisplayName}' is not resizeable (its used length is fixed at {Format(block.UsedLength)}).");
+        }
+
+        RamBlockRules.ValidateLengths(block.PageSize, usedLength, block.MaxLength, resizeable: true);
+        return block;
+    }
+
+    private void ApplyResize(RamBlock block, long usedLength)
+    {
+        if (block.UsedLength == usedLength)
+        {
+            return;
+        }
+
+        block.UsedLength = usedLength;
+        block.MarkDirty(0, usedLength);
+        Publish();
+    }
+
+    private void Publish()
+    {
+        Map.Rebuild(_machine, _memoryBytes, MainRam, _blocks);
+        _blockView = [.. _blocks];
+        _deviceView = [.. _dimms.BySlot];
+    }
+
+    private void EnsureNotDisposed() => _ensureNotDisposed();
+}
