@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using static VmConsole.Emulation.Sizes;
@@ -175,25 +176,30 @@ public sealed class PowerTransitionTests
     [Fact]
     public void Workload_PrelaunchOrPaused_WritesNothing()
     {
-        using var test = new TestEmulator();
+        var clock = new FakeTimeProvider();
+        using var test = new TestEmulator(time: clock);
         var vm = test.CreateQ35(memoryBytes: 64 * MiB, workload: new WorkloadSpec(WorkloadKind.Uniform, 20_000, 16 * MiB));
 
-        // Never started: nothing is written.
-        Thread.Sleep(100);
-        Assert.Equal(0, vm.Workload.PagesWritten);
+        // Never started: a second of the guest's clock writes nothing.
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, Expect.SettledPagesWritten(vm.Workload));
 
+        // Running: 100 ms owe 2,000 pages.
         vm.Start();
-        SpinWait.SpinUntil(() => vm.Workload.PagesWritten > 0, TimeSpan.FromSeconds(5));
-        Assert.True(vm.Workload.PagesWritten > 0, "The workload wrote nothing while running.");
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(SpinWait.SpinUntil(() => vm.Workload.PagesWritten >= 2_000, TimeSpan.FromSeconds(10)), "The workload wrote nothing while running.");
+        Assert.Equal(2_000, vm.Workload.PagesWritten);
 
+        // Paused: another second writes nothing.
         vm.Pause();
-        var whenPaused = Expect.SettledPagesWritten(vm.Workload);
-        Thread.Sleep(200);
-        Assert.Equal(whenPaused, vm.Workload.PagesWritten);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2_000, Expect.SettledPagesWritten(vm.Workload));
         Assert.Equal(RunState.Paused, vm.RunState);
 
+        // Resumed: the next 100 ms owe the next 2,000, the pause none.
         vm.Resume();
-        SpinWait.SpinUntil(() => vm.Workload.PagesWritten > whenPaused, TimeSpan.FromSeconds(5));
-        Assert.True(vm.Workload.PagesWritten > whenPaused, "The workload did not write again after resume.");
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(SpinWait.SpinUntil(() => vm.Workload.PagesWritten >= 4_000, TimeSpan.FromSeconds(10)), "The workload did not write again after resume.");
+        Assert.Equal(4_000, Expect.SettledPagesWritten(vm.Workload));
     }
 }

@@ -21,12 +21,14 @@ internal sealed class TestEmulator : IDisposable
 {
     public const string HostName = "host1";
 
-    public TestEmulator(long capacityBytes = 64 * GiB)
+    /// <param name="time">The emulator's clock (guest pacing, dirty-rate sampling, teardown waits); the system's by default.</param>
+    public TestEmulator(long capacityBytes = 64 * GiB, TimeProvider? time = null)
     {
+        Emulator = new Emulator(time);
         Host = Emulator.AddHost(HostName, capacityBytes);
     }
 
-    public Emulator Emulator { get; } = new();
+    public Emulator Emulator { get; }
 
     public Host Host { get; }
 

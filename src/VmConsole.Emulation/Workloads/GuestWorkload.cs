@@ -12,6 +12,8 @@ namespace VmConsole.Emulation.Workloads;
 /// batches every couple of milliseconds, so the long-run rate holds whatever the sleep granularity.
 /// A backlog of at most <see cref="MaxBacklog"/> is kept across a stall: a guest that was descheduled
 /// writes a little faster for a moment, not a second's worth of pages in one burst.
+/// Time is the <see cref="TimeProvider"/>'s, counted from the call that set the guest running (not from when the
+/// thread got round to it), so a test that moves a fake clock gets exactly rate x time pages.
 /// </remarks>
 public sealed class GuestWorkload : IDisposable
 {
@@ -33,6 +35,10 @@ public sealed class GuestWorkload : IDisposable
     private volatile bool _active;
     private volatile int _throttlePercent;
     private volatile bool _stopping;
+
+    // Written (Interlocked) by whoever sets the guest running or sets its spec, before waking the worker; read by the
+    // worker when it starts writing after being idle: the time the guest writes counts from then.
+    private long _runningSince;
 
     // Written by the worker thread (Interlocked), read by anyone.
     private long _pagesWritten;
@@ -77,6 +83,11 @@ public sealed class GuestWorkload : IDisposable
         get => _active;
         set
         {
+            if (value)
+            {
+                Interlocked.Exchange(ref _runningSince, _time.GetTimestamp());
+            }
+
             _active = value;
             if (!value)
             {
@@ -93,6 +104,7 @@ public sealed class GuestWorkload : IDisposable
     internal void SetSpec(WorkloadSpec spec)
     {
         spec.Validate(_ram.UsedLength, _ram.PageSize);
+        Interlocked.Exchange(ref _runningSince, _time.GetTimestamp());
         _spec = spec;
         if (spec.Kind != WorkloadKind.Idle && _thread is null && !_stopping)
         {
@@ -119,21 +131,23 @@ public sealed class GuestWorkload : IDisposable
     private void Run()
     {
         var random = new Random(HashCode.Combine(VmName, Environment.TickCount));
-        var last = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _runningSince);
         var budget = 0.0;
         while (!_stopping)
         {
             _wake.Reset();
+
+            // The clock before the spec: time that passes after a change to idle or paused is never charged to the old spec.
+            var now = _time.GetTimestamp();
             var spec = _spec;
             if (!_active || spec.Kind == WorkloadKind.Idle)
             {
                 _wake.Wait();
-                last = _time.GetTimestamp();
+                last = Interlocked.Read(ref _runningSince);
                 budget = 0;
                 continue;
             }
 
-            var now = _time.GetTimestamp();
             var rate = spec.PagesPerSecond * (100 - _throttlePercent) / 100.0;
             budget = Math.Min(budget + (rate * _time.GetElapsedTime(last, now).TotalSeconds), (rate * MaxBacklog.TotalSeconds) + 1);
             last = now;

@@ -23,7 +23,17 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
     private MigrationEngine? _engine;
 
     protected ConsoleComponentContext()
+        : this(TimeProvider.System)
     {
+    }
+
+    /// <param name="emulatorTime">
+    /// The emulator's clock (dirty-rate sampling, guest pacing): a fake one for a test that moves time itself. The
+    /// components and the engine keep the real clock.
+    /// </param>
+    protected ConsoleComponentContext(TimeProvider emulatorTime)
+    {
+        Emulator = new Emulator(emulatorTime);
         // bUnit waits 1 s by default for a WaitForAssertion to hold; with the whole suite running on two cores, a
         // render can take longer than that (a dialog's rule once did). A wait ends as soon as the assertion holds.
         DefaultWaitTimeout = TimeSpan.FromSeconds(5);
@@ -57,7 +67,7 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         SetRendererInfo(new RendererInfo("Server", isInteractive: true));
     }
 
-    protected Emulator Emulator { get; } = new();
+    protected Emulator Emulator { get; }
 
     /// <summary>Signed in as "admin" with the Admin role; a test may change the roles before it renders.</summary>
     protected BunitAuthorizationContext Authorization { get; }

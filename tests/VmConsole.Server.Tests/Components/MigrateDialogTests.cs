@@ -1,4 +1,5 @@
 using Bunit;
+using Microsoft.Extensions.Time.Testing;
 using MudBlazor;
 using VmConsole.Emulation;
 using VmConsole.Server.Components.Shared;
@@ -7,6 +8,16 @@ namespace VmConsole.Server.Tests.Components;
 
 public sealed class MigrateDialogTests : ConsoleComponentContext
 {
+    private readonly FakeTimeProvider _clock;
+
+    public MigrateDialogTests()
+        : this(new FakeTimeProvider())
+    {
+    }
+
+    private MigrateDialogTests(FakeTimeProvider clock)
+        : base(clock) => _clock = clock;
+
     [Fact]
     public async Task MigrateDialog_NegativeBandwidth_ShowsTheRuleAndStartsNothing()
     {
@@ -88,8 +99,10 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
             vm.MainRam.Write(i * 4096L, page);
         }
 
-        Thread.Sleep(100);
+        // 4,096 pages (16 MiB) in the second the emulator's clock moves, against a 1 MiB/s link.
+        _clock.Advance(TimeSpan.FromSeconds(1));
         vm.SampleDirtyRate();
+        Assert.Equal(4_096, vm.MainRam.DirtyPagesPerSecond);
         var (provider, _) = await ShowDialogAsync(vm);
 
         provider.Find(".vmc-bandwidth input").Input("1");

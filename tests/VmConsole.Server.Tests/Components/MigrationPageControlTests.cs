@@ -1,5 +1,6 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Tests.Engine;
@@ -122,7 +123,7 @@ public sealed class MigrationPageRefusalTests : ConsoleComponentContext
 {
     public MigrationPageRefusalTests() => Emulator.AddHost("host-b", 8 * Sizes.GiB);
 
-    protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(new FrozenTime());
+    protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(new FakeTimeProvider());
 
     [Fact]
     public async Task MigrationPage_ContinueNoLongerAllowed_ShowsTheRefusalInASnackbar()

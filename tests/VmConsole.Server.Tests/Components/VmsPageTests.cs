@@ -1,5 +1,6 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Server.Accounts;
@@ -108,7 +109,7 @@ public sealed class VmsPageTests : ConsoleComponentContext
 /// <summary>The page's live renders wait on a clock that does not move, so the test decides what the page has seen.</summary>
 public sealed class VmsPageRefusalTests : ConsoleComponentContext
 {
-    protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(new FrozenTime());
+    protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(new FakeTimeProvider());
 
     [Fact]
     public void VmsPage_VmRefusesTheAction_ShowsTheRefusal()
