@@ -222,7 +222,7 @@ public sealed class MigrationStreamReader
             }
             else
             {
-                throw new MigrationStreamException(
+                throw new TruncatedStreamException(
                     $"truncated migration stream: it ended at byte {_base + buffer.Length} while reading {_reading} (from byte {_unitStart})");
             }
         }
@@ -895,7 +895,7 @@ public sealed class MigrationStreamReader
         _sink.OnVmDescription(json);
     }
 
-    private MigrationStreamException TailTruncated(string reading) =>
+    private TruncatedStreamException TailTruncated(string reading) =>
         new($"truncated migration stream: it ended at byte {BytesRead} while reading {reading}");
 
     private static MigrationStreamException UnknownSection(string name, uint instanceId) =>
