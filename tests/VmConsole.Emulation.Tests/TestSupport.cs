@@ -54,7 +54,7 @@ internal sealed class TestEmulator : IDisposable
 /// </summary>
 internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigrationLeaseHolder
 {
-    private volatile string _status = "active";
+    private volatile MigrationStatus _status = MigrationStatus.Active;
 
     public enum OnCancel
     {
@@ -70,7 +70,7 @@ internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigration
 
     public string MigrationId { get; } = migrationId;
 
-    public string Status { get => _status; set => _status = value; }
+    public MigrationStatus Status { get => _status; set => _status = value; }
 
     public OnCancel Behaviour { get; set; } = OnCancel.Keep;
 
@@ -98,7 +98,7 @@ internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigration
     public void RequestCancel(string? error)
     {
         CancelRequests.Enqueue(error);
-        Status = "cancelling";
+        Status = MigrationStatus.Cancelling;
         CancelRequested.Set();
         switch (Behaviour)
         {
@@ -121,7 +121,7 @@ internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigration
 
     public void Release()
     {
-        Status = "cancelled";
+        Status = MigrationStatus.Cancelled;
         ReleasedOnThread = Environment.CurrentManagedThreadId;
         Lease?.Dispose();
     }

@@ -261,7 +261,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
     {
         public string MigrationId => "test-incoming";
 
-        public string Status => "active";
+        public MigrationStatus Status => MigrationStatus.Active;
 
         public void RequestCancel(string? error)
         {
