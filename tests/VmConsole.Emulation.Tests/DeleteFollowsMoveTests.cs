@@ -31,7 +31,7 @@ public sealed class DeleteFollowsMoveTests : IDisposable
         private readonly Action<Vm> _onDestination;
         private readonly MigrationLease _lease;
         private readonly TaskCompletionSource _switched = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private volatile string _status = "device";
+        private volatile MigrationStatus _status = MigrationStatus.Device;
 
         public SwitchoverOnCancel(Emulator emulator, Vm source, Action<Vm> onDestination)
         {
@@ -43,7 +43,7 @@ public sealed class DeleteFollowsMoveTests : IDisposable
 
         public string MigrationId => $"mig-from-{_source.Id:N}";
 
-        public string Status => _status;
+        public MigrationStatus Status => _status;
 
         /// <summary>Completes (or fails) once the switchover a cancel request set off is done.</summary>
         public Task Switched => _switched.Task;
@@ -56,7 +56,7 @@ public sealed class DeleteFollowsMoveTests : IDisposable
                     var destination = _emulator.CreateIncomingVm(_source.Definition);
                     _emulator.CommitMigration(_source, destination);
                     _onDestination(destination);
-                    _status = "completed";
+                    _status = MigrationStatus.Completed;
                     _lease.Dispose();
                     _source.Dispose();
                     _switched.SetResult();

@@ -44,7 +44,7 @@ public sealed class MigrationFreezeTests : IDisposable
     public void Change_WhileLeaseHeld_RefusedWithFrozenErrorNamingBlockOperationAndMigration(string name)
     {
         var (change, operation, block) = Refused[name];
-        var holder = new TestLeaseHolder("mig-42") { Status = "active" };
+        var holder = new TestLeaseHolder("mig-42") { Status = MigrationStatus.Active };
         var lease = holder.AcquireOn(_vm);
         var blocks = _vm.RamBlocks;
         var devices = _vm.Devices;
@@ -78,7 +78,7 @@ public sealed class MigrationFreezeTests : IDisposable
         var (change, _, _) = Refused[name];
         var holder = new TestLeaseHolder("mig-7");
         var lease = holder.AcquireOn(_vm);
-        holder.Status = "cancelling";
+        holder.Status = MigrationStatus.Cancelling;
 
         var exception = Assert.Throws<MigratableSetFrozenException>(() => change(this));
 

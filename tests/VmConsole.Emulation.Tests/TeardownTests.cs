@@ -41,7 +41,7 @@ public sealed class TeardownTests : IDisposable
         Assert.False(shutdown.IsCompleted);
         Assert.Equal(RunState.Running, vm.RunState);
         Assert.Equal(new byte[] { 1, 2, 3 }, ReadRam(vm, 0, 3));
-        Assert.Equal("cancelling", holder.Status);
+        Assert.Equal(MigrationStatus.Cancelling, holder.Status);
 
         holder.AllowRelease.Set();
         await shutdown.WaitAsync(Patience);

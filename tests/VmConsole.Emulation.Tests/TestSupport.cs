@@ -56,7 +56,7 @@ internal sealed class TestEmulator : IDisposable
 /// </summary>
 internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigrationLeaseHolder
 {
-    private volatile string _status = "active";
+    private volatile MigrationStatus _status = MigrationStatus.Active;
 
     public enum OnCancel
     {
@@ -72,7 +72,7 @@ internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigration
 
     public string MigrationId { get; } = migrationId;
 
-    public string Status { get => _status; set => _status = value; }
+    public MigrationStatus Status { get => _status; set => _status = value; }
 
     public OnCancel Behaviour { get; set; } = OnCancel.Keep;
 
@@ -100,7 +100,7 @@ internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigration
     public void RequestCancel(string? error)
     {
         CancelRequests.Enqueue(error);
-        Status = "cancelling";
+        Status = MigrationStatus.Cancelling;
         CancelRequested.Set();
         switch (Behaviour)
         {
@@ -123,7 +123,7 @@ internal sealed class TestLeaseHolder(string migrationId = "mig-1") : IMigration
 
     public void Release()
     {
-        Status = "cancelled";
+        Status = MigrationStatus.Cancelled;
         ReleasedOnThread = Environment.CurrentManagedThreadId;
         Lease?.Dispose();
     }

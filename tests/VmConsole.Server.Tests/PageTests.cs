@@ -92,6 +92,42 @@ public sealed partial class PageTests : IClassFixture<PageTests.Fixture>
         Assert.DoesNotContain("pc.ram", signIn, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Favicon_BrowsersDefaultRequest_IsAnIconForAnyone()
+    {
+        using var anonymous = _fixture.Factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+        var response = await anonymous.GetAsync(new Uri("/favicon.ico", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("image/", response.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+        Assert.Equal(new byte[] { 0, 0, 1, 0 }, (await response.Content.ReadAsByteArrayAsync())[..4]);
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/login")]
+    public async Task Page_Head_LinksAnIconThatIsServed(string page)
+    {
+        using var anonymous = _fixture.Factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = page == "/login" ? anonymous : _client;
+
+        var html = await client.GetStringAsync(new Uri(page, UriKind.Relative));
+        var head = html[..html.IndexOf("</head>", StringComparison.Ordinal)];
+        var icons = IconLinkPattern().Matches(head).Select(m => m.Groups["href"].Value).ToList();
+
+        Assert.NotEmpty(icons);
+        foreach (var href in icons)
+        {
+            var icon = await anonymous.GetAsync(new Uri(href, UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, icon.StatusCode);
+            Assert.StartsWith("image/", icon.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+        }
+    }
+
+    [GeneratedRegex("""<link rel="icon"[^>]*href="(?<href>[^"]+)""")]
+    private static partial Regex IconLinkPattern();
+
     public sealed class Fixture : IAsyncLifetime
     {
         public ConsoleFactory Factory { get; } = new();

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 
 namespace VmConsole.Server.Tests;

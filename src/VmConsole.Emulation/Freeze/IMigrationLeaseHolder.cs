@@ -8,8 +8,8 @@ public interface IMigrationLeaseHolder
 {
     string MigrationId { get; }
 
-    /// <summary>The migration's state in QEMU's words (<c>setup</c>, <c>active</c>, <c>cancelling</c>...).</summary>
-    string Status { get; }
+    /// <summary>The migration's state (<see cref="MigrationStatus.Setup"/>, <see cref="MigrationStatus.Active"/>, <see cref="MigrationStatus.Cancelling"/>...).</summary>
+    MigrationStatus Status { get; }
 
     /// <summary>
     /// Asks the migration to stop (asynchronously: it goes to <c>cancelling</c> and releases the lease when its

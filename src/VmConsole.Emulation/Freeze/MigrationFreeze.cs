@@ -57,7 +57,7 @@ public sealed class MigrationFreeze
 
             if (_lease is { } held)
             {
-                throw new MigratableSetFrozenException(_vm, "migrate", null, held.Holder.MigrationId, held.Holder.Status);
+                throw new MigratableSetFrozenException(_vm, "migrate", null, held.Holder.MigrationId, held.Holder.Status.ToQemuName());
             }
 
             lease = new MigrationLease(this, holder, _currentSet());
@@ -95,7 +95,7 @@ public sealed class MigrationFreeze
     {
         if (_lease is { } held && before != after)
         {
-            throw new MigratableSetFrozenException(_vm, operation, block.DisplayName, held.Holder.MigrationId, held.Holder.Status);
+            throw new MigratableSetFrozenException(_vm, operation, block.DisplayName, held.Holder.MigrationId, held.Holder.Status.ToQemuName());
         }
     }
 
@@ -104,7 +104,7 @@ public sealed class MigrationFreeze
     {
         if (_lease is { } held)
         {
-            throw new MigratableSetFrozenException(_vm, operation, block, held.Holder.MigrationId, held.Holder.Status);
+            throw new MigratableSetFrozenException(_vm, operation, block, held.Holder.MigrationId, held.Holder.Status.ToQemuName());
         }
     }
 

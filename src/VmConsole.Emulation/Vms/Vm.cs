@@ -414,7 +414,7 @@ public sealed class Vm : IDisposable
         {
             throw EmulationException.Conflict(
                 "migration-did-not-stop",
-                $"Migration {lease.Holder.MigrationId} of VM '{Name}' did not stop within {TeardownTimeout.TotalSeconds:0.#} s (it is {lease.Holder.Status}); the VM was left as it was.");
+                $"Migration {lease.Holder.MigrationId} of VM '{Name}' did not stop within {TeardownTimeout.TotalSeconds:0.#} s (it is {lease.Holder.Status.ToQemuName()}); the VM was left as it was.");
         }
     }
 

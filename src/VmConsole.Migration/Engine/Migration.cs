@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Wire;
@@ -86,8 +87,6 @@ public sealed class Migration : IMigrationLeaseHolder
     public string Id { get; }
 
     string IMigrationLeaseHolder.MigrationId => Id;
-
-    string IMigrationLeaseHolder.Status => Status.ToQemuName();
 
     public string VmName { get; }
 

@@ -282,7 +282,11 @@ internal sealed class MigrationRun(
             await _receiving.ConfigureAwait(false);
             return null;
         }
-        catch (MigrationStreamException ex) when (!ex.Message.StartsWith("truncated", StringComparison.Ordinal))
+        catch (TruncatedStreamException)
+        {
+            return null;
+        }
+        catch (MigrationStreamException ex)
         {
             return ex;
         }

@@ -139,7 +139,7 @@ public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSec
         return json;
     }
 
-    private static MigrationStreamException TailTruncated(string reading, long bytesRead) =>
+    private static TruncatedStreamException TailTruncated(string reading, long bytesRead) =>
         new($"truncated migration stream: it ended at byte {bytesRead} while reading {reading}");
 
     private static MigrationStreamException UnknownSection(string name, uint instanceId) =>

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Security.Cryptography;
+using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Wire;
@@ -40,7 +41,7 @@ public static class QemuStreamExport
 
         if (vm.Freeze.Lease?.Holder is { } holder)
         {
-            throw Migrating(vm, holder.MigrationId, holder.Status);
+            throw Migrating(vm, holder.MigrationId, holder.Status.ToQemuName());
         }
     }
 
@@ -145,7 +146,7 @@ public static class QemuStreamExport
 
         public string MigrationId { get; } = IdPrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
 
-        public string Status => _cancel.IsCancellationRequested ? "cancelling" : "active";
+        public MigrationStatus Status => _cancel.IsCancellationRequested ? MigrationStatus.Cancelling : MigrationStatus.Active;
 
         public void RequestCancel(string? error) => _cancel.Cancel();
 

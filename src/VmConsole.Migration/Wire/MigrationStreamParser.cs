@@ -114,7 +114,7 @@ internal sealed class MigrationStreamParser : IDisposable
         }
         else
         {
-            throw new MigrationStreamException(
+            throw new TruncatedStreamException(
                 $"truncated migration stream: it ended at byte {length} while reading {_reading} (from byte {_unitStart})");
         }
     }

@@ -1,3 +1,4 @@
+using VmConsole.Emulation;
 using VmConsole.Emulation.Blocks;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;

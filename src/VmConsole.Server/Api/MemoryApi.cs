@@ -80,12 +80,12 @@ internal static class MemoryApi
             return TypedResults.Problem(
                 statusCode: StatusCodes.Status409Conflict,
                 title: "The request conflicts with the current state",
-                detail: $"Cannot write memory of RAM block '{ramBlock.DisplayName}' of VM '{target.Name}': migration {lease.Holder.MigrationId} is {lease.Holder.Status}; write once it has ended.",
+                detail: $"Cannot write memory of RAM block '{ramBlock.DisplayName}' of VM '{target.Name}': migration {lease.Holder.MigrationId} is {lease.Holder.Status.ToQemuName()}; write once it has ended.",
                 extensions: new Dictionary<string, object?>
                 {
                     ["code"] = "vm-migrating",
                     ["migrationId"] = lease.Holder.MigrationId,
-                    ["migrationStatus"] = lease.Holder.Status,
+                    ["migrationStatus"] = lease.Holder.Status.ToQemuName(),
                     ["operation"] = "write-memory",
                     ["block"] = ramBlock.DisplayName,
                     ["vm"] = target.Name,

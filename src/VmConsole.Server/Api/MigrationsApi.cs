@@ -1,3 +1,4 @@
+using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Persistence;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using VmConsole.Emulation.Workloads;
 
 namespace VmConsole.Server.Emulation;
@@ -15,17 +16,33 @@ public sealed class EmulatorOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan TeardownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    [ValidateObjectMembers]
     public SeedOptions Seed { get; set; } = new();
 }
 
-/// <summary>The demo inventory created when the console starts.</summary>
-public sealed class SeedOptions
+/// <summary>The demo inventory created when the console starts (on an empty database), so every VM's host is one of its hosts.</summary>
+public sealed class SeedOptions : IValidatableObject
 {
     public bool Enabled { get; set; } = true;
 
+    [ValidateEnumeratedItems]
     public List<SeedHost> Hosts { get; set; } = [];
 
+    [ValidateEnumeratedItems]
     public List<SeedVm> Vms { get; set; } = [];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var hosts = Hosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < Vms.Count; i++)
+        {
+            if (!hosts.Contains(Vms[i].Host))
+            {
+                yield return new ValidationResult(
+                    $"The VM '{Vms[i].Name}' is seeded on host '{Vms[i].Host}', which is not one of the seeded hosts.", [$"Vms[{i}].Host"]);
+            }
+        }
+    }
 }
 
 public sealed class SeedHost
@@ -61,6 +78,7 @@ public sealed class SeedVm
     public bool Start { get; set; } = true;
 
     /// <summary>memory-backend-ram objects to add, each optionally plugged as a pc-dimm.</summary>
+    [ValidateEnumeratedItems]
     public List<SeedBackend> Backends { get; set; } = [];
 }
 

@@ -45,7 +45,7 @@ internal sealed class IncomingVm : IDisposable
     {
         public string MigrationId => "benchmark";
 
-        public string Status => "active";
+        public MigrationStatus Status => MigrationStatus.Active;
 
         public void RequestCancel(string? error)
         {

@@ -139,7 +139,7 @@ public sealed class DestinationLayoutTests
     {
         public string MigrationId => "test-incoming";
 
-        public string Status => "active";
+        public MigrationStatus Status => MigrationStatus.Active;
 
         public void RequestCancel(string? error)
         {

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Text.Json;
+using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Tests.Wire;
 using VmConsole.Migration.Wire;

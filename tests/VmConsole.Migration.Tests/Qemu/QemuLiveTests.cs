@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Qemu;

@@ -127,7 +127,7 @@ public sealed class MalformedStreamTests
         var error = ReadSynchronously(stream);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.IsType<MigrationStreamException>(error);
+        Assert.IsAssignableFrom<MigrationStreamException>(error);
         Assert.True(allocated < 256 * 1024, $"{name}: {allocated} bytes allocated; {error.Message}");
     }
 
@@ -174,7 +174,7 @@ public sealed class MalformedStreamTests
         var reader = new MigrationStreamReader(PipeReader.Create(new ReadOnlySequence<byte>(stream)), new RecordingSink { Quiet = true });
         var reading = reader.ReadToEndAsync(CancellationToken.None);
         Assert.True(reading.IsCompleted, "the read over an in-memory sequence should finish without waiting");
-        return Assert.IsType<MigrationStreamException>(reading.Exception?.InnerException);
+        return Assert.IsAssignableFrom<MigrationStreamException>(reading.Exception?.InnerException);
     }
 
     /// <summary>Null for a clean read, else the exception the read ended with.</summary>

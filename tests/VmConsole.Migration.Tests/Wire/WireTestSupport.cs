@@ -206,7 +206,7 @@ internal static class Streams
     {
         var sink = new RecordingSink();
         var reader = new MigrationStreamReader(PipeReader.Create(new ReadOnlySequence<byte>(stream)), sink, limits);
-        return await Assert.ThrowsAsync<MigrationStreamException>(
+        return await Assert.ThrowsAnyAsync<MigrationStreamException>(
             () => reader.ReadToEndAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
     }
 

@@ -13,7 +13,7 @@ public sealed class BlockActionsTests : ConsoleComponentContext
     {
         RenderProviders();
         var vm = CreateVm("vm1");
-        using var lease = vm.Freeze.Acquire(new Holder("mig-7", "active"));
+        using var lease = vm.Freeze.Acquire(new Holder("mig-7", MigrationStatus.Active));
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "vm1"));
         Assert.NotEmpty(cut.FindAll("[data-testid='lock-icon']"));
 
@@ -36,7 +36,7 @@ public sealed class BlockActionsTests : ConsoleComponentContext
         RenderProviders();
         var provider = Render<MudDialogProvider>();
         var vm = CreateVm("vm1");
-        using var lease = vm.Freeze.Acquire(new Holder("mig-8", "active"));
+        using var lease = vm.Freeze.Acquire(new Holder("mig-8", MigrationStatus.Active));
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "vm1"));
 
         cut.Find("[data-testid='add-backend']").Click();
@@ -64,11 +64,11 @@ public sealed class BlockActionsTests : ConsoleComponentContext
         Assert.Equal("UI unset migratable", Assert.Single(ActionLog.Lines).Action);
     }
 
-    private sealed class Holder(string id, string status) : IMigrationLeaseHolder
+    private sealed class Holder(string id, MigrationStatus status) : IMigrationLeaseHolder
     {
         public string MigrationId => id;
 
-        public string Status => status;
+        public MigrationStatus Status => status;
 
         public void RequestCancel(string? error)
         {

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
+using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;

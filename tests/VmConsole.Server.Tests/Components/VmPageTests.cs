@@ -2,6 +2,7 @@ using System.Reflection;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Components;
+using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Server.Components.Pages;
@@ -19,7 +20,7 @@ public sealed class VmPageTests : ConsoleComponentContext
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "vm1"));
         Assert.Empty(cut.FindAll("[data-testid='freeze-banner']"));
 
-        var lease = vm.Freeze.Acquire(new Holder("m-42", "active"));
+        var lease = vm.Freeze.Acquire(new Holder("m-42", MigrationStatus.Active));
 
         cut.WaitForAssertion(() =>
         {
@@ -78,11 +79,11 @@ public sealed class VmPageTests : ConsoleComponentContext
     private static int Subscribers(object source, string eventName) =>
         (source.GetType().GetField(eventName, BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(source) as Delegate)?.GetInvocationList().Length ?? 0;
 
-    private sealed class Holder(string id, string status) : IMigrationLeaseHolder
+    private sealed class Holder(string id, MigrationStatus status) : IMigrationLeaseHolder
     {
         public string MigrationId => id;
 
-        public string Status => status;
+        public MigrationStatus Status => status;
 
         public void RequestCancel(string? error)
         {

@@ -1,4 +1,5 @@
 using MudBlazor;
+using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 
 namespace VmConsole.Server.Components.Shared;

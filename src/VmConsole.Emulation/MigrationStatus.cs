@@ -1,6 +1,9 @@
-namespace VmConsole.Migration.Engine;
+namespace VmConsole.Emulation;
 
-/// <summary>QEMU's MigrationStatus (qapi/migration.json).</summary>
+/// <summary>
+/// QEMU's MigrationStatus (qapi/migration.json). Here, beside the VMs, because a migration's lease on a VM reports it
+/// (<see cref="Freeze.IMigrationLeaseHolder.Status"/>); the migration engine drives it.
+/// </summary>
 public enum MigrationStatus
 {
     None,
