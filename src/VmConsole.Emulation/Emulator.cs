@@ -58,7 +58,7 @@ public sealed class Emulator : IDisposable
         {
             if (_hosts.ContainsKey(name))
             {
-                throw EmulationException.Conflict("host-exists", $"A host named '{name}' already exists.");
+                throw DomainException.Conflict("host-exists", $"A host named '{name}' already exists.");
             }
 
             _hosts = _hosts.Add(name, host);
@@ -70,17 +70,17 @@ public sealed class Emulator : IDisposable
 
     public Host GetHost(string name) =>
         _hosts.GetValueOrDefault(name ?? "")
-        ?? throw EmulationException.NotFound("host-not-found", $"No host named '{Names.Shorten(name)}'.");
+        ?? throw DomainException.NotFound("host-not-found", $"No host named '{Names.Shorten(name)}'.");
 
     /// <summary>VMs arriving from outside the server, in <c>inmigrate</c> until their migration completes, by name.</summary>
     public IReadOnlyList<ArrivingVm> Arriving => [.. _arriving.Values];
 
     /// <summary>The VM named <paramref name="name"/>.</summary>
-    /// <exception cref="EmulationException">No such VM (404), or it is still arriving by a migration (409 <c>vm-inmigrate</c>): nothing can be done to it yet.</exception>
+    /// <exception cref="DomainException">No such VM (404), or it is still arriving by a migration (409 <c>vm-inmigrate</c>): nothing can be done to it yet.</exception>
     public Vm GetVm(string name) =>
         _vms.GetValueOrDefault(name ?? "")
         ?? (_arriving.TryGetValue(name ?? "", out var arriving) ? throw ArrivingConflict(arriving)
-        : throw EmulationException.NotFound("vm-not-found", $"No VM named '{Names.Shorten(name)}'."));
+        : throw DomainException.NotFound("vm-not-found", $"No VM named '{Names.Shorten(name)}'."));
 
     public bool TryGetVm(string name, out Vm vm) => _vms.TryGetValue(name, out vm!);
 
@@ -93,7 +93,7 @@ public sealed class Emulator : IDisposable
     /// Takes <paramref name="name"/> for a VM a migration from outside the server will bring to <paramref name="host"/>:
     /// it is listed in <c>inmigrate</c> from now on, and every action on it is refused until the migration ends.
     /// </summary>
-    /// <exception cref="EmulationException">Invalid or taken name, or unknown host.</exception>
+    /// <exception cref="DomainException">Invalid or taken name, or unknown host.</exception>
     public ArrivingVm ReserveArriving(string name, string host)
     {
         Names.ValidateName(name, "VM");
@@ -102,7 +102,7 @@ public sealed class Emulator : IDisposable
         {
             if (_vms.ContainsKey(name) || _arriving.ContainsKey(name))
             {
-                throw EmulationException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
+                throw DomainException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
             }
 
             _arriving = _arriving.Add(name, arriving);
@@ -147,7 +147,7 @@ public sealed class Emulator : IDisposable
         InventoryChanged?.Invoke(InventoryChangeKind.VmRemoved, arriving.Name);
     }
 
-    private static EmulationException ArrivingConflict(ArrivingVm arriving) => EmulationException.Conflict(
+    private static DomainException ArrivingConflict(ArrivingVm arriving) => DomainException.Conflict(
         "vm-inmigrate",
         $"VM '{arriving.Name}' is inmigrate: a migration is bringing it to {arriving.Host.Name}. Nothing can be done to it until the migration completes; cancel the migration to drop it.");
 
@@ -211,7 +211,7 @@ public sealed class Emulator : IDisposable
             var holds = arriving is not null && _arriving.TryGetValue(vm.Name, out var current) && current == arriving;
             if (_vms.ContainsKey(vm.Name) || (_arriving.ContainsKey(vm.Name) && !holds))
             {
-                throw EmulationException.Conflict("vm-exists", $"A VM named '{vm.Name}' already exists.");
+                throw DomainException.Conflict("vm-exists", $"A VM named '{vm.Name}' already exists.");
             }
 
             if (holds)
@@ -248,7 +248,7 @@ public sealed class Emulator : IDisposable
         {
             if (_vms.ContainsKey(definition.Name) || _arriving.ContainsKey(definition.Name))
             {
-                throw EmulationException.Conflict("vm-exists", $"A VM named '{definition.Name}' already exists.");
+                throw DomainException.Conflict("vm-exists", $"A VM named '{definition.Name}' already exists.");
             }
 
             vm = new Vm(definition, host, _time) { TeardownTimeout = TeardownTimeout };
@@ -279,7 +279,7 @@ public sealed class Emulator : IDisposable
             {
                 await vm.QuiesceForDeleteAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (EmulationException ex) when (ex.Code == "vm-not-found" && attempt < 3)
+            catch (DomainException ex) when (ex.Code == "vm-not-found" && attempt < 3)
             {
                 continue;
             }
@@ -301,7 +301,7 @@ public sealed class Emulator : IDisposable
                     continue;
                 }
 
-                throw EmulationException.Conflict("vm-moving", $"VM '{name}' kept moving while it was being deleted; try again.");
+                throw DomainException.Conflict("vm-moving", $"VM '{name}' kept moving while it was being deleted; try again.");
             }
 
             vm.Dispose();

@@ -16,7 +16,7 @@ public static partial class Names
     {
         if (!IsValidName(name))
         {
-            throw EmulationException.Invalid(
+            throw DomainException.Invalid(
                 "invalid-name",
                 $"'{Shorten(name)}' is not a valid {what} name: use 1 to 63 lower-case letters, digits and '-', starting with a letter or digit.");
         }
@@ -27,7 +27,7 @@ public static partial class Names
     {
         if (!IsValidQemuId(id))
         {
-            throw EmulationException.Invalid(
+            throw DomainException.Invalid(
                 "invalid-id",
                 $"'{Shorten(id)}' is not a valid {what} id: start with a letter, then letters, digits, '-', '.' or '_', at most 63 characters.");
         }

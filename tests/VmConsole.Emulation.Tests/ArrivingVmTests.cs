@@ -37,10 +37,10 @@ public sealed class ArrivingVmTests : IDisposable
         _test.CreateQ35("vm1");
         Emulator.ReserveArriving("live-1", TestEmulator.HostName);
 
-        Assert.Equal("vm-exists", Assert.Throws<EmulationException>(() => Emulator.ReserveArriving("vm1", TestEmulator.HostName)).Code);
-        Assert.Equal("vm-exists", Assert.Throws<EmulationException>(() => Emulator.ReserveArriving("live-1", TestEmulator.HostName)).Code);
-        Assert.Equal("host-not-found", Assert.Throws<EmulationException>(() => Emulator.ReserveArriving("live-2", "nope")).Code);
-        Assert.Equal(ErrorKind.Invalid, Assert.Throws<EmulationException>(() => Emulator.ReserveArriving("Bad Name", TestEmulator.HostName)).Kind);
+        Assert.Equal("vm-exists", Assert.Throws<DomainException>(() => Emulator.ReserveArriving("vm1", TestEmulator.HostName)).Code);
+        Assert.Equal("vm-exists", Assert.Throws<DomainException>(() => Emulator.ReserveArriving("live-1", TestEmulator.HostName)).Code);
+        Assert.Equal("host-not-found", Assert.Throws<DomainException>(() => Emulator.ReserveArriving("live-2", "nope")).Code);
+        Assert.Equal(ErrorKind.Invalid, Assert.Throws<DomainException>(() => Emulator.ReserveArriving("Bad Name", TestEmulator.HostName)).Kind);
         Assert.Single(Emulator.Arriving);
     }
 
@@ -49,13 +49,13 @@ public sealed class ArrivingVmTests : IDisposable
     {
         Emulator.ReserveArriving("live-1", TestEmulator.HostName);
 
-        var refused = Assert.Throws<EmulationException>(() => Emulator.GetVm("live-1"));
+        var refused = Assert.Throws<DomainException>(() => Emulator.GetVm("live-1"));
         Assert.Equal(ErrorKind.Conflict, refused.Kind);
         Assert.Equal("vm-inmigrate", refused.Code);
         Assert.Contains("live-1", refused.Message, StringComparison.Ordinal);
-        Assert.Equal("vm-inmigrate", (await Assert.ThrowsAsync<EmulationException>(() => Emulator.DeleteVmAsync("live-1"))).Code);
-        Assert.Equal("vm-exists", Assert.Throws<EmulationException>(() => _test.CreateQ35("live-1")).Code);
-        Assert.Equal("vm-not-found", Assert.Throws<EmulationException>(() => Emulator.GetVm("other")).Code);
+        Assert.Equal("vm-inmigrate", (await Assert.ThrowsAsync<DomainException>(() => Emulator.DeleteVmAsync("live-1"))).Code);
+        Assert.Equal("vm-exists", Assert.Throws<DomainException>(() => _test.CreateQ35("live-1")).Code);
+        Assert.Equal("vm-not-found", Assert.Throws<DomainException>(() => Emulator.GetVm("other")).Code);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class ArrivingVmTests : IDisposable
         Emulator.ReserveArriving("live-1", TestEmulator.HostName);
         var imported = Emulator.CreateIncomingVm(new VmDefinition("live-1", TestEmulator.HostName, "microvm", 16 * MiB));
 
-        Assert.Equal("vm-exists", Assert.Throws<EmulationException>(() => Emulator.CommitIncoming(imported)).Code);
+        Assert.Equal("vm-exists", Assert.Throws<DomainException>(() => Emulator.CommitIncoming(imported)).Code);
         Emulator.DiscardIncoming(imported);
         Assert.False(Emulator.TryGetVm("live-1", out _));
     }

@@ -150,7 +150,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
             {
                 holder.AcquireOn(vm);
             }
-            catch (EmulationException refused) when (refused.Code is "vm-shutting-down" or "vm-not-found")
+            catch (DomainException refused) when (refused.Code is "vm-shutting-down" or "vm-not-found")
             {
                 stats.RefusedWhileTornDown++;
                 Thread.Sleep(1);

@@ -53,7 +53,7 @@ internal static class FreezeMutator
 
     /// <summary>
     /// What the mutators saw, per operation: successes and refusals by code. Anything but an
-    /// <see cref="EmulationException"/> is unexpected, and so is a freeze refusal that does not name the block and
+    /// <see cref="DomainException"/> is unexpected, and so is a freeze refusal that does not name the block and
     /// the migration's status: every change a mutator makes is to a block, and the holder always has a status.
     /// </summary>
     public sealed class Tally
@@ -78,7 +78,7 @@ internal static class FreezeMutator
             {
                 Unexpected.Enqueue(frozen);
             }
-            catch (EmulationException refused)
+            catch (DomainException refused)
             {
                 RefusedByCode.AddOrUpdate(refused.Code, 1, (_, n) => n + 1);
             }

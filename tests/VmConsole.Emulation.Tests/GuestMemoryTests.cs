@@ -322,7 +322,7 @@ public sealed class GuestMemoryTests : IDisposable
 
         Assert.True(ram.Memory.IsDisposed);
         Assert.Throws<ObjectDisposedException>(() => ram.Read(0, new byte[1]));
-        var error = Assert.Throws<EmulationException>(() => vm.ReadGuest(0, new byte[1]));
+        var error = Assert.Throws<DomainException>(() => vm.ReadGuest(0, new byte[1]));
         Assert.Equal("vm-not-found", error.Code);
     }
 

@@ -171,7 +171,7 @@ public sealed class RamBlockRulesTests
             {
                 RamBlockRules.ValidateLengths(pageSize, used, max, resizeable);
             }
-            catch (EmulationException exception)
+            catch (DomainException exception)
             {
                 refusedWith = exception.Code;
             }
@@ -198,7 +198,7 @@ public sealed class RamBlockRulesTests
                     RamBlockRules.ValidateIdStr(idStr);
                     ok = true;
                 }
-                catch (EmulationException exception) when (exception.Code is "invalid-idstr" or "idstr-too-long")
+                catch (DomainException exception) when (exception.Code is "invalid-idstr" or "idstr-too-long")
                 {
                     ok = false;
                 }

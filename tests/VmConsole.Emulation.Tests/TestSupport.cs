@@ -138,17 +138,17 @@ internal static class Expect
     public static void DifferentItems<T>(ImmutableArray<T> expected, ImmutableArray<T> actual) =>
         Assert.NotEqual<T>(expected.AsEnumerable(), actual.AsEnumerable());
 
-    /// <summary>Runs <paramref name="action"/>, which must throw an <see cref="EmulationException"/> with <paramref name="code"/>.</summary>
-    public static EmulationException Code(string code, Action action)
+    /// <summary>Runs <paramref name="action"/>, which must throw an <see cref="DomainException"/> with <paramref name="code"/>.</summary>
+    public static DomainException Code(string code, Action action)
     {
-        var exception = Assert.ThrowsAny<EmulationException>(action);
+        var exception = Assert.ThrowsAny<DomainException>(action);
         Assert.Equal(code, exception.Code);
         return exception;
     }
 
-    public static async Task<EmulationException> CodeAsync(string code, Func<Task> action)
+    public static async Task<DomainException> CodeAsync(string code, Func<Task> action)
     {
-        var exception = await Assert.ThrowsAnyAsync<EmulationException>(action);
+        var exception = await Assert.ThrowsAnyAsync<DomainException>(action);
         Assert.Equal(code, exception.Code);
         return exception;
     }

@@ -6,7 +6,7 @@ namespace VmConsole.Emulation.Freeze;
 /// </summary>
 public sealed class MigratableSetFrozenException(
     string vm, string operation, string? block, string migrationId, string migrationStatus)
-    : EmulationException(
+    : DomainException(
         ErrorKind.Conflict,
         ErrorCode,
         block is null

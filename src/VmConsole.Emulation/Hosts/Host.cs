@@ -11,7 +11,7 @@ public sealed class Host
         Names.ValidateName(name, "host");
         if (capacityBytes <= 0)
         {
-            throw EmulationException.Invalid("invalid-capacity", $"Host memory capacity must be greater than zero; got {capacityBytes}.");
+            throw DomainException.Invalid("invalid-capacity", $"Host memory capacity must be greater than zero; got {capacityBytes}.");
         }
 
         Name = name;
@@ -37,7 +37,7 @@ public sealed class Host
             current = Volatile.Read(ref _reservedBytes);
             if (bytes > CapacityBytes - current)
             {
-                throw EmulationException.Conflict(
+                throw DomainException.Conflict(
                     "host-capacity",
                     $"{purpose} needs {Sizes.Format(bytes)} but host '{Name}' has only {Sizes.Format(CapacityBytes - current)} free of {Sizes.Format(CapacityBytes)}.");
             }

@@ -22,17 +22,17 @@ internal sealed class DimmSlots(string vmName, MachinePreset machine, long memor
     {
         if (!machine.SupportsMemoryHotplug)
         {
-            throw EmulationException.Conflict("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory devices (pc-dimm).");
+            throw DomainException.Conflict("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory devices (pc-dimm).");
         }
 
         if (slots == 0)
         {
-            throw EmulationException.Conflict("no-slots", $"VM '{vmName}' was created without memory slots; give it slots and maxmem to plug memory devices.");
+            throw DomainException.Conflict("no-slots", $"VM '{vmName}' was created without memory slots; give it slots and maxmem to plug memory devices.");
         }
 
         if (_devices.ContainsKey(deviceId))
         {
-            throw EmulationException.Conflict("device-exists", $"Duplicate device ID '{deviceId}' on VM '{vmName}'.");
+            throw DomainException.Conflict("device-exists", $"Duplicate device ID '{deviceId}' on VM '{vmName}'.");
         }
     }
 
@@ -41,19 +41,19 @@ internal sealed class DimmSlots(string vmName, MachinePreset machine, long memor
     {
         if (Uses(memdev))
         {
-            throw EmulationException.Conflict("backend-in-use", $"can't use already busy memdev: {memdev}");
+            throw DomainException.Conflict("backend-in-use", $"can't use already busy memdev: {memdev}");
         }
 
         var slot = Enumerable.Range(0, slots).FirstOrDefault(s => _devices.Values.All(d => d.Slot != s), -1);
         if (slot < 0)
         {
-            throw EmulationException.Conflict("no-free-slot", $"All {slots} memory slots of VM '{vmName}' are in use.");
+            throw DomainException.Conflict("no-free-slot", $"All {slots} memory slots of VM '{vmName}' are in use.");
         }
 
         var plugged = _devices.Values.Sum(d => d.Size);
         if (size > maxMemBytes - memoryBytes - plugged)
         {
-            throw EmulationException.Conflict(
+            throw DomainException.Conflict(
                 "maxmem-exceeded",
                 $"not enough space for '{memdev}' ({Format(size)}): {Format(plugged)} in use of {Format(maxMemBytes - memoryBytes)} for memory devices (maxmem {Format(maxMemBytes)}).");
         }
@@ -64,11 +64,11 @@ internal sealed class DimmSlots(string vmName, MachinePreset machine, long memor
     public void Add(MemoryDevice device) => _devices.Add(device.Id, device);
 
     /// <summary>The plugged device <paramref name="deviceId"/>.</summary>
-    /// <exception cref="EmulationException">device-not-found.</exception>
+    /// <exception cref="DomainException">device-not-found.</exception>
     public MemoryDevice Get(string? deviceId) =>
         _devices.TryGetValue(deviceId ?? "", out var device)
             ? device
-            : throw EmulationException.NotFound("device-not-found", $"Device '{Names.Shorten(deviceId)}' not found on VM '{vmName}'.");
+            : throw DomainException.NotFound("device-not-found", $"Device '{Names.Shorten(deviceId)}' not found on VM '{vmName}'.");
 
     public void Remove(MemoryDevice device) => _devices.Remove(device.Id);
 

@@ -13,7 +13,7 @@ namespace VmConsole.Emulation.Vms;
 /// <see cref="Rebuild"/> runs under the VM's gate; the map is a single-reference struct, read without the gate.
 /// Each chunk of a read or write looks the map up again, so a region unplugged mid-access is seen at once.
 /// </remarks>
-internal sealed class GuestAddressMap(Func<long, EmulationException> unmapped)
+internal sealed class GuestAddressMap(Func<long, DomainException> unmapped)
 {
     private ImmutableArray<GuestMapping> _mappings = [];
 

@@ -13,13 +13,13 @@ internal static class PowerTransitions
     };
 
     /// <summary>Refuses <paramref name="action"/> on VM <paramref name="vmName"/> while it is in <paramref name="current"/> if the table does not allow it.</summary>
-    /// <exception cref="EmulationException">illegal-power-transition.</exception>
+    /// <exception cref="DomainException">illegal-power-transition.</exception>
     public static void Check(PowerAction action, RunState current, string vmName)
     {
         var legal = LegalFrom[action];
         if (!legal.Contains(current))
         {
-            throw EmulationException.Conflict(
+            throw DomainException.Conflict(
                 "illegal-power-transition",
                 $"Cannot {action.ToQemuName()} VM '{vmName}' while it is {current.ToQemuName()}; {action.ToQemuName()} needs {string.Join(" or ", legal.Select(s => s.ToQemuName()))}.");
         }

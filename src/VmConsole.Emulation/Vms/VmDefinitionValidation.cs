@@ -7,7 +7,7 @@ namespace VmConsole.Emulation.Vms;
 internal static class VmDefinitionValidation
 {
     /// <summary>Refuses a definition no VM can be made from; returns its machine.</summary>
-    /// <exception cref="EmulationException">The name, machine, memory size, slots or maxmem are invalid.</exception>
+    /// <exception cref="DomainException">The name, machine, memory size, slots or maxmem are invalid.</exception>
     public static MachinePreset Validate(VmDefinition definition)
     {
         Names.ValidateName(definition.Name, "VM");
@@ -20,27 +20,27 @@ internal static class VmDefinitionValidation
     {
         if (definition.MemoryBytes <= 0 || definition.MemoryBytes % MiB != 0 || definition.MemoryBytes > Vm.MaxMemoryBytes)
         {
-            throw EmulationException.Invalid("invalid-memory-size", $"Memory must be a whole number of MiB between 1 MiB and {Format(Vm.MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
+            throw DomainException.Invalid("invalid-memory-size", $"Memory must be a whole number of MiB between 1 MiB and {Format(Vm.MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
         }
 
         if (definition.Slots is < 0 or > Vm.MaxSlots)
         {
-            throw EmulationException.Invalid("invalid-slots", $"Memory slots must be between 0 and {Vm.MaxSlots}; got {definition.Slots}.");
+            throw DomainException.Invalid("invalid-slots", $"Memory slots must be between 0 and {Vm.MaxSlots}; got {definition.Slots}.");
         }
 
         if (definition.Slots > 0 && !machine.SupportsMemoryHotplug)
         {
-            throw EmulationException.Invalid("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory slots.");
+            throw DomainException.Invalid("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory slots.");
         }
 
         if (definition.Slots > 0 && (definition.MaxMemBytes <= definition.MemoryBytes || definition.MaxMemBytes % MiB != 0 || definition.MaxMemBytes > Vm.MaxMemoryBytes))
         {
-            throw EmulationException.Invalid("invalid-maxmem", $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(Vm.MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
+            throw DomainException.Invalid("invalid-maxmem", $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(Vm.MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
         }
 
         if (definition.Slots == 0 && definition.MaxMemBytes != 0 && definition.MaxMemBytes != definition.MemoryBytes)
         {
-            throw EmulationException.Invalid("invalid-maxmem", "maxmem above the VM's memory needs memory slots for the devices that would use it.");
+            throw DomainException.Invalid("invalid-maxmem", "maxmem above the VM's memory needs memory slots for the devices that would use it.");
         }
     }
 }

@@ -166,7 +166,7 @@ public sealed class Migration : IMigrationLeaseHolder
     {
         if (Status != MigrationStatus.PreSwitchover)
         {
-            throw Emulation.EmulationException.Conflict(
+            throw Emulation.DomainException.Conflict(
                 "not-pre-switchover",
                 $"Migration {Id} is {Status.ToQemuName()}; continue is only for a migration waiting in pre-switchover.");
         }

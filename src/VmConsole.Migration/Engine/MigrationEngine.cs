@@ -50,7 +50,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
 
     public Migration Get(string id) =>
         _migrations.FirstOrDefault(m => m.Id == id)
-        ?? throw EmulationException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
+        ?? throw DomainException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
 
     /// <summary>The migration holding <paramref name="vm"/>'s lease, if any.</summary>
     public Migration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());
@@ -62,14 +62,14 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         request.Capabilities.Validate();
         if (request.DestinationHost is null && request.Uri is null)
         {
-            throw EmulationException.Invalid("destination-needed", "A migration needs a destination host, a URI, or both.");
+            throw DomainException.Invalid("destination-needed", "A migration needs a destination host, a URI, or both.");
         }
 
         var uri = request.Uri is null ? null : MigrationUri.Parse(request.Uri);
         if (uri is { Kind: TransportKind.File } && request.DestinationHost is not null)
         {
             // A destination host of this server reads the stream as it comes; a file is written, not listened on.
-            throw EmulationException.Invalid(
+            throw DomainException.Invalid(
                 "file-with-destination-host",
                 $"'{Names.Shorten(request.Uri!)}' is a file: a migration to destination host '{Names.Shorten(request.DestinationHost)}' goes through unix:, tcp: or no URI.");
         }
@@ -78,7 +78,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         var destinationHost = request.DestinationHost is null ? null : emulator.GetHost(request.DestinationHost);
         if (destinationHost == vm.Host)
         {
-            throw EmulationException.Conflict("same-host", $"VM '{vm.Name}' already runs on host '{vm.Host.Name}'.");
+            throw DomainException.Conflict("same-host", $"VM '{vm.Name}' already runs on host '{vm.Host.Name}'.");
         }
 
         CheckRunning(vm);
@@ -172,7 +172,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
     {
         if (vm.RunState is not (RunState.Running or RunState.Paused))
         {
-            throw EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
+            throw DomainException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
         }
     }
 

@@ -44,7 +44,7 @@ public sealed record MigrationParameters
     {
         if (!ok)
         {
-            throw EmulationException.Invalid("invalid-parameter", $"Migration parameter '{name}' {problem}.", field: name);
+            throw DomainException.Invalid("invalid-parameter", $"Migration parameter '{name}' {problem}.", field: name);
         }
     }
 }
@@ -71,17 +71,17 @@ public sealed record MigrationCapabilities
     {
         if (PostcopyRam)
         {
-            throw EmulationException.Invalid("unsupported-capability", field: "postcopyRam", message: "Capability 'postcopyRam' is not supported: VmConsole migrates with precopy only.");
+            throw DomainException.Invalid("unsupported-capability", field: "postcopyRam", message: "Capability 'postcopyRam' is not supported: VmConsole migrates with precopy only.");
         }
 
         if (Xbzrle)
         {
-            throw EmulationException.Invalid("unsupported-capability", field: "xbzrle", message: "Capability 'xbzrle' is not supported: pages are sent whole (zero pages as one byte).");
+            throw DomainException.Invalid("unsupported-capability", field: "xbzrle", message: "Capability 'xbzrle' is not supported: pages are sent whole (zero pages as one byte).");
         }
 
         if (Multifd)
         {
-            throw EmulationException.Invalid("unsupported-capability", field: "multifd", message: "Capability 'multifd' is not supported: one channel carries the stream.");
+            throw DomainException.Invalid("unsupported-capability", field: "multifd", message: "Capability 'multifd' is not supported: one channel carries the stream.");
         }
     }
 }

@@ -421,7 +421,7 @@ internal sealed class MigrationRun(
     private static string Describe(Exception error) => error switch
     {
         MigrationStreamException or MigrationFailedException => error.Message,
-        EmulationException => error.Message,
+        DomainException => error.Message,
         OperationCanceledException => "The migration was stopped.",
         IOException => $"Migration stream broke: {error.Message}",
         _ => $"{error.GetType().Name}: {error.Message}",

@@ -85,7 +85,7 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     /// Checks the name and host, binds the listener (before returning, so QEMU may <c>migrate</c> right away) and waits
     /// for QEMU in the background.
     /// </summary>
-    /// <exception cref="EmulationException">
+    /// <exception cref="DomainException">
     /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp: (400 <c>invalid-uri</c>), or an
     /// address that cannot be listened on, such as a port in use (409 <c>address-in-use</c>).
     /// </exception>
@@ -95,7 +95,7 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
         var parsed = MigrationUri.Parse(uri);
         if (parsed.Kind == TransportKind.File)
         {
-            throw EmulationException.Invalid("invalid-uri", "An incoming migration listens on unix:PATH or tcp:HOST:PORT; import a file instead.");
+            throw DomainException.Invalid("invalid-uri", "An incoming migration listens on unix:PATH or tcp:HOST:PORT; import a file instead.");
         }
 
         var import = new QemuStreamImport(emulator, time);
@@ -109,7 +109,7 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
         catch (SocketException ex)
         {
             cancel.Dispose();
-            throw EmulationException.Conflict("address-in-use", $"Cannot listen on {parsed}: {ex.Message}.");
+            throw DomainException.Conflict("address-in-use", $"Cannot listen on {parsed}: {ex.Message}.");
         }
 
         // Reserved only once bound, so that a refused address leaves no trace in the inventory; taking the name is

@@ -30,13 +30,13 @@ public static class QemuStreamExport
     /// Refuses up front what <see cref="ExportAsync"/> would refuse, so that a caller can check before it opens a file
     /// or starts a download: a VM neither running nor paused, and one a migration holds.
     /// </summary>
-    /// <exception cref="Emulation.EmulationException"><c>vm-not-running</c> or <c>vm-migrating</c> (409).</exception>
+    /// <exception cref="Emulation.DomainException"><c>vm-not-running</c> or <c>vm-migrating</c> (409).</exception>
     public static void CheckExportable(Vm vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
         if (vm.RunState is not (RunState.Running or RunState.Paused))
         {
-            throw Emulation.EmulationException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
+            throw Emulation.DomainException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
         }
 
         if (vm.Freeze.Lease?.Holder is { } holder)
@@ -45,7 +45,7 @@ public static class QemuStreamExport
         }
     }
 
-    /// <exception cref="Emulation.EmulationException">The VM is neither running nor paused (<c>vm-not-running</c>), or a
+    /// <exception cref="Emulation.DomainException">The VM is neither running nor paused (<c>vm-not-running</c>), or a
     /// migration holds its block list (<c>vm-migrating</c>).</exception>
     public static async Task<QemuExportResult> ExportAsync(Vm vm, Stream output, CancellationToken cancellationToken = default)
     {
@@ -126,8 +126,8 @@ public static class QemuStreamExport
     /// it), and at switchover the source's memory is handed to the destination and freed. Reading pages while the
     /// guest runs would not be a consistent copy. So the console refuses rather than write a stream that is not one moment.
     /// </summary>
-    private static Emulation.EmulationException Migrating(Vm vm, string holderId, string holderStatus) =>
-        Emulation.EmulationException.Conflict(
+    private static Emulation.DomainException Migrating(Vm vm, string holderId, string holderStatus) =>
+        Emulation.DomainException.Conflict(
             MigratingCode,
             holderId.StartsWith(ExportHolder.IdPrefix, StringComparison.Ordinal)
                 ? $"VM '{vm.Name}' is being exported already ({holderId}); export it again once that export has been written."

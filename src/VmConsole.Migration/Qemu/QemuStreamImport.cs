@@ -42,7 +42,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
     /// are stepped over as they come; otherwise they are kept until the description arrives.
     /// </summary>
     /// <exception cref="MigrationStreamException">The stream is malformed, truncated, or does not fit a VmConsole machine.</exception>
-    /// <exception cref="EmulationException">The name is taken or invalid, the host is unknown or lacks the memory.</exception>
+    /// <exception cref="DomainException">The name is taken or invalid, the host is unknown or lacks the memory.</exception>
     public async Task<QemuImportResult> ImportAsync(string name, string host, Stream input, IProgress<QemuImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -69,7 +69,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         emulator.GetHost(host);
         if (emulator.IsNameTaken(name))
         {
-            throw EmulationException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
+            throw DomainException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
         }
     }
 

@@ -84,5 +84,5 @@ public sealed record MigrationUri(TransportKind Kind, string Path, IPAddress? Ad
         return new MigrationUri(TransportKind.Tcp, "", address, port);
     }
 
-    private static EmulationException Invalid(string message) => EmulationException.Invalid("invalid-uri", message);
+    private static DomainException Invalid(string message) => DomainException.Invalid("invalid-uri", message);
 }

@@ -19,7 +19,7 @@ internal static class InvalidFields
     /// <summary>A rule about the request that belongs to no single field.</summary>
     public const string Request = "";
 
-    public static string FieldOf(EmulationException refusal, PathString path) => refusal.Code switch
+    public static string FieldOf(DomainException refusal, PathString path) => refusal.Code switch
     {
         "invalid-name" => "name",
         "invalid-id" => path.Value?.EndsWith("/ramblocks", StringComparison.Ordinal) == true ? "backendId" : "id",

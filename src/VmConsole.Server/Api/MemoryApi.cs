@@ -124,7 +124,7 @@ internal static class MemoryApi
         }
         catch (ObjectDisposedException)
         {
-            throw EmulationException.NotFound("block-not-found", $"RAM block '{block.DisplayName}' was freed.");
+            throw DomainException.NotFound("block-not-found", $"RAM block '{block.DisplayName}' was freed.");
         }
     }
 }

@@ -58,7 +58,7 @@ internal static class MigrationsApi
         if (live is null)
         {
             var stored = await history.GetAsync(id, cancellationToken);
-            throw VmConsole.Emulation.EmulationException.Conflict(
+            throw VmConsole.Emulation.DomainException.Conflict(
                 "not-pre-switchover",
                 $"Migration {VmConsole.Emulation.Names.Shorten(id)} is {stored.Status}; continue is only for a migration waiting in pre-switchover.");
         }

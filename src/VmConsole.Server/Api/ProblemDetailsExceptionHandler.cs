@@ -15,7 +15,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
     {
         var (status, code, title, detail) = exception switch
         {
-            EmulationException e => (StatusFor(e.Kind), e.Code, TitleFor(e.Kind), e.Message),
+            DomainException e => (StatusFor(e.Kind), e.Code, TitleFor(e.Kind), e.Message),
             BadHttpRequestException e => (e.StatusCode, "bad-request", "The request could not be read", Describe(e)),
             _ => (0, "", "", ""),
         };
@@ -34,7 +34,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         httpContext.Response.StatusCode = status;
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         problem.Extensions["code"] = code;
-        if (exception is EmulationException { Kind: ErrorKind.Conflict } refused)
+        if (exception is DomainException { Kind: ErrorKind.Conflict } refused)
         {
             hub.Refused(refused);
         }
@@ -44,7 +44,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
             // Every 400 says which field is wrong (DESIGN.md section 8): "" when it is no one field, "$" for the body as a whole.
             problem.Extensions["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal)
             {
-                [exception is EmulationException invalid ? InvalidFields.FieldOf(invalid, httpContext.Request.Path) : InvalidFields.FieldOf((BadHttpRequestException)exception, httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint(), httpContext.Request, httpContext.Features.Get<IExceptionHandlerFeature>()?.RouteValues)] = [detail],
+                [exception is DomainException invalid ? InvalidFields.FieldOf(invalid, httpContext.Request.Path) : InvalidFields.FieldOf((BadHttpRequestException)exception, httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint(), httpContext.Request, httpContext.Features.Get<IExceptionHandlerFeature>()?.RouteValues)] = [detail],
             };
         }
 

@@ -11,7 +11,7 @@ public interface IActionLog
 {
     Task AllowedAsync(string user, string action, string target, string? vm);
 
-    Task RefusedAsync(string user, string action, string target, string? vm, EmulationException refusal);
+    Task RefusedAsync(string user, string action, string target, string? vm, DomainException refusal);
 }
 
 /// <summary>The console's action log: the audit log (committed, with the change it follows), and refusals pushed on the hub.</summary>
@@ -20,7 +20,7 @@ internal sealed class AuditedActionLog(ConsoleRecorder recorder, ConsoleEventFor
     public Task AllowedAsync(string user, string action, string target, string? vm) =>
         recorder.AuditAsync(user, action, target, vm, allowed: true);
 
-    public Task RefusedAsync(string user, string action, string target, string? vm, EmulationException refusal)
+    public Task RefusedAsync(string user, string action, string target, string? vm, DomainException refusal)
     {
         var committed = recorder.AuditAsync(user, action, target, (refusal as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, refusal.Code, refusal.Message);
         if (refusal.Kind == ErrorKind.Conflict)
@@ -39,7 +39,7 @@ internal sealed class AuditedActionLog(ConsoleRecorder recorder, ConsoleEventFor
 public sealed class ConsoleActions(IActionLog log)
 {
     /// <summary>Runs <paramref name="change"/>; returns, once the outcome is committed, null when it was done, or the refusal to show.</summary>
-    public async Task<EmulationException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Func<Task> change)
+    public async Task<DomainException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Func<Task> change)
     {
         var who = user.Identity?.Name ?? "anonymous";
         try
@@ -48,14 +48,14 @@ public sealed class ConsoleActions(IActionLog log)
             await log.AllowedAsync(who, $"UI {action}", target, vm);
             return null;
         }
-        catch (EmulationException refused)
+        catch (DomainException refused)
         {
             await log.RefusedAsync(who, $"UI {action}", target, vm, refused);
             return refused;
         }
     }
 
-    public Task<EmulationException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Action change) =>
+    public Task<DomainException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Action change) =>
         RunAsync(user, action, target, vm, () =>
         {
             change();

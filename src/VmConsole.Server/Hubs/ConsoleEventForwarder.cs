@@ -47,7 +47,7 @@ public sealed class ConsoleEventForwarder(
         Send(subscriptions.Recipients(entry.Vm), c => c.AuditAppended(entry));
 
     /// <summary>Tells the VM's followers and everyone that an action was refused.</summary>
-    public void Refused(EmulationException refusal)
+    public void Refused(DomainException refusal)
     {
         var frozen = refusal as MigratableSetFrozenException;
         var dto = new RefusalDto(refusal.Code, refusal.Message, frozen?.Vm, frozen?.Operation, frozen?.Block, frozen?.MigrationId, frozen?.MigrationStatus, DateTimeOffset.UtcNow);

@@ -27,7 +27,7 @@ public sealed class IncomingMigrations(Emulator emulator, TimeProvider time) : I
     public IncomingMigration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Inner.Status.IsFinal());
 
     /// <summary>Creates VM <paramref name="name"/> in <c>inmigrate</c> on <paramref name="host"/>, listening on <paramref name="uri"/>.</summary>
-    /// <exception cref="EmulationException">Invalid or taken name, unknown host, or a URI that is not unix: or loopback tcp:.</exception>
+    /// <exception cref="DomainException">Invalid or taken name, unknown host, or a URI that is not unix: or loopback tcp:.</exception>
     public IncomingMigration Listen(string name, string host, string uri)
     {
         var migration = new IncomingMigration(QemuIncomingMigration.Listen(emulator, name, host, uri, time), time);

@@ -102,7 +102,7 @@ internal sealed class ConsoleStartup(
                 await RestoreVmAsync(record, cancellationToken);
                 restored++;
             }
-            catch (EmulationException ex)
+            catch (DomainException ex)
             {
                 StoreLog.RestoreFailed(logger, record.Name, ex);
             }

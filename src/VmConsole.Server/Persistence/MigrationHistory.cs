@@ -62,8 +62,8 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
         return await db.ProgressSamples.AsNoTracking().Where(s => s.MigrationId == id).OrderBy(s => s.At).ToListAsync(cancellationToken);
     }
 
-    private static EmulationException NotFound(string id) =>
-        EmulationException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
+    private static DomainException NotFound(string id) =>
+        DomainException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
 
     private static MigrationDto ToDto(MigrationRecord m)
     {

@@ -95,13 +95,13 @@ public sealed class MigrationLifecycleTests
         var active = fixture.StartNeverConverging("stuck");
         await EngineFixture.WaitForStatusAsync(active, MigrationStatus.Active, Bound);
 
-        var whileActive = Assert.ThrowsAny<EmulationException>(active.Continue);
+        var whileActive = Assert.ThrowsAny<DomainException>(active.Continue);
         Assert.Equal("not-pre-switchover", whileActive.Code);
         Assert.Equal(ErrorKind.Conflict, whileActive.Kind);
         Assert.Equal(MigrationStatus.Active, active.Status);
         active.Cancel();
         await EngineFixture.WaitFinishedAsync(active, Bound);
-        Assert.Equal("not-pre-switchover", Assert.ThrowsAny<EmulationException>(active.Continue).Code);
+        Assert.Equal("not-pre-switchover", Assert.ThrowsAny<DomainException>(active.Continue).Code);
 
         fixture.CreateVm("vm1", 16, machine: "microvm");
         var paused = fixture.Engine.Start(new MigrationRequest("vm1")
@@ -112,7 +112,7 @@ public sealed class MigrationLifecycleTests
         await EngineFixture.WaitForStatusAsync(paused, MigrationStatus.PreSwitchover, Bound);
         paused.Continue();
         Assert.Equal(MigrationStatus.Completed, await EngineFixture.WaitFinishedAsync(paused, Bound));
-        Assert.Equal("not-pre-switchover", Assert.ThrowsAny<EmulationException>(paused.Continue).Code);
+        Assert.Equal("not-pre-switchover", Assert.ThrowsAny<DomainException>(paused.Continue).Code);
         Assert.Equal(
             [MigrationStatus.Setup, MigrationStatus.Active, MigrationStatus.PreSwitchover, MigrationStatus.Device, MigrationStatus.Completed],
             paused.Events.Select(e => e.Status));

@@ -58,7 +58,7 @@ public sealed class MigrationRequestTests
         var hostB = fixture.Emulator.GetHost("host-b");
         var reservedB = hostB.ReservedBytes;
 
-        var error = Assert.ThrowsAny<EmulationException>(() => fixture.Engine.Start(request));
+        var error = Assert.ThrowsAny<DomainException>(() => fixture.Engine.Start(request));
 
         Assert.Equal(code, error.Code);
         Assert.Equal(kind, error.Kind);

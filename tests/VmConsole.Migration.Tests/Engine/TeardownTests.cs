@@ -36,7 +36,7 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(MigrationStatus.Cancelling, migration.Events[^2].Status);
 
         // Shut down, it is refused as such; started again, it migrates.
-        Assert.Equal("vm-not-running", Assert.ThrowsAny<EmulationException>(() => fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" })).Code);
+        Assert.Equal("vm-not-running", Assert.ThrowsAny<DomainException>(() => fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" })).Code);
         source.Start();
         var again = fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
         Assert.Equal(MigrationStatus.Completed, await EngineFixture.WaitFinishedAsync(again, Bound));
@@ -54,7 +54,7 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(MigrationStatus.Cancelled, await EngineFixture.WaitFinishedAsync(migration, Bound));
         Assert.True(migration.Finished.IsCompletedSuccessfully);
         Assert.Null(migration.ErrorDesc);
-        Assert.Equal("vm-not-found", Assert.ThrowsAny<EmulationException>(() => fixture.Emulator.GetVm("vm1")).Code);
+        Assert.Equal("vm-not-found", Assert.ThrowsAny<DomainException>(() => fixture.Emulator.GetVm("vm1")).Code);
         Assert.Equal(0, fixture.Emulator.GetHost("host-a").ReservedBytes);
         Assert.Equal(0, fixture.Emulator.GetHost("host-b").ReservedBytes);
         fixture.AssertNoIncoming();
@@ -90,7 +90,7 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
         if (fixture.Emulator.TryGetVm("vm1", out var moved))
         {
             // The delete found nothing left to delete, and said so.
-            Assert.Equal("vm-not-found", Assert.IsAssignableFrom<EmulationException>(deleteError).Code);
+            Assert.Equal("vm-not-found", Assert.IsAssignableFrom<DomainException>(deleteError).Code);
             Assert.Equal(hostB, moved.Host);
             Assert.Equal(moved.ReservedBytes, hostB.ReservedBytes);
         }
@@ -129,7 +129,7 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
                         Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true },
                     });
                 }
-                catch (EmulationException ex) when (ex.Code is "vm-not-running" or "vm-shutting-down")
+                catch (DomainException ex) when (ex.Code is "vm-not-running" or "vm-shutting-down")
                 {
                     return null;
                 }

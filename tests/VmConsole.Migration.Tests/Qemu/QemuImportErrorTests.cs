@@ -80,7 +80,7 @@ public sealed class QemuImportErrorTests
     {
         using var emulator = QemuStreams.NewEmulator(out var host);
         emulator.CreateVm(new Emulation.Vms.VmDefinition("vm1", host, "microvm", 16 << 20));
-        var error = await Assert.ThrowsAsync<EmulationException>(() => new QemuStreamImport(emulator).ImportAsync("vm1", host, new MemoryStream(Build("microvm", Microvm))));
+        var error = await Assert.ThrowsAsync<DomainException>(() => new QemuStreamImport(emulator).ImportAsync("vm1", host, new MemoryStream(Build("microvm", Microvm))));
         Assert.Equal("vm-exists", error.Code);
     }
 

@@ -35,7 +35,7 @@ public sealed class QemuLiveTests
         var arriving = Assert.Single(emulator.Arriving);
         Assert.Same(incoming.Arriving, arriving);
         Assert.Equal(("from-qemu", RunState.InMigrate, host), (arriving.Name, arriving.RunState, arriving.Host.Name));
-        Assert.Equal("vm-inmigrate", Assert.Throws<Emulation.EmulationException>(() => emulator.GetVm("from-qemu")).Code);
+        Assert.Equal("vm-inmigrate", Assert.Throws<Emulation.DomainException>(() => emulator.GetVm("from-qemu")).Code);
 
         await qemu.QmpAsync("migrate", new { uri });
         await qemu.WaitMigrationAsync();
@@ -143,7 +143,7 @@ public sealed class QemuLiveTests
         busy.Start();
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
 
-        var refused = Assert.Throws<Emulation.EmulationException>(() => QemuIncomingMigration.Listen(emulator, "busy", host, $"tcp:127.0.0.1:{port}"));
+        var refused = Assert.Throws<Emulation.DomainException>(() => QemuIncomingMigration.Listen(emulator, "busy", host, $"tcp:127.0.0.1:{port}"));
 
         Assert.Equal(("address-in-use", Emulation.ErrorKind.Conflict), (refused.Code, refused.Kind));
         Assert.Contains($"tcp:127.0.0.1:{port}", refused.Message, StringComparison.Ordinal);

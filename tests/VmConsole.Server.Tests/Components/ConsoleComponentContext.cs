@@ -154,7 +154,7 @@ public sealed class RecordingActionLog : IActionLog
         return Task.CompletedTask;
     }
 
-    public Task RefusedAsync(string user, string action, string target, string? vm, EmulationException refusal)
+    public Task RefusedAsync(string user, string action, string target, string? vm, DomainException refusal)
     {
         Lines.Enqueue((user, action, target, vm, refusal.Code));
         return Task.CompletedTask;
