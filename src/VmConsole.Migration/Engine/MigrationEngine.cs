@@ -38,24 +38,24 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
     private readonly Lock _gate = new();
 
     // Written under _gate, read without it.
-    private ImmutableList<Migration> _migrations = [];
+    private ImmutableList<PrecopyMigration> _migrations = [];
 
     /// <summary>A migration was accepted. Raised before its worker starts, so a subscriber sees every state change.</summary>
-    public event Action<Migration>? Started;
+    public event Action<PrecopyMigration>? Started;
 
-    public IReadOnlyList<Migration> Migrations => _migrations;
+    public IReadOnlyList<PrecopyMigration> Migrations => _migrations;
 
     /// <summary>Test seams (see <see cref="MigrationHooks"/>); null hooks in production.</summary>
     internal MigrationHooks Hooks { get; } = new();
 
-    public Migration Get(string id) =>
+    public PrecopyMigration Get(string id) =>
         _migrations.FirstOrDefault(m => m.Id == id)
         ?? throw DomainException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
 
     /// <summary>The migration holding <paramref name="vm"/>'s lease, if any.</summary>
-    public Migration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());
+    public PrecopyMigration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());
 
-    public Migration Start(MigrationRequest request)
+    public PrecopyMigration Start(MigrationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Parameters.Validate();
@@ -83,7 +83,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
 
         CheckRunning(vm);
         var total = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
-        var migration = new Migration(NewId(), vm, destinationHost?.Name, uri?.ToString(), request.Parameters, request.Capabilities, total, _time);
+        var migration = new PrecopyMigration(NewId(), vm, destinationHost?.Name, uri?.ToString(), request.Parameters, request.Capabilities, total, _time);
         var lease = vm.Freeze.Acquire(migration);
         Vm? destination = null;
         Emulation.Freeze.MigrationLease? destinationLease = null;

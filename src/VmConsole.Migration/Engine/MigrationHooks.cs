@@ -15,8 +15,8 @@ internal sealed class MigrationHooks
     /// <see cref="MigrationChannel.Output"/>; with a destination host and no URI (the in-process pipe) the destination
     /// reads its <see cref="MigrationChannel.Input"/>. The returned channel owns the one it was given.
     /// </summary>
-    public Func<Migration, MigrationChannel, MigrationChannel>? WrapChannel { get; set; }
+    public Func<PrecopyMigration, MigrationChannel, MigrationChannel>? WrapChannel { get; set; }
 
     /// <summary>Replaces what the destination's stream reader feeds; the result forwards to the sink it was given.</summary>
-    public Func<Migration, IMigrationStreamSink, IMigrationStreamSink>? WrapDestinationSink { get; set; }
+    public Func<PrecopyMigration, IMigrationStreamSink, IMigrationStreamSink>? WrapDestinationSink { get; set; }
 }

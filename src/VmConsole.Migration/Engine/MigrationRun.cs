@@ -15,7 +15,7 @@ namespace VmConsole.Migration.Engine;
 /// away). The leases are released only here, after the worker has stopped using the block lists.
 /// </summary>
 internal sealed class MigrationRun(
-    Migration migration,
+    PrecopyMigration migration,
     Emulator emulator,
     MigrationLease sourceLease,
     Vm? destination,

@@ -21,7 +21,7 @@ internal sealed class PrecopySender
     private const int PageSize = QemuFormat.TargetPageSize;
     private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
 
-    private readonly Migration _migration;
+    private readonly PrecopyMigration _migration;
     private readonly Vm _source;
     private readonly MigrationLease _lease;
     private readonly PipeWriter _output;
@@ -50,7 +50,7 @@ internal sealed class PrecopySender
     private long _rateMarkBytes;
     private int _throttle;
 
-    public PrecopySender(Migration migration, Vm source, MigrationLease lease, PipeWriter output, TimeProvider time)
+    public PrecopySender(PrecopyMigration migration, Vm source, MigrationLease lease, PipeWriter output, TimeProvider time)
     {
         _migration = migration;
         _source = source;

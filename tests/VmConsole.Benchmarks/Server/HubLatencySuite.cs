@@ -158,7 +158,7 @@ public sealed class HubLatencySuite : IBenchmarkSuite
         // Appended by the engine's threads (the worker and its trailing-report timer) under the lock; read after the run.
         private readonly List<ProgressEvent> _events = [];
 
-        public void Record(VmConsole.Migration.Engine.Migration migration)
+        public void Record(VmConsole.Migration.Engine.PrecopyMigration migration)
         {
             var at = Stopwatch.GetTimestamp();
             var stats = migration.GetStats();
@@ -191,6 +191,6 @@ public sealed class HubLatencySuite : IBenchmarkSuite
             return Task.CompletedTask;
         }
 
-        private void OnStarted(VmConsole.Migration.Engine.Migration migration) => migration.Progress += probe.Record;
+        private void OnStarted(VmConsole.Migration.Engine.PrecopyMigration migration) => migration.Progress += probe.Record;
     }
 }

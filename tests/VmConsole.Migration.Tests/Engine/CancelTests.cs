@@ -4,7 +4,6 @@ using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -189,7 +188,7 @@ public sealed class CancelTests
     }
 
     /// <summary>The statistics once nothing more has got through for half a second (at most <see cref="ReachBound"/>).</summary>
-    private static async Task<MigrationStats> WaitUntilStuckAsync(MigrationJob migration)
+    private static async Task<MigrationStats> WaitUntilStuckAsync(PrecopyMigration migration)
     {
         var started = TimeProvider.System.GetTimestamp();
         var stats = migration.GetStats();
@@ -216,7 +215,7 @@ public sealed class CancelTests
     /// <see cref="GatedWriter"/>) where it completes the stream with the error, before it lets go of the block list.
     /// That is the moment the freeze must still refuse. Releases the worker afterwards, whatever happened.
     /// </summary>
-    private static async Task<FreezeProbe> CancelObservingTheFreezeAsync(MigrationJob migration, Vm source, GatedWriter writer)
+    private static async Task<FreezeProbe> CancelObservingTheFreezeAsync(PrecopyMigration migration, Vm source, GatedWriter writer)
     {
         var probe = new FreezeProbe { CancelledAt = TimeProvider.System.GetTimestamp() };
         try
@@ -237,7 +236,7 @@ public sealed class CancelTests
         return probe;
     }
 
-    private static void AssertRefusedWhileCancelling(FreezeProbe probe, MigrationJob migration, int run)
+    private static void AssertRefusedWhileCancelling(FreezeProbe probe, PrecopyMigration migration, int run)
     {
         Assert.True(probe.TokenFired, $"run {run}: the worker unwound before its token fired");
         Assert.False(probe.WorkerQuit, $"run {run}: the worker had quit before the probe");
@@ -251,7 +250,7 @@ public sealed class CancelTests
     }
 
     /// <summary>Cancelled, the source running under its name on host-a, nothing on host-b, and the set unfrozen.</summary>
-    private static void AssertCancelledCleanly(EngineFixture fixture, Vm source, MigrationJob migration, int run)
+    private static void AssertCancelledCleanly(EngineFixture fixture, Vm source, PrecopyMigration migration, int run)
     {
         Assert.True(migration.Status == MigrationStatus.Cancelled, $"run {run}: {EngineFixture.Describe(migration)}");
         Assert.True(migration.Finished.IsCompletedSuccessfully);

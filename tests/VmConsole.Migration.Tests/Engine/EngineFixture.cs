@@ -4,7 +4,6 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -64,7 +63,7 @@ public sealed class EngineFixture : IAsyncDisposable
     /// A 16 MiB microvm whose guest dirties 8 MiB/s (2,000 random pages/s), migrating to host-b at 1 MiB/s: it can
     /// never converge, so it stays active until cancelled, however slow the machine.
     /// </summary>
-    public MigrationJob StartNeverConverging(string name, MigrationCapabilities? capabilities = null)
+    public PrecopyMigration StartNeverConverging(string name, MigrationCapabilities? capabilities = null)
     {
         if (!Emulator.TryGetVm(name, out _))
         {
@@ -79,7 +78,7 @@ public sealed class EngineFixture : IAsyncDisposable
         });
     }
 
-    public static async Task<MigrationStatus> WaitFinishedAsync(MigrationJob migration, TimeSpan? within = null)
+    public static async Task<MigrationStatus> WaitFinishedAsync(PrecopyMigration migration, TimeSpan? within = null)
     {
         await migration.Finished.WaitAsync(within ?? TimeSpan.FromSeconds(60));
         return migration.Status;
@@ -100,10 +99,10 @@ public sealed class EngineFixture : IAsyncDisposable
     /// Completes once <paramref name="migration"/> has been in <paramref name="status"/> (event-driven, no polling);
     /// fails with a TimeoutException after <paramref name="within"/>, or when the migration finished without reaching it.
     /// </summary>
-    public static async Task WaitForStatusAsync(MigrationJob migration, MigrationStatus status, TimeSpan within)
+    public static async Task WaitForStatusAsync(PrecopyMigration migration, MigrationStatus status, TimeSpan within)
     {
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(MigrationJob m, MigrationStatus s)
+        void OnChanged(PrecopyMigration m, MigrationStatus s)
         {
             if (s == status)
             {
@@ -136,7 +135,7 @@ public sealed class EngineFixture : IAsyncDisposable
     /// transition, no state repeats, it ends in a final state, its times never go back, and StatusChanged fired once
     /// per recorded change (each CAS that won).
     /// </summary>
-    public void AssertLegalHistory(MigrationJob migration)
+    public void AssertLegalHistory(PrecopyMigration migration)
     {
         var history = migration.Events.Select(e => e.Status).ToList();
         var text = Describe(migration);
@@ -175,7 +174,7 @@ public sealed class EngineFixture : IAsyncDisposable
         Assert.Equal(Emulator.VmsOn(hostB).Sum(v => v.ReservedBytes), hostB.ReservedBytes);
     }
 
-    public static string Describe(MigrationJob migration) =>
+    public static string Describe(PrecopyMigration migration) =>
         $"{migration} [{string.Join(" -> ", migration.Events.Select(e => e.Status.ToQemuName()))}] error: {migration.ErrorDesc ?? "none"}";
 
     /// <summary>A unix socket path under the temp directory, well below the 107-byte limit.</summary>

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Transports;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -110,9 +109,9 @@ internal sealed class GatedChannels
     }
 
     /// <summary>The writer of <paramref name="migration"/>'s channel, once its worker has opened it.</summary>
-    public Task<GatedWriter> For(MigrationJob migration) => Slot(migration).Task;
+    public Task<GatedWriter> For(PrecopyMigration migration) => Slot(migration).Task;
 
-    private TaskCompletionSource<GatedWriter> Slot(MigrationJob migration) =>
+    private TaskCompletionSource<GatedWriter> Slot(PrecopyMigration migration) =>
         _writers.GetOrAdd(migration.Id, _ => new TaskCompletionSource<GatedWriter>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     /// <summary>Closing the channel opens both gates, so that a test that failed before releasing does not hang its worker.</summary>

@@ -3,7 +3,6 @@ using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -239,7 +238,7 @@ public sealed class MigrationLifecycleTests
     {
         await using var fixture = new EngineFixture();
         var source = fixture.CreateVm("vm1", 32, new Emulation.Workloads.WorkloadSpec(Emulation.Workloads.WorkloadKind.Uniform, 2_000));
-        MigrationJob? migration = null;
+        PrecopyMigration? migration = null;
         fixture.Engine.Started += m =>
         {
             migration = m;

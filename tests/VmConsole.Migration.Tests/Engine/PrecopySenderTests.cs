@@ -4,7 +4,6 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Tests.Wire;
 using VmConsole.Migration.Wire;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -25,7 +24,7 @@ public sealed class PrecopySenderTests
         var tables = vm.RamBlocks.Single(b => b.IdStr == "/rom@etc/acpi/tables");
         Assert.Equal(4 * Sizes.KiB, tables.UsedLength);
         var total = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
-        var migration = new MigrationJob("mig-sender", vm, null, "file:/dev/null", MigrationParameters.Default with { MaxBandwidth = 0 }, MigrationCapabilities.Default, total, TimeProvider.System);
+        var migration = new PrecopyMigration("mig-sender", vm, null, "file:/dev/null", MigrationParameters.Default with { MaxBandwidth = 0 }, MigrationCapabilities.Default, total, TimeProvider.System);
         using var lease = vm.Freeze.Acquire(migration);
         var pipe = new Pipe();
         var received = new RecordingSink();

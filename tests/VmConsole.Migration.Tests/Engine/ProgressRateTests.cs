@@ -3,7 +3,6 @@ using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -21,7 +20,7 @@ public sealed class ProgressRateTests
         emulator.AddHost("host-a", Sizes.GiB);
         var vm = emulator.CreateVm(new VmDefinition("vm1", "host-a", "microvm", 16 * Sizes.MiB));
         var clock = new FakeTimeProvider();
-        var migration = new MigrationJob("mig-rate", vm, "host-b", null, MigrationParameters.Default, MigrationCapabilities.Default, 16 * Sizes.MiB, clock);
+        var migration = new PrecopyMigration("mig-rate", vm, "host-b", null, MigrationParameters.Default, MigrationCapabilities.Default, 16 * Sizes.MiB, clock);
         var started = clock.GetTimestamp();
         var reports = new ConcurrentQueue<(double At, MigrationStatus Status)>();
         migration.Progress += m => reports.Enqueue((clock.GetElapsedTime(started).TotalMilliseconds, m.Status));
@@ -62,7 +61,7 @@ public sealed class ProgressRateTests
         emulator.AddHost("host-a", Sizes.GiB);
         var vm = emulator.CreateVm(new VmDefinition("vm1", "host-a", "microvm", 16 * Sizes.MiB));
         var clock = new FakeTimeProvider();
-        var migration = new MigrationJob("mig-final", vm, null, "file:/dev/null", MigrationParameters.Default, MigrationCapabilities.Default, 16 * Sizes.MiB, clock);
+        var migration = new PrecopyMigration("mig-final", vm, null, "file:/dev/null", MigrationParameters.Default, MigrationCapabilities.Default, 16 * Sizes.MiB, clock);
         var reports = new List<(MigrationStatus Status, long TotalTime)>();
         migration.Progress += m => reports.Add((m.Status, m.GetStats().TotalTime));
 

@@ -1,7 +1,6 @@
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
-using MigrationJob = VmConsole.Migration.Engine.Migration;
 
 namespace VmConsole.Migration.Tests.Engine;
 
@@ -123,7 +122,7 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
                 go.SignalAndWait();
                 try
                 {
-                    return (MigrationJob?)fixture.Engine.Start(new MigrationRequest("vm1")
+                    return (PrecopyMigration?)fixture.Engine.Start(new MigrationRequest("vm1")
                     {
                         DestinationHost = "host-b",
                         Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true },
@@ -162,9 +161,9 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(200, outcomes.Values.Sum());
     }
 
-    private static async Task<(Vm Source, MigrationJob Migration)> StartInAsync(EngineFixture fixture, string state)
+    private static async Task<(Vm Source, PrecopyMigration Migration)> StartInAsync(EngineFixture fixture, string state)
     {
-        MigrationJob migration;
+        PrecopyMigration migration;
         switch (state)
         {
             case "setup":

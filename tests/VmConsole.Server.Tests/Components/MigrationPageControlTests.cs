@@ -103,7 +103,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
     }
 
     /// <summary>A migration of a 32 MiB VM whose worker is held at its first flush, and the writer that holds it.</summary>
-    private async Task<(VmConsole.Migration.Engine.Migration Migration, GatedWriter Writer)> StartHeldAsync()
+    private async Task<(VmConsole.Migration.Engine.PrecopyMigration Migration, GatedWriter Writer)> StartHeldAsync()
     {
         RenderProviders();
         var channels = GatedChannels.Install(Engine, holdFlushes: true);

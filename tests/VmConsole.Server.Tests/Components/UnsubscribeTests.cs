@@ -116,13 +116,13 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
         cut.InvokeAsync(() => cut.Instance.Dispose());
 
     /// <summary>A migration that stays in pre-switchover until cancelled.</summary>
-    private VmConsole.Migration.Engine.Migration StartHeldMigration(string vm)
+    private VmConsole.Migration.Engine.PrecopyMigration StartHeldMigration(string vm)
     {
         CreateVm(vm, memoryMiB: 16);
         return Engine.Start(new MigrationRequest(vm) { DestinationHost = "host-b", Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true } });
     }
 
-    private static async Task EndAsync(VmConsole.Migration.Engine.Migration migration)
+    private static async Task EndAsync(VmConsole.Migration.Engine.PrecopyMigration migration)
     {
         migration.Cancel();
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));

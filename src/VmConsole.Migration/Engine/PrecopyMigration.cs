@@ -11,7 +11,7 @@ namespace VmConsole.Migration.Engine;
 /// its parameters, and its live statistics. It holds the source VM's lease (and the destination's, for a
 /// destination host of this server) from acceptance until its worker has quit.
 /// </summary>
-public sealed class Migration : IMigrationLeaseHolder
+public sealed class PrecopyMigration : IMigrationLeaseHolder
 {
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _cancel = new();
@@ -61,7 +61,7 @@ public sealed class Migration : IMigrationLeaseHolder
     // Written under _gate (by the worker, in TryCommit), read under it by TrySetStatus and with Volatile by RequestCancel.
     private bool _committed;
 
-    internal Migration(string id, Vm source, string? destinationHost, string? uri, MigrationParameters parameters, MigrationCapabilities capabilities, long totalBytes, TimeProvider time)
+    internal PrecopyMigration(string id, Vm source, string? destinationHost, string? uri, MigrationParameters parameters, MigrationCapabilities capabilities, long totalBytes, TimeProvider time)
     {
         Id = id;
         Source = source;
@@ -79,10 +79,10 @@ public sealed class Migration : IMigrationLeaseHolder
     }
 
     /// <summary>A state change that won its compare-and-swap. Raised on the thread that made it.</summary>
-    public event Action<Migration, MigrationStatus>? StatusChanged;
+    public event Action<PrecopyMigration, MigrationStatus>? StatusChanged;
 
     /// <summary>New statistics, at most ten times a second.</summary>
-    public event Action<Migration>? Progress;
+    public event Action<PrecopyMigration>? Progress;
 
     public string Id { get; }
 
@@ -184,7 +184,7 @@ public sealed class Migration : IMigrationLeaseHolder
         // Subscribed before asking: the worker may move on before Continue returns. A change that won before the
         // subscription makes Continue throw, so the wait below always ends with a change.
         var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(Migration migration, MigrationStatus status) => left.TrySetResult();
+        void OnChanged(PrecopyMigration migration, MigrationStatus status) => left.TrySetResult();
         StatusChanged += OnChanged;
         try
         {
