@@ -126,7 +126,7 @@ internal static class ApiMapping
         [.. r.NotImported.Select(s => new NotImportedDto(s.Name, s.InstanceId, s.VersionId, s.Bytes))],
         r.BytesRead, r.NormalPages, r.ZeroPages, r.Duration.TotalMilliseconds);
 
-    public static MigrationDto ToDto(this VmConsole.Migration.Engine.PrecopyMigration m)
+    public static MigrationDto ToDto(this PrecopyMigration m)
     {
         var s = m.GetStats();
         return new MigrationDto(

@@ -129,7 +129,7 @@ public sealed class ConsoleEventForwarder(
         }
     }
 
-    private void OnMigrationStarted(VmConsole.Migration.Engine.PrecopyMigration migration)
+    private void OnMigrationStarted(PrecopyMigration migration)
     {
         migration.StatusChanged += (m, _) =>
         {
@@ -171,7 +171,7 @@ public sealed class ConsoleEventForwarder(
 
     private IReadOnlyList<string> ToVmAndEveryone(string vm) => subscriptions.Recipients(vm);
 
-    private IReadOnlyList<string> ToMigrationAndEveryone(VmConsole.Migration.Engine.PrecopyMigration m) => subscriptions.Recipients(m.VmName, m.Id);
+    private IReadOnlyList<string> ToMigrationAndEveryone(PrecopyMigration m) => subscriptions.Recipients(m.VmName, m.Id);
 
     private void Send(IReadOnlyList<string> connectionIds, Func<IConsoleClient, Task> send)
     {

@@ -207,7 +207,7 @@ public sealed class ConsoleRecorder(
         });
     }
 
-    private void OnMigrationStarted(VmConsole.Migration.Engine.PrecopyMigration migration)
+    private void OnMigrationStarted(PrecopyMigration migration)
     {
         var record = new MigrationRecord
         {
@@ -267,7 +267,7 @@ public sealed class ConsoleRecorder(
             SaveStatus(m.Id, status, m.Events.LastOrDefault(e => e.Status == status).At, m.Inner.GetStats(), verified: null);
     }
 
-    private void SaveStatus(VmConsole.Migration.Engine.PrecopyMigration migration, MigrationStatus status) =>
+    private void SaveStatus(PrecopyMigration migration, MigrationStatus status) =>
         SaveStatus(migration.Id, status, migration.Events.LastOrDefault(e => e.Status == status).At, migration.GetStats(), migration.Verified);
 
     private void SaveStatus(string id, MigrationStatus status, DateTimeOffset at, MigrationStats stats, bool? verified)
@@ -286,7 +286,7 @@ public sealed class ConsoleRecorder(
         });
     }
 
-    private void SaveSample(VmConsole.Migration.Engine.PrecopyMigration migration)
+    private void SaveSample(PrecopyMigration migration)
     {
         var s = migration.GetStats();
         var sample = new ProgressSampleRecord
