@@ -53,7 +53,7 @@ internal static class AuthApi
                     SignInOutcome.Throttled => $"Sign-in as '{tried}' held back: too many failed sign-ins from this address.",
                     _ => $"Sign-in as '{tried}' refused: the user name or password is wrong.",
                 },
-                AuditApi.AddressOf(http));
+                ConsoleSignIn.ClientAddress(http));
             return result.Outcome switch
             {
                 SignInOutcome.SignedIn => Results.LocalRedirect(target),
@@ -104,14 +104,13 @@ internal static class AuthApi
             return errors.ToResult();
         }
 
-        var name = me.Identity!.Name!;
-        if (!await directory.IsPasswordAsync(name, current))
+        var (currentWrong, passwordErrors) = await directory.ChangeOwnPasswordAsync(me.Identity!.Name!, current, next, keepSession: me.FindFirstValue(SessionRegistry.ClaimType));
+        if (currentWrong)
         {
             errors.Add("currentPassword", "This is not your current password.");
-            return errors.ToResult();
         }
 
-        foreach (var error in await directory.SetPasswordAsync(name, next, keepSession: me.FindFirstValue(SessionRegistry.ClaimType)))
+        foreach (var error in passwordErrors)
         {
             errors.Add("newPassword", error);
         }

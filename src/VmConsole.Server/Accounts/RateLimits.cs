@@ -56,7 +56,7 @@ public static class RateLimits
         var detail = $"Too many requests from this address: try again in {seconds} s.";
         var (action, target, vm) = AuditApi.Describe(http);
         http.RequestServices.GetRequiredService<ConsoleRecorder>()
-            .Audit(AuditApi.UserOf(http), action, target, vm, allowed: false, "rate-limited", detail, AuditApi.AddressOf(http));
+            .Audit(AuditApi.UserOf(http), action, target, vm, allowed: false, "rate-limited", detail, ConsoleSignIn.ClientAddress(http));
 
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         if (http.Request.Path.StartsWithSegments("/account"))

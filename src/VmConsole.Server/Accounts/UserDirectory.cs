@@ -106,9 +106,24 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users, Sessi
         return [];
     }
 
-    /// <summary>True when <paramref name="password"/> is <paramref name="name"/>'s password now.</summary>
-    public async Task<bool> IsPasswordAsync(string name, string password) =>
-        await users.FindByNameAsync(name) is { } user && await users.CheckPasswordAsync(user, password);
+    /// <summary>
+    /// Users changing their own password: <paramref name="current"/> must be it. The other sessions end, <paramref name="keepSession"/>
+    /// goes on. Nothing changes when the current password is wrong or the new one breaks the policy (its messages come back).
+    /// </summary>
+    public async Task<(bool CurrentWrong, IReadOnlyList<string> PasswordErrors)> ChangeOwnPasswordAsync(string name, string current, string next, string? keepSession)
+    {
+        var user = await FindAsync(name);
+        // Identity checks the current password, the policy, and writes the hash with a new security stamp in one update.
+        var changed = await users.ChangePasswordAsync(user, current, next);
+        if (!changed.Succeeded)
+        {
+            var mismatch = nameof(IdentityErrorDescriber.PasswordMismatch);
+            return (changed.Errors.Any(e => e.Code == mismatch), [.. changed.Errors.Where(e => e.Code != mismatch).Select(e => e.Description)]);
+        }
+
+        await sessions.EndAllAsync(user.Id, except: keepSession);
+        return (false, []);
+    }
 
     /// <summary>Deletes <paramref name="name"/>, unless it is <paramref name="me"/> or the only admin.</summary>
     public async Task DeleteAsync(string name, string? me)

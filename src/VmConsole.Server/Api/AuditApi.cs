@@ -30,7 +30,7 @@ internal static class AuditApi
                     UserOf(http), action, target, vm, status < 400,
                     status < 400 ? null : problem?.Extensions.TryGetValue("code", out var problemCode) == true ? problemCode as string : $"http-{status}",
                     status < 400 ? null : problem?.Detail ?? $"HTTP {status}",
-                    AddressOf(http));
+                    Accounts.ConsoleSignIn.ClientAddress(http));
             }
 
             return result;
@@ -47,8 +47,6 @@ internal static class AuditApi
 
     public static string UserOf(HttpContext http) => http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : ConsoleRecorder.Anonymous;
 
-    /// <summary>The client's address, as the audit log and the sign-in throttle know it.</summary>
-    public static string AddressOf(HttpContext http) => Accounts.ConsoleSignIn.ClientAddress(http);
 
     private static async Task<IResult> ListAsync(IDbContextFactory<ConsoleDbContext> contexts, string? vm, string? outcome, int? page, CancellationToken cancellationToken)
     {

@@ -28,7 +28,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         {
             var failed = httpContext.Features.Get<IExceptionHandlerFeature>();
             var (action, target, vm) = AuditApi.Describe(httpContext, failed?.Endpoint, failed?.RouteValues);
-            await recorder.AuditAsync(AuditApi.UserOf(httpContext), action, target, (exception as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, code, detail, AuditApi.AddressOf(httpContext));
+            await recorder.AuditAsync(AuditApi.UserOf(httpContext), action, target, (exception as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, code, detail, Accounts.ConsoleSignIn.ClientAddress(httpContext));
         }
 
         httpContext.Response.StatusCode = status;

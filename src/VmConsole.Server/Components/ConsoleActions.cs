@@ -41,7 +41,7 @@ public sealed class ConsoleActions(IActionLog log)
     /// <summary>Runs <paramref name="change"/>; returns, once the outcome is committed, null when it was done, or the refusal to show.</summary>
     public async Task<DomainException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Func<Task> change)
     {
-        var who = user.Identity?.Name ?? "anonymous";
+        var who = user.Identity?.Name ?? ConsoleRecorder.Anonymous;
         try
         {
             await change();

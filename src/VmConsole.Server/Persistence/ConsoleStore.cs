@@ -90,7 +90,6 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
     /// <summary>One transaction for up to <see cref="BatchSize"/> writes; never throws, so one bad batch cannot stop the writer or the host.</summary>
     private async Task WriteBatchAsync()
     {
-        var committed = false;
         Exception? failed = null;
         try
         {
@@ -119,7 +118,6 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
             }
 
             await transaction.CommitAsync().ConfigureAwait(false);
-            committed = true;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -131,7 +129,7 @@ public sealed class ConsoleStore(IDbContextFactory<ConsoleDbContext> contexts, I
             foreach (var flush in _committed)
             {
                 // A flush in a batch that did not commit must not let its caller acknowledge what it waited for.
-                _ = committed ? flush.TrySetResult() : flush.TrySetException(new InvalidOperationException("The database did not commit the writes this flush waited for.", failed));
+                _ = failed is null ? flush.TrySetResult() : flush.TrySetException(new InvalidOperationException("The database did not commit the writes this flush waited for.", failed));
             }
 
             _committed.Clear();

@@ -22,11 +22,6 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
     private long _overflow;
     private readonly HashSet<string> _overflowAddresses = new(StringComparer.Ordinal);
 
-    /// <summary>Rows handed out to write since start (first occurrences, repeat rows and summaries), for tests and logs.</summary>
-    public long RowsWritten => Interlocked.Read(ref _rowsWritten);
-
-    private long _rowsWritten;
-
     /// <summary>Counts <paramref name="line"/>; returns the rows to write now (none, the line itself, or the rows of a window that has ended).</summary>
     public IReadOnlyList<AuditLine> Record(string address, AuditLine line)
     {
@@ -69,7 +64,7 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
             rows.Add(line with { Reason = $"{line.Reason} (from {address})" });
         }
 
-        return Counted(rows);
+        return rows;
     }
 
     /// <summary>The rows of the window that has ended; called each minute by the recorder, and on shutdown with <paramref name="force"/>.</summary>
@@ -85,7 +80,7 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
             }
         }
 
-        return Counted(closing ?? []);
+        return closing ?? [];
     }
 
     private List<AuditLine> CloseWindow()
@@ -105,7 +100,7 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
         {
             var addresses = string.Join(", ", _overflowAddresses.Take(5)) + (_overflowAddresses.Count > 5 ? $" and {_overflowAddresses.Count - 5} more" : "");
             lines.Add(new AuditLine(
-                time.GetUtcNow(), "anonymous", "requests without a session", "/", null, false, "unauthenticated-flood",
+                time.GetUtcNow(), ConsoleRecorder.Anonymous, "requests without a session", "/", null, false, "unauthenticated-flood",
                 $"{_overflow:N0} more refused requests without a session in the minute from {_windowStart:HH:mm:ss} UTC, past the {rowsPerMinute} rows a minute kept one by one (from {addresses})",
                 (int)Math.Min(_overflow, int.MaxValue)));
         }
@@ -115,12 +110,6 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
         _written = 0;
         _overflow = 0;
         return lines;
-    }
-
-    private List<AuditLine> Counted(List<AuditLine> rows)
-    {
-        Interlocked.Add(ref _rowsWritten, rows.Count);
-        return rows;
     }
 
     private sealed class Repeats(AuditLine first, string address)
