@@ -3,10 +3,9 @@ using VmConsole.Server;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Api;
 using VmConsole.Server.Components;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 using VmConsole.Server.Hubs;
-using VmConsole.Server.Persistence;
-using VmConsole.Server.Migration;
+using VmConsole.Server.Recording;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {

@@ -108,7 +108,7 @@ public sealed class ApiRouteTests : SignedInApiTest
         Assert.Equal(["setup", "active", "pre-switchover", "device", "completed"], migration["events"]!.AsArray().Select(e => (string)e!["status"]!));
         Assert.Equal("host-a", (string?)(await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["host"]);
         Assert.Empty((await Admin.GetFromJsonAsync<JsonArray>("/api/migrations?vm=tiny-1&status=failed"))!);
-        await Factory.Services.GetRequiredService<VmConsole.Server.Persistence.ConsoleStore>().FlushAsync();
+        await Factory.Services.GetRequiredService<VmConsole.Server.Recording.ConsoleStore>().FlushAsync();
         Assert.NotEmpty((await Admin.GetFromJsonAsync<JsonArray>($"/api/migrations/{id}/samples"))!);
         Assert.Equal(HttpStatusCode.NotFound, (await Admin.GetAsync(new Uri("/api/migrations/mig-none/samples", UriKind.Relative))).StatusCode);
     }
@@ -146,7 +146,7 @@ public sealed class ApiRouteTests : SignedInApiTest
     {
         await Admin.PostAsJsonAsync("/api/vms/db-1/power", new { action = "resume" });
         await Admin.PostAsJsonAsync("/api/vms/db-1/power", new { action = "pause" });
-        await Factory.Services.GetRequiredService<VmConsole.Server.Persistence.ConsoleStore>().FlushAsync();
+        await Factory.Services.GetRequiredService<VmConsole.Server.Recording.ConsoleStore>().FlushAsync();
 
         var refused = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit?vm=db-1&outcome=refused"))!;
         var allowed = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit?vm=db-1&outcome=allowed&page=1"))!;

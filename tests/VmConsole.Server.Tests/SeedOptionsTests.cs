@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests;
 

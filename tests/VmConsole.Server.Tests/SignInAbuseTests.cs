@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using VmConsole.Persistence;
 using VmConsole.Server.Accounts;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Tests;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests;
 

@@ -3,7 +3,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using VmConsole.Server.Api;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Accounts;
 

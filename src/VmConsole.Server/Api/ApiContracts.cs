@@ -88,7 +88,7 @@ internal static class ApiMapping
     /// A VM arriving from QEMU, as the inventory lists it: <c>inmigrate</c>, idle, its machine and memory once the stream's
     /// RAM setup named them (empty and 0 before), and the migration bringing it in.
     /// </summary>
-    public static VmDto ToDto(this ArrivingVm a, Migration.IncomingMigrations incoming)
+    public static VmDto ToDto(this ArrivingVm a, Domain.IncomingMigrations incoming)
     {
         var received = a.Received;
         return new VmDto(
@@ -106,7 +106,7 @@ internal static class ApiMapping
     public static DeviceDto ToDto(this MemoryDevice d) => new(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size);
 
     /// <summary>A migration from QEMU: its source is the QEMU peer (<c>sourceHost</c> "qemu"), its destination this console's host.</summary>
-    public static MigrationDto ToDto(this Migration.IncomingMigration m)
+    public static MigrationDto ToDto(this Domain.IncomingMigration m)
     {
         var s = m.Inner.GetStats();
         return new MigrationDto(

@@ -1,6 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using VmConsole.Persistence;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Api;
 

@@ -1,7 +1,7 @@
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Api;
 
@@ -23,7 +23,7 @@ internal static class MigrationsApi
     }
 
     private static async Task<IResult> CancelAsync(
-        string id, MigrationEngine engine, Migration.IncomingMigrations incoming, MigrationHistory history, CancellationToken cancellationToken)
+        string id, MigrationEngine engine, Domain.IncomingMigrations incoming, MigrationHistory history, CancellationToken cancellationToken)
     {
         if (incoming.Find(id) is { } fromQemu)
         {

@@ -9,7 +9,7 @@ namespace VmConsole.Server.Api;
 /// (DESIGN.md section 8): invalid input 400, unknown ids 404, conflicts with state 409, and a freeze refusal
 /// 409 with the migration, its status, the operation and the block. Bad request bodies are 400.
 /// </summary>
-internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Hubs.ConsoleEventForwarder hub, Persistence.ConsoleRecorder recorder) : IExceptionHandler
+internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Hubs.ConsoleEventForwarder hub, Recording.ConsoleRecorder recorder) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {

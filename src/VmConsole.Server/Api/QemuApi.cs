@@ -8,7 +8,7 @@ using VmConsole.Migration.Engine;
 using VmConsole.Migration.Qemu;
 using VmConsole.Migration.Wire;
 using VmConsole.Server.Accounts;
-using VmConsole.Server.Migration;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Api;
 

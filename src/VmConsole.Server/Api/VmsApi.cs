@@ -3,7 +3,7 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
-using VmConsole.Server.Migration;
+using VmConsole.Server.Domain;
 using static VmConsole.Emulation.Sizes;
 
 namespace VmConsole.Server.Api;

@@ -2,7 +2,7 @@ using System.Security.Claims;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Server.Hubs;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Components;
 

@@ -4,8 +4,7 @@ using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Api;
-using VmConsole.Server.Emulation;
-using VmConsole.Server.Migration;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Hubs;
 

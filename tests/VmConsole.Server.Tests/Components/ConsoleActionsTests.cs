@@ -7,8 +7,8 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Persistence;
 using VmConsole.Server.Components;
 using VmConsole.Server.Hubs;
-using VmConsole.Server.Migration;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Domain;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Tests.Components;
 

@@ -12,7 +12,7 @@ using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
 using VmConsole.Persistence;
 using VmConsole.Server.Components;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests.Components;
 
@@ -53,8 +53,8 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         }
 
         Services.AddConsolePersistence(connection);
-        Services.AddSingleton(new VmConsole.Server.Migration.IncomingMigrations(Emulator, TimeProvider.System));
-        Services.AddSingleton<VmConsole.Server.Persistence.MigrationHistory>();
+        Services.AddSingleton(new VmConsole.Server.Domain.IncomingMigrations(Emulator, TimeProvider.System));
+        Services.AddSingleton<VmConsole.Server.Recording.MigrationHistory>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 
@@ -84,10 +84,10 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
 
     /// <summary>VM "from-qemu" arriving on host-a: a migration from QEMU listening on a free loopback port.</summary>
-    protected VmConsole.Server.Migration.IncomingMigration ListenForQemu(out int port)
+    protected VmConsole.Server.Domain.IncomingMigration ListenForQemu(out int port)
     {
         port = LoopbackPorts.Free();
-        return Services.GetRequiredService<VmConsole.Server.Migration.IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        return Services.GetRequiredService<VmConsole.Server.Domain.IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
     }
 
     /// <summary>What QEMU's <c>migrate</c> of a 16 MiB microvm sends: the stream of a new VM "src" (left in the inventory).</summary>

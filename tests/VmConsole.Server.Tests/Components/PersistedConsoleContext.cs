@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Persistence;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Hubs;
-using VmConsole.Server.Persistence;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Tests.Components;
 

@@ -9,7 +9,7 @@ using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Components.Pages;
 using VmConsole.Server.Components.Shared;
-using VmConsole.Server.Migration;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests.Components;
 

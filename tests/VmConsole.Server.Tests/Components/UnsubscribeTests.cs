@@ -6,7 +6,7 @@ using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Components.Layout;
 using VmConsole.Server.Components.Pages;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests.Components;
 

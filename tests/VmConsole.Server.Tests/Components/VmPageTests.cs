@@ -6,7 +6,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Server.Components.Pages;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests.Components;
 

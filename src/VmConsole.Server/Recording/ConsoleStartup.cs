@@ -6,10 +6,10 @@ using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using VmConsole.Persistence;
 using VmConsole.Persistence.Records;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 using static VmConsole.Emulation.Sizes;
 
-namespace VmConsole.Server.Persistence;
+namespace VmConsole.Server.Recording;
 
 /// <summary>
 /// Before the console takes requests: applies the database migrations, then seeds the demo inventory on

@@ -1,4 +1,4 @@
-namespace VmConsole.Server.Persistence;
+namespace VmConsole.Server.Recording;
 
 /// <summary>One line of the audit log as queued; <see cref="Count"/> above 1 stands for repeats kept as one row.</summary>
 public sealed record AuditLine(DateTimeOffset At, string User, string Action, string Target, string? Vm, bool Allowed, string? Code, string? Reason, int Count = 1);

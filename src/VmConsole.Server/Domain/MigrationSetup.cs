@@ -1,7 +1,7 @@
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 
-namespace VmConsole.Server.Migration;
+namespace VmConsole.Server.Domain;
 
 public static class MigrationSetup
 {

@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using VmConsole.Persistence;
 
-namespace VmConsole.Server.Persistence;
+namespace VmConsole.Server.Recording;
 
 /// <summary>
 /// The one writer to the database: writes are queued and applied in batches, one transaction per batch, so

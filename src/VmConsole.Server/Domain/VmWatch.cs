@@ -1,7 +1,7 @@
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 
-namespace VmConsole.Server.Emulation;
+namespace VmConsole.Server.Domain;
 
 /// <summary>
 /// Subscribes one handler to every VM in the inventory and follows the inventory: call <see cref="Refresh"/>

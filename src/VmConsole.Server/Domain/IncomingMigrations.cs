@@ -3,7 +3,7 @@ using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Qemu;
 
-namespace VmConsole.Server.Migration;
+namespace VmConsole.Server.Domain;
 
 /// <summary>
 /// Migrations from a real QEMU into this console (<c>POST /api/vms/incoming</c>), kept so that they are listed, read and

@@ -1,6 +1,6 @@
 using VmConsole.Persistence;
 
-namespace VmConsole.Server.Persistence;
+namespace VmConsole.Server.Recording;
 
 public static class ServerPersistenceSetup
 {

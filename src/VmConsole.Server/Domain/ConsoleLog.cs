@@ -1,4 +1,4 @@
-namespace VmConsole.Server.Emulation;
+namespace VmConsole.Server.Domain;
 
 /// <summary>The console's log messages, source-generated.</summary>
 internal static partial class ConsoleLog

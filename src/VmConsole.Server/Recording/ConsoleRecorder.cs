@@ -4,9 +4,9 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Persistence.Records;
-using VmConsole.Server.Emulation;
+using VmConsole.Server.Domain;
 
-namespace VmConsole.Server.Persistence;
+namespace VmConsole.Server.Recording;
 
 /// <summary>
 /// Keeps the database in step with the console: every VM's definition and layout as it changes, every
@@ -15,7 +15,7 @@ namespace VmConsole.Server.Persistence;
 /// they are the state at that moment; a VM's definition is read when its write is taken, so it is the latest.
 /// </summary>
 public sealed class ConsoleRecorder(
-    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Migration.IncomingMigrations incoming,
+    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Domain.IncomingMigrations incoming,
     Microsoft.Extensions.Options.IOptions<Accounts.RateLimitOptions> limits) : IHostedService
 {
     /// <summary>The audit log's name for a caller without a session.</summary>
@@ -243,7 +243,7 @@ public sealed class ConsoleRecorder(
     }
 
     /// <summary>A migration from QEMU is kept like the engine's: source "qemu", destination this console's host, QEMU's default parameters.</summary>
-    private void OnIncomingStarted(Migration.IncomingMigration migration)
+    private void OnIncomingStarted(Domain.IncomingMigration migration)
     {
         var record = new MigrationRecord
         {

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using VmConsole.Emulation;
 
-namespace VmConsole.Server.Emulation;
+namespace VmConsole.Server.Domain;
 
 /// <summary>Samples every block's dirty pages per second on a fixed interval and tells the live views.</summary>
 public sealed class DirtyRateSampler(Emulator emulator, IOptions<EmulatorOptions> options, TimeProvider time) : BackgroundService

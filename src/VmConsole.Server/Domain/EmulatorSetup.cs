@@ -1,6 +1,6 @@
 using VmConsole.Emulation;
 
-namespace VmConsole.Server.Emulation;
+namespace VmConsole.Server.Domain;
 
 public static class EmulatorSetup
 {

@@ -6,10 +6,10 @@ using VmConsole.Persistence;
 using VmConsole.Persistence.Records;
 using VmConsole.Server.Api;
 
-namespace VmConsole.Server.Persistence;
+namespace VmConsole.Server.Recording;
 
 /// <summary>Migrations as the API lists them: the stored history, with live numbers for those this process runs.</summary>
-public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine, Migration.IncomingMigrations incoming)
+public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine, Domain.IncomingMigrations incoming)
 {
     public async Task<IReadOnlyList<MigrationDto>> ListAsync(string? vm, MigrationStatus? status, CancellationToken cancellationToken)
     {

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using VmConsole.Emulation.Workloads;
 
-namespace VmConsole.Server.Emulation;
+namespace VmConsole.Server.Domain;
 
 /// <summary>The "Emulator" section: how often dirty rates are sampled and the inventory seeded on start.</summary>
 public sealed class EmulatorOptions
