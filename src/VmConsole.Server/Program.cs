@@ -4,6 +4,7 @@ using VmConsole.Server.Accounts;
 using VmConsole.Server.Api;
 using VmConsole.Server.Components;
 using VmConsole.Server.Domain;
+using VmConsole.Server.Events;
 using VmConsole.Server.Hubs;
 using VmConsole.Server.Recording;
 
@@ -19,13 +20,13 @@ builder.WebHost.UseStaticWebAssets();
 builder.AddEmulator();
 builder.AddMigration();
 builder.AddConsolePersistence();
+builder.AddConsoleEvents();
 builder.AddConsoleAccounts();
 builder.AddConsoleApi();
 builder.AddConsoleHub();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 // Messages at the bottom right, where they cover no action buttons.
 builder.Services.AddMudServices(mud => mud.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomRight);
-builder.Services.AddSingleton<IActionLog, AuditedActionLog>();
 builder.Services.AddScoped<ConsoleActions>();
 builder.Services.AddScoped<UserDirectory>();
 

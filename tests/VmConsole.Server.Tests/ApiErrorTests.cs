@@ -119,7 +119,7 @@ public sealed class ApiErrorTests : SignedInApiTest
         finally
         {
             await Admin.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
-            await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(15));
+            await Factory.Services.GetRequiredService<MigrationEngine>().Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(15));
         }
     }
 
@@ -128,7 +128,7 @@ public sealed class ApiErrorTests : SignedInApiTest
     {
         var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a" });
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-        await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+        await Factory.Services.GetRequiredService<MigrationEngine>().Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
 
         var cancel = await Admin.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
         var resumed = await Admin.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null);

@@ -91,7 +91,7 @@ public sealed class ApiRouteTests : SignedInApiTest
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
         var engine = Factory.Services.GetRequiredService<MigrationEngine>();
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (engine.Get(id).Status != MigrationStatus.PreSwitchover && DateTime.UtcNow < deadline)
+        while (engine.Registry.Get(id).Status != MigrationStatus.PreSwitchover && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
@@ -99,7 +99,7 @@ public sealed class ApiRouteTests : SignedInApiTest
         var tooEarlyOrLate = await Admin.PostAsync(new Uri("/api/migrations/mig-none/continue", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.NotFound, tooEarlyOrLate.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await Admin.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null)).StatusCode);
-        await engine.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+        await engine.Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
 
         var again = await Admin.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null);
         Assert.Equal("not-pre-switchover", (string?)JsonNode.Parse(await again.Content.ReadAsStringAsync())!["code"]);
@@ -121,7 +121,7 @@ public sealed class ApiRouteTests : SignedInApiTest
         {
             var toFile = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", uri = $"file:{file}", qemuCompatible = true });
             var id = (string)(await toFile.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-            await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+            await Factory.Services.GetRequiredService<MigrationEngine>().Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
             var done = (await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
             Assert.Equal("completed", (string?)done["status"]);
             Assert.Equal(new FileInfo(file).Length, (long)done["ram"]!["transferred"]!);

@@ -51,7 +51,7 @@ public sealed class ApiShapeTests : SignedInApiTest
         var migratable = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/tiny-1/ramblocks"))!.Where(b => (bool)b!["migratable"]!).Sum(b => (long)b!["usedLength"]!);
         var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a", parameters = new { maxBandwidth = 64L << 20 }, capabilities = new { autoConverge = true } });
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-        await Factory.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+        await Factory.Services.GetRequiredService<MigrationEngine>().Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
 
         var m = (await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
 

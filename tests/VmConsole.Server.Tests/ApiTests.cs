@@ -111,7 +111,7 @@ public sealed class ApiTests : SignedInApiTest
 
         var cancel = await SendAsync("POST", $"/api/migrations/{id}/cancel", "");
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
-        await Factory.Services.GetRequiredService<VmConsole.Migration.Engine.MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(10));
+        await Factory.Services.GetRequiredService<VmConsole.Migration.Engine.MigrationEngine>().Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(10));
         var after = await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}");
         Assert.Equal("cancelled", (string?)after!["status"]);
         var accepted = await SendAsync("PUT", "/api/vms/db-1/ramblocks/1/migratable", "{\"migratable\":false}");

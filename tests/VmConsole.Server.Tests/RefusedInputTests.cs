@@ -143,13 +143,13 @@ public sealed class RefusedInputTests : SignedInApiTest
             }
 
             Assert.Equal("running", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]!.GetValue<string>());
-            Assert.False(engine.Get(id).Status.IsFinal());
+            Assert.False(engine.Registry.Get(id).Status.IsFinal());
             await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "vm-migrating", null);
         }
         finally
         {
             await Admin.PostAsync($"/api/migrations/{id}/cancel", null);
-            await engine.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+            await engine.Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
         }
 
         // Once it has ended, the same export is taken.

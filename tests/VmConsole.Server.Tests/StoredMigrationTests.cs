@@ -20,12 +20,12 @@ public sealed class StoredMigrationTests : IDisposable
             using var client = await first.CreateSignedInClientAsync();
             var started = await client.PostAsJsonAsync("/api/migrations", new { vm = "tiny-1", destinationHost = "host-a" });
             id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-            await first.Services.GetRequiredService<MigrationEngine>().Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
+            await first.Services.GetRequiredService<MigrationEngine>().Registry.Get(id).Finished.WaitAsync(TimeSpan.FromSeconds(30));
         }
 
         await using var second = new ConsoleFactory(databaseFile: _database);
         using var again = await second.CreateSignedInClientAsync();
-        Assert.DoesNotContain(second.Services.GetRequiredService<MigrationEngine>().Migrations, m => m.Id == id);
+        Assert.DoesNotContain(second.Services.GetRequiredService<MigrationEngine>().Registry.All, m => m.Id == id);
 
         var cancel = await again.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
         var resumed = await again.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null);

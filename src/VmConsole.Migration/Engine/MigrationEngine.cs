@@ -1,8 +1,9 @@
-using System.Collections.Immutable;
 using System.Security.Cryptography;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
+using VmConsole.Migration.Model;
+using VmConsole.Migration.Qemu;
 using VmConsole.Migration.Transports;
 
 namespace VmConsole.Migration.Engine;
@@ -28,32 +29,20 @@ public sealed record MigrationRequest(string Vm)
 }
 
 /// <summary>
-/// Accepts migrations, runs each on its own worker, and keeps them for query. A migration is accepted
-/// (state <c>setup</c>) only once it holds the source VM's lease, so the migratable set is frozen from
-/// that moment until its worker has quit.
+/// Accepts migrations and runs each on its own worker: console-to-console precopy (<see cref="Start"/>) and migrations
+/// received from a real QEMU (<see cref="ReceiveFromQemu"/>). Every accepted migration is in <see cref="Registry"/>.
+/// A precopy migration is accepted (state <c>setup</c>) only once it holds the source VM's lease, so the migratable
+/// set is frozen from that moment until its worker has quit.
 /// </summary>
-public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null) : IAsyncDisposable
+public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null, MigrationRegistry? registry = null) : IAsyncDisposable
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly Lock _gate = new();
 
-    // Written under _gate, read without it.
-    private ImmutableList<PrecopyMigration> _migrations = [];
-
-    /// <summary>A migration was accepted. Raised before its worker starts, so a subscriber sees every state change.</summary>
-    public event Action<PrecopyMigration>? Started;
-
-    public IReadOnlyList<PrecopyMigration> Migrations => _migrations;
+    /// <summary>Every migration this engine accepted, and those of any other kind registered in the same registry.</summary>
+    public MigrationRegistry Registry { get; } = registry ?? new MigrationRegistry();
 
     /// <summary>Test seams (see <see cref="MigrationHooks"/>); null hooks in production.</summary>
     internal MigrationHooks Hooks { get; } = new();
-
-    public PrecopyMigration Get(string id) =>
-        _migrations.FirstOrDefault(m => m.Id == id)
-        ?? throw DomainException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
-
-    /// <summary>The migration holding <paramref name="vm"/>'s lease, if any.</summary>
-    public PrecopyMigration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());
 
     public PrecopyMigration Start(MigrationRequest request)
     {
@@ -111,28 +100,24 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
             throw;
         }
 
-        lock (_gate)
-        {
-            _migrations = _migrations.Add(migration);
-        }
-
-        Started?.Invoke(migration);
+        Registry.Add(migration);
         var run = new MigrationRun(migration, emulator, lease, destination, destinationLease, uri, request.QemuCompatible, Hooks, _time);
         _ = Task.Run(run.RunAsync);
         return migration;
     }
 
-    /// <summary>Cancels every running migration and waits for their workers.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        var running = _migrations.Where(m => !m.Status.IsFinal()).ToList();
-        foreach (var migration in running)
-        {
-            migration.Cancel();
-        }
+    /// <summary>
+    /// A migration from a real QEMU: creates VM <paramref name="name"/> in <c>inmigrate</c> on <paramref name="host"/>,
+    /// listening on <paramref name="uri"/> (bound before this returns, so QEMU may <c>migrate</c> at once).
+    /// </summary>
+    /// <exception cref="DomainException">
+    /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp:, or an address in use.
+    /// </exception>
+    public QemuIncomingMigration ReceiveFromQemu(string name, string host, string uri) =>
+        QemuIncomingMigration.Listen(emulator, Registry, name, host, uri, _time);
 
-        await Task.WhenAll(running.Select(m => m.Finished)).WaitAsync(TimeSpan.FromSeconds(30), _time).ConfigureAwait(false);
-    }
+    /// <summary>Cancels every running migration, of every kind in the registry, and waits for them to finish.</summary>
+    public async ValueTask DisposeAsync() => await Registry.CancelAllAsync(TimeSpan.FromSeconds(30), _time).ConfigureAwait(false);
 
     /// <summary>The destination half: the same machine, memory, backends, devices and migratable flags, in inmigrate.</summary>
     private Vm CreateDestination(Vm source, string host)

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Model;
 using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Engine;
@@ -11,7 +12,7 @@ namespace VmConsole.Migration.Engine;
 /// its parameters, and its live statistics. It holds the source VM's lease (and the destination's, for a
 /// destination host of this server) from acceptance until its worker has quit.
 /// </summary>
-public sealed class PrecopyMigration : IMigrationLeaseHolder
+public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
 {
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _cancel = new();
@@ -79,16 +80,18 @@ public sealed class PrecopyMigration : IMigrationLeaseHolder
     }
 
     /// <summary>A state change that won its compare-and-swap. Raised on the thread that made it.</summary>
-    public event Action<PrecopyMigration, MigrationStatus>? StatusChanged;
+    public event Action<IMigration, MigrationStatus>? StatusChanged;
 
     /// <summary>New statistics, at most ten times a second.</summary>
-    public event Action<PrecopyMigration>? Progress;
+    public event Action<IMigration>? Progress;
 
     public string Id { get; }
 
     string IMigrationLeaseHolder.MigrationId => Id;
 
     public string VmName { get; }
+
+    public MigrationDirection Direction => MigrationDirection.Outgoing;
 
     /// <summary>The source VM (after completion it has left the inventory and its memory is freed).</summary>
     internal Vm Source { get; }
@@ -166,9 +169,7 @@ public sealed class PrecopyMigration : IMigrationLeaseHolder
     {
         if (Status != MigrationStatus.PreSwitchover)
         {
-            throw Emulation.DomainException.Conflict(
-                "not-pre-switchover",
-                $"Migration {Id} is {Status.ToQemuName()}; continue is only for a migration waiting in pre-switchover.");
+            throw MigrationRefusals.NotPreSwitchover(Id, Status.ToQemuName());
         }
 
         _continue.TrySetResult();
@@ -184,7 +185,7 @@ public sealed class PrecopyMigration : IMigrationLeaseHolder
         // Subscribed before asking: the worker may move on before Continue returns. A change that won before the
         // subscription makes Continue throw, so the wait below always ends with a change.
         var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(PrecopyMigration migration, MigrationStatus status) => left.TrySetResult();
+        void OnChanged(IMigration migration, MigrationStatus status) => left.TrySetResult();
         StatusChanged += OnChanged;
         try
         {

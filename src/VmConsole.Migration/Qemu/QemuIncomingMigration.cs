@@ -1,9 +1,11 @@
+using System.Collections.Immutable;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
 using VmConsole.Migration.Transports;
 using VmConsole.Migration.Wire;
 
@@ -18,7 +20,7 @@ namespace VmConsole.Migration.Qemu;
 /// (<see cref="Arriving"/>); no VM is left behind unless it completed, and the name is free again before the final
 /// state is raised.
 /// </summary>
-public sealed class QemuIncomingMigration : IAsyncDisposable
+public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
 {
     private readonly CancellationTokenSource _cancel;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,6 +39,10 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     private MigrationStreamReader? _reader;
     private QemuImportResult? _result;
 
+    // Written under _gate with the status it logs (copy on write), read without it.
+    private readonly Lock _gate = new();
+    private ImmutableList<MigrationEvent> _events;
+
     private QemuIncomingMigration(Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel)
     {
         _cancel = cancel;
@@ -44,20 +50,21 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
         _emulator = emulator;
         Arriving = arriving;
         VmName = arriving.Name;
-        Host = arriving.Host.Name;
+        DestinationHost = arriving.Host.Name;
         Uri = uri.ToString();
         _time = time;
         _startedAt = time.GetTimestamp();
+        _events = [new MigrationEvent(MigrationStatus.Setup, time.GetUtcNow())];
     }
 
     /// <summary>A state change, raised on the thread that made it.</summary>
-    public event Action<QemuIncomingMigration, MigrationStatus>? StatusChanged;
+    public event Action<IMigration, MigrationStatus>? StatusChanged;
 
     /// <summary>
     /// The numbers moved (<see cref="GetStats"/>): raised at most every <see cref="ProgressInterval"/> while <c>active</c>,
     /// on a timer thread, like the engine's coalesced progress.
     /// </summary>
-    public event Action<QemuIncomingMigration>? Progress;
+    public event Action<IMigration>? Progress;
 
     /// <summary>The VM as the inventory lists it while it arrives (in <c>inmigrate</c>).</summary>
     public ArrivingVm Arriving { get; }
@@ -67,11 +74,32 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     /// <summary>The VM this migration creates.</summary>
     public string VmName { get; }
 
-    public string Host { get; }
+    public MigrationDirection Direction => MigrationDirection.Incoming;
 
+    /// <summary>A QEMU outside the console.</summary>
+    public string SourceHost => MigrationPeers.Qemu;
+
+    /// <summary>The host the VM arrives on.</summary>
+    public string DestinationHost { get; }
+
+    /// <summary>Where it listens.</summary>
     public string Uri { get; }
 
+    /// <summary>QEMU's defaults: the sender's own parameters are not part of the stream.</summary>
+    public MigrationParameters Parameters => MigrationParameters.Default;
+
+    /// <summary>QEMU's defaults: the sender's own capabilities are not part of the stream.</summary>
+    public MigrationCapabilities Capabilities => MigrationCapabilities.Default;
+
     public MigrationStatus Status => (MigrationStatus)Volatile.Read(ref _status);
+
+    public ImmutableList<MigrationEvent> Events => _events;
+
+    /// <summary>A receiver does not throttle the sender's CPU.</summary>
+    public ImmutableList<int> ThrottleSteps => [];
+
+    /// <summary>Null: the sender's memory is not here to compare with.</summary>
+    public bool? Verified => null;
 
     public string? ErrorDesc => Volatile.Read(ref _errorDesc);
 
@@ -89,9 +117,10 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp: (400 <c>invalid-uri</c>), or an
     /// address that cannot be listened on, such as a port in use (409 <c>address-in-use</c>).
     /// </exception>
-    public static QemuIncomingMigration Listen(Emulator emulator, string name, string host, string uri, TimeProvider? time = null)
+    public static QemuIncomingMigration Listen(Emulator emulator, MigrationRegistry registry, string name, string host, string uri, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(emulator);
+        ArgumentNullException.ThrowIfNull(registry);
         var parsed = MigrationUri.Parse(uri);
         if (parsed.Kind == TransportKind.File)
         {
@@ -128,6 +157,7 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
         }
 
         var migration = new QemuIncomingMigration(emulator, arriving, parsed, time ?? TimeProvider.System, cancel);
+        registry.Add(migration);
         _ = Task.Run(() => migration.RunAsync(import, channel.Accepted, channel.Listener));
         return migration;
     }
@@ -140,6 +170,14 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
             _cancel.Cancel();
         }
     }
+
+    /// <summary>A receiver never waits in pre-switchover: the sender decides when to switch over.</summary>
+    /// <exception cref="DomainException">Always 409 <c>not-pre-switchover</c>.</exception>
+    public Task ContinueAsync(CancellationToken cancellationToken = default) =>
+        throw MigrationRefusals.NotPreSwitchover(Id, Status.ToQemuName());
+
+    /// <summary>Not known to a receiver: the stream announces blocks, not what the sender still has to send.</summary>
+    public IReadOnlyList<BlockProgress> GetBlockProgress() => [];
 
     /// <summary>The statistics console-to-console migrations report, as far as a receiver knows them.</summary>
     public MigrationStats GetStats()
@@ -185,7 +223,7 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
             _ = ReportProgressAsync();
             var result = await import.ImportAsync(
                 VmName,
-                Host,
+                DestinationHost,
                 input,
                 description: null,
                 Arriving,
@@ -235,9 +273,17 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
     {
         Volatile.Write(ref _errorDesc, error);
         Volatile.Write(ref _endedAt, _time.GetTimestamp());
-        var from = Status;
-        Interlocked.Exchange(ref _status, (int)status);
-        if (from != status)
+        bool changed;
+        lock (_gate)
+        {
+            changed = Interlocked.Exchange(ref _status, (int)status) != (int)status;
+            if (changed)
+            {
+                _events = _events.Add(new MigrationEvent(status, _time.GetUtcNow()));
+            }
+        }
+
+        if (changed)
         {
             StatusChanged?.Invoke(this, status);
         }
@@ -245,9 +291,16 @@ public sealed class QemuIncomingMigration : IAsyncDisposable
 
     private void SetStatus(MigrationStatus expected, MigrationStatus next)
     {
-        if (Interlocked.CompareExchange(ref _status, (int)next, (int)expected) == (int)expected)
+        lock (_gate)
         {
-            StatusChanged?.Invoke(this, next);
+            if (Interlocked.CompareExchange(ref _status, (int)next, (int)expected) != (int)expected)
+            {
+                return;
+            }
+
+            _events = _events.Add(new MigrationEvent(next, _time.GetUtcNow()));
         }
+
+        StatusChanged?.Invoke(this, next);
     }
 }

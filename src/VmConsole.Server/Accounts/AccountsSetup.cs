@@ -89,8 +89,8 @@ public static class AccountsSetup
             {
                 // A refusal at the door is a refusal like any other: who tried what (DESIGN.md section 7).
                 var (action, target, vm) = Api.AuditApi.Describe(context.HttpContext);
-                await context.HttpContext.RequestServices.GetRequiredService<Recording.ConsoleRecorder>()
-                    .AuditAsync(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail, ConsoleSignIn.ClientAddress(context.HttpContext));
+                await context.HttpContext.RequestServices.GetRequiredService<Events.ActionLog>()
+                    .RecordAsync(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail, ConsoleSignIn.ClientAddress(context.HttpContext));
             }
 
             context.Response.StatusCode = status;

@@ -44,7 +44,7 @@ internal static class AuthApi
             var result = await signIn.SignInAsync(http, userName, password);
             // The form is outside the API's audit filter: its sign-ins are audited here, the refused ones with the name tried.
             var tried = userName.Length <= 64 ? userName : userName[..64];
-            await http.RequestServices.GetRequiredService<Recording.ConsoleRecorder>().AuditAsync(
+            await http.RequestServices.GetRequiredService<Events.ActionLog>().RecordAsync(
                 AuditApi.UserOf(http), "POST /account/login", "/account/login", null, result.Outcome == SignInOutcome.SignedIn,
                 result.Outcome switch { SignInOutcome.SignedIn => null, SignInOutcome.Throttled => "sign-in-throttled", _ => "invalid-credentials" },
                 result.Outcome switch

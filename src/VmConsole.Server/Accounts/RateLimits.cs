@@ -55,8 +55,8 @@ public static class RateLimits
         var seconds = (int)Math.Max(1, Math.Ceiling(wait.TotalSeconds));
         var detail = $"Too many requests from this address: try again in {seconds} s.";
         var (action, target, vm) = AuditApi.Describe(http);
-        http.RequestServices.GetRequiredService<ConsoleRecorder>()
-            .Audit(AuditApi.UserOf(http), action, target, vm, allowed: false, "rate-limited", detail, ConsoleSignIn.ClientAddress(http));
+        _ = http.RequestServices.GetRequiredService<Events.ActionLog>()
+            .RecordAsync(AuditApi.UserOf(http), action, target, vm, allowed: false, "rate-limited", detail, ConsoleSignIn.ClientAddress(http));
 
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         if (http.Request.Path.StartsWithSegments("/account"))

@@ -2,6 +2,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Blocks;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
 
 namespace VmConsole.Server.Api;
 
@@ -29,7 +30,8 @@ public sealed record MigrationDto(
     string Id, string Vm, string SourceHost, string? DestinationHost, string? Uri, string Status,
     MigrationParameters Parameters, MigrationCapabilities Capabilities,
     long? SetupTime, long TotalTime, long? ExpectedDowntime, long? Downtime, MigrationRamDto Ram,
-    int CpuThrottlePercentage, string? ErrorDesc, bool? Verified, IReadOnlyList<int> ThrottleSteps, IReadOnlyList<MigrationEventDto> Events);
+    int CpuThrottlePercentage, string? ErrorDesc, bool? Verified, IReadOnlyList<int> ThrottleSteps, IReadOnlyList<MigrationEventDto> Events,
+    string Direction);
 
 // Requests: every field nullable, so that a missing field is a validation error naming it, not a 500.
 public sealed record CreateVmRequest(string? Name, string? Host, string? Machine, long? MemoryMiB, WorkloadRequest? Workload, int? Slots, long? MaxMemMiB, bool? Start);
@@ -79,21 +81,21 @@ internal static class ApiMapping
 {
     public static HostDto ToDto(this VmConsole.Emulation.Hosts.Host host, int vmCount) => new(host.Name, host.CapacityBytes, host.ReservedBytes, host.FreeBytes, vmCount);
 
-    public static VmDto ToDto(this Vm vm, MigrationEngine engine) => new(
+    public static VmDto ToDto(this Vm vm, MigrationRegistry migrations) => new(
         vm.Id, vm.Name, vm.Host.Name, vm.Machine.Name, vm.RunState.ToQemuName(), vm.MemoryBytes, vm.Slots, vm.MaxMemBytes,
         new WorkloadDto(vm.Workload.Spec.Kind.ToString().ToLowerInvariant(), vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes, vm.Workload.ThrottlePercent),
-        engine.ActiveFor(vm.Name)?.Id);
+        migrations.ActiveFor(vm.Name)?.Id);
 
     /// <summary>
     /// A VM arriving from QEMU, as the inventory lists it: <c>inmigrate</c>, idle, its machine and memory once the stream's
     /// RAM setup named them (empty and 0 before), and the migration bringing it in.
     /// </summary>
-    public static VmDto ToDto(this ArrivingVm a, Domain.IncomingMigrations incoming)
+    public static VmDto ToDto(this ArrivingVm a, MigrationRegistry migrations)
     {
         var received = a.Received;
         return new VmDto(
             a.Id, a.Name, a.Host.Name, received?.Machine.Name ?? "", a.RunState.ToQemuName(), received?.MemoryBytes ?? 0, received?.Slots ?? 0,
-            received?.MaxMemBytes ?? 0, new WorkloadDto("idle", 0, 0, 0), incoming.ActiveFor(a.Name)?.Id);
+            received?.MaxMemBytes ?? 0, new WorkloadDto("idle", 0, 0, 0), migrations.ActiveFor(a.Name)?.Id);
     }
 
     /// <summary>The blocks of a VM arriving from QEMU: none until the stream's RAM setup made them.</summary>
@@ -105,28 +107,14 @@ internal static class ApiMapping
 
     public static DeviceDto ToDto(this MemoryDevice d) => new(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size);
 
-    /// <summary>A migration from QEMU: its source is the QEMU peer (<c>sourceHost</c> "qemu"), its destination this console's host.</summary>
-    public static MigrationDto ToDto(this Domain.IncomingMigration m)
-    {
-        var s = m.Inner.GetStats();
-        return new MigrationDto(
-            m.Id, m.VmName, IncomingSource, m.Inner.Host, m.Inner.Uri, s.Status.ToQemuName(), MigrationParameters.Default, MigrationCapabilities.Default,
-            s.SetupTime, s.TotalTime, s.ExpectedDowntime, s.Downtime,
-            new MigrationRamDto(s.Transferred, s.Remaining, s.Total, s.Duplicate, s.Normal, s.NormalBytes, s.DirtyPagesRate, s.Mbps,
-                s.DirtySyncCount, s.PageSize, s.PagesPerSecond, s.PrecopyBytes, s.DowntimeBytes),
-            s.CpuThrottlePercentage, s.ErrorDesc, null, [], [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))]);
-    }
-
-    /// <summary>The <c>sourceHost</c> of a migration that a QEMU process sends to this console.</summary>
-    public const string IncomingSource = "qemu";
-
     public static ImportSummaryDto ToDto(this VmConsole.Migration.Qemu.QemuImportResult r) => new(
         r.MachineType,
         [.. r.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
         [.. r.NotImported.Select(s => new NotImportedDto(s.Name, s.InstanceId, s.VersionId, s.Bytes))],
         r.BytesRead, r.NormalPages, r.ZeroPages, r.Duration.TotalMilliseconds);
 
-    public static MigrationDto ToDto(this PrecopyMigration m)
+    /// <summary>Any migration, live: the one mapping to the API's shape.</summary>
+    public static MigrationDto ToDto(this IMigration m)
     {
         var s = m.GetStats();
         return new MigrationDto(
@@ -134,6 +122,10 @@ internal static class ApiMapping
             s.SetupTime, s.TotalTime, s.ExpectedDowntime, s.Downtime,
             new MigrationRamDto(s.Transferred, s.Remaining, s.Total, s.Duplicate, s.Normal, s.NormalBytes, s.DirtyPagesRate, s.Mbps,
                 s.DirtySyncCount, s.PageSize, s.PagesPerSecond, s.PrecopyBytes, s.DowntimeBytes),
-            s.CpuThrottlePercentage, s.ErrorDesc, m.Verified, m.ThrottleSteps, [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))]);
+            s.CpuThrottlePercentage, s.ErrorDesc, m.Verified, m.ThrottleSteps, [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))],
+            m.Direction.ToApiName());
     }
+
+    /// <summary>The API's spelling of a direction: <c>outgoing</c>, <c>incoming</c>.</summary>
+    public static string ToApiName(this MigrationDirection direction) => direction == MigrationDirection.Incoming ? "incoming" : "outgoing";
 }

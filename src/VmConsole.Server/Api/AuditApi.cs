@@ -1,6 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using VmConsole.Persistence;
-using VmConsole.Server.Recording;
+using VmConsole.Server.Events;
 
 namespace VmConsole.Server.Api;
 
@@ -24,9 +24,9 @@ internal static class AuditApi
             {
                 var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : StatusCodes.Status200OK;
                 var problem = (result as IValueHttpResult)?.Value as Microsoft.AspNetCore.Mvc.ProblemDetails;
-                var recorder = http.RequestServices.GetRequiredService<ConsoleRecorder>();
+                var log = http.RequestServices.GetRequiredService<ActionLog>();
                 var (action, target, vm) = Describe(http);
-                await recorder.AuditAsync(
+                await log.RecordAsync(
                     UserOf(http), action, target, vm, status < 400,
                     status < 400 ? null : problem?.Extensions.TryGetValue("code", out var problemCode) == true ? problemCode as string : $"http-{status}",
                     status < 400 ? null : problem?.Detail ?? $"HTTP {status}",
@@ -45,7 +45,7 @@ internal static class AuditApi
         return ($"{http.Request.Method} {route}", http.Request.Path.Value ?? "", (routeValues ?? http.Request.RouteValues)["vm"] as string);
     }
 
-    public static string UserOf(HttpContext http) => http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : ConsoleRecorder.Anonymous;
+    public static string UserOf(HttpContext http) => http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : ActionLog.Anonymous;
 
 
     private static async Task<IResult> ListAsync(IDbContextFactory<ConsoleDbContext> contexts, string? vm, string? outcome, int? page, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Recording;
 
@@ -22,22 +23,9 @@ internal static class MigrationsApi
         operate.MapPost("/{id}/continue", ContinueAsync).WithSummary("migrate-continue from pre-switchover (409 not-pre-switchover otherwise, finished ones included)");
     }
 
-    private static async Task<IResult> CancelAsync(
-        string id, MigrationEngine engine, Domain.IncomingMigrations incoming, MigrationHistory history, CancellationToken cancellationToken)
+    private static async Task<IResult> CancelAsync(string id, MigrationRegistry migrations, MigrationHistory history, CancellationToken cancellationToken)
     {
-        if (incoming.Find(id) is { } fromQemu)
-        {
-            if (fromQemu.Inner.Status.IsFinal())
-            {
-                return TypedResults.Ok(fromQemu.ToDto());
-            }
-
-            fromQemu.Inner.Cancel();
-            return TypedResults.Accepted($"/api/migrations/{id}", fromQemu.ToDto());
-        }
-
-        var live = engine.Migrations.FirstOrDefault(m => m.Id == id);
-        if (live is null)
+        if (migrations.Find(id) is not { } live)
         {
             // Only in the history (run before a restart): finished, so cancelling it changes nothing.
             return TypedResults.Ok(await history.GetAsync(id, cancellationToken));
@@ -52,15 +40,11 @@ internal static class MigrationsApi
         return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
     }
 
-    private static async Task<IResult> ContinueAsync(string id, MigrationEngine engine, MigrationHistory history, CancellationToken cancellationToken)
+    private static async Task<IResult> ContinueAsync(string id, MigrationRegistry migrations, MigrationHistory history, CancellationToken cancellationToken)
     {
-        var live = engine.Migrations.FirstOrDefault(m => m.Id == id);
-        if (live is null)
+        if (migrations.Find(id) is not { } live)
         {
-            var stored = await history.GetAsync(id, cancellationToken);
-            throw VmConsole.Emulation.DomainException.Conflict(
-                "not-pre-switchover",
-                $"Migration {VmConsole.Emulation.Names.Shorten(id)} is {stored.Status}; continue is only for a migration waiting in pre-switchover.");
+            throw MigrationRefusals.NotPreSwitchover(id, (await history.GetAsync(id, cancellationToken)).Status);
         }
 
         await live.ContinueAsync(cancellationToken);

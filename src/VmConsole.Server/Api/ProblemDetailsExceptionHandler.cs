@@ -9,7 +9,7 @@ namespace VmConsole.Server.Api;
 /// (DESIGN.md section 8): invalid input 400, unknown ids 404, conflicts with state 409, and a freeze refusal
 /// 409 with the migration, its status, the operation and the block. Bad request bodies are 400.
 /// </summary>
-internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Hubs.ConsoleEventForwarder hub, Recording.ConsoleRecorder recorder) : IExceptionHandler
+internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails, Events.ActionLog log) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -28,17 +28,16 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         {
             var failed = httpContext.Features.Get<IExceptionHandlerFeature>();
             var (action, target, vm) = AuditApi.Describe(httpContext, failed?.Endpoint, failed?.RouteValues);
-            await recorder.AuditAsync(AuditApi.UserOf(httpContext), action, target, (exception as MigratableSetFrozenException)?.Vm ?? vm, allowed: false, code, detail, Accounts.ConsoleSignIn.ClientAddress(httpContext));
+            var user = AuditApi.UserOf(httpContext);
+            var address = Accounts.ConsoleSignIn.ClientAddress(httpContext);
+            await (exception is DomainException refusal
+                ? log.RefusedAsync(user, action, target, vm, refusal, address)
+                : log.RecordAsync(user, action, target, vm, allowed: false, code, detail, address));
         }
 
         httpContext.Response.StatusCode = status;
         var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
         problem.Extensions["code"] = code;
-        if (exception is DomainException { Kind: ErrorKind.Conflict } refused)
-        {
-            hub.Refused(refused);
-        }
-
         if (status == StatusCodes.Status400BadRequest)
         {
             // Every 400 says which field is wrong (DESIGN.md section 8): "" when it is no one field, "$" for the body as a whole.

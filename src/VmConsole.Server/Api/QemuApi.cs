@@ -147,7 +147,7 @@ internal static class QemuApi
         try
         {
             var result = await import.ImportAsync(name, host, input, progress: null, cancellationToken);
-            return TypedResults.Created($"/api/vms/{result.Vm.Name}", new ImportedVmDto(result.Vm.ToDto(engine), result.ToDto()));
+            return TypedResults.Created($"/api/vms/{result.Vm.Name}", new ImportedVmDto(result.Vm.ToDto(engine.Registry), result.ToDto()));
         }
         catch (MigrationStreamException ex) when (field == "file" && ex.InnerException is IOException cut)
         {
@@ -260,7 +260,7 @@ internal static class QemuApi
     /// <summary>ENOSPC (its errno is the HResult on Linux) or Windows' ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL.</summary>
     private static bool IsDiskFull(IOException ex) => ex.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
 
-    private static IResult Incoming(IncomingMigrationRequest request, IncomingMigrations incoming, HttpContext http)
+    private static IResult Incoming(IncomingMigrationRequest request, MigrationEngine engine, HttpContext http)
     {
         var errors = new RequestErrors();
         var name = errors.Required(request.Name, "name");
@@ -277,7 +277,7 @@ internal static class QemuApi
         }
 
         AuditAs(http, name);
-        var migration = incoming.Listen(name, host, uri);
+        var migration = engine.ReceiveFromQemu(name, host, uri);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }
 

@@ -4,6 +4,7 @@ using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Domain;
+using VmConsole.Migration.Model;
 using static VmConsole.Emulation.Sizes;
 
 namespace VmConsole.Server.Api;
@@ -15,8 +16,8 @@ internal static class VmsApi
         var vms = api.MapGroup("/vms").WithTags("VMs");
         vms.MapGet("/", ListVms).WithSummary("Every VM by name, with those arriving from QEMU (runState inmigrate)");
         vms.MapPost("/", CreateVm).RequireAuthorization(Roles.CanAdminister).WithSummary("Create a VM on a host (QEMU machine type, memory, slots, workload)");
-        vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationEngine engine, IncomingMigrations incoming) =>
-            emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(incoming) : emulator.GetVm(vm).ToDto(engine));
+        vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationRegistry migrations) =>
+            emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(migrations) : emulator.GetVm(vm).ToDto(migrations));
         vms.MapDelete("/{vm}", async (string vm, Emulator emulator, CancellationToken cancellationToken) =>
         {
             await emulator.DeleteVmAsync(vm, cancellationToken);
@@ -26,9 +27,9 @@ internal static class VmsApi
         vms.MapPut("/{vm}/workload", SetWorkload).RequireAuthorization(Roles.CanAdminister).WithSummary("What the guest does to its memory");
     }
 
-    private static List<VmDto> ListVms(Emulator emulator, MigrationEngine engine, IncomingMigrations incoming) =>
-        [.. emulator.Vms.Select(v => v.ToDto(engine))
-            .Concat(emulator.Arriving.Select(a => a.ToDto(incoming)))
+    private static List<VmDto> ListVms(Emulator emulator, MigrationRegistry migrations) =>
+        [.. emulator.Vms.Select(v => v.ToDto(migrations))
+            .Concat(emulator.Arriving.Select(a => a.ToDto(migrations)))
             .OrderBy(v => v.Name, StringComparer.Ordinal)];
 
     private static IResult CreateVm(CreateVmRequest request, Emulator emulator, MigrationEngine engine)
@@ -53,7 +54,7 @@ internal static class VmsApi
             Workload = workload,
             Start = request.Start ?? false,
         });
-        return TypedResults.Created($"/api/vms/{created.Name}", created.ToDto(engine));
+        return TypedResults.Created($"/api/vms/{created.Name}", created.ToDto(engine.Registry));
     }
 
     private static async Task<IResult> Power(string vm, PowerRequest request, Emulator emulator, MigrationEngine engine, CancellationToken cancellationToken)
@@ -73,7 +74,7 @@ internal static class VmsApi
 
         var target = emulator.GetVm(vm);
         await target.PowerAsync(parsed, cancellationToken);
-        return TypedResults.Ok(emulator.GetVm(vm).ToDto(engine));
+        return TypedResults.Ok(emulator.GetVm(vm).ToDto(engine.Registry));
     }
 
     private static IResult SetWorkload(string vm, WorkloadRequest request, Emulator emulator, MigrationEngine engine)
@@ -87,7 +88,7 @@ internal static class VmsApi
 
         var target = emulator.GetVm(vm);
         target.SetWorkload(spec);
-        return TypedResults.Ok(target.ToDto(engine));
+        return TypedResults.Ok(target.ToDto(engine.Registry));
     }
 
     private static WorkloadSpec ParseWorkload(WorkloadRequest request, RequestErrors errors)

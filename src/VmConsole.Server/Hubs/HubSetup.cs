@@ -1,3 +1,5 @@
+using VmConsole.Server.Events;
+
 namespace VmConsole.Server.Hubs;
 
 public static class HubSetup
@@ -7,8 +9,7 @@ public static class HubSetup
         builder.Services.AddSignalR();
         builder.Services.AddSingleton<HubSubscriptions>();
         builder.Services.AddSingleton<HubSessions>();
-        builder.Services.AddSingleton<ConsoleEventForwarder>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsoleEventForwarder>());
+        builder.Services.AddSingleton<IConsoleEventSink, HubEventSender>();
         return builder;
     }
 }

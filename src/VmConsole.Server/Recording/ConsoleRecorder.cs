@@ -2,32 +2,28 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
-using VmConsole.Migration.Engine;
 using VmConsole.Persistence.Records;
-using VmConsole.Server.Domain;
+using VmConsole.Server.Api;
+using VmConsole.Server.Events;
+using VmConsole.Server.Hubs;
 
 namespace VmConsole.Server.Recording;
 
 /// <summary>
-/// Keeps the database in step with the console: every VM's definition and layout as it changes, every
-/// migration with its state changes, statistics and progress samples, and the audit log. All writes go
-/// through the <see cref="ConsoleStore"/> queue. Migration and audit records are built on the event's thread, so
-/// they are the state at that moment; a VM's definition is read when its write is taken, so it is the latest.
+/// Keeps the database in step with the console, as a reader of the event path: every VM's definition and layout as
+/// it changes, every migration of any kind with its state changes, statistics and progress samples, and the audit
+/// log. All writes go through the <see cref="ConsoleStore"/> queue. Migration records are built from what the event
+/// carries (the state on the thread that made the change); a VM's definition is read when its write is taken, so it
+/// is the latest.
 /// </summary>
-public sealed class ConsoleRecorder(
-    Emulator emulator, MigrationEngine engine, ConsoleStore store, Hubs.ConsoleEventForwarder hub, TimeProvider time, Domain.IncomingMigrations incoming,
-    Microsoft.Extensions.Options.IOptions<Accounts.RateLimitOptions> limits) : IHostedService
+public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeProvider time) : IConsoleEventSink, IHostedService
 {
-    /// <summary>The audit log's name for a caller without a session.</summary>
-    public const string Anonymous = "anonymous";
-
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
-    private VmWatch? _watch;
-    private ITimer? _unauthenticatedTick;
 
-    /// <summary>The bound on what callers without a session add to the audit log.</summary>
-    public UnauthenticatedAudit Unauthenticated { get; } = new(time, limits.Value.UnauthenticatedAuditRowsPerMinute);
+    // The last progress sample written per migration (timestamps), touched only by the event path's reader.
+    private readonly Dictionary<string, long> _lastSample = new(StringComparer.Ordinal);
 
+    /// <summary>The hosts as they are, and every VM's definition, before the first event.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var host in emulator.Hosts)
@@ -40,12 +36,6 @@ public sealed class ConsoleRecorder(
             });
         }
 
-        emulator.InventoryChanged += OnInventoryChanged;
-        engine.Started += OnMigrationStarted;
-        incoming.Started += OnIncomingStarted;
-
-        _watch = new VmWatch(emulator, OnVmChanged);
-        _unauthenticatedTick = time.CreateTimer(_ => WriteAll(Unauthenticated.Tick()), null, UnauthenticatedAudit.Window, UnauthenticatedAudit.Window);
         foreach (var vm in emulator.Vms)
         {
             SaveVm(vm);
@@ -54,81 +44,79 @@ public sealed class ConsoleRecorder(
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A line was queued for the audit log (raised on the event path's reader).</summary>
+    public event Action<AuditEntryDto>? Appended;
+
+    public void Handle(ConsoleEvent consoleEvent)
     {
-        emulator.InventoryChanged -= OnInventoryChanged;
-        engine.Started -= OnMigrationStarted;
-        incoming.Started -= OnIncomingStarted;
-
-        _watch?.Dispose();
-        _unauthenticatedTick?.Dispose();
-        WriteAll(Unauthenticated.Tick(force: true));
-        return Task.CompletedTask;
-    }
-
-    /// <summary>A line was queued for the audit log (raised on the caller's thread).</summary>
-    public event Action<Hubs.AuditEntryDto>? Appended;
-
-    /// <summary>
-    /// Records like <see cref="Audit"/>, and completes once the line is committed, and with it every write queued
-    /// before it: the definitions, deletions and migration states the audited call changed (the emulator and the
-    /// engine raise their events on the caller's thread, so those are queued before the line). A call is answered
-    /// after this, so that what it acknowledges survives a crash. A caller without a session changed nothing and
-    /// waits for nothing (its line may only be counted, see <see cref="Unauthenticated"/>).
-    /// </summary>
-    public Task AuditAsync(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null, string? address = null)
-    {
-        Audit(user, action, target, vm, allowed, code, reason, address);
-        return user == Anonymous ? Task.CompletedTask : store.FlushAsync();
-    }
-
-    /// <summary>
-    /// Records who did what to what, and whether it was allowed (queued: see <see cref="AuditAsync"/> to wait for
-    /// the commit). A caller without a session (<paramref name="user"/> <see cref="Anonymous"/>) is recorded within
-    /// <see cref="Unauthenticated"/>'s bound, by its client <paramref name="address"/>.
-    /// </summary>
-    public void Audit(string user, string action, string target, string? vm, bool allowed, string? code = null, string? reason = null, string? address = null)
-    {
-        var line = new AuditLine(time.GetUtcNow(), user, action, target, vm, allowed, code, reason);
-        if (user == Anonymous)
+        switch (consoleEvent)
         {
-            WriteAll(Unauthenticated.Record(address ?? "unknown", line));
-            return;
-        }
-
-        Write(line);
-    }
-
-    private void WriteAll(IReadOnlyList<AuditLine> lines)
-    {
-        foreach (var line in lines)
-        {
-            Write(line);
+            case InventoryChanged { Kind: InventoryChangeKind.VmRemoved } e:
+                store.Enqueue(db => db.Vms.Where(v => v.Name == e.Name).ExecuteDeleteAsync());
+                break;
+            case InventoryChanged { Kind: InventoryChangeKind.VmAdded or InventoryChangeKind.VmMoved } e when emulator.TryGetVm(e.Name, out var vm):
+                SaveVm(vm);
+                break;
+            case VmChanged { Definition: true } e when emulator.TryGetVm(e.Vm.Name, out var current) && current == e.Vm:
+                SaveVm(e.Vm);
+                break;
+            case MigrationStarted e:
+                SaveStarted(e.Snapshot);
+                break;
+            case MigrationStatusChanged e:
+                SaveStatus(e);
+                break;
+            case MigrationProgressed e:
+                SaveSample(e);
+                break;
+            case ActionRecorded e:
+                Write(e.Line, e.Committed);
+                break;
         }
     }
 
-    private void Write(AuditLine line)
+    private void Write(AuditLine line, TaskCompletionSource? committed)
     {
+        var entry = line.ToEntry();
         var record = new AuditRecord
         {
-            At = line.At,
-            User = Cut(line.User, 64),
-            Action = Cut(line.Action, 200),
-            Target = Cut(line.Target, 400),
-            Vm = line.Vm is null ? null : Cut(line.Vm, 63),
-            Allowed = line.Allowed,
-            Code = line.Code is null ? null : Cut(line.Code, 64),
-            Reason = line.Reason,
-            Count = line.Count,
+            At = entry.At,
+            User = entry.User,
+            Action = entry.Action,
+            Target = entry.Target,
+            Vm = entry.Vm,
+            Allowed = entry.Allowed,
+            Code = entry.Code,
+            Reason = entry.Reason,
+            Count = entry.Count,
         };
         store.Enqueue(db =>
         {
             db.AuditLog.Add(record);
             return Task.CompletedTask;
         });
-        var entry = new Hubs.AuditEntryDto(record.At, record.User, record.Action, record.Target, record.Vm, record.Allowed, record.Code, record.Reason, record.Count);
-        hub.Audited(entry);
+        if (committed is not null)
+        {
+            // Every write queued before the line (the changes the action made came first on the event path) is in this flush.
+            _ = CompleteWhenFlushedAsync(committed);
+        }
+
         Appended?.Invoke(entry);
+    }
+
+    private async Task CompleteWhenFlushedAsync(TaskCompletionSource committed)
+    {
+        try
+        {
+            await store.FlushAsync().ConfigureAwait(false);
+            committed.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            committed.TrySetException(ex);
+        }
     }
 
     public static VmRecord Snapshot(Vm vm) => new()
@@ -159,28 +147,6 @@ public sealed class ConsoleRecorder(
         Devices = [.. vm.Devices.Select(d => new DeviceRecord { DeviceId = d.Id, Driver = d.Driver, Memdev = d.Memdev })],
     };
 
-    private void OnInventoryChanged(InventoryChangeKind kind, string name)
-    {
-        switch (kind)
-        {
-            case InventoryChangeKind.VmRemoved:
-                store.Enqueue(db => db.Vms.Where(v => v.Name == name).ExecuteDeleteAsync());
-                break;
-            case InventoryChangeKind.VmAdded or InventoryChangeKind.VmMoved when emulator.TryGetVm(name, out var vm):
-                _watch?.Refresh();
-                SaveVm(vm);
-                break;
-        }
-    }
-
-    private void OnVmChanged(Vm vm, VmChangeKind kind)
-    {
-        if (kind != VmChangeKind.Freeze && emulator.TryGetVm(vm.Name, out var current) && current == vm)
-        {
-            SaveVm(vm);
-        }
-    }
-
     // VMs with a definition write queued and not yet taken by the writer. Added on the event's thread, removed
     // by the writer just before it takes the snapshot; keyed by the Vm object (a migrated VM's destination is
     // another object with the same id, and gets its own write).
@@ -207,92 +173,64 @@ public sealed class ConsoleRecorder(
         });
     }
 
-    private void OnMigrationStarted(PrecopyMigration migration)
+    private void SaveStarted(MigrationDto migration)
     {
         var record = new MigrationRecord
         {
             Id = migration.Id,
-            Vm = migration.VmName,
+            Vm = migration.Vm,
             SourceHost = migration.SourceHost,
             DestinationHost = migration.DestinationHost,
             Uri = migration.Uri,
-            Status = migration.Status.ToQemuName(),
+            Status = migration.Status,
             ParametersJson = JsonSerializer.Serialize(migration.Parameters, JsonSerializerOptions.Web),
             CapabilitiesJson = JsonSerializer.Serialize(migration.Capabilities, JsonSerializerOptions.Web),
             StartedAt = migration.Events[0].At,
-            Events = [.. migration.Events.Select(e => new MigrationEventRecord { MigrationId = migration.Id, Status = e.Status.ToQemuName(), At = e.At })],
+            Events = [.. migration.Events.Select(e => new MigrationEventRecord { MigrationId = migration.Id, Status = e.Status, At = e.At })],
         };
         store.Enqueue(db =>
         {
             db.Migrations.Add(record);
             return Task.CompletedTask;
         });
-
-        var lastSample = 0L;
-        migration.StatusChanged += (m, status) => SaveStatus(m, status);
-        migration.Progress += m =>
-        {
-            var now = time.GetTimestamp();
-            var previous = Interlocked.Read(ref lastSample);
-            if (previous == 0 || time.GetElapsedTime(previous, now) >= SampleEvery || m.Status.IsFinal())
-            {
-                Interlocked.Exchange(ref lastSample, now);
-                SaveSample(m);
-            }
-        };
     }
 
-    /// <summary>A migration from QEMU is kept like the engine's: source "qemu", destination this console's host, QEMU's default parameters.</summary>
-    private void OnIncomingStarted(Domain.IncomingMigration migration)
+    private void SaveStatus(MigrationStatusChanged e)
     {
-        var record = new MigrationRecord
-        {
-            Id = migration.Id,
-            Vm = migration.VmName,
-            SourceHost = Api.ApiMapping.IncomingSource,
-            DestinationHost = migration.Inner.Host,
-            Uri = migration.Inner.Uri,
-            Status = MigrationStatus.Setup.ToQemuName(),
-            ParametersJson = JsonSerializer.Serialize(MigrationParameters.Default, JsonSerializerOptions.Web),
-            CapabilitiesJson = JsonSerializer.Serialize(MigrationCapabilities.Default, JsonSerializerOptions.Web),
-            StartedAt = migration.Events[0].At,
-            Events = [new MigrationEventRecord { MigrationId = migration.Id, Status = MigrationStatus.Setup.ToQemuName(), At = migration.Events[0].At }],
-        };
-        store.Enqueue(db =>
-        {
-            db.Migrations.Add(record);
-            return Task.CompletedTask;
-        });
-        migration.StatusChanged += (m, status) =>
-            SaveStatus(m.Id, status, m.Events.LastOrDefault(e => e.Status == status).At, m.Inner.GetStats(), verified: null);
-    }
-
-    private void SaveStatus(PrecopyMigration migration, MigrationStatus status) =>
-        SaveStatus(migration.Id, status, migration.Events.LastOrDefault(e => e.Status == status).At, migration.GetStats(), migration.Verified);
-
-    private void SaveStatus(string id, MigrationStatus status, DateTimeOffset at, MigrationStats stats, bool? verified)
-    {
-        var statsJson = JsonSerializer.Serialize(stats, JsonSerializerOptions.Web);
-        var ended = status.IsFinal() ? at : (DateTimeOffset?)null;
+        var id = e.Migration.Id;
+        var status = e.Status;
+        var verified = e.Snapshot.Verified;
+        var statsJson = JsonSerializer.Serialize(e.Stats, JsonSerializerOptions.Web);
+        var error = e.Stats.ErrorDesc;
+        var ended = status.IsFinal() ? e.At : (DateTimeOffset?)null;
         store.Enqueue(async db =>
         {
-            db.MigrationEvents.Add(new MigrationEventRecord { MigrationId = id, Status = status.ToQemuName(), At = at });
+            db.MigrationEvents.Add(new MigrationEventRecord { MigrationId = id, Status = status.ToQemuName(), At = e.At });
             await db.Migrations.Where(m => m.Id == id).ExecuteUpdateAsync(set => set
                 .SetProperty(m => m.Status, status.ToQemuName())
                 .SetProperty(m => m.StatsJson, statsJson)
-                .SetProperty(m => m.ErrorDesc, stats.ErrorDesc)
+                .SetProperty(m => m.ErrorDesc, error)
                 .SetProperty(m => m.Verified, verified)
                 .SetProperty(m => m.EndedAt, ended)).ConfigureAwait(false);
         });
     }
 
-    private void SaveSample(PrecopyMigration migration)
+    /// <summary>About two samples a second for the charts, and the last one of a finished migration.</summary>
+    private void SaveSample(MigrationProgressed e)
     {
-        var s = migration.GetStats();
+        var now = time.GetTimestamp();
+        var id = e.Migration.Id;
+        if (_lastSample.TryGetValue(id, out var previous) && time.GetElapsedTime(previous, now) < SampleEvery && !e.Stats.Status.IsFinal())
+        {
+            return;
+        }
+
+        _lastSample[id] = now;
+        var s = e.Stats;
         var sample = new ProgressSampleRecord
         {
-            MigrationId = migration.Id,
-            At = time.GetUtcNow(),
+            MigrationId = id,
+            At = e.At,
             Transferred = s.Transferred,
             Remaining = s.Remaining,
             DirtyPagesRate = s.DirtyPagesRate,
@@ -305,9 +243,7 @@ public sealed class ConsoleRecorder(
         store.EnqueueSample(async db =>
         {
             db.ProgressSamples.Add(sample);
-            await db.Migrations.Where(m => m.Id == migration.Id).ExecuteUpdateAsync(set => set.SetProperty(m => m.StatsJson, statsJson)).ConfigureAwait(false);
+            await db.Migrations.Where(m => m.Id == id).ExecuteUpdateAsync(set => set.SetProperty(m => m.StatsJson, statsJson)).ConfigureAwait(false);
         });
     }
-
-    private static string Cut(string text, int length) => text.Length <= length ? text : text[..length];
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
 using VmConsole.Persistence;
 using VmConsole.Persistence.Records;
 using VmConsole.Server.Api;
@@ -9,7 +10,7 @@ using VmConsole.Server.Api;
 namespace VmConsole.Server.Recording;
 
 /// <summary>Migrations as the API lists them: the stored history, with live numbers for those this process runs.</summary>
-public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationEngine engine, Domain.IncomingMigrations incoming)
+public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> contexts, MigrationRegistry migrations)
 {
     public async Task<IReadOnlyList<MigrationDto>> ListAsync(string? vm, MigrationStatus? status, CancellationToken cancellationToken)
     {
@@ -18,12 +19,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
             .Where(m => vm == null || m.Vm == vm)
             .ToListAsync(cancellationToken);
         var byId = stored.ToDictionary(m => m.Id, ToDto);
-        foreach (var live in engine.Migrations.Where(m => vm is null || m.VmName == vm))
-        {
-            byId[live.Id] = live.ToDto();
-        }
-
-        foreach (var live in incoming.Migrations.Where(m => vm is null || m.VmName == vm))
+        foreach (var live in migrations.All.Where(m => vm is null || m.VmName == vm))
         {
             byId[live.Id] = live.ToDto();
         }
@@ -35,15 +31,9 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
 
     public async Task<MigrationDto> GetAsync(string id, CancellationToken cancellationToken)
     {
-        var live = engine.Migrations.FirstOrDefault(m => m.Id == id);
-        if (live is not null)
+        if (migrations.Find(id) is { } live)
         {
             return live.ToDto();
-        }
-
-        if (incoming.Find(id) is { } fromQemu)
-        {
-            return fromQemu.ToDto();
         }
 
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
@@ -54,7 +44,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
     public async Task<IReadOnlyList<ProgressSampleRecord>> SamplesAsync(string id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        if (engine.Migrations.All(m => m.Id != id) && incoming.Find(id) is null && !await db.Migrations.AnyAsync(m => m.Id == id, cancellationToken))
+        if (migrations.Find(id) is null && !await db.Migrations.AnyAsync(m => m.Id == id, cancellationToken))
         {
             throw NotFound(id);
         }
@@ -77,6 +67,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
                 stats?.NormalBytes ?? 0, stats?.DirtyPagesRate ?? 0, stats?.Mbps ?? 0, stats?.DirtySyncCount ?? 0, stats?.PageSize ?? 4096,
                 stats?.PagesPerSecond ?? 0, stats?.PrecopyBytes ?? 0, stats?.DowntimeBytes ?? 0),
             stats?.CpuThrottlePercentage ?? 0, m.ErrorDesc, m.Verified, [],
-            [.. m.Events.OrderBy(e => e.At).ThenBy(e => e.Id).Select(e => new MigrationEventDto(e.Status, e.At))]);
+            [.. m.Events.OrderBy(e => e.At).ThenBy(e => e.Id).Select(e => new MigrationEventDto(e.Status, e.At))],
+            (m.SourceHost == MigrationPeers.Qemu ? MigrationDirection.Incoming : MigrationDirection.Outgoing).ToApiName());
     }
 }

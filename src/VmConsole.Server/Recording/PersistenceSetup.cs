@@ -20,6 +20,7 @@ public static class ServerPersistenceSetup
         builder.Services.AddSingleton<MigrationHistory>();
         builder.Services.AddSingleton<ConsoleRecorder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsoleRecorder>());
+        builder.Services.AddSingleton<Events.IConsoleEventSink>(sp => sp.GetRequiredService<ConsoleRecorder>());
         return builder;
     }
 }

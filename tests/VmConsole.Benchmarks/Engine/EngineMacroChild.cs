@@ -74,7 +74,7 @@ internal static class EngineMacroChild
         var filled = ProcessMemory.ResidentMiB();
         var clock = Stopwatch.StartNew();
         var marks = new Dictionary<MigrationStatus, TimeSpan>();
-        engine.Started += migration => migration.StatusChanged += (_, status) =>
+        engine.Registry.Started += migration => migration.StatusChanged += (_, status) =>
         {
             lock (marks)
             {

@@ -158,7 +158,7 @@ public sealed class HubLatencySuite : IBenchmarkSuite
         // Appended by the engine's threads (the worker and its trailing-report timer) under the lock; read after the run.
         private readonly List<ProgressEvent> _events = [];
 
-        public void Record(VmConsole.Migration.Engine.PrecopyMigration migration)
+        public void Record(VmConsole.Migration.Model.IMigration migration)
         {
             var at = Stopwatch.GetTimestamp();
             var stats = migration.GetStats();
@@ -181,16 +181,16 @@ public sealed class HubLatencySuite : IBenchmarkSuite
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            engine.Started += OnStarted;
+            engine.Registry.Started += OnStarted;
             return Task.CompletedTask;
         }
 
         public Task StopAsync(CancellationToken cancellationToken)
         {
-            engine.Started -= OnStarted;
+            engine.Registry.Started -= OnStarted;
             return Task.CompletedTask;
         }
 
-        private void OnStarted(VmConsole.Migration.Engine.PrecopyMigration migration) => migration.Progress += probe.Record;
+        private void OnStarted(VmConsole.Migration.Model.IMigration migration) => migration.Progress += probe.Record;
     }
 }

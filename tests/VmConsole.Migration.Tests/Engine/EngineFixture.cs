@@ -44,7 +44,7 @@ public sealed class EngineFixture : IAsyncDisposable
 
         // Started is raised before the worker runs, so this sees every StatusChanged the worker makes. Only a teardown
         // (shutdown, delete) that cancels between the lease being taken and Started can change the state before it.
-        Engine.Started += migration =>
+        Engine.Registry.Started += migration =>
         {
             var raised = _raised.GetOrAdd(migration.Id, _ => new ConcurrentQueue<MigrationStatus>());
             migration.StatusChanged += (_, status) => raised.Enqueue(status);
@@ -102,7 +102,7 @@ public sealed class EngineFixture : IAsyncDisposable
     public static async Task WaitForStatusAsync(PrecopyMigration migration, MigrationStatus status, TimeSpan within)
     {
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(PrecopyMigration m, MigrationStatus s)
+        void OnChanged(VmConsole.Migration.Model.IMigration m, MigrationStatus s)
         {
             if (s == status)
             {

@@ -39,13 +39,13 @@ public sealed class MigrationLifecycleTests
         }
 
         Assert.False(File.Exists(file));
-        Assert.Single(fixture.Engine.Migrations);
+        Assert.Single(fixture.Engine.Registry.All);
         Assert.Single(fixture.Emulator.IncomingOn(fixture.Emulator.GetHost("host-b")));
-        Assert.Same(first, fixture.Engine.ActiveFor("vm1"));
+        Assert.Same(first, fixture.Engine.Registry.ActiveFor("vm1"));
 
         first.Continue();
         Assert.Equal(MigrationStatus.Completed, await EngineFixture.WaitFinishedAsync(first, Bound));
-        Assert.Null(fixture.Engine.ActiveFor("vm1"));
+        Assert.Null(fixture.Engine.Registry.ActiveFor("vm1"));
         fixture.AssertLegalHistory(first);
 
         // The lease went with the first migration: the VM (now on host-b) migrates again, back to host-a.
@@ -239,9 +239,9 @@ public sealed class MigrationLifecycleTests
         await using var fixture = new EngineFixture();
         var source = fixture.CreateVm("vm1", 32, new Emulation.Workloads.WorkloadSpec(Emulation.Workloads.WorkloadKind.Uniform, 2_000));
         PrecopyMigration? migration = null;
-        fixture.Engine.Started += m =>
+        fixture.Engine.Registry.Started += m =>
         {
-            migration = m;
+            migration = (PrecopyMigration)m;
             switch (when)
             {
                 case "device":

@@ -62,7 +62,7 @@ public sealed class MigrationRequestTests
 
         Assert.Equal(code, error.Code);
         Assert.Equal(kind, error.Kind);
-        Assert.Empty(fixture.Engine.Migrations);
+        Assert.Empty(fixture.Engine.Registry.All);
         Assert.All(fixture.Emulator.Vms, v => Assert.False(v.Freeze.IsFrozen, $"{v.Name} was left frozen"));
         Assert.Equal(reservedB, hostB.ReservedBytes);
         Assert.Equal(0, fixture.Emulator.GetHost("host-small").ReservedBytes);

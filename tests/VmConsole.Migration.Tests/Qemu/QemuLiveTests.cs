@@ -28,7 +28,7 @@ public sealed class QemuLiveTests
                 Assert.Equal(RunState.InMigrate, received.RunState);
             }
         };
-        await using var incoming = QemuIncomingMigration.Listen(emulator, "from-qemu", host, uri);
+        await using var incoming = QemuIncomingMigration.Listen(emulator, new VmConsole.Migration.Model.MigrationRegistry(), "from-qemu", host, uri);
         Assert.Equal(MigrationStatus.Setup, incoming.Status);
 
         // Listed in inmigrate from the moment it listens, before QEMU was told anything; every action refused.
@@ -72,7 +72,7 @@ public sealed class QemuLiveTests
         (long, int)[] places = [(0x2000, 1), (0x1234_5678, 8), (dimmBase + 0x20, 16), (dimmBase + 0x7FF_F000, 4096)];
         await QemuStreams.WriteAsync(qemu, places);
         var uri = $"tcp:127.0.0.1:{FreePort()}";
-        await using var incoming = QemuIncomingMigration.Listen(emulator, "q35-live", host, uri);
+        await using var incoming = QemuIncomingMigration.Listen(emulator, new VmConsole.Migration.Model.MigrationRegistry(), "q35-live", host, uri);
 
         await qemu.QmpAsync("migrate", new { uri });
         await qemu.WaitMigrationAsync();
@@ -96,7 +96,7 @@ public sealed class QemuLiveTests
         using var emulator = QemuStreams.NewEmulator(out var host);
         await using var qemu = await QemuProcess.StartAsync(["-M", "isapc", "-m", "16M"]);
         var uri = $"unix:{qemu.Directory}/incoming.sock";
-        await using var incoming = QemuIncomingMigration.Listen(emulator, "nope", host, uri);
+        await using var incoming = QemuIncomingMigration.Listen(emulator, new VmConsole.Migration.Model.MigrationRegistry(), "nope", host, uri);
 
         await qemu.QmpAsync("migrate", new { uri });
         await incoming.Finished.WaitAsync(Bound);
@@ -117,7 +117,7 @@ public sealed class QemuLiveTests
         var directory = QemuProcess.TempDirectory();
         try
         {
-            var incoming = QemuIncomingMigration.Listen(emulator, "never", host, $"unix:{directory}/in.sock");
+            var incoming = QemuIncomingMigration.Listen(emulator, new VmConsole.Migration.Model.MigrationRegistry(), "never", host, $"unix:{directory}/in.sock");
             var takenWhenCancelled = false;
             incoming.StatusChanged += (_, status) => takenWhenCancelled |= status == MigrationStatus.Cancelled && emulator.IsNameTaken("never");
             Assert.Single(emulator.Arriving);
@@ -143,7 +143,7 @@ public sealed class QemuLiveTests
         busy.Start();
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
 
-        var refused = Assert.Throws<Emulation.DomainException>(() => QemuIncomingMigration.Listen(emulator, "busy", host, $"tcp:127.0.0.1:{port}"));
+        var refused = Assert.Throws<Emulation.DomainException>(() => QemuIncomingMigration.Listen(emulator, new VmConsole.Migration.Model.MigrationRegistry(), "busy", host, $"tcp:127.0.0.1:{port}"));
 
         Assert.Equal(("address-in-use", Emulation.ErrorKind.Conflict), (refused.Code, refused.Kind));
         Assert.Contains($"tcp:127.0.0.1:{port}", refused.Message, StringComparison.Ordinal);

@@ -46,7 +46,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "from-qemu"));
         Assert.NotEmpty(cut.FindAll("[data-testid='arriving-vm']"));
 
-        migration.Inner.Cancel();
+        migration.Cancel();
 
         cut.WaitForAssertion(
             () =>
@@ -68,7 +68,7 @@ public sealed class ArrivingVmPageTests : ConsoleComponentContext
         Assert.Equal("from-qemu", link.TextContent.Trim());
         Assert.Equal("vms/from-qemu", link.GetAttribute("href"));
 
-        migration.Inner.Cancel();
+        migration.Cancel();
 
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid='nav-arriving']")), TimeSpan.FromSeconds(10));
     }

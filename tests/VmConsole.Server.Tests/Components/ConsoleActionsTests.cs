@@ -6,8 +6,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Persistence;
 using VmConsole.Server.Components;
-using VmConsole.Server.Hubs;
-using VmConsole.Server.Domain;
+using VmConsole.Server.Events;
 using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Tests.Components;
@@ -19,12 +18,14 @@ public sealed class ConsoleActionsTests : PersistedConsoleContext
     public async Task RunAsync_WriterNotYetCommitting_ReportsOutcomeOnlyOnceCommitted()
     {
         var contexts = Services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>();
-        var hub = Services.GetRequiredService<ConsoleEventForwarder>();
         // A writer of its own, not started yet: nothing it is given commits until it starts.
         using var held = new ConsoleStore(contexts, NullLogger<ConsoleStore>.Instance);
-        var recorder = new ConsoleRecorder(Emulator, Engine, held, hub, TimeProvider.System, Services.GetRequiredService<IncomingMigrations>(), Microsoft.Extensions.Options.Options.Create(new VmConsole.Server.Accounts.RateLimitOptions()));
+        var recorder = new ConsoleRecorder(Emulator, held, TimeProvider.System);
         await recorder.StartAsync(CancellationToken.None);
-        var actions = new ConsoleActions(new AuditedActionLog(recorder, hub));
+        using var bus = new ConsoleEventBus(Emulator, Engine.Registry, [recorder], TimeProvider.System, NullLogger<ConsoleEventBus>.Instance);
+        await bus.StartAsync(CancellationToken.None);
+        using var log = new ActionLog(bus, TimeProvider.System, Microsoft.Extensions.Options.Options.Create(new VmConsole.Server.Accounts.RateLimitOptions()));
+        var actions = new ConsoleActions(log);
         var admin = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin")], "test"));
         var definition = new VmDefinition("kept-1", "host-a", "microvm", 16 * Sizes.MiB);
         try
@@ -44,6 +45,7 @@ public sealed class ConsoleActionsTests : PersistedConsoleContext
         }
         finally
         {
+            await bus.StopAsync(CancellationToken.None);
             await recorder.StopAsync(CancellationToken.None);
             await held.StopAsync(CancellationToken.None);
         }

@@ -14,6 +14,8 @@ using VmConsole.Persistence;
 using VmConsole.Server.Components;
 using VmConsole.Server.Domain;
 
+using VmConsole.Server.Events;
+
 namespace VmConsole.Server.Tests.Components;
 
 /// <summary>bUnit with MudBlazor services, loose JS interop, and a small real emulator.</summary>
@@ -53,7 +55,7 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         }
 
         Services.AddConsolePersistence(connection);
-        Services.AddSingleton(new VmConsole.Server.Domain.IncomingMigrations(Emulator, TimeProvider.System));
+        Services.AddSingleton(Engine.Registry);
         Services.AddSingleton<VmConsole.Server.Recording.MigrationHistory>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
@@ -84,10 +86,10 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Emulator.CreateVm(new VmDefinition(name, "host-a", machine, memoryMiB * Sizes.MiB) { Start = start, Slots = slots, MaxMemBytes = maxMemMiB * Sizes.MiB });
 
     /// <summary>VM "from-qemu" arriving on host-a: a migration from QEMU listening on a free loopback port.</summary>
-    protected VmConsole.Server.Domain.IncomingMigration ListenForQemu(out int port)
+    protected VmConsole.Migration.Model.IMigration ListenForQemu(out int port)
     {
         port = LoopbackPorts.Free();
-        return Services.GetRequiredService<VmConsole.Server.Domain.IncomingMigrations>().Listen("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
+        return Engine.ReceiveFromQemu("from-qemu", "host-a", $"tcp:127.0.0.1:{port}");
     }
 
     /// <summary>What QEMU's <c>migrate</c> of a 16 MiB microvm sends: the stream of a new VM "src" (left in the inventory).</summary>
@@ -154,7 +156,7 @@ public sealed class RecordingActionLog : IActionLog
         return Task.CompletedTask;
     }
 
-    public Task RefusedAsync(string user, string action, string target, string? vm, DomainException refusal)
+    public Task RefusedAsync(string user, string action, string target, string? vm, DomainException refusal, string? address = null)
     {
         Lines.Enqueue((user, action, target, vm, refusal.Code));
         return Task.CompletedTask;

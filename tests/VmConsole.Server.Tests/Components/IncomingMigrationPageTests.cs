@@ -31,7 +31,7 @@ public sealed class IncomingMigrationPageTests : ConsoleComponentContext
             () =>
             {
                 Assert.Equal("active", cut.Find("[data-testid='migration-status']").GetAttribute("data-status"));
-                var received = migration.Inner.GetStats().Transferred;
+                var received = migration.GetStats().Transferred;
                 Assert.True(received > 0, "nothing read yet");
                 var shown = string.Concat(cut.Find("[data-testid='migration-stats']").TextContent.Where(c => !char.IsWhiteSpace(c)));
                 Assert.Contains("Received" + string.Concat(VmConsole.Server.Components.Shared.Display.Bytes(received).Where(c => !char.IsWhiteSpace(c))), shown, StringComparison.Ordinal);

@@ -28,7 +28,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         provider.Find("[data-testid='migrate-start']").Click();
 
         provider.WaitForAssertion(() => Assert.Contains("Between 0 and 1,048,576 MiB/s.", provider.Markup, StringComparison.Ordinal));
-        Assert.Empty(Engine.Migrations);
+        Assert.Empty(Engine.Registry.All);
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
 
         provider.WaitForAssertion(() =>
             Assert.Contains("VM 'vm1' is shutdown; only a running or paused VM can migrate.", provider.Find("[data-testid='migrate-error']").TextContent, StringComparison.Ordinal));
-        Assert.Empty(Engine.Migrations);
+        Assert.Empty(Engine.Registry.All);
     }
 
     [Fact]
@@ -54,7 +54,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         provider.Find("[data-testid='migrate-start']").Click();
 
         provider.WaitForAssertion(() => Assert.Contains("Choose a destination host.", provider.Markup, StringComparison.Ordinal));
-        Assert.Empty(Engine.Migrations);
+        Assert.Empty(Engine.Registry.All);
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         provider.Find("[data-testid='migrate-start']").Click();
 
         var result = await reference.Result.WaitAsync(TimeSpan.FromSeconds(10));
-        var migration = Assert.Single(Engine.Migrations);
+        var migration = Assert.Single(Engine.Registry.All);
         Assert.Equal(migration.Id, result!.Data);
         Assert.Equal("host-b", migration.DestinationHost);
         Assert.Equal(128 * Sizes.MiB, migration.Parameters.MaxBandwidth);
@@ -85,7 +85,7 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         Assert.Equal("false", capacity.GetAttribute("data-passed"));
         Assert.Contains("free on tiny-host", capacity.TextContent, StringComparison.Ordinal);
         Assert.True(provider.Find("[data-testid='migrate-start']").HasAttribute("disabled"));
-        Assert.Empty(Engine.Migrations);
+        Assert.Empty(Engine.Registry.All);
     }
 
     [Fact]

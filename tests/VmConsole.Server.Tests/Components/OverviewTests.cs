@@ -55,7 +55,7 @@ public sealed class OverviewTests : ConsoleComponentContext
             Assert.Contains("waiting for QEMU", arriving, StringComparison.Ordinal);
             Assert.Contains(migration.Id, arriving, StringComparison.Ordinal);
             var row = cut.Find($"[data-testid='active-migrations'] [data-migration='{migration.Id}']").TextContent;
-            Assert.Contains($"from-qemu: QEMU (tcp:127.0.0.1:{port}) → host-a", row, StringComparison.Ordinal);
+            Assert.Contains($"from-qemu: qemu (tcp:127.0.0.1:{port}) → host-a", row, StringComparison.Ordinal);
         });
         Assert.DoesNotContain(cut.FindAll("[data-testid='vm-table'] a"), a => a.TextContent == "from-qemu");
 
@@ -77,7 +77,7 @@ public sealed class OverviewTests : ConsoleComponentContext
             await wire.WriteAsync(bytes.AsMemory(bytes.Length / 2));
         }
 
-        await migration.Inner.Finished.WaitAsync(TimeSpan.FromSeconds(10));
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(10));
         cut.WaitForAssertion(
             () =>
             {

@@ -22,7 +22,6 @@ public abstract class PersistedConsoleContext : ConsoleComponentContext
         services.AddLogging();
         services.AddSignalR();
         services.AddSingleton<HubSubscriptions>();
-        services.AddSingleton<ConsoleEventForwarder>();
         services.AddSingleton<ConsoleStore>();
         services.AddSingleton<ConsoleRecorder>();
         services.AddIdentityCore<IdentityUser>(options => options.Password.RequiredLength = 8)

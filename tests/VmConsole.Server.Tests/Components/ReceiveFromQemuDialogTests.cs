@@ -15,7 +15,7 @@ namespace VmConsole.Server.Tests.Components;
 
 public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
 {
-    private IncomingMigrations Incoming => Services.GetRequiredService<IncomingMigrations>();
+    private VmConsole.Migration.Model.MigrationRegistry Incoming => Engine.Registry;
 
     [Fact]
     public async Task ReceiveDialog_Listen_VmArrivesInMigrateAndTheHmpCommandIsShownWithCopy()
@@ -30,8 +30,8 @@ public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
         provider.WaitForAssertion(() => Assert.Equal($"migrate -d {uri}", provider.Find("[data-testid='receive-command']").TextContent.Trim()));
         var arriving = Assert.Single(Emulator.Arriving);
         Assert.Equal(("live-1", RunState.InMigrate, "host-a"), (arriving.Name, arriving.RunState, arriving.Host.Name));
-        var migration = Assert.Single(Incoming.Migrations);
-        Assert.Equal((MigrationStatus.Setup, uri), (migration.Inner.Status, migration.Inner.Uri));
+        var migration = Assert.Single(Incoming.All);
+        Assert.Equal((MigrationStatus.Setup, uri), (migration.Status, migration.Uri));
         Assert.Contains(ActionLog.Lines, l => l == ("admin", "UI receive VM from QEMU", "live-1", "live-1", null));
 
         provider.Find("[data-testid='receive-copy']").Click();
@@ -41,8 +41,8 @@ public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
         var result = await reference.Result.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(migration.Id, result!.Data);
 
-        migration.Inner.Cancel();
-        await migration.Inner.Finished.WaitAsync(TimeSpan.FromSeconds(10));
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Empty(Emulator.Arriving);
     }
 
@@ -92,7 +92,7 @@ public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
         provider.WaitForAssertion(() => Assert.StartsWith($"Cannot listen on {uri}", provider.ErrorOf("receive-uri"), StringComparison.Ordinal));
         Assert.True(provider.Find("[data-testid='receive-submit']").IsDisabled());
         Assert.Empty(Emulator.Arriving);
-        Assert.Empty(Incoming.Migrations);
+        Assert.Empty(Incoming.All);
         Assert.Contains(ActionLog.Lines, l => l is { Action: "UI receive VM from QEMU", Target: "live-1", Code: "address-in-use" });
 
         // Another port clears the refusal.

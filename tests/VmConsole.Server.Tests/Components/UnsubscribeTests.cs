@@ -65,7 +65,7 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
         var cut = Render<Overview>();
         var sources = new (object, string)[]
         {
-            (Emulator, "InventoryChanged"), (Sampler, "Sampled"), (vm2, "Changed"), (Engine, "Started"), (migration, "Progress"), (migration, "StatusChanged"),
+            (Emulator, "InventoryChanged"), (Sampler, "Sampled"), (vm2, "Changed"), (Engine.Registry, "Started"), (migration, "Progress"), (migration, "StatusChanged"),
         };
         var component = cut.Instance;
         AssertSubscribed(component, sources);
@@ -81,7 +81,7 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
     {
         var cut = Render<MigrationsPage>();
         var migration = StartHeldMigration("vm1");
-        var sources = new (object, string)[] { (Engine, "Started"), (migration, "StatusChanged") };
+        var sources = new (object, string)[] { (Engine.Registry, "Started"), (migration, "StatusChanged") };
         var component = cut.Instance;
         cut.WaitForAssertion(() => AssertSubscribed(component, sources));
 
@@ -158,9 +158,12 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
             .Select(s => $"{component.GetType().Name} left a handler on {s.Source.GetType().Name}.{s.Event}")
             .FirstOrDefault();
 
-    /// <summary>The component's own method, or a closure the compiler made inside it.</summary>
+    /// <summary>
+    /// The component's own method, a closure the compiler made inside it, or the migration watch it follows the
+    /// registry with (this context has no other).
+    /// </summary>
     private static bool IsFrom(Delegate handler, IComponent component) =>
-        ReferenceEquals(handler.Target, component) || handler.Target?.GetType().DeclaringType == component.GetType();
+        ReferenceEquals(handler.Target, component) || handler.Target?.GetType().DeclaringType == component.GetType() || handler.Target is VmConsole.Server.Domain.MigrationWatch;
 
     /// <summary>The invocation list of a field-like event, through its compiler-generated backing field.</summary>
     private static Delegate[] HandlersOf(object source, string name)

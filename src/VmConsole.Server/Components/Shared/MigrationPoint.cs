@@ -13,4 +13,11 @@ public sealed record MigrationPoint(double Seconds, double RemainingMiB, double 
         stats.Transferred / MiB,
         stats.DirtyPagesRate * stats.PageSize / MiB,
         stats.Mbps * 1e6 / 8 / MiB);
+
+    public static MigrationPoint From(Api.MigrationDto migration) => new(
+        migration.TotalTime / 1000.0,
+        migration.Ram.Remaining / MiB,
+        migration.Ram.Transferred / MiB,
+        migration.Ram.DirtyPagesRate * migration.Ram.PageSize / MiB,
+        migration.Ram.Mbps * 1e6 / 8 / MiB);
 }

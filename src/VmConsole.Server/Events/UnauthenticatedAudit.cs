@@ -1,7 +1,4 @@
-namespace VmConsole.Server.Recording;
-
-/// <summary>One line of the audit log as queued; <see cref="Count"/> above 1 stands for repeats kept as one row.</summary>
-public sealed record AuditLine(DateTimeOffset At, string User, string Action, string Target, string? Vm, bool Allowed, string? Code, string? Reason, int Count = 1);
+namespace VmConsole.Server.Events;
 
 /// <summary>
 /// Bounds what clients without a session can add to the audit log. Within each minute, all clients together,
@@ -100,7 +97,7 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
         {
             var addresses = string.Join(", ", _overflowAddresses.Take(5)) + (_overflowAddresses.Count > 5 ? $" and {_overflowAddresses.Count - 5} more" : "");
             lines.Add(new AuditLine(
-                time.GetUtcNow(), ConsoleRecorder.Anonymous, "requests without a session", "/", null, false, "unauthenticated-flood",
+                time.GetUtcNow(), ActionLog.Anonymous, "requests without a session", "/", null, false, "unauthenticated-flood",
                 $"{_overflow:N0} more refused requests without a session in the minute from {_windowStart:HH:mm:ss} UTC, past the {rowsPerMinute} rows a minute kept one by one (from {addresses})",
                 (int)Math.Min(_overflow, int.MaxValue)));
         }
