@@ -3,10 +3,11 @@ using Microsoft.AspNetCore.Components;
 namespace VmConsole.Server.Components;
 
 /// <summary>
-/// A component that re-renders when the emulator tells it something changed: requests arriving on any
-/// thread are coalesced to at most one render per <see cref="MinRenderInterval"/>, run on the
-/// renderer's context, and failures go to <see cref="ComponentBase.DispatchExceptionAsync"/>.
-/// Subclasses subscribe in OnInitialized and unsubscribe in <see cref="OnDispose"/>.
+/// A component that follows domain objects for its own view: re-render requests arriving on any thread are coalesced
+/// to at most one render per <see cref="RenderInterval"/> (the one coalescing helper of the UI), run on the renderer's
+/// context after <see cref="OnLiveChangeAsync"/> (a page that reloads something does it there), and failures go to
+/// <see cref="ComponentBase.DispatchExceptionAsync"/>. Subclasses subscribe in OnInitialized and unsubscribe in
+/// <see cref="OnDispose"/>.
 /// </summary>
 public abstract class LiveComponentBase : ComponentBase, IDisposable
 {
@@ -19,6 +20,12 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
 
     [Inject]
     private TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>At most one render per this long, however often one is asked.</summary>
+    protected virtual TimeSpan RenderInterval => MinRenderInterval;
+
+    /// <summary>Runs on the renderer's context before each coalesced render: reload what the render shows.</summary>
+    protected virtual Task OnLiveChangeAsync() => Task.CompletedTask;
 
     /// <summary>Renders soon, at most once per interval however often it is asked.</summary>
     protected void RequestRender()
@@ -35,7 +42,7 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
     {
         try
         {
-            var wait = MinRenderInterval - Time.GetElapsedTime(Interlocked.Read(ref _lastRender));
+            var wait = RenderInterval - Time.GetElapsedTime(Interlocked.Read(ref _lastRender));
             if (wait > TimeSpan.Zero)
             {
                 await Task.Delay(wait, Time);
@@ -43,12 +50,13 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
 
             if (!_disposed)
             {
-                await InvokeAsync(() =>
+                await InvokeAsync(async () =>
                 {
                     // Stamp, then accept new requests, then render: a request before the render is covered by it
                     // (it reads the latest state), and one after it waits a full interval from this stamp.
                     Interlocked.Exchange(ref _lastRender, Time.GetTimestamp());
                     Volatile.Write(ref _scheduled, 0);
+                    await OnLiveChangeAsync();
                     StateHasChanged();
                 });
             }
