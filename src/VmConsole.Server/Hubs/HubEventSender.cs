@@ -50,7 +50,8 @@ public sealed class HubEventSender(
                 Send(subscriptions.Recipients(e.Migration.VmName, e.Migration.Id), c => c.MigrationProgress(e.Snapshot));
                 break;
             case ActionRecorded e:
-                var entry = e.Line.ToEntry();
+                var line = e.Line.Cut();
+                var entry = new AuditEntryDto(line.At, line.User, line.Action, line.Target, line.Vm, line.Allowed, line.Code, line.Reason, line.Count);
                 Send(subscriptions.Recipients(entry.Vm), c => c.AuditAppended(entry));
                 break;
             case ActionRefused e:

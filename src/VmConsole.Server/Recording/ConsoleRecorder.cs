@@ -5,7 +5,6 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Persistence.Records;
 using VmConsole.Server.Api;
 using VmConsole.Server.Events;
-using VmConsole.Server.Hubs;
 
 namespace VmConsole.Server.Recording;
 
@@ -47,7 +46,7 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>A line was queued for the audit log (raised on the event path's reader).</summary>
-    public event Action<AuditEntryDto>? Appended;
+    public event Action<AuditLine>? Appended;
 
     public void Handle(ConsoleEvent consoleEvent)
     {
@@ -79,7 +78,7 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
 
     private void Write(AuditLine line, TaskCompletionSource? committed)
     {
-        var entry = line.ToEntry();
+        var entry = line.Cut();
         var record = new AuditRecord
         {
             At = entry.At,
