@@ -64,7 +64,7 @@ internal sealed class MigrationRun(
             await _transport.OpenAsync(cancellation).ConfigureAwait(false);
             sender = new PrecopySender(migration, _source, sourceLease, _transport.Output, time) { QemuMachineType = qemuCompatible };
             await sender.SetupAsync(cancellation).ConfigureAwait(false);
-            migration.MarkSetupDone();
+            migration.Counters.MarkSetupDone();
             Advance(MigrationStatus.Setup, MigrationStatus.Active);
             await sender.IterateAsync(cancellation).ConfigureAwait(false);
 
@@ -121,7 +121,7 @@ internal sealed class MigrationRun(
             StartDestination(wasRunning);
         }
 
-        migration.SetDowntime((long)time.GetElapsedTime(stoppedAt).TotalMilliseconds);
+        migration.Counters.SetDowntime((long)time.GetElapsedTime(stoppedAt).TotalMilliseconds);
         sender.ClearThrottle();
         _source.TryChangeRunState(RunState.Paused, RunState.PostMigrate);
         destinationLease?.Dispose();
