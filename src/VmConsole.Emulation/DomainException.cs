@@ -1,13 +1,5 @@
 namespace VmConsole.Emulation;
 
-/// <summary>How the outside world should read a refusal: bad input, a missing thing, or a conflict with state.</summary>
-public enum ErrorKind
-{
-    Invalid,
-    NotFound,
-    Conflict,
-}
-
 /// <summary>
 /// A domain operation (emulator, migration engine, accounts) that cannot do what it was asked: bad input, a missing
 /// thing, or a conflict with state. <see cref="Code"/> is stable and machine-readable (it becomes the problem details'

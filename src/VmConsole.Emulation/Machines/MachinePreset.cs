@@ -3,10 +3,6 @@ using static VmConsole.Emulation.Sizes;
 
 namespace VmConsole.Emulation.Machines;
 
-/// <summary>A firmware or table block every VM of a machine type has (QEMU 7.2 sizes, DESIGN.md section 2).</summary>
-/// <param name="GuestAddress">Where the guest sees it, as a function of the block size; null for fw_cfg-only blobs.</param>
-public sealed record FirmwareBlock(string IdStr, long UsedLength, long MaxLength, RamBlockFlags Flags, Func<long, long>? GuestAddress);
-
 /// <summary>
 /// A machine type's fixed memory layout as QEMU 7.2 builds it: the main RAM block, then firmware blocks in
 /// QEMU's creation order (so offsets come out as QEMU allocates them), and where RAM sits in guest-physical space.

@@ -19,24 +19,3 @@ public sealed record VmDefinition(string Name, string Host, string Machine, long
     /// <summary>Whether to start the VM once created (otherwise it stays in prelaunch).</summary>
     public bool Start { get; init; }
 }
-
-/// <summary>A memory device plugged into a VM (device_add pc-dimm,id=ID,memdev=BACKEND).</summary>
-public sealed record MemoryDevice(string Id, string Driver, string Memdev, int Slot, long Address, long Size);
-
-/// <summary>
-/// Device state a QEMU stream carried that VmConsole does not model (a QEMU_VM_SECTION_FULL other than RAM): kept
-/// on the VM it was imported into, to be shown, not loaded.
-/// </summary>
-public sealed record NotImportedDeviceSection(string Name, uint InstanceId, uint VersionId, long Bytes);
-
-/// <summary>What changed on a VM, for whoever shows it.</summary>
-public enum VmChangeKind
-{
-    RunState,
-    RamBlocks,
-    Devices,
-    Workload,
-
-    /// <summary>A migration took or released the lease on the block list.</summary>
-    Freeze,
-}

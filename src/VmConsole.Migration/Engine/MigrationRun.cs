@@ -1,5 +1,3 @@
-using System.IO.Pipelines;
-using System.Net.Sockets;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
@@ -26,10 +24,7 @@ internal sealed class MigrationRun(
     TimeProvider time)
 {
     private readonly Vm _source = migration.Source;
-    private MigrationChannel? _channel;
-    private IAsyncDisposable? _listener;
-    private Task? _receiving;
-    private DestinationSink? _sink;
+    private readonly MigrationTransport _transport = new(migration, destination, destinationLease, uri, hooks);
     private bool _pausedByUs;
 
     public async Task RunAsync()
@@ -47,7 +42,7 @@ internal sealed class MigrationRun(
         {
             try
             {
-                await CloseTransportAsync().ConfigureAwait(false);
+                await _transport.DisposeAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -66,10 +61,10 @@ internal sealed class MigrationRun(
         PrecopySender? sender = null;
         try
         {
-            await OpenTransportAsync(cancellation).ConfigureAwait(false);
-            sender = new PrecopySender(migration, _source, sourceLease, _channel!.Output, time) { QemuMachineType = qemuCompatible };
+            await _transport.OpenAsync(cancellation).ConfigureAwait(false);
+            sender = new PrecopySender(migration, _source, sourceLease, _transport.Output, time) { QemuMachineType = qemuCompatible };
             await sender.SetupAsync(cancellation).ConfigureAwait(false);
-            migration.MarkSetupDone();
+            migration.Counters.MarkSetupDone();
             Advance(MigrationStatus.Setup, MigrationStatus.Active);
             await sender.IterateAsync(cancellation).ConfigureAwait(false);
 
@@ -78,52 +73,6 @@ internal sealed class MigrationRun(
         catch (Exception ex)
         {
             await EndUnsuccessfullyAsync(ex, sender).ConfigureAwait(false);
-        }
-    }
-
-    private async Task OpenTransportAsync(CancellationToken cancellation)
-    {
-        if (destination is null)
-        {
-            _channel = Hooked(await ConnectAsync(uri!, cancellation).ConfigureAwait(false));
-            return;
-        }
-
-        PipeReader input;
-        if (uri is null)
-        {
-            _channel = Hooked(MigrationChannel.InProcess());
-            input = _channel.Input!;
-        }
-        else
-        {
-            var (accepted, listener) = MigrationChannel.Listen(uri, cancellation);
-            _listener = listener;
-            _channel = Hooked(await ConnectAsync(uri, cancellation).ConfigureAwait(false));
-            input = await accepted.ConfigureAwait(false);
-        }
-
-        _sink = new DestinationSink(destination, destinationLease!);
-        var sink = hooks.WrapDestinationSink?.Invoke(migration, _sink) ?? _sink;
-        var reader = new MigrationStreamReader(input, sink);
-        _receiving = Task.Run(() => reader.ReadToEndAsync(cancellation), CancellationToken.None);
-    }
-
-    private MigrationChannel Hooked(MigrationChannel channel) => hooks.WrapChannel?.Invoke(migration, channel) ?? channel;
-
-    private static async Task<MigrationChannel> ConnectAsync(MigrationUri uri, CancellationToken cancellation)
-    {
-        try
-        {
-            return await MigrationChannel.ConnectAsync(uri, cancellation).ConfigureAwait(false);
-        }
-        catch (SocketException ex)
-        {
-            throw new MigrationFailedException($"Failed to connect to '{uri}': {ex.Message}", ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new MigrationFailedException($"Failed to open '{uri}': {ex.Message}", ex);
         }
     }
 
@@ -149,13 +98,8 @@ internal sealed class MigrationRun(
 
         if (destination is not null)
         {
-            await _receiving!.ConfigureAwait(false);
-            if (!_sink!.ReachedEof)
-            {
-                throw new MigrationFailedException("The destination did not receive the end of the stream.");
-            }
-
-            var verified = await Task.Run(() => MemoryEquals(_sink.Blocks), cancellation).ConfigureAwait(false);
+            var received = await _transport.ReceivedAsync().ConfigureAwait(false);
+            var verified = await Task.Run(() => MigrationVerification.MemoryEquals(_source, received.Blocks), cancellation).ConfigureAwait(false);
             migration.SetVerified(verified);
             if (!verified)
             {
@@ -177,7 +121,7 @@ internal sealed class MigrationRun(
             StartDestination(wasRunning);
         }
 
-        migration.SetDowntime((long)time.GetElapsedTime(stoppedAt).TotalMilliseconds);
+        migration.Counters.SetDowntime((long)time.GetElapsedTime(stoppedAt).TotalMilliseconds);
         sender.ClearThrottle();
         _source.TryChangeRunState(RunState.Paused, RunState.PostMigrate);
         destinationLease?.Dispose();
@@ -202,7 +146,7 @@ internal sealed class MigrationRun(
     /// <summary>The destination takes over the source's workload and runs (or stays paused, as the source was).</summary>
     private void StartDestination(bool wasRunning)
     {
-        var state = _sink!.State;
+        var state = _transport.Sink!.State;
         if (state is not null && state.Workload != WorkloadKind.Idle)
         {
             destination!.SetWorkload(new WorkloadSpec(state.Workload, state.PagesPerSecond, state.WorkingSetBytes), state.SweepPage);
@@ -216,15 +160,12 @@ internal sealed class MigrationRun(
         try
         {
             // Stop the bytes first, so that a receiver still reading sees the end and quits.
-            if (_channel is not null)
-            {
-                await _channel.Output.CompleteAsync(error).ConfigureAwait(false);
-            }
+            await _transport.AbortAsync(error).ConfigureAwait(false);
         }
         finally
         {
             // Even if completing the channel threw (RunAsync records that): the leases must go and the state must end.
-            RollBack(error, await DrainReceiverAsync().ConfigureAwait(false), sender);
+            RollBack(error, await _transport.DrainReceiverAsync().ConfigureAwait(false), sender);
         }
     }
 
@@ -269,59 +210,6 @@ internal sealed class MigrationRun(
         migration.ReportProgress();
     }
 
-    /// <summary>Waits for the receiver to stop; returns its error unless it only stopped because the sender did.</summary>
-    private async Task<Exception?> DrainReceiverAsync()
-    {
-        if (_receiving is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            await _receiving.ConfigureAwait(false);
-            return null;
-        }
-        catch (TruncatedStreamException)
-        {
-            return null;
-        }
-        catch (MigrationStreamException ex)
-        {
-            return ex;
-        }
-        catch (Exception)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Lets go of the destination's memory, the channel and the listener; each is released even if one before it throws.</summary>
-    private async Task CloseTransportAsync()
-    {
-        try
-        {
-            _sink?.Dispose();
-        }
-        finally
-        {
-            try
-            {
-                if (_channel is not null)
-                {
-                    await _channel.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            finally
-            {
-                if (_listener is not null)
-                {
-                    await _listener.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-        }
-    }
-
     private void Advance(MigrationStatus from, MigrationStatus to)
     {
         if (!migration.TrySetStatus(from, to))
@@ -332,92 +220,6 @@ internal sealed class MigrationRun(
         }
     }
 
-    /// <summary>
-    /// Compares the blocks byte for byte; a page one side never backed reads as zero there and is checked against zero
-    /// on the other side alone (reading it would only fault it in).
-    /// </summary>
-    private bool MemoryEquals(IReadOnlyList<Emulation.Blocks.RamBlock> destinationBlocks)
-    {
-        // Large blocks are compared in as many slices as there are cores: the guest is stopped and nothing else runs.
-        const long SliceBytes = 64 << 20;
-        var slices = new List<(Emulation.Blocks.RamBlock Origin, Emulation.Blocks.RamBlock Target, long Offset, long Length)>();
-        foreach (var target in destinationBlocks)
-        {
-            var origin = _source.FindMigratable(target.IdStr)!;
-            for (long offset = 0; offset < target.UsedLength; offset += SliceBytes)
-            {
-                slices.Add((origin, target, offset, Math.Min(SliceBytes, target.UsedLength - offset)));
-            }
-        }
-
-        var equal = true;
-        Parallel.ForEach(slices, (slice, state) =>
-        {
-            if (!SliceEquals(slice.Origin, slice.Target, slice.Offset, slice.Length))
-            {
-                Volatile.Write(ref equal, false);
-                state.Stop();
-            }
-        });
-        return equal;
-    }
-
-    private static bool SliceEquals(Emulation.Blocks.RamBlock origin, Emulation.Blocks.RamBlock target, long from, long length)
-    {
-        const int PageSize = Wire.QemuFormat.TargetPageSize;
-        const int ChunkPages = 256;
-        Span<ulong> untouchedA = stackalloc ulong[ChunkPages / 64];
-        Span<ulong> untouchedB = stackalloc ulong[ChunkPages / 64];
-        using var a = origin.AcquireMemory();
-        using var b = target.AcquireMemory();
-        for (var offset = from; offset < from + length; offset += ChunkPages * PageSize)
-        {
-            var pages = (int)Math.Min(ChunkPages, (from + length - offset) / PageSize);
-            if (!a.TryGetUntouched(offset, pages, untouchedA) || !b.TryGetUntouched(offset, pages, untouchedB))
-            {
-                untouchedA.Clear();
-                untouchedB.Clear();
-            }
-
-            // Runs of pages in the same state: a side that never backed a page is zero there without being read (a read
-            // would back it with the zero page), so only a page both sides backed needs both read.
-            var page = 0;
-            while (page < pages)
-            {
-                var state = State(untouchedA, untouchedB, page);
-                var end = page + 1;
-                while (end < pages && State(untouchedA, untouchedB, end) == state)
-                {
-                    end++;
-                }
-
-                var start = offset + ((long)page * PageSize);
-                var run = (end - page) * PageSize;
-                var same = state switch
-                {
-                    3 => true,
-                    1 => !b.Span(start, run).ContainsAnyExcept((byte)0),
-                    2 => !a.Span(start, run).ContainsAnyExcept((byte)0),
-                    _ => a.Span(start, run).SequenceEqual(b.Span(start, run)),
-                };
-                if (!same)
-                {
-                    return false;
-                }
-
-                page = end;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>Bit 0: the source never backed the page; bit 1: the destination never backed it.</summary>
-    private static int State(ReadOnlySpan<ulong> untouchedA, ReadOnlySpan<ulong> untouchedB, int page) =>
-        (IsSet(untouchedA, page) ? 1 : 0) | (IsSet(untouchedB, page) ? 2 : 0);
-
-    private static bool IsSet(ReadOnlySpan<ulong> bits, int index) => (bits[index >> 6] & (1UL << (index & 63))) != 0;
-
     private static string Describe(Exception error) => error switch
     {
         MigrationStreamException or MigrationFailedException => error.Message,
@@ -427,6 +229,3 @@ internal sealed class MigrationRun(
         _ => $"{error.GetType().Name}: {error.Message}",
     };
 }
-
-/// <summary>A migration that cannot go on, with the reason that becomes its errorDesc.</summary>
-public sealed class MigrationFailedException(string message, Exception? inner = null) : Exception(message, inner);

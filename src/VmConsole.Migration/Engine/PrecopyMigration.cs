@@ -18,36 +18,16 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
     private readonly CancellationTokenSource _cancel = new();
     private readonly TaskCompletionSource _continue = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly long _startedAt;
+    private readonly MigrationCounters _counters;
+    private readonly ProgressThrottle _progressThrottle;
 
-    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
-
-    // Written with Interlocked (status: CAS under _gate, so that the event log keeps the order the swaps won; the rest
-    // by the worker), read by anyone without a lock.
+    // Written with Interlocked under _gate (a CAS, so that the event log keeps the order the swaps won), read by anyone
+    // without a lock.
     private int _status = (int)MigrationStatus.Setup;
-    private long _transferred;
-    private long _zeroPages;
-    private long _normalPages;
-    private long _remaining;
-    private long _dirtySyncCount;
-    private long _precopyBytes;
-    private long _downtimeBytes;
-    private long _setupTime = -1;
-    private long _downtime = -1;
-    private long _expectedDowntime = -1;
-    private long _endedAt;
-    private long _lastProgressAt;
-    private int _trailingProgress;
-    private int _finalReported;
-    private double _dirtyPagesRate;
-    private double _mbps;
-    private double _pagesPerSecond;
-    private int _throttle;
 
     // Written under _gate.
     private readonly Lock _gate = new();
     private ImmutableList<MigrationEvent> _events = [];
-    private ImmutableList<int> _throttleSteps = [];
     private string? _errorDesc;
     private bool? _verified;
 
@@ -73,9 +53,9 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
         Parameters = parameters;
         Capabilities = capabilities;
         Total = totalBytes;
-        _remaining = totalBytes;
         _time = time;
-        _startedAt = time.GetTimestamp();
+        _counters = new MigrationCounters(totalBytes, time);
+        _progressThrottle = new ProgressThrottle(time, () => Status.IsFinal(), () => Progress?.Invoke(this));
         _events = [new MigrationEvent(MigrationStatus.Setup, time.GetUtcNow())];
     }
 
@@ -115,7 +95,7 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
     public ImmutableList<MigrationEvent> Events => _events;
 
     /// <summary>Every CPU throttle auto-converge applied, in order.</summary>
-    public ImmutableList<int> ThrottleSteps => _throttleSteps;
+    public ImmutableList<int> ThrottleSteps => _counters.ThrottleSteps;
 
     public string? ErrorDesc => _errorDesc;
 
@@ -199,34 +179,7 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
     }
 
     /// <summary>query-migrate: the numbers now.</summary>
-    public MigrationStats GetStats()
-    {
-        var status = Status;
-        var ended = Interlocked.Read(ref _endedAt);
-        var now = ended != 0 ? ended : _time.GetTimestamp();
-        return new MigrationStats
-        {
-            Status = status,
-            TotalTime = (long)_time.GetElapsedTime(_startedAt, now).TotalMilliseconds,
-            SetupTime = Optional(ref _setupTime),
-            ExpectedDowntime = Optional(ref _expectedDowntime),
-            Downtime = Optional(ref _downtime),
-            Transferred = Interlocked.Read(ref _transferred),
-            Remaining = Interlocked.Read(ref _remaining),
-            Total = Total,
-            Duplicate = Interlocked.Read(ref _zeroPages),
-            Normal = Interlocked.Read(ref _normalPages),
-            NormalBytes = Interlocked.Read(ref _normalPages) * Wire.QemuFormat.TargetPageSize,
-            DirtyPagesRate = Volatile.Read(ref _dirtyPagesRate),
-            Mbps = Volatile.Read(ref _mbps),
-            DirtySyncCount = Interlocked.Read(ref _dirtySyncCount),
-            PagesPerSecond = Volatile.Read(ref _pagesPerSecond),
-            PrecopyBytes = Interlocked.Read(ref _precopyBytes),
-            DowntimeBytes = Interlocked.Read(ref _downtimeBytes),
-            CpuThrottlePercentage = Volatile.Read(ref _throttle),
-            ErrorDesc = _errorDesc,
-        };
-    }
+    public MigrationStats GetStats() => _counters.GetStats(Status, _errorDesc);
 
     /// <summary>
     /// Per-block progress now, one entry per block the stream announced at setup, in stream order (empty before setup).
@@ -267,7 +220,7 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
             _events = _events.Add(new MigrationEvent(to, _time.GetUtcNow()));
             if (to.IsFinal())
             {
-                Interlocked.Exchange(ref _endedAt, _time.GetTimestamp());
+                _counters.MarkEnded();
             }
         }
 
@@ -311,17 +264,8 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
 
     internal void Finish() => _finished.TrySetResult();
 
-    internal void MarkSetupDone() => Interlocked.Exchange(ref _setupTime, (long)_time.GetElapsedTime(_startedAt).TotalMilliseconds);
-
-    internal void SetTransferred(long bytes, bool downtime)
-    {
-        var before = Interlocked.Exchange(ref _transferred, bytes);
-        Interlocked.Add(ref downtime ? ref _downtimeBytes : ref _precopyBytes, bytes - before);
-    }
-
-    internal void CountPage(bool zero) => Interlocked.Increment(ref zero ? ref _zeroPages : ref _normalPages);
-
-    internal void SetRemaining(long bytes) => Interlocked.Exchange(ref _remaining, bytes);
+    /// <summary>The numbers, for the worker and its sender to count in.</summary>
+    internal MigrationCounters Counters => _counters;
 
     /// <summary>The blocks the setup announced; their counts start at zero.</summary>
     internal void InitBlockProgress(IReadOnlyList<RamBlockHeader> blocks)
@@ -341,75 +285,10 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
         {
             sentPages.CopyTo(_progressSentPages);
             pendingPages.CopyTo(_progressPendingPages);
-            Interlocked.Exchange(ref _remaining, remaining);
+            _counters.SetRemaining(remaining);
         }
     }
 
-    internal void SetThroughput(double mbps, double pagesPerSecond)
-    {
-        Interlocked.Exchange(ref _mbps, mbps);
-        Interlocked.Exchange(ref _pagesPerSecond, pagesPerSecond);
-    }
-
-    internal void SetDirtyRate(double dirtyPagesRate) => Interlocked.Exchange(ref _dirtyPagesRate, dirtyPagesRate);
-
-    internal void CountSync() => Interlocked.Increment(ref _dirtySyncCount);
-
-    internal void SetExpectedDowntime(long milliseconds) => Interlocked.Exchange(ref _expectedDowntime, milliseconds);
-
-    internal void SetDowntime(long milliseconds) => Interlocked.Exchange(ref _downtime, milliseconds);
-
-    internal void SetThrottle(int percent)
-    {
-        Interlocked.Exchange(ref _throttle, percent);
-        if (percent > 0)
-        {
-            lock (_gate)
-            {
-                _throttleSteps = _throttleSteps.Add(percent);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Raises <see cref="Progress"/> at most ten times a second, latest wins: a report that comes too soon makes sure
-    /// one more is raised when the 100 ms are up, with the numbers of that moment. Once a report with a final status
-    /// has been raised, the numbers cannot change any more and later reports (a sender thread finishing after the
-    /// worker's last report, a trailing timer) raise nothing.
-    /// </summary>
-    internal void ReportProgress()
-    {
-        if (Volatile.Read(ref _finalReported) != 0)
-        {
-            return;
-        }
-
-        var now = _time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastProgressAt);
-        var since = last == 0 ? ProgressInterval : _time.GetElapsedTime(last, now);
-        if (since >= ProgressInterval)
-        {
-            if (Interlocked.CompareExchange(ref _lastProgressAt, now, last) == last
-                && (!Status.IsFinal() || Interlocked.Exchange(ref _finalReported, 1) == 0))
-            {
-                Progress?.Invoke(this);
-            }
-
-            return;
-        }
-
-        if (Interlocked.Exchange(ref _trailingProgress, 1) == 0)
-        {
-            _ = ReportLaterAsync(ProgressInterval - since);
-        }
-    }
-
-    private async Task ReportLaterAsync(TimeSpan delay)
-    {
-        await Task.Delay(delay, _time).ConfigureAwait(false);
-        Volatile.Write(ref _trailingProgress, 0);
-        ReportProgress();
-    }
-
-    private static long? Optional(ref long field) => Interlocked.Read(ref field) is var v && v >= 0 ? v : null;
+    /// <summary>Raises <see cref="Progress"/> at most ten times a second, latest wins, and once only after the migration ended (see <see cref="ProgressThrottle"/>).</summary>
+    internal void ReportProgress() => _progressThrottle.Report();
 }

@@ -104,7 +104,7 @@ internal sealed class PrecopySender
 
         // QEMU counts the bitmap sync of setup as the first (ram_init_bitmaps -> migration_bitmap_sync_precopy).
         _migration.InitBlockProgress(headers);
-        _migration.CountSync();
+        _migration.Counters.CountSync();
         _pendingPages = CountPending();
         _lastSyncAt = _time.GetTimestamp();
         _windowStart = _lastSyncAt;
@@ -135,7 +135,7 @@ internal sealed class PrecopySender
 
             // QEMU: threshold = bandwidth x downtime-limit, bandwidth measured over the iteration.
             var bandwidth = passBytes / passSeconds;
-            _migration.SetExpectedDowntime(bandwidth > 0 ? (long)(pendingBytes / bandwidth * 1000) : 0);
+            _migration.Counters.SetExpectedDowntime(bandwidth > 0 ? (long)(pendingBytes / bandwidth * 1000) : 0);
             _migration.ReportProgress();
             if (pendingBytes <= bandwidth * parameters.DowntimeLimit / 1000.0)
             {
@@ -148,7 +148,7 @@ internal sealed class PrecopySender
                     ? parameters.CpuThrottleInitial
                     : Math.Min(_throttle + parameters.CpuThrottleIncrement, parameters.MaxCpuThrottle);
                 _source.Workload.ThrottlePercent = _throttle;
-                _migration.SetThrottle(_throttle);
+                _migration.Counters.SetThrottle(_throttle);
             }
         }
     }
@@ -177,7 +177,7 @@ internal sealed class PrecopySender
         {
             _source.Workload.ThrottlePercent = 0;
             _throttle = 0;
-            _migration.SetThrottle(0);
+            _migration.Counters.SetThrottle(0);
         }
     }
 
@@ -244,7 +244,7 @@ internal sealed class PrecopySender
                 _writer.WritePage(block, offset, data);
             }
 
-            _migration.CountPage(zero);
+            _migration.Counters.CountPage(zero);
             _pendingPages--;
             _pendingPagesPerBlock[block]--;
             _sentPages[block]++;
@@ -265,8 +265,8 @@ internal sealed class PrecopySender
         var seconds = Math.Max(_time.GetElapsedTime(_lastSyncAt, now).TotalSeconds, 1e-6);
         _lastSyncAt = now;
         _pendingPages = CountPending();
-        _migration.CountSync();
-        _migration.SetDirtyRate(dirtied / seconds);
+        _migration.Counters.CountSync();
+        _migration.Counters.SetDirtyRate(dirtied / seconds);
         _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         return dirtied;
     }
@@ -323,7 +323,7 @@ internal sealed class PrecopySender
         await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         _windowBytes += _writer.BytesWritten - _flushedAt;
         _flushedAt = _writer.BytesWritten;
-        _migration.SetTransferred(_flushedAt, downtime);
+        _migration.Counters.SetTransferred(_flushedAt, downtime);
         _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         _migration.ReportProgress();
     }
@@ -368,7 +368,7 @@ internal sealed class PrecopySender
         if (seconds >= 0.5)
         {
             var bytes = _writer.BytesWritten - _rateMarkBytes;
-            _migration.SetThroughput(bytes * 8 / seconds / 1e6, bytes / (double)PageSize / seconds);
+            _migration.Counters.SetThroughput(bytes * 8 / seconds / 1e6, bytes / (double)PageSize / seconds);
             _rateMarkAt = now;
             _rateMarkBytes = _writer.BytesWritten;
         }

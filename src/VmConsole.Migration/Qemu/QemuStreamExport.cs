@@ -7,9 +7,6 @@ using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Qemu;
 
-/// <summary>What an export wrote.</summary>
-public sealed record QemuExportResult(string MachineType, IReadOnlyList<RamBlockHeader> Blocks, long BytesWritten, long NormalPages, long ZeroPages);
-
 /// <summary>
 /// Writes a VM's migratable memory as a stream QEMU 7.2 loads with <c>-incoming defer</c> and <c>migrate-incoming
 /// exec:cat FILE</c>: the header, the configuration section (QEMU's versioned machine name), the RAM section (setup,

@@ -5,23 +5,6 @@ using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Qemu;
 
-/// <summary>How far an import has read: <paramref name="TotalBytes"/> is known for a file, null for a live stream.</summary>
-public sealed record QemuImportProgress(long BytesRead, long? TotalBytes);
-
-/// <summary>What an import made: the VM (in the inventory, running), what the stream carried, and what it cost.</summary>
-/// <param name="MachineType">The configuration section's name, e.g. <c>pc-q35-7.2</c>.</param>
-/// <param name="Blocks">The RAM setup's blocks, in stream order.</param>
-/// <param name="NotImported">Device sections stepped over (also kept on the VM).</param>
-public sealed record QemuImportResult(
-    Vm Vm,
-    string MachineType,
-    IReadOnlyList<RamBlockHeader> Blocks,
-    IReadOnlyList<NotImportedDeviceSection> NotImported,
-    long BytesRead,
-    long NormalPages,
-    long ZeroPages,
-    TimeSpan Duration);
-
 /// <summary>
 /// Makes a VM from a QEMU 7.2 migration stream (a file written by <c>migrate exec:cat &gt; FILE</c>, or a live
 /// <c>migrate</c>): machine from the configuration section, blocks and pages from the RAM section, and device

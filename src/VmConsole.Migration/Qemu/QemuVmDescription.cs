@@ -5,17 +5,6 @@ using VmConsole.Migration.Wire;
 namespace VmConsole.Migration.Qemu;
 
 /// <summary>
-/// One VMState as the description after EOF shows it (QEMU's <c>vmstate_save_state</c> with a JSON writer): its
-/// fields, each with the bytes one element took on the wire and how many elements (<c>array_len</c>), then the
-/// subsections it wrote, in order. Struct fields need not be walked: their <c>size</c> already counts every byte
-/// the nested state wrote, its subsections included.
-/// </summary>
-public sealed record VmStateDescription(string VmsdName, int Version, long FieldBytes, IReadOnlyList<VmStateDescription> Subsections);
-
-/// <summary>A device section of the stream (QEMU_VM_SECTION_FULL) as the description names it.</summary>
-public sealed record DeviceSectionDescription(string Name, uint InstanceId, VmStateDescription State);
-
-/// <summary>
 /// The JSON description QEMU writes after EOF (<c>{"page_size": 4096, "devices": [...]}</c>, the layout
 /// scripts/analyze-migration.py reads): every non-iterable section in stream order, with its field sizes, so
 /// that device state VmConsole does not model can be stepped over.

@@ -5,13 +5,6 @@ using VmConsole.Emulation;
 
 namespace VmConsole.Migration.Transports;
 
-public enum TransportKind
-{
-    Unix,
-    Tcp,
-    File,
-}
-
 /// <summary>
 /// A migration URI as QEMU names them: <c>unix:PATH</c>, <c>tcp:HOST:PORT</c> (loopback addresses only) or
 /// <c>file:PATH</c>.

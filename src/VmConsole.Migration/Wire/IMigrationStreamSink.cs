@@ -2,9 +2,6 @@ using System.Buffers;
 
 namespace VmConsole.Migration.Wire;
 
-/// <summary>A migratable block as the RAM section's setup announces it.</summary>
-public readonly record struct RamBlockHeader(string IdStr, long UsedLength);
-
 /// <summary>
 /// What a <see cref="MigrationStreamReader"/> finds, in stream order. A sink refuses what it cannot accept by
 /// throwing <see cref="MigrationStreamException"/> (for example QEMU's

@@ -5,12 +5,6 @@ using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Accounts;
 
-public sealed record LoginRequest(string? UserName, string? Password);
-
-public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
-
-public sealed record MeDto(string UserName, IReadOnlyList<string> Roles);
-
 /// <summary>Sign-in for automation (/api/auth, JSON) and for the UI (/account, forms with antiforgery).</summary>
 internal static class AuthApi
 {

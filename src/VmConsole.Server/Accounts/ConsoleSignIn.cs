@@ -4,20 +4,6 @@ using Microsoft.AspNetCore.Identity;
 
 namespace VmConsole.Server.Accounts;
 
-/// <summary>What a sign-in attempt came to.</summary>
-public enum SignInOutcome
-{
-    SignedIn,
-
-    /// <summary>Unknown user or wrong password: the two are never told apart.</summary>
-    Invalid,
-
-    /// <summary>The client must wait <see cref="SignInAttempt.RetryAfter"/> before its next try.</summary>
-    Throttled,
-}
-
-public readonly record struct SignInAttempt(SignInOutcome Outcome, TimeSpan RetryAfter = default, string? UserName = null, string? Role = null);
-
 /// <summary>
 /// Sign-in and sign-out for the API and the sign-in form alike: the throttle first, then the password (an
 /// unknown user costs the same hash check as a known one), then a server-side session whose id the cookie

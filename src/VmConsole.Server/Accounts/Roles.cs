@@ -14,12 +14,3 @@ public static class Roles
     public const string CanOperate = "can-operate";
     public const string CanAdminister = "can-administer";
 }
-
-public static class RoleChecks
-{
-    /// <summary>Operator or Admin: may power VMs and start, cancel or continue migrations.</summary>
-    public static bool CanOperate(this System.Security.Claims.ClaimsPrincipal user) =>
-        user.IsInRole(Roles.Operator) || user.IsInRole(Roles.Admin);
-
-    public static bool CanAdminister(this System.Security.Claims.ClaimsPrincipal user) => user.IsInRole(Roles.Admin);
-}

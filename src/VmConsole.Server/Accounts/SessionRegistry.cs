@@ -7,9 +7,6 @@ using VmConsole.Persistence.Records;
 
 namespace VmConsole.Server.Accounts;
 
-/// <summary>A signed-in session as the console checks it on every request.</summary>
-public sealed record ConsoleSession(string Id, string UserId, string UserName, string Role, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
-
 /// <summary>
 /// The console's sessions, server side: a sign-in cookie is honoured only while its session is here. Signing
 /// out ends one session; a password change or deleting the user ends all of the user's; a role change

@@ -4,15 +4,6 @@ using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Accounts;
 
-/// <summary>A user: role, until when some client is held back from signing in as it after failed tries, and how many sessions it has.</summary>
-public sealed record UserDto(string UserName, string Role, DateTimeOffset? SignInHeldBackUntil, int Sessions);
-
-public sealed record CreateUserRequest(string? UserName, string? Password, string? Role);
-
-public sealed record RoleRequest(string? Role);
-
-public sealed record PasswordRequest(string? Password);
-
 /// <summary>Accounts, for admins: one role per user, and never a console without an admin.</summary>
 internal static class UsersApi
 {

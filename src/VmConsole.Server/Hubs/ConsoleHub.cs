@@ -1,32 +1,6 @@
 using Microsoft.AspNetCore.SignalR;
-using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Hubs;
-
-/// <summary>What the console pushes to its live clients (the same data the UI shows).</summary>
-public interface IConsoleClient
-{
-    Task VmChanged(VmDto vm);
-
-    Task RamBlocksChanged(string vm, IReadOnlyList<RamBlockDto> blocks);
-
-    Task VmRemoved(string vm);
-
-    Task MigrationStatusChanged(MigrationDto migration);
-
-    /// <summary>At most ten a second per migration; each carries the latest numbers.</summary>
-    Task MigrationProgress(MigrationDto migration);
-
-    Task ActionRefused(RefusalDto refusal);
-
-    Task AuditAppended(AuditEntryDto entry);
-}
-
-/// <summary>One audit log line, as the hub and the audit API show it.</summary>
-public sealed record AuditEntryDto(DateTimeOffset At, string User, string Action, string Target, string? Vm, bool Allowed, string? Code, string? Reason, int Count = 1);
-
-/// <summary>A refused action, as the hub tells it: what, on which VM and block, and why (with the migration for a freeze).</summary>
-public sealed record RefusalDto(string Code, string Message, string? Vm, string? Operation, string? Block, string? MigrationId, string? MigrationStatus, DateTimeOffset At);
 
 /// <summary>
 /// <c>/hubs/console</c>: a client subscribes to VMs, migrations, or everything, and receives each

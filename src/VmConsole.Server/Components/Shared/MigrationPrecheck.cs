@@ -4,9 +4,6 @@ using VmConsole.Emulation.Vms;
 
 namespace VmConsole.Server.Components.Shared;
 
-/// <summary>One line of the migrate dialog's pre-check: passed or not, and why.</summary>
-public sealed record PrecheckItem(string Check, bool Passed, string Detail);
-
 /// <summary>
 /// What can be known before a migration starts: whether the destination can hold the VM, whether the name is free
 /// there, whether the block layout can be rebuilt, and whether precopy can converge at the chosen bandwidth.

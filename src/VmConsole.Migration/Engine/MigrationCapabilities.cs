@@ -1,0 +1,40 @@
+using VmConsole.Emulation;
+
+namespace VmConsole.Migration.Engine;
+
+/// <summary>QEMU's migration capabilities (migrate-set-capabilities).</summary>
+public sealed record MigrationCapabilities
+{
+    public bool AutoConverge { get; init; }
+
+    public bool PostcopyRam { get; init; }
+
+    public bool PauseBeforeSwitchover { get; init; }
+
+    public bool Multifd { get; init; }
+
+    public bool Xbzrle { get; init; }
+
+    public bool Events { get; init; } = true;
+
+    public static MigrationCapabilities Default { get; } = new();
+
+    /// <summary>Refuses what this engine does not do, rather than silently ignoring it.</summary>
+    public void Validate()
+    {
+        if (PostcopyRam)
+        {
+            throw DomainException.Invalid("unsupported-capability", field: "postcopyRam", message: "Capability 'postcopyRam' is not supported: VmConsole migrates with precopy only.");
+        }
+
+        if (Xbzrle)
+        {
+            throw DomainException.Invalid("unsupported-capability", field: "xbzrle", message: "Capability 'xbzrle' is not supported: pages are sent whole (zero pages as one byte).");
+        }
+
+        if (Multifd)
+        {
+            throw DomainException.Invalid("unsupported-capability", field: "multifd", message: "Capability 'multifd' is not supported: one channel carries the stream.");
+        }
+    }
+}

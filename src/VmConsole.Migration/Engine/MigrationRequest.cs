@@ -1,0 +1,21 @@
+namespace VmConsole.Migration.Engine;
+
+/// <summary>What to migrate where (QMP migrate, with VmConsole's destination hosts).</summary>
+public sealed record MigrationRequest(string Vm)
+{
+    /// <summary>A host of this server to move the VM to.</summary>
+    public string? DestinationHost { get; init; }
+
+    /// <summary>
+    /// The transport: with <see cref="DestinationHost"/>, the bytes go through this socket to the destination in this
+    /// process; without it, to an external peer (a QEMU listening with -incoming) or a file.
+    /// </summary>
+    public string? Uri { get; init; }
+
+    public MigrationParameters Parameters { get; init; } = MigrationParameters.Default;
+
+    public MigrationCapabilities Capabilities { get; init; } = MigrationCapabilities.Default;
+
+    /// <summary>Leave out VmConsole's own device-state section, so that QEMU can load the stream.</summary>
+    public bool QemuCompatible { get; init; }
+}

@@ -1,0 +1,8 @@
+namespace VmConsole.Migration.Transports;
+
+public enum TransportKind
+{
+    Unix,
+    Tcp,
+    File,
+}

@@ -1,0 +1,37 @@
+namespace VmConsole.Persistence.Records;
+
+/// <summary>A VM's definition and layout: what it takes to build it again, shut off, after a restart.</summary>
+public sealed class VmRecord
+{
+    public Guid Id { get; set; }
+
+    public required string Name { get; set; }
+
+    public required string Host { get; set; }
+
+    public required string Machine { get; set; }
+
+    public long MemoryBytes { get; set; }
+
+    public int Slots { get; set; }
+
+    public long MaxMemBytes { get; set; }
+
+    public required string WorkloadKind { get; set; }
+
+    public long PagesPerSecond { get; set; }
+
+    public long WorkingSetBytes { get; set; }
+
+    /// <summary>The run state last seen (informational: after a restart the VM is shut off).</summary>
+    public required string RunState { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>The highest block id the VM handed out (freed blocks included), so that ids are never reused after a restart.</summary>
+    public int LastBlockId { get; set; }
+
+    public List<RamBlockRecord> Blocks { get; set; } = [];
+
+    public List<DeviceRecord> Devices { get; set; } = [];
+}

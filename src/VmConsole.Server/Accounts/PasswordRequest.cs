@@ -1,0 +1,3 @@
+namespace VmConsole.Server.Accounts;
+
+public sealed record PasswordRequest(string? Password);

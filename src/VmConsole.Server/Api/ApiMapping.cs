@@ -1,0 +1,60 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Model;
+
+namespace VmConsole.Server.Api;
+
+/// <summary>Domain objects as the API shows them.</summary>
+internal static class ApiMapping
+{
+    public static HostDto ToDto(this VmConsole.Emulation.Hosts.Host host, int vmCount) => new(host.Name, host.CapacityBytes, host.ReservedBytes, host.FreeBytes, vmCount);
+
+    public static VmDto ToDto(this Vm vm, MigrationRegistry migrations) => new(
+        vm.Id, vm.Name, vm.Host.Name, vm.Machine.Name, vm.RunState.ToQemuName(), vm.MemoryBytes, vm.Slots, vm.MaxMemBytes,
+        new WorkloadDto(vm.Workload.Spec.Kind.ToString().ToLowerInvariant(), vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes, vm.Workload.ThrottlePercent),
+        migrations.ActiveFor(vm.Name)?.Id);
+
+    /// <summary>
+    /// A VM arriving from QEMU, as the inventory lists it: <c>inmigrate</c>, idle, its machine and memory once the stream's
+    /// RAM setup named them (empty and 0 before), and the migration bringing it in.
+    /// </summary>
+    public static VmDto ToDto(this ArrivingVm a, MigrationRegistry migrations)
+    {
+        var received = a.Received;
+        return new VmDto(
+            a.Id, a.Name, a.Host.Name, received?.Machine.Name ?? "", a.RunState.ToQemuName(), received?.MemoryBytes ?? 0, received?.Slots ?? 0,
+            received?.MaxMemBytes ?? 0, new WorkloadDto("idle", 0, 0, 0), migrations.ActiveFor(a.Name)?.Id);
+    }
+
+    /// <summary>The blocks of a VM arriving from QEMU: none until the stream's RAM setup made them.</summary>
+    public static IReadOnlyList<RamBlockDto> BlocksDto(this ArrivingVm a) => [.. (a.Received?.RamBlocks ?? []).Select(b => b.ToDto())];
+
+    public static RamBlockDto ToDto(this RamBlock b) => new(
+        b.Id, b.IdStr, b.BackendId, b.Offset, b.PageSize, b.UsedLength, b.MaxLength,
+        b.Migratable, b.Resizeable, b.Shared, b.ReadOnly, b.GuestVisible, b.GuestAddress, b.DirtyPagesPerSecond);
+
+    public static DeviceDto ToDto(this MemoryDevice d) => new(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size);
+
+    public static ImportSummaryDto ToDto(this VmConsole.Migration.Qemu.QemuImportResult r) => new(
+        r.MachineType,
+        [.. r.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
+        [.. r.NotImported.Select(s => new NotImportedDto(s.Name, s.InstanceId, s.VersionId, s.Bytes))],
+        r.BytesRead, r.NormalPages, r.ZeroPages, r.Duration.TotalMilliseconds);
+
+    /// <summary>Any migration, live: the one mapping to the API's shape.</summary>
+    public static MigrationDto ToDto(this IMigration m)
+    {
+        var s = m.GetStats();
+        return new MigrationDto(
+            m.Id, m.VmName, m.SourceHost, m.DestinationHost, m.Uri, s.Status.ToQemuName(), m.Parameters, m.Capabilities,
+            s.SetupTime, s.TotalTime, s.ExpectedDowntime, s.Downtime,
+            new MigrationRamDto(s.Transferred, s.Remaining, s.Total, s.Duplicate, s.Normal, s.NormalBytes, s.DirtyPagesRate, s.Mbps,
+                s.DirtySyncCount, s.PageSize, s.PagesPerSecond, s.PrecopyBytes, s.DowntimeBytes),
+            s.CpuThrottlePercentage, s.ErrorDesc, m.Verified, m.ThrottleSteps, [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))],
+            m.Direction.ToApiName());
+    }
+
+    /// <summary>The API's spelling of a direction: <c>outgoing</c>, <c>incoming</c>.</summary>
+    public static string ToApiName(this MigrationDirection direction) => direction == MigrationDirection.Incoming ? "incoming" : "outgoing";
+}

@@ -1,0 +1,4 @@
+namespace VmConsole.Server.Api;
+
+// Requests (this one and every other *Request in this folder): every field nullable, so that a missing field is a validation error naming it, not a 500.
+public sealed record CreateVmRequest(string? Name, string? Host, string? Machine, long? MemoryMiB, WorkloadRequest? Workload, int? Slots, long? MaxMemMiB, bool? Start);

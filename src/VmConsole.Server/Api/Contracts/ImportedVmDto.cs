@@ -1,0 +1,3 @@
+namespace VmConsole.Server.Api;
+
+public sealed record ImportedVmDto(VmDto Vm, ImportSummaryDto Import);

@@ -1,0 +1,3 @@
+namespace VmConsole.Server.Api;
+
+public sealed record PowerRequest(string? Action);

@@ -1,0 +1,3 @@
+namespace VmConsole.Server.Api;
+
+public sealed record StreamBlockDto(string IdStr, long UsedLength);

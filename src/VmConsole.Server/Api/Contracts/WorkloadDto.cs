@@ -1,0 +1,3 @@
+namespace VmConsole.Server.Api;
+
+public sealed record WorkloadDto(string Kind, long PagesPerSecond, long WorkingSetBytes, int ThrottlePercent);
