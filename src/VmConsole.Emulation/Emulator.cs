@@ -41,7 +41,7 @@ public sealed class Emulator : IDisposable
         {
             if (_hosts.ContainsKey(name))
             {
-                throw DomainException.Conflict("host-exists", $"A host named '{name}' already exists.");
+                throw DomainException.Conflict(ErrorCodes.HostExists, $"A host named '{name}' already exists.");
             }
 
             _hosts = _hosts.Add(name, host);
@@ -53,7 +53,7 @@ public sealed class Emulator : IDisposable
 
     public Host GetHost(string name) =>
         _hosts.GetValueOrDefault(name ?? "")
-        ?? throw DomainException.NotFound("host-not-found", $"No host named '{Names.Shorten(name)}'.");
+        ?? throw DomainException.NotFound(ErrorCodes.HostNotFound, $"No host named '{Names.Shorten(name)}'.");
 
     /// <summary>VMs arriving from outside the server, in <c>inmigrate</c> until their migration completes, by name.</summary>
     public IReadOnlyList<ArrivingVm> Arriving => [.. _arriving.Values];
@@ -63,7 +63,7 @@ public sealed class Emulator : IDisposable
     public Vm GetVm(string name) =>
         _vms.GetValueOrDefault(name ?? "")
         ?? (_arriving.TryGetValue(name ?? "", out var arriving) ? throw ArrivingConflict(arriving)
-        : throw DomainException.NotFound("vm-not-found", $"No VM named '{Names.Shorten(name)}'."));
+        : throw DomainException.NotFound(ErrorCodes.VmNotFound, $"No VM named '{Names.Shorten(name)}'."));
 
     public bool TryGetVm(string name, out Vm vm) => _vms.TryGetValue(name, out vm!);
 
@@ -85,7 +85,7 @@ public sealed class Emulator : IDisposable
         {
             if (_vms.ContainsKey(name) || _arriving.ContainsKey(name))
             {
-                throw DomainException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
+                throw DomainException.Conflict(ErrorCodes.VmExists, $"A VM named '{name}' already exists.");
             }
 
             _arriving = _arriving.Add(name, arriving);
@@ -131,7 +131,7 @@ public sealed class Emulator : IDisposable
     }
 
     private static DomainException ArrivingConflict(ArrivingVm arriving) => DomainException.Conflict(
-        "vm-inmigrate",
+        ErrorCodes.VmInmigrate,
         $"VM '{arriving.Name}' is inmigrate: a migration is bringing it to {arriving.Host.Name}. Nothing can be done to it until the migration completes; cancel the migration to drop it.");
 
     public IReadOnlyList<Vm> VmsOn(Host host) => [.. _vms.Values.Where(v => v.Host == host)];
@@ -194,7 +194,7 @@ public sealed class Emulator : IDisposable
             var holds = arriving is not null && _arriving.TryGetValue(vm.Name, out var current) && current == arriving;
             if (_vms.ContainsKey(vm.Name) || (_arriving.ContainsKey(vm.Name) && !holds))
             {
-                throw DomainException.Conflict("vm-exists", $"A VM named '{vm.Name}' already exists.");
+                throw DomainException.Conflict(ErrorCodes.VmExists, $"A VM named '{vm.Name}' already exists.");
             }
 
             if (holds)
@@ -231,7 +231,7 @@ public sealed class Emulator : IDisposable
         {
             if (_vms.ContainsKey(definition.Name) || _arriving.ContainsKey(definition.Name))
             {
-                throw DomainException.Conflict("vm-exists", $"A VM named '{definition.Name}' already exists.");
+                throw DomainException.Conflict(ErrorCodes.VmExists, $"A VM named '{definition.Name}' already exists.");
             }
 
             vm = new Vm(definition, host, _time) { TeardownTimeout = TeardownTimeout };
@@ -262,7 +262,7 @@ public sealed class Emulator : IDisposable
             {
                 await vm.QuiesceForDeleteAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (DomainException ex) when (ex.Code == "vm-not-found" && attempt < 3)
+            catch (DomainException ex) when (ex.Code == ErrorCodes.VmNotFound && attempt < 3)
             {
                 continue;
             }
@@ -284,7 +284,7 @@ public sealed class Emulator : IDisposable
                     continue;
                 }
 
-                throw DomainException.Conflict("vm-moving", $"VM '{name}' kept moving while it was being deleted; try again.");
+                throw DomainException.Conflict(ErrorCodes.VmMoving, $"VM '{name}' kept moving while it was being deleted; try again.");
             }
 
             vm.Dispose();

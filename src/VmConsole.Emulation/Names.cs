@@ -17,7 +17,7 @@ public static partial class Names
         if (!IsValidName(name))
         {
             throw DomainException.Invalid(
-                "invalid-name",
+                ErrorCodes.InvalidName,
                 $"'{Shorten(name)}' is not a valid {what} name: use 1 to 63 lower-case letters, digits and '-', starting with a letter or digit.");
         }
     }
@@ -28,7 +28,7 @@ public static partial class Names
         if (!IsValidQemuId(id))
         {
             throw DomainException.Invalid(
-                "invalid-id",
+                ErrorCodes.InvalidId,
                 $"'{Shorten(id)}' is not a valid {what} id: start with a letter, then letters, digits, '-', '.' or '_', at most 63 characters.");
         }
     }

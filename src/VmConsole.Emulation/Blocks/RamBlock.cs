@@ -161,7 +161,7 @@ public sealed class RamBlock
     {
         if (offset < 0 || length < 0 || offset > UsedLength - length)
         {
-            throw DomainException.Invalid("out-of-range", $"Range [{offset}, +{length}) is outside RAM block '{DisplayName}' of {UsedLength} bytes.");
+            throw DomainException.Invalid(ErrorCodes.OutOfRange, $"Range [{offset}, +{length}) is outside RAM block '{DisplayName}' of {UsedLength} bytes.");
         }
     }
 

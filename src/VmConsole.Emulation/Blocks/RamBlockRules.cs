@@ -15,17 +15,17 @@ public static class RamBlockRules
         var bytes = Encoding.UTF8.GetByteCount(idStr);
         if (bytes == 0)
         {
-            throw DomainException.Invalid("invalid-idstr", "A migratable RAM block needs an idstr of 1 to 255 bytes; this one is empty.");
+            throw DomainException.Invalid(ErrorCodes.InvalidIdstr, "A migratable RAM block needs an idstr of 1 to 255 bytes; this one is empty.");
         }
 
         if (bytes > MaxIdStrBytes)
         {
-            throw DomainException.Invalid("idstr-too-long", $"idstr is {bytes} bytes long; the migration stream allows at most {MaxIdStrBytes}.");
+            throw DomainException.Invalid(ErrorCodes.IdstrTooLong, $"idstr is {bytes} bytes long; the migration stream allows at most {MaxIdStrBytes}.");
         }
 
         if (idStr.Contains('\0', StringComparison.Ordinal))
         {
-            throw DomainException.Invalid("invalid-idstr", "idstr must not contain a NUL character.");
+            throw DomainException.Invalid(ErrorCodes.InvalidIdstr, "idstr must not contain a NUL character.");
         }
     }
 
@@ -33,7 +33,7 @@ public static class RamBlockRules
     {
         if (pageSize < MinPageSize || !BitOperations.IsPow2(pageSize))
         {
-            throw DomainException.Invalid("invalid-page-size", $"Page size {pageSize} is not a power of two of at least {MinPageSize} bytes.");
+            throw DomainException.Invalid(ErrorCodes.InvalidPageSize, $"Page size {pageSize} is not a power of two of at least {MinPageSize} bytes.");
         }
     }
 
@@ -43,27 +43,27 @@ public static class RamBlockRules
         ValidatePageSize(pageSize);
         if (usedLength <= 0)
         {
-            throw DomainException.Invalid("invalid-used-length", $"used_length must be greater than zero; got {usedLength}.");
+            throw DomainException.Invalid(ErrorCodes.InvalidUsedLength, $"used_length must be greater than zero; got {usedLength}.");
         }
 
         if (usedLength % pageSize != 0)
         {
-            throw DomainException.Invalid("unaligned-used-length", $"used_length {usedLength} is not a multiple of the page size {pageSize}.");
+            throw DomainException.Invalid(ErrorCodes.UnalignedUsedLength, $"used_length {usedLength} is not a multiple of the page size {pageSize}.");
         }
 
         if (maxLength % pageSize != 0)
         {
-            throw DomainException.Invalid("unaligned-max-length", $"max_length {maxLength} is not a multiple of the page size {pageSize}.");
+            throw DomainException.Invalid(ErrorCodes.UnalignedMaxLength, $"max_length {maxLength} is not a multiple of the page size {pageSize}.");
         }
 
         if (usedLength > maxLength)
         {
-            throw DomainException.Invalid("used-length-exceeds-max", $"used_length {usedLength} exceeds max_length {maxLength}.");
+            throw DomainException.Invalid(ErrorCodes.UsedLengthExceedsMax, $"used_length {usedLength} exceeds max_length {maxLength}.");
         }
 
         if (!resizeable && usedLength != maxLength)
         {
-            throw DomainException.Invalid("max-length-mismatch", $"A block that is not resizeable has max_length equal to used_length; got used {usedLength}, max {maxLength}.");
+            throw DomainException.Invalid(ErrorCodes.MaxLengthMismatch, $"A block that is not resizeable has max_length equal to used_length; got used {usedLength}, max {maxLength}.");
         }
     }
 }

@@ -13,7 +13,7 @@ public sealed class MigratableSetFrozenException(
             ? $"Cannot {operation} on VM '{vm}': migration {migrationId} is {migrationStatus} and the set of migratable RAM blocks is frozen until it ends."
             : $"Cannot {operation} RAM block '{block}' of VM '{vm}': migration {migrationId} is {migrationStatus} and the set of migratable RAM blocks is frozen until it ends.")
 {
-    public const string ErrorCode = "migratable-set-frozen";
+    public const string ErrorCode = ErrorCodes.MigratableSetFrozen;
 
     public string Vm { get; } = vm;
 

@@ -52,7 +52,7 @@ public sealed class MigrationFreeze
         {
             if (_closedBecause is not null)
             {
-                throw DomainException.Conflict("vm-shutting-down", $"VM '{_vm}' cannot start a migration: {_closedBecause}.");
+                throw DomainException.Conflict(ErrorCodes.VmShuttingDown, $"VM '{_vm}' cannot start a migration: {_closedBecause}.");
             }
 
             if (_lease is { } held)
@@ -113,7 +113,7 @@ public sealed class MigrationFreeze
     {
         if (_closedBecause is not null)
         {
-            throw DomainException.Conflict("vm-shutting-down", $"VM '{_vm}' is already being torn down: {_closedBecause}.");
+            throw DomainException.Conflict(ErrorCodes.VmShuttingDown, $"VM '{_vm}' is already being torn down: {_closedBecause}.");
         }
 
         _closedBecause = because;

@@ -11,7 +11,7 @@ public sealed class Host
         Names.ValidateName(name, "host");
         if (capacityBytes <= 0)
         {
-            throw DomainException.Invalid("invalid-capacity", $"Host memory capacity must be greater than zero; got {capacityBytes}.");
+            throw DomainException.Invalid(ErrorCodes.InvalidCapacity, $"Host memory capacity must be greater than zero; got {capacityBytes}.");
         }
 
         Name = name;
@@ -38,7 +38,7 @@ public sealed class Host
             if (bytes > CapacityBytes - current)
             {
                 throw DomainException.Conflict(
-                    "host-capacity",
+                    ErrorCodes.HostCapacity,
                     $"{purpose} needs {Sizes.Format(bytes)} but host '{Name}' has only {Sizes.Format(CapacityBytes - current)} free of {Sizes.Format(CapacityBytes)}.");
             }
         }

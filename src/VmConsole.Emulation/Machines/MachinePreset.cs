@@ -78,7 +78,7 @@ public sealed class MachinePreset
 
     public static MachinePreset Find(string? name) =>
         All.FirstOrDefault(m => m.Name == name)
-        ?? throw DomainException.Invalid("invalid-machine", $"Unknown machine type '{Names.Shorten(name)}'; choose one of {string.Join(", ", All.Select(m => m.Name))}.");
+        ?? throw DomainException.Invalid(ErrorCodes.InvalidMachine, $"Unknown machine type '{Names.Shorten(name)}'; choose one of {string.Join(", ", All.Select(m => m.Name))}.");
 
     /// <summary>How much of a RAM size of <paramref name="ramSize"/> bytes lies below 4 GiB.</summary>
     public long BelowFourGiB(long ramSize) => ramSize >= LowMemorySplitAt ? LowMemoryLimit : ramSize;

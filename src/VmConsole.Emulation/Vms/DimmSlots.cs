@@ -22,17 +22,17 @@ internal sealed class DimmSlots(string vmName, MachinePreset machine, long memor
     {
         if (!machine.SupportsMemoryHotplug)
         {
-            throw DomainException.Conflict("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory devices (pc-dimm).");
+            throw DomainException.Conflict(ErrorCodes.HotplugUnsupported, $"Machine '{machine.Name}' does not support memory devices (pc-dimm).");
         }
 
         if (slots == 0)
         {
-            throw DomainException.Conflict("no-slots", $"VM '{vmName}' was created without memory slots; give it slots and maxmem to plug memory devices.");
+            throw DomainException.Conflict(ErrorCodes.NoSlots, $"VM '{vmName}' was created without memory slots; give it slots and maxmem to plug memory devices.");
         }
 
         if (_devices.ContainsKey(deviceId))
         {
-            throw DomainException.Conflict("device-exists", $"Duplicate device ID '{deviceId}' on VM '{vmName}'.");
+            throw DomainException.Conflict(ErrorCodes.DeviceExists, $"Duplicate device ID '{deviceId}' on VM '{vmName}'.");
         }
     }
 
@@ -41,20 +41,20 @@ internal sealed class DimmSlots(string vmName, MachinePreset machine, long memor
     {
         if (Uses(memdev))
         {
-            throw DomainException.Conflict("backend-in-use", $"can't use already busy memdev: {memdev}");
+            throw DomainException.Conflict(ErrorCodes.BackendInUse, $"can't use already busy memdev: {memdev}");
         }
 
         var slot = Enumerable.Range(0, slots).FirstOrDefault(s => _devices.Values.All(d => d.Slot != s), -1);
         if (slot < 0)
         {
-            throw DomainException.Conflict("no-free-slot", $"All {slots} memory slots of VM '{vmName}' are in use.");
+            throw DomainException.Conflict(ErrorCodes.NoFreeSlot, $"All {slots} memory slots of VM '{vmName}' are in use.");
         }
 
         var plugged = _devices.Values.Sum(d => d.Size);
         if (size > maxMemBytes - memoryBytes - plugged)
         {
             throw DomainException.Conflict(
-                "maxmem-exceeded",
+                ErrorCodes.MaxmemExceeded,
                 $"not enough space for '{memdev}' ({Format(size)}): {Format(plugged)} in use of {Format(maxMemBytes - memoryBytes)} for memory devices (maxmem {Format(maxMemBytes)}).");
         }
 
@@ -68,7 +68,7 @@ internal sealed class DimmSlots(string vmName, MachinePreset machine, long memor
     public MemoryDevice Get(string? deviceId) =>
         _devices.TryGetValue(deviceId ?? "", out var device)
             ? device
-            : throw DomainException.NotFound("device-not-found", $"Device '{Names.Shorten(deviceId)}' not found on VM '{vmName}'.");
+            : throw DomainException.NotFound(ErrorCodes.DeviceNotFound, $"Device '{Names.Shorten(deviceId)}' not found on VM '{vmName}'.");
 
     public void Remove(MemoryDevice device) => _devices.Remove(device.Id);
 

@@ -20,7 +20,7 @@ internal static class PowerTransitions
         if (!legal.Contains(current))
         {
             throw DomainException.Conflict(
-                "illegal-power-transition",
+                ErrorCodes.IllegalPowerTransition,
                 $"Cannot {action.ToQemuName()} VM '{vmName}' while it is {current.ToQemuName()}; {action.ToQemuName()} needs {string.Join(" or ", legal.Select(s => s.ToQemuName()))}.");
         }
     }

@@ -132,7 +132,7 @@ public sealed class Vm : IDisposable
 
     public RamBlock GetBlock(int id) =>
         RamBlocks.FirstOrDefault(b => b.Id == id)
-        ?? throw DomainException.NotFound("block-not-found", $"VM '{Name}' has no RAM block with id {id}.");
+        ?? throw DomainException.NotFound(ErrorCodes.BlockNotFound, $"VM '{Name}' has no RAM block with id {id}.");
 
     /// <summary>The device sections of the QEMU stream this VM was imported from that were not loaded; empty for a VM made here.</summary>
     public ImmutableArray<NotImportedDeviceSection> NotImportedDeviceState { get => _notImported; private set => _notImported = value; }
@@ -159,7 +159,7 @@ public sealed class Vm : IDisposable
             case PowerAction.Resume: Resume(); return Task.CompletedTask;
             case PowerAction.Reset: Reset(); return Task.CompletedTask;
             case PowerAction.Shutdown: return ShutdownAsync(cancellationToken);
-            default: throw DomainException.Invalid("invalid-power-action", $"Unknown power action {(int)action}.");
+            default: throw DomainException.Invalid(ErrorCodes.InvalidPowerAction, $"Unknown power action {(int)action}.");
         }
     }
 
@@ -413,7 +413,7 @@ public sealed class Vm : IDisposable
         catch (TimeoutException)
         {
             throw DomainException.Conflict(
-                "migration-did-not-stop",
+                ErrorCodes.MigrationDidNotStop,
                 $"Migration {lease.Holder.MigrationId} of VM '{Name}' did not stop within {TeardownTimeout.TotalSeconds:0.#} s (it is {lease.Holder.Status.ToQemuName()}); the VM was left as it was.");
         }
     }
@@ -447,14 +447,14 @@ public sealed class Vm : IDisposable
     private ImmutableArray<MigratableIdentity> ComputeMigratableSet() => _memory.ComputeMigratableSet();
 
     private DomainException Unmapped(long address) => _disposed
-        ? DomainException.NotFound("vm-not-found", $"VM '{Name}' was deleted.")
-        : DomainException.Invalid("unmapped-address", $"Guest-physical address 0x{address:x} of VM '{Name}' is not backed by RAM or ROM.");
+        ? DomainException.NotFound(ErrorCodes.VmNotFound, $"VM '{Name}' was deleted.")
+        : DomainException.Invalid(ErrorCodes.UnmappedAddress, $"Guest-physical address 0x{address:x} of VM '{Name}' is not backed by RAM or ROM.");
 
     private void EnsureNotDisposed()
     {
         if (_disposed)
         {
-            throw DomainException.NotFound("vm-not-found", $"VM '{Name}' was deleted.");
+            throw DomainException.NotFound(ErrorCodes.VmNotFound, $"VM '{Name}' was deleted.");
         }
     }
 

@@ -20,27 +20,27 @@ internal static class VmDefinitionValidation
     {
         if (definition.MemoryBytes <= 0 || definition.MemoryBytes % MiB != 0 || definition.MemoryBytes > Vm.MaxMemoryBytes)
         {
-            throw DomainException.Invalid("invalid-memory-size", $"Memory must be a whole number of MiB between 1 MiB and {Format(Vm.MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
+            throw DomainException.Invalid(ErrorCodes.InvalidMemorySize, $"Memory must be a whole number of MiB between 1 MiB and {Format(Vm.MaxMemoryBytes)}; got {definition.MemoryBytes} bytes.");
         }
 
         if (definition.Slots is < 0 or > Vm.MaxSlots)
         {
-            throw DomainException.Invalid("invalid-slots", $"Memory slots must be between 0 and {Vm.MaxSlots}; got {definition.Slots}.");
+            throw DomainException.Invalid(ErrorCodes.InvalidSlots, $"Memory slots must be between 0 and {Vm.MaxSlots}; got {definition.Slots}.");
         }
 
         if (definition.Slots > 0 && !machine.SupportsMemoryHotplug)
         {
-            throw DomainException.Invalid("hotplug-unsupported", $"Machine '{machine.Name}' does not support memory slots.");
+            throw DomainException.Invalid(ErrorCodes.HotplugUnsupported, $"Machine '{machine.Name}' does not support memory slots.");
         }
 
         if (definition.Slots > 0 && (definition.MaxMemBytes <= definition.MemoryBytes || definition.MaxMemBytes % MiB != 0 || definition.MaxMemBytes > Vm.MaxMemoryBytes))
         {
-            throw DomainException.Invalid("invalid-maxmem", $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(Vm.MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
+            throw DomainException.Invalid(ErrorCodes.InvalidMaxmem, $"maxmem must be a whole number of MiB above the VM's memory ({Format(definition.MemoryBytes)}) and at most {Format(Vm.MaxMemoryBytes)}; got {definition.MaxMemBytes} bytes.");
         }
 
         if (definition.Slots == 0 && definition.MaxMemBytes != 0 && definition.MaxMemBytes != definition.MemoryBytes)
         {
-            throw DomainException.Invalid("invalid-maxmem", "maxmem above the VM's memory needs memory slots for the devices that would use it.");
+            throw DomainException.Invalid(ErrorCodes.InvalidMaxmem, "maxmem above the VM's memory needs memory slots for the devices that would use it.");
         }
     }
 }

@@ -108,7 +108,7 @@ internal sealed class VmMemory
         Names.ValidateQemuId(backendId, "memory backend");
         if (sizeBytes <= 0 || sizeBytes % RamBlockRules.MinPageSize != 0 || sizeBytes > Vm.MaxMemoryBytes)
         {
-            throw DomainException.Invalid("invalid-size", $"A memory backend's size must be a positive multiple of 4 KiB up to {Format(Vm.MaxMemoryBytes)}; got {sizeBytes} bytes.");
+            throw DomainException.Invalid(ErrorCodes.InvalidSize, $"A memory backend's size must be a positive multiple of 4 KiB up to {Format(Vm.MaxMemoryBytes)}; got {sizeBytes} bytes.");
         }
 
         RamBlock block;
@@ -117,12 +117,12 @@ internal sealed class VmMemory
             EnsureNotDisposed();
             if (_blocks.Any(b => b.BackendId == backendId))
             {
-                throw DomainException.Conflict("backend-exists", $"VM '{_vmName}' already has a memory backend '{backendId}'.");
+                throw DomainException.Conflict(ErrorCodes.BackendExists, $"VM '{_vmName}' already has a memory backend '{backendId}'.");
             }
 
             if (blockId is { } wanted && (wanted <= 0 || _blocks.Any(b => b.Id == wanted)))
             {
-                throw DomainException.Conflict("block-id-taken", $"VM '{_vmName}' cannot give block id {wanted} to backend '{backendId}': it is not positive or already in use.");
+                throw DomainException.Conflict(ErrorCodes.BlockIdTaken, $"VM '{_vmName}' cannot give block id {wanted} to backend '{backendId}': it is not positive or already in use.");
             }
 
             _host.Reserve(sizeBytes, $"Memory backend '{backendId}'");
@@ -152,12 +152,12 @@ internal sealed class VmMemory
             var block = Get(blockId);
             if (block.BackendId is null)
             {
-                throw DomainException.Conflict("machine-block", $"RAM block '{block.DisplayName}' belongs to the {_machine.Name} machine and cannot be freed.");
+                throw DomainException.Conflict(ErrorCodes.MachineBlock, $"RAM block '{block.DisplayName}' belongs to the {_machine.Name} machine and cannot be freed.");
             }
 
             if (_dimms.Uses(block.BackendId))
             {
-                throw DomainException.Conflict("backend-in-use", $"object '{block.BackendId}' is in use, can not be deleted");
+                throw DomainException.Conflict(ErrorCodes.BackendInUse, $"object '{block.BackendId}' is in use, can not be deleted");
             }
 
             _freeze.Check("free", block, block.Identity, null);
@@ -180,7 +180,7 @@ internal sealed class VmMemory
             EnsureNotDisposed();
             _dimms.CheckCanPlug(deviceId);
             var block = _blocks.FirstOrDefault(b => b.BackendId == memdev)
-                ?? throw DomainException.NotFound("backend-not-found", $"VM '{_vmName}' has no memory backend '{Names.Shorten(memdev)}'.");
+                ?? throw DomainException.NotFound(ErrorCodes.BackendNotFound, $"VM '{_vmName}' has no memory backend '{Names.Shorten(memdev)}'.");
             var (slot, address) = _dimms.Place(memdev, block.UsedLength);
             var idStr = block.IdStr.Length > 0 ? block.IdStr : memdev;
             EnsureUniqueIdStr(idStr, block);
@@ -310,7 +310,7 @@ internal sealed class VmMemory
             var block = Get(blockId);
             if (!block.ReadOnly)
             {
-                throw DomainException.Conflict("not-rom", $"RAM block '{block.DisplayName}' is not a ROM; only ROM contents can be reloaded.");
+                throw DomainException.Conflict(ErrorCodes.NotRom, $"RAM block '{block.DisplayName}' is not a ROM; only ROM contents can be reloaded.");
             }
 
             // No freeze check: the block keeps its (idstr, page_size, used_length), only its backing changes.
@@ -345,7 +345,7 @@ internal sealed class VmMemory
     /// <summary>The block with this id (caller holds the gate).</summary>
     private RamBlock Get(int blockId) =>
         _blocks.FirstOrDefault(b => b.Id == blockId)
-        ?? throw DomainException.NotFound("block-not-found", $"VM '{_vmName}' has no RAM block with id {blockId}.");
+        ?? throw DomainException.NotFound(ErrorCodes.BlockNotFound, $"VM '{_vmName}' has no RAM block with id {blockId}.");
 
     private RamBlock AddBlock(string idStr, string? backendId, long usedLength, long maxLength, RamBlockFlags flags, long? guestAddress, int? id = null)
     {
@@ -371,7 +371,7 @@ internal sealed class VmMemory
     {
         if (_blocks.Any(b => b != except && b.Migratable && b.IdStr == idStr))
         {
-            throw DomainException.Conflict("duplicate-idstr", $"VM '{_vmName}' already has a migratable RAM block named '{idStr}'; idstr must be unique among migratable blocks.");
+            throw DomainException.Conflict(ErrorCodes.DuplicateIdstr, $"VM '{_vmName}' already has a migratable RAM block named '{idStr}'; idstr must be unique among migratable blocks.");
         }
     }
 
@@ -381,7 +381,7 @@ internal sealed class VmMemory
         var block = Get(blockId);
         if (!block.Resizeable)
         {
-            throw DomainException.Conflict("not-resizeable", $"RAM block '{block.DisplayName}' is not resizeable (its used length is fixed at {Format(block.UsedLength)}).");
+            throw DomainException.Conflict(ErrorCodes.NotResizeable, $"RAM block '{block.DisplayName}' is not resizeable (its used length is fixed at {Format(block.UsedLength)}).");
         }
 
         RamBlockRules.ValidateLengths(block.PageSize, usedLength, block.MaxLength, resizeable: true);

@@ -70,7 +70,7 @@ public sealed class GuestWorkload : IDisposable
         {
             if (value is < 0 or > 99)
             {
-                throw DomainException.Invalid("invalid-throttle", $"CPU throttle must be between 0 and 99 percent; got {value}.");
+                throw DomainException.Invalid(ErrorCodes.InvalidThrottle, $"CPU throttle must be between 0 and 99 percent; got {value}.");
             }
 
             _throttlePercent = value;

@@ -12,27 +12,27 @@ public sealed record WorkloadSpec(WorkloadKind Kind, long PagesPerSecond = 0, lo
     {
         if (!Enum.IsDefined(Kind))
         {
-            throw DomainException.Invalid("invalid-workload", $"Unknown workload kind {(int)Kind}.");
+            throw DomainException.Invalid(ErrorCodes.InvalidWorkload, $"Unknown workload kind {(int)Kind}.");
         }
 
         if (PagesPerSecond < 0 || PagesPerSecond > MaxPagesPerSecond)
         {
-            throw DomainException.Invalid("invalid-workload-rate", $"Pages per second must be between 0 and {MaxPagesPerSecond:N0}; got {PagesPerSecond:N0}.");
+            throw DomainException.Invalid(ErrorCodes.InvalidWorkloadRate, $"Pages per second must be between 0 and {MaxPagesPerSecond:N0}; got {PagesPerSecond:N0}.");
         }
 
         if (Kind != WorkloadKind.Idle && PagesPerSecond == 0)
         {
-            throw DomainException.Invalid("invalid-workload-rate", $"A {Kind.ToString().ToLowerInvariant()} workload needs a rate above zero pages per second.");
+            throw DomainException.Invalid(ErrorCodes.InvalidWorkloadRate, $"A {Kind.ToString().ToLowerInvariant()} workload needs a rate above zero pages per second.");
         }
 
         if (WorkingSetBytes < 0 || WorkingSetBytes > ramBytes)
         {
-            throw DomainException.Invalid("invalid-working-set", $"The working set must be between 0 (all RAM) and the VM's {Sizes.Format(ramBytes)}; got {WorkingSetBytes} bytes.");
+            throw DomainException.Invalid(ErrorCodes.InvalidWorkingSet, $"The working set must be between 0 (all RAM) and the VM's {Sizes.Format(ramBytes)}; got {WorkingSetBytes} bytes.");
         }
 
         if (WorkingSetBytes % pageSize != 0)
         {
-            throw DomainException.Invalid("invalid-working-set", $"The working set must be a whole number of {pageSize}-byte pages; got {WorkingSetBytes} bytes.");
+            throw DomainException.Invalid(ErrorCodes.InvalidWorkingSet, $"The working set must be a whole number of {pageSize}-byte pages; got {WorkingSetBytes} bytes.");
         }
     }
 

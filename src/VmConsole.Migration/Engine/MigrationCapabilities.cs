@@ -24,17 +24,17 @@ public sealed record MigrationCapabilities
     {
         if (PostcopyRam)
         {
-            throw DomainException.Invalid("unsupported-capability", field: "postcopyRam", message: "Capability 'postcopyRam' is not supported: VmConsole migrates with precopy only.");
+            throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, field: "postcopyRam", message: "Capability 'postcopyRam' is not supported: VmConsole migrates with precopy only.");
         }
 
         if (Xbzrle)
         {
-            throw DomainException.Invalid("unsupported-capability", field: "xbzrle", message: "Capability 'xbzrle' is not supported: pages are sent whole (zero pages as one byte).");
+            throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, field: "xbzrle", message: "Capability 'xbzrle' is not supported: pages are sent whole (zero pages as one byte).");
         }
 
         if (Multifd)
         {
-            throw DomainException.Invalid("unsupported-capability", field: "multifd", message: "Capability 'multifd' is not supported: one channel carries the stream.");
+            throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, field: "multifd", message: "Capability 'multifd' is not supported: one channel carries the stream.");
         }
     }
 }

@@ -31,7 +31,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         request.Capabilities.Validate();
         if (request.DestinationHost is null && request.Uri is null)
         {
-            throw DomainException.Invalid("destination-needed", "A migration needs a destination host, a URI, or both.");
+            throw DomainException.Invalid(ErrorCodes.DestinationNeeded, "A migration needs a destination host, a URI, or both.");
         }
 
         var uri = request.Uri is null ? null : MigrationUri.Parse(request.Uri);
@@ -39,7 +39,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         {
             // A destination host of this server reads the stream as it comes; a file is written, not listened on.
             throw DomainException.Invalid(
-                "file-with-destination-host",
+                ErrorCodes.FileWithDestinationHost,
                 $"'{Names.Shorten(request.Uri!)}' is a file: a migration to destination host '{Names.Shorten(request.DestinationHost)}' goes through unix:, tcp: or no URI.");
         }
 
@@ -47,7 +47,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         var destinationHost = request.DestinationHost is null ? null : emulator.GetHost(request.DestinationHost);
         if (destinationHost == vm.Host)
         {
-            throw DomainException.Conflict("same-host", $"VM '{vm.Name}' already runs on host '{vm.Host.Name}'.");
+            throw DomainException.Conflict(ErrorCodes.SameHost, $"VM '{vm.Name}' already runs on host '{vm.Host.Name}'.");
         }
 
         CheckRunning(vm);
@@ -137,7 +137,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
     {
         if (vm.RunState is not (RunState.Running or RunState.Paused))
         {
-            throw DomainException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
+            throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
         }
     }
 

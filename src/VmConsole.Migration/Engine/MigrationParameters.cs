@@ -44,7 +44,7 @@ public sealed record MigrationParameters
     {
         if (!ok)
         {
-            throw DomainException.Invalid("invalid-parameter", $"Migration parameter '{name}' {problem}.", field: name);
+            throw DomainException.Invalid(ErrorCodes.InvalidParameter, $"Migration parameter '{name}' {problem}.", field: name);
         }
     }
 }

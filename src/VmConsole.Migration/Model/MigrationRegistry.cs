@@ -27,7 +27,7 @@ public sealed class MigrationRegistry
 
     /// <exception cref="DomainException">404 <c>migration-not-found</c>.</exception>
     public IMigration Get(string id) =>
-        Find(id) ?? throw DomainException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
+        Find(id) ?? throw DomainException.NotFound(ErrorCodes.MigrationNotFound, $"No migration with id '{Names.Shorten(id)}'.");
 
     /// <summary>The migration moving VM <paramref name="vm"/> now (not yet finished), if any.</summary>
     public IMigration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());

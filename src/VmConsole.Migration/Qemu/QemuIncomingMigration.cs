@@ -124,7 +124,7 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         var parsed = MigrationUri.Parse(uri);
         if (parsed.Kind == TransportKind.File)
         {
-            throw DomainException.Invalid("invalid-uri", "An incoming migration listens on unix:PATH or tcp:HOST:PORT; import a file instead.");
+            throw DomainException.Invalid(ErrorCodes.InvalidUri, "An incoming migration listens on unix:PATH or tcp:HOST:PORT; import a file instead.");
         }
 
         var import = new QemuStreamImport(emulator, time);
@@ -138,7 +138,7 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         catch (SocketException ex)
         {
             cancel.Dispose();
-            throw DomainException.Conflict("address-in-use", $"Cannot listen on {parsed}: {ex.Message}.");
+            throw DomainException.Conflict(ErrorCodes.AddressInUse, $"Cannot listen on {parsed}: {ex.Message}.");
         }
 
         // Reserved only once bound, so that a refused address leaves no trace in the inventory; taking the name is

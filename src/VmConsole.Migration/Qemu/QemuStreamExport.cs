@@ -21,7 +21,7 @@ public static class QemuStreamExport
     private const int FlushEvery = 1 << 20;
 
     /// <summary>The refusal code of an export asked for while a migration (or another export) holds the VM's block list.</summary>
-    public const string MigratingCode = "vm-migrating";
+    public const string MigratingCode = ErrorCodes.VmMigrating;
 
     /// <summary>
     /// Refuses up front what <see cref="ExportAsync"/> would refuse, so that a caller can check before it opens a file
@@ -33,7 +33,7 @@ public static class QemuStreamExport
         ArgumentNullException.ThrowIfNull(vm);
         if (vm.RunState is not (RunState.Running or RunState.Paused))
         {
-            throw Emulation.DomainException.Conflict("vm-not-running", $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
+            throw Emulation.DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
         }
 
         if (vm.Freeze.Lease?.Holder is { } holder)

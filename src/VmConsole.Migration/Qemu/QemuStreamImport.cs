@@ -52,7 +52,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         emulator.GetHost(host);
         if (emulator.IsNameTaken(name))
         {
-            throw DomainException.Conflict("vm-exists", $"A VM named '{name}' already exists.");
+            throw DomainException.Conflict(ErrorCodes.VmExists, $"A VM named '{name}' already exists.");
         }
     }
 

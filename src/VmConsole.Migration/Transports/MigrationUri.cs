@@ -77,5 +77,5 @@ public sealed record MigrationUri(TransportKind Kind, string Path, IPAddress? Ad
         return new MigrationUri(TransportKind.Tcp, "", address, port);
     }
 
-    private static DomainException Invalid(string message) => DomainException.Invalid("invalid-uri", message);
+    private static DomainException Invalid(string message) => DomainException.Invalid(ErrorCodes.InvalidUri, message);
 }

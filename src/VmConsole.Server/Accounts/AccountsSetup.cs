@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.WebUtilities;
+using VmConsole.Emulation;
 using VmConsole.Persistence;
 
 namespace VmConsole.Server.Accounts;
@@ -38,8 +39,8 @@ public static class AccountsSetup
             cookie.SlidingExpiration = true;
             cookie.ExpireTimeSpan = auth.SessionLifetime;
             cookie.Events.OnValidatePrincipal = ValidateSessionAsync;
-            cookie.Events.OnRedirectToLogin = context => AnswerOrRedirect(context, StatusCodes.Status401Unauthorized, "not-signed-in", "Sign in first: this needs a signed-in user.");
-            cookie.Events.OnRedirectToAccessDenied = context => AnswerOrRedirect(context, StatusCodes.Status403Forbidden, "forbidden", "Your role does not allow this.");
+            cookie.Events.OnRedirectToLogin = context => AnswerOrRedirect(context, StatusCodes.Status401Unauthorized, ErrorCodes.NotSignedIn, "Sign in first: this needs a signed-in user.");
+            cookie.Events.OnRedirectToAccessDenied = context => AnswerOrRedirect(context, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "Your role does not allow this.");
         });
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Roles.CanView, policy => policy.RequireRole(Roles.Viewer, Roles.Operator, Roles.Admin))

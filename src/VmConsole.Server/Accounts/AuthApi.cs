@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Mvc;
+using VmConsole.Emulation;
 using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Accounts;
@@ -40,7 +41,7 @@ internal static class AuthApi
             var tried = userName.Length <= 64 ? userName : userName[..64];
             await http.RequestServices.GetRequiredService<Events.ActionLog>().RecordAsync(
                 AuditApi.UserOf(http), "POST /account/login", "/account/login", null, result.Outcome == SignInOutcome.SignedIn,
-                result.Outcome switch { SignInOutcome.SignedIn => null, SignInOutcome.Throttled => "sign-in-throttled", _ => "invalid-credentials" },
+                result.Outcome switch { SignInOutcome.SignedIn => null, SignInOutcome.Throttled => ErrorCodes.SignInThrottled, _ => ErrorCodes.InvalidCredentials },
                 result.Outcome switch
                 {
                     SignInOutcome.SignedIn => null,
@@ -82,9 +83,9 @@ internal static class AuthApi
                 http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 return Results.Problem(
                     statusCode: StatusCodes.Status429TooManyRequests, title: "Too many failed sign-ins", detail: $"Too many failed sign-ins from this address: try again in {seconds} s.",
-                    extensions: new Dictionary<string, object?> { ["code"] = "sign-in-throttled", ["retryAfterSeconds"] = seconds });
+                    extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.SignInThrottled, ["retryAfterSeconds"] = seconds });
             default:
-                return Problem(StatusCodes.Status401Unauthorized, "invalid-credentials", "Not signed in", "The user name or password is wrong.");
+                return Problem(StatusCodes.Status401Unauthorized, ErrorCodes.InvalidCredentials, "Not signed in", "The user name or password is wrong.");
         }
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using VmConsole.Emulation;
 using VmConsole.Server.Api;
 using VmConsole.Server.Recording;
 
@@ -56,7 +57,7 @@ public static class RateLimits
         var detail = $"Too many requests from this address: try again in {seconds} s.";
         var (action, target, vm) = AuditApi.Describe(http);
         _ = http.RequestServices.GetRequiredService<Events.ActionLog>()
-            .RecordAsync(AuditApi.UserOf(http), action, target, vm, allowed: false, "rate-limited", detail, ConsoleSignIn.ClientAddress(http));
+            .RecordAsync(AuditApi.UserOf(http), action, target, vm, allowed: false, ErrorCodes.RateLimited, detail, ConsoleSignIn.ClientAddress(http));
 
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         if (http.Request.Path.StartsWithSegments("/account"))
@@ -69,7 +70,7 @@ public static class RateLimits
         await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests", Detail = detail, Extensions = { ["code"] = "rate-limited", ["retryAfterSeconds"] = seconds } },
+            ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests", Detail = detail, Extensions = { ["code"] = ErrorCodes.RateLimited, ["retryAfterSeconds"] = seconds } },
         });
     }
 }

@@ -39,13 +39,13 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users, Sessi
     {
         if (CheckName(name) is { } nameError)
         {
-            throw DomainException.Invalid("invalid-user-name", nameError);
+            throw DomainException.Invalid(ErrorCodes.InvalidUserName, nameError);
         }
 
-        var roleName = FindRole(role) ?? throw DomainException.Invalid("invalid-role", $"'{Names.Shorten(role)}' is not a role; use Viewer, Operator or Admin.");
+        var roleName = FindRole(role) ?? throw DomainException.Invalid(ErrorCodes.InvalidRole, $"'{Names.Shorten(role)}' is not a role; use Viewer, Operator or Admin.");
         if (await users.FindByNameAsync(name) is not null)
         {
-            throw DomainException.Conflict("user-exists", $"A user named '{name}' already exists.");
+            throw DomainException.Conflict(ErrorCodes.UserExists, $"A user named '{name}' already exists.");
         }
 
         var user = new IdentityUser(name);
@@ -61,7 +61,7 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users, Sessi
 
     public async Task<UserDto> SetRoleAsync(string name, string role)
     {
-        var roleName = FindRole(role) ?? throw DomainException.Invalid("invalid-role", $"'{Names.Shorten(role)}' is not a role; use Viewer, Operator or Admin.");
+        var roleName = FindRole(role) ?? throw DomainException.Invalid(ErrorCodes.InvalidRole, $"'{Names.Shorten(role)}' is not a role; use Viewer, Operator or Admin.");
         var user = await FindAsync(name);
         if (roleName != Roles.Admin)
         {
@@ -131,7 +131,7 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users, Sessi
         var user = await FindAsync(name);
         if (user.UserName == me)
         {
-            throw DomainException.Conflict("delete-self", "You cannot delete the account you are signed in with.");
+            throw DomainException.Conflict(ErrorCodes.DeleteSelf, "You cannot delete the account you are signed in with.");
         }
 
         await EnsureAnotherAdminAsync(user, "delete");
@@ -151,12 +151,12 @@ public sealed partial class UserDirectory(UserManager<IdentityUser> users, Sessi
     {
         if (await users.IsInRoleAsync(user, Roles.Admin) && (await users.GetUsersInRoleAsync(Roles.Admin)).Count <= 1)
         {
-            throw DomainException.Conflict("last-admin", $"Cannot {what} '{user.UserName}': it is the only admin.");
+            throw DomainException.Conflict(ErrorCodes.LastAdmin, $"Cannot {what} '{user.UserName}': it is the only admin.");
         }
     }
 
     private async Task<IdentityUser> FindAsync(string name) =>
-        await users.FindByNameAsync(name) ?? throw DomainException.NotFound("user-not-found", $"No user named '{Names.Shorten(name)}'.");
+        await users.FindByNameAsync(name) ?? throw DomainException.NotFound(ErrorCodes.UserNotFound, $"No user named '{Names.Shorten(name)}'.");
 
     private async Task<UserDto> ToDtoAsync(IdentityUser user) =>
         new(user.UserName!, (await users.GetRolesAsync(user)).FirstOrDefault() ?? "", throttle.HeldBackUntil(user.UserName!), sessions.OfUser(user.UserName!).Count);

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using VmConsole.Emulation;
 using VmConsole.Server.Accounts;
 
 namespace VmConsole.Server.Api;
@@ -17,6 +18,6 @@ internal static class ApiProblems
     /// </summary>
     public static IResult? ServerPathNeedsAdmin(string? uri, ClaimsPrincipal user, string doing) =>
         uri is not null && (uri.StartsWith("file:", StringComparison.Ordinal) || uri.StartsWith("unix:", StringComparison.Ordinal)) && !user.CanAdminister()
-            ? Problem(StatusCodes.Status403Forbidden, "forbidden", $"{doing} makes a path on the server: that needs the Admin role.")
+            ? Problem(StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, $"{doing} makes a path on the server: that needs the Admin role.")
             : null;
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
+using VmConsole.Emulation;
 using VmConsole.Server.Accounts;
 
 namespace VmConsole.Server.Api;
@@ -32,7 +33,7 @@ public static class ApiSetup
         api.MapMigrationsApi();
         api.MapAuditApi();
         api.MapUsersApi();
-        api.MapFallback(() => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "There is no API route at this address.", extensions: new Dictionary<string, object?> { ["code"] = "no-such-route" }));
+        api.MapFallback(() => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "There is no API route at this address.", extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.NoSuchRoute }));
         return app;
     }
 }

@@ -46,7 +46,7 @@ internal static class MemoryApi
         var ramBlock = target.GetBlock(block);
         if (request.ContentLength > MaxLength)
         {
-            return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes; the body has {request.ContentLength:N0}.");
+            return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, ErrorCodes.BodyTooLarge, $"A write is at most {MaxLength:N0} bytes; the body has {request.ContentLength:N0}.");
         }
 
         var body = new MemoryStream();
@@ -56,7 +56,7 @@ internal static class MemoryApi
         {
             if (body.Length + read > MaxLength)
             {
-                return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, "body-too-large", $"A write is at most {MaxLength:N0} bytes.");
+                return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, ErrorCodes.BodyTooLarge, $"A write is at most {MaxLength:N0} bytes.");
             }
 
             body.Write(buffer, 0, read);
@@ -83,7 +83,7 @@ internal static class MemoryApi
                 detail: $"Cannot write memory of RAM block '{ramBlock.DisplayName}' of VM '{target.Name}': migration {lease.Holder.MigrationId} is {lease.Holder.Status.ToQemuName()}; write once it has ended.",
                 extensions: new Dictionary<string, object?>
                 {
-                    ["code"] = "vm-migrating",
+                    ["code"] = ErrorCodes.VmMigrating,
                     ["migrationId"] = lease.Holder.MigrationId,
                     ["migrationStatus"] = lease.Holder.Status.ToQemuName(),
                     ["operation"] = "write-memory",
@@ -124,7 +124,7 @@ internal static class MemoryApi
         }
         catch (ObjectDisposedException)
         {
-            throw DomainException.NotFound("block-not-found", $"RAM block '{block.DisplayName}' was freed.");
+            throw DomainException.NotFound(ErrorCodes.BlockNotFound, $"RAM block '{block.DisplayName}' was freed.");
         }
     }
 }

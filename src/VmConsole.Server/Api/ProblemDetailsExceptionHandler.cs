@@ -16,7 +16,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         var (status, code, title, detail) = exception switch
         {
             DomainException e => (StatusFor(e.Kind), e.Code, TitleFor(e.Kind), e.Message),
-            BadHttpRequestException e => (e.StatusCode, "bad-request", "The request could not be read", Describe(e)),
+            BadHttpRequestException e => (e.StatusCode, ErrorCodes.BadRequest, "The request could not be read", Describe(e)),
             _ => (0, "", "", ""),
         };
         if (status == 0)

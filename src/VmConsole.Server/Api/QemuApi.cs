@@ -79,7 +79,7 @@ internal static class QemuApi
         {
             return ApiProblems.Problem(
                 StatusCodes.Status415UnsupportedMediaType,
-                "unsupported-media-type",
+                ErrorCodes.UnsupportedMediaType,
                 "Send multipart/form-data with the fields name, host and file (in that order), or JSON {name, host, path}.");
         }
 
@@ -162,7 +162,7 @@ internal static class QemuApi
                 detail: ex.Message,
                 extensions: new Dictionary<string, object?>
                 {
-                    ["code"] = "invalid-stream",
+                    ["code"] = ErrorCodes.InvalidStream,
                     ["errors"] = new Dictionary<string, string[]> { [field] = [ex.Message] },
                 });
         }
@@ -175,7 +175,7 @@ internal static class QemuApi
         {
             if (!http.User.CanAdminister())
             {
-                return ApiProblems.Problem(StatusCodes.Status403Forbidden, "forbidden", "Exporting to a path writes a file on the server: that needs the Admin role. Without a body the stream is a download.");
+                return ApiProblems.Problem(StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "Exporting to a path writes a file on the server: that needs the Admin role. Without a body the stream is a download.");
             }
 
             var request = await ReadJsonAsync<ExportVmRequest>(http.Request, cancellationToken);
@@ -244,11 +244,11 @@ internal static class QemuApi
             return IsDiskFull(ex)
                 ? ApiProblems.Problem(
                     StatusCodes.Status507InsufficientStorage,
-                    "insufficient-storage",
+                    ErrorCodes.InsufficientStorage,
                     $"Exporting VM '{target.Name}' to '{Names.Shorten(path)}' ran out of space ({ex.Message}); no file was kept. Free space there or choose another path.")
                 : ApiProblems.Problem(
                     StatusCodes.Status500InternalServerError,
-                    "export-failed",
+                    ErrorCodes.ExportFailed,
                     $"Writing VM '{target.Name}' to '{Names.Shorten(path)}' failed: {ex.Message}");
         }
 

@@ -1,3 +1,5 @@
+using VmConsole.Emulation;
+
 namespace VmConsole.Server.Api;
 
 /// <summary>Field errors of one request, answered as a 400 validation problem with <c>errors</c> and code <c>validation-failed</c>.</summary>
@@ -74,5 +76,5 @@ internal sealed class RequestErrors
     public IResult ToResult() => TypedResults.ValidationProblem(
         _errors,
         detail: string.Join(" ", _errors.Values.SelectMany(messages => messages)),
-        extensions: new Dictionary<string, object?> { ["code"] = "validation-failed" });
+        extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.ValidationFailed });
 }

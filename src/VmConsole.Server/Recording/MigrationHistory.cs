@@ -53,7 +53,7 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
     }
 
     private static DomainException NotFound(string id) =>
-        DomainException.NotFound("migration-not-found", $"No migration with id '{Names.Shorten(id)}'.");
+        DomainException.NotFound(ErrorCodes.MigrationNotFound, $"No migration with id '{Names.Shorten(id)}'.");
 
     private static MigrationDto ToDto(MigrationRecord m)
     {

@@ -1,0 +1,172 @@
+namespace VmConsole.Emulation;
+
+/// <summary>
+/// Every machine-readable error code of the console, in one place: the <c>code</c> of a <see cref="DomainException"/>
+/// and of the API's problem details (DESIGN.md section 8). Stable: clients and the audit log depend on them.
+/// </summary>
+public static class ErrorCodes
+{
+    public const string AddressInUse = "address-in-use";
+
+    public const string BackendExists = "backend-exists";
+
+    public const string BackendInUse = "backend-in-use";
+
+    public const string BackendNotFound = "backend-not-found";
+
+    public const string BadRequest = "bad-request";
+
+    public const string BlockIdTaken = "block-id-taken";
+
+    public const string BlockNotFound = "block-not-found";
+
+    public const string BodyTooLarge = "body-too-large";
+
+    public const string DeleteSelf = "delete-self";
+
+    public const string DestinationNeeded = "destination-needed";
+
+    public const string DeviceExists = "device-exists";
+
+    public const string DeviceNotFound = "device-not-found";
+
+    public const string DuplicateIdstr = "duplicate-idstr";
+
+    public const string ExportFailed = "export-failed";
+
+    public const string FileWithDestinationHost = "file-with-destination-host";
+
+    public const string Forbidden = "forbidden";
+
+    public const string HostCapacity = "host-capacity";
+
+    public const string HostExists = "host-exists";
+
+    public const string HostNotFound = "host-not-found";
+
+    public const string HotplugUnsupported = "hotplug-unsupported";
+
+    public const string IdstrTooLong = "idstr-too-long";
+
+    public const string IllegalPowerTransition = "illegal-power-transition";
+
+    public const string InsufficientStorage = "insufficient-storage";
+
+    public const string InvalidCapacity = "invalid-capacity";
+
+    public const string InvalidCredentials = "invalid-credentials";
+
+    public const string InvalidId = "invalid-id";
+
+    public const string InvalidIdstr = "invalid-idstr";
+
+    public const string InvalidMachine = "invalid-machine";
+
+    public const string InvalidMaxmem = "invalid-maxmem";
+
+    public const string InvalidMemorySize = "invalid-memory-size";
+
+    public const string InvalidName = "invalid-name";
+
+    public const string InvalidPageSize = "invalid-page-size";
+
+    public const string InvalidParameter = "invalid-parameter";
+
+    public const string InvalidPowerAction = "invalid-power-action";
+
+    public const string InvalidRole = "invalid-role";
+
+    public const string InvalidSize = "invalid-size";
+
+    public const string InvalidSlots = "invalid-slots";
+
+    public const string InvalidStream = "invalid-stream";
+
+    public const string InvalidThrottle = "invalid-throttle";
+
+    public const string InvalidUri = "invalid-uri";
+
+    public const string InvalidUsedLength = "invalid-used-length";
+
+    public const string InvalidUserName = "invalid-user-name";
+
+    public const string InvalidWorkingSet = "invalid-working-set";
+
+    public const string InvalidWorkload = "invalid-workload";
+
+    public const string InvalidWorkloadRate = "invalid-workload-rate";
+
+    public const string LastAdmin = "last-admin";
+
+    public const string MachineBlock = "machine-block";
+
+    public const string MaxLengthMismatch = "max-length-mismatch";
+
+    public const string MaxmemExceeded = "maxmem-exceeded";
+
+    public const string MigratableSetFrozen = "migratable-set-frozen";
+
+    public const string MigrationDidNotStop = "migration-did-not-stop";
+
+    public const string MigrationNotFound = "migration-not-found";
+
+    public const string NoFreeSlot = "no-free-slot";
+
+    public const string NoSlots = "no-slots";
+
+    public const string NoSuchRoute = "no-such-route";
+
+    public const string NotPreSwitchover = "not-pre-switchover";
+
+    public const string NotResizeable = "not-resizeable";
+
+    public const string NotRom = "not-rom";
+
+    public const string NotSignedIn = "not-signed-in";
+
+    public const string OutOfRange = "out-of-range";
+
+    public const string RateLimited = "rate-limited";
+
+    public const string SameHost = "same-host";
+
+    public const string SignInThrottled = "sign-in-throttled";
+
+    public const string UnalignedMaxLength = "unaligned-max-length";
+
+    public const string UnalignedUsedLength = "unaligned-used-length";
+
+    public const string UnauthenticatedFlood = "unauthenticated-flood";
+
+    public const string UnmappedAddress = "unmapped-address";
+
+    public const string UnsupportedCapability = "unsupported-capability";
+
+    public const string UnsupportedMediaType = "unsupported-media-type";
+
+    public const string UsedLengthExceedsMax = "used-length-exceeds-max";
+
+    public const string UserExists = "user-exists";
+
+    public const string UserNotFound = "user-not-found";
+
+    public const string ValidationFailed = "validation-failed";
+
+    public const string VmExists = "vm-exists";
+
+    public const string VmInmigrate = "vm-inmigrate";
+
+    public const string VmMigrating = "vm-migrating";
+
+    public const string VmMoving = "vm-moving";
+
+    public const string VmNotFound = "vm-not-found";
+
+    public const string VmNotRunning = "vm-not-running";
+
+    public const string VmShuttingDown = "vm-shutting-down";
+
+    public const string WeakPassword = "weak-password";
+
+    public const string WrongCurrentPassword = "wrong-current-password";
+}
