@@ -93,7 +93,7 @@ internal sealed class ConsoleServer : IAsyncDisposable
         {
             // As deployed: Production (cached static assets, no development-time handlers).
             builder.UseEnvironment("Production");
-            builder.UseContentRoot(RepositoryRoot);
+            builder.UseContentRoot(RepositoryRoot.Path);
             builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={Path.Combine(Directory, "vmconsole.db")}");
             builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
             builder.UseSetting("Logging:LogLevel:Default", "Warning");
@@ -107,18 +107,5 @@ internal sealed class ConsoleServer : IAsyncDisposable
                 builder.ConfigureServices(configureServices);
             }
         }
-    }
-
-    private static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    private static string FindRepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmConsole.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("VmConsole.sln not found above the benchmark's output directory.");
     }
 }

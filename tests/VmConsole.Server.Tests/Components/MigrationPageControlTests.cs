@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
-using VmConsole.Migration.Tests.Engine;
 using VmConsole.Server.Components.Pages;
 
 namespace VmConsole.Server.Tests.Components;

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Identity;
 using VmConsole.Emulation;
 using VmConsole.Server.Accounts;
 
-namespace VmConsole.Server.Tests;
+namespace VmConsole.TestSupport;
 
 /// <summary>
 /// The console in process, on the content root it uses when run for real (the repository's top level),
@@ -21,8 +21,6 @@ public sealed class ConsoleFactory(
 {
     /// <summary>Each console gets its own database, so every test starts from the seed.</summary>
     public string DatabaseFile { get; } = databaseFile ?? Path.Combine(Path.GetTempPath(), $"vmconsole-test-{Guid.NewGuid():N}.db");
-
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public const string AdminPassword = "Test-Admin-Password-1";
 
@@ -66,7 +64,7 @@ public sealed class ConsoleFactory(
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseContentRoot(contentRoot ?? RepositoryRoot);
+        builder.UseContentRoot(contentRoot ?? RepositoryRoot.Path);
         builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
         builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
         if (settings is not null)
@@ -124,20 +122,9 @@ public sealed class ConsoleFactory(
             File.Delete(file);
         }
     }
-
-    private static string FindRepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmConsole.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("VmConsole.sln not found above the test's output directory.");
-    }
 }
 
-internal static class TestChecks
+public static class TestChecks
 {
     public static void ShouldBeTrue(this bool value)
     {

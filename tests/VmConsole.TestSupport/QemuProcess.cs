@@ -5,14 +5,14 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace VmConsole.Migration.Tests.Qemu;
+namespace VmConsole.TestSupport;
 
 /// <summary>
 /// A real qemu-system-x86_64, stopped (-S, so that firmware never writes guest memory), driven over QMP and qtest on
 /// unix sockets in a fresh directory. Every wait is bounded;
 /// disposing kills QEMU and removes the directory. A machine without QEMU fails the test (the test command installs it).
 /// </summary>
-internal sealed class QemuProcess : IAsyncDisposable
+public sealed class QemuProcess : IAsyncDisposable
 {
     public const string Binary = "qemu-system-x86_64";
 
