@@ -67,7 +67,14 @@ public sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWriter
 
             // Held until the test releases it, but not for ever: a test that failed before releasing would otherwise
             // keep its worker here, the engine's disposal would time out, and its error would hide the test's own.
-            await Task.WhenAny(_release.Task, Task.Delay(HoldAtMost)).ConfigureAwait(false);
+            try
+            {
+                await _release.Task.WaitAsync(HoldAtMost).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Never released: the test has failed already; end the stream so that the engine can shut down.
+            }
         }
 
         await inner.CompleteAsync(exception).ConfigureAwait(false);

@@ -65,18 +65,15 @@ public sealed class ConvergenceTests(ITestOutputHelper output)
         // Wait for a few seconds and at least one completed pass (expected-downtime is computed after each pass; the
         // setup's bitmap sync is the first of dirty-sync-count, a pass's the second).
         var started = TimeProvider.System.GetTimestamp();
-        MigrationStats stats;
-        while (true)
-        {
-            await Task.Delay(100);
-            stats = migration.GetStats();
-            if (stats.Status != MigrationStatus.Active || (stats.DirtySyncCount >= 2 && TimeProvider.System.GetElapsedTime(started) >= TimeSpan.FromSeconds(3)))
+        var stats = migration.GetStats();
+        await Eventually.Until(
+            () =>
             {
-                break;
-            }
-
-            Assert.True(TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(20), $"no pass completed in 20 s: {EngineFixture.Describe(migration)}");
-        }
+                stats = migration.GetStats();
+                return stats.Status is not (MigrationStatus.Setup or MigrationStatus.Active) || (stats.DirtySyncCount >= 2 && TimeProvider.System.GetElapsedTime(started) >= TimeSpan.FromSeconds(3));
+            },
+            TimeSpan.FromSeconds(20),
+            () => $"no pass completed: {EngineFixture.Describe(migration)}");
 
         EngineFixture.Record(output, $"no auto-converge after {stats.TotalTime} ms: expected downtime {stats.ExpectedDowntime} ms, syncs {stats.DirtySyncCount}, remaining {stats.Remaining}, dirty rate {stats.DirtyPagesRate:F0} pages/s, mbps {stats.Mbps:F0}");
         Assert.Equal(MigrationStatus.Active, stats.Status);
