@@ -33,15 +33,15 @@ public sealed class EngineFixture : IAsyncDisposable
     // Written by StatusChanged handlers on whatever thread made the change; read by the test after Finished.
     private readonly ConcurrentDictionary<string, ConcurrentQueue<MigrationStatus>> _raised = new(StringComparer.Ordinal);
 
+    private readonly TestEmulator _emulator;
+
     // Per migration: how many events it had once the handler above was attached (written in Started, read after Finished).
     private readonly ConcurrentDictionary<string, int> _eventsAtStart = new(StringComparer.Ordinal);
 
     /// <param name="time">The emulator's and the engine's clock (a fake one for pacing); the system's by default.</param>
     public EngineFixture(TimeProvider? time = null)
     {
-        Emulator = new Emulator(time);
-        Emulator.AddHost("host-a", 64 * Sizes.GiB);
-        Emulator.AddHost("host-b", 64 * Sizes.GiB);
+        _emulator = new TestEmulator(["host-a", "host-b"], 64 * Sizes.GiB, time);
         Engine = new MigrationEngine(Emulator, time);
 
         // Started is raised before the worker runs, so this sees every StatusChanged the worker makes. Only a teardown
@@ -54,7 +54,7 @@ public sealed class EngineFixture : IAsyncDisposable
         };
     }
 
-    public Emulator Emulator { get; }
+    public Emulator Emulator => _emulator.Emulator;
 
     public MigrationEngine Engine { get; }
 
@@ -219,6 +219,6 @@ public sealed class EngineFixture : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Engine.DisposeAsync();
-        Emulator.Dispose();
+        _emulator.Dispose();
     }
 }
