@@ -13,10 +13,16 @@ namespace VmConsole.TestSupport;
 /// <summary>
 /// The console in process, on the content root it uses when run for real (the repository's top level),
 /// or on another one given by a test. Extra settings override appsettings.json. With <c>keepDatabase</c> the
-/// database outlives the console (for a graceful restart on the same file); <c>services</c> replaces services (a fake clock).
+/// database outlives the console (for a graceful restart on the same file); <c>services</c> replaces services (a fake clock);
+/// <c>host</c> configures the host last (the benchmarks' environment and logging).
 /// </summary>
 public sealed class ConsoleFactory(
-    string? contentRoot = null, IDictionary<string, string?>? settings = null, string? databaseFile = null, bool keepDatabase = false, Action<IServiceCollection>? services = null)
+    string? contentRoot = null,
+    IDictionary<string, string?>? settings = null,
+    string? databaseFile = null,
+    bool keepDatabase = false,
+    Action<IServiceCollection>? services = null,
+    Action<IWebHostBuilder>? host = null)
     : WebApplicationFactory<Program>
 {
     /// <summary>Each console gets its own database, so every test starts from the seed.</summary>
@@ -77,6 +83,8 @@ public sealed class ConsoleFactory(
         {
             builder.ConfigureServices(services);
         }
+
+        host?.Invoke(builder);
     }
 
     /// <summary>The header with which a test request says which client address it comes from (the test server has none).</summary>
