@@ -163,13 +163,13 @@ public sealed class HubTests : IAsyncLifetime
 
         await WaitUntilAsync(() => statuses.Contains("active"));
         var from = migration.GetStats().TotalTime;
-        for (var step = 0; step < 40; step++)
-        {
-            var owed = (step + 1) * (Bandwidth / 10);
-            await Eventually.Until(() => migration.GetStats().Transferred >= owed, failure: () => $"{migration.GetStats().Transferred} of {owed} bytes sent");
-            clock.Advance(TimeSpan.FromMilliseconds(100));
-        }
-
+        long Owed() => ((migration.GetStats().TotalTime / 100) + 1) * (Bandwidth / 10);
+        await Eventually.AdvanceUntil(
+            clock,
+            TimeSpan.FromMilliseconds(100),
+            caughtUp: () => migration.GetStats().Transferred >= Owed(),
+            done: () => migration.GetStats().TotalTime >= from + 4_000,
+            failure: () => $"{migration.GetStats().Transferred} of {Owed()} bytes sent");
         var to = migration.GetStats().TotalTime;
         await client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
         await WaitUntilAsync(() => statuses.Contains("cancelled"));

@@ -41,14 +41,19 @@ public static class Eventually
 
     /// <summary>
     /// Moves <paramref name="clock"/> on by <paramref name="step"/> at a time, each step once the code under test has
-    /// caught up with the last one (<paramref name="caughtUp"/> holds), until <paramref name="done"/> holds: fake time
-    /// passes only as fast as the code follows it, however slow the machine.
+    /// caught up with the clock (<paramref name="caughtUp"/> holds, each time within <paramref name="limit"/>), until,
+    /// caught up, <paramref name="done"/> holds: fake time passes only as fast as the code follows it, however slow the machine.
     /// </summary>
     public static async Task AdvanceUntil(FakeTimeProvider clock, TimeSpan step, Func<bool> caughtUp, Func<bool> done, TimeSpan? limit = null, Func<string>? failure = null)
     {
-        while (!done())
+        while (true)
         {
             await Until(caughtUp, limit, failure).ConfigureAwait(false);
+            if (done())
+            {
+                return;
+            }
+
             clock.Advance(step);
         }
     }

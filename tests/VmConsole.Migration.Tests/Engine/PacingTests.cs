@@ -51,28 +51,17 @@ public sealed class PacingTests(ITestOutputHelper output)
         // The fake clock moves one 100 ms window at a time, each once the sender has sent the share of the windows so far
         // and waits for the next one (it stops only when a window has had its share), however slow the machine.
         var started = clock.GetTimestamp();
-        var windows = 0;
-        async Task AdvanceToAsync(int target)
-        {
-            while (true)
-            {
-                var owed = (windows + 1) * (Bandwidth / 10);
-                await Eventually.Until(
-                    () => migration.GetStats().Transferred >= owed || migration.Finished.IsCompleted,
-                    failure: () => $"{migration.GetStats().Transferred} bytes after {windows} windows, {owed} due: {EngineFixture.Describe(migration)}");
-                if (windows == target)
-                {
-                    return;
-                }
+        long Owed() => ((clock.GetElapsedTime(started).Ticks / Window.Ticks) + 1) * (Bandwidth / 10);
+        Task AdvanceToAsync(TimeSpan at) => Eventually.AdvanceUntil(
+            clock,
+            Window,
+            caughtUp: () => migration.GetStats().Transferred >= Owed() || migration.Finished.IsCompleted,
+            done: () => clock.GetElapsedTime(started) >= at,
+            failure: () => $"{migration.GetStats().Transferred} bytes at {clock.GetElapsedTime(started).TotalMilliseconds} ms, {Owed()} due: {EngineFixture.Describe(migration)}");
 
-                clock.Advance(Window);
-                windows++;
-            }
-        }
-
-        await AdvanceToAsync(10);
+        await AdvanceToAsync(TimeSpan.FromSeconds(1));
         var (t1, bytes1) = (clock.GetElapsedTime(started), migration.GetStats().Transferred);
-        await AdvanceToAsync(60);
+        await AdvanceToAsync(TimeSpan.FromSeconds(6));
         var stats = migration.GetStats();
         var (t2, bytes2) = (clock.GetElapsedTime(started), stats.Transferred);
 
