@@ -134,6 +134,10 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
             $"{Leases} leases, {CancelledByGuestResize} cancelled by a guest resize, {CancelledByTeardown} by a shutdown or delete, {RefusedWhileTornDown} refused during teardown";
     }
 
+    /// <summary>Operations the mutators have made so far, whatever their outcome.</summary>
+    private static int Operations(Tally tally) =>
+        tally.Succeeded.Values.Sum() + tally.RefusedByCode.Values.Sum() + tally.Unexpected.Count;
+
     /// <summary>
     /// Takes and releases leases like a cooperating migration: holds each a few milliseconds, or, once
     /// <paramref name="holdUntilCancelled"/> is set, until it is asked to cancel; a cancel request (guest resize,
@@ -218,10 +222,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
         bool Enough() =>
             Volatile.Read(ref stats.Leases) >= 10 && Volatile.Read(ref stats.CancelledByGuestResize) > 0 && Volatile.Read(ref stats.CancelledByTeardown) > 0
             && log.Observations.Count(o => o.Lease is not null) > 200;
-        while (clock.Elapsed < RunFor || (clock.Elapsed < MaxRunFor && !Enough()))
-        {
-            Thread.Sleep(100);
-        }
+        Eventually.Wait(() => clock.Elapsed >= MaxRunFor || (clock.Elapsed >= RunFor && Enough()), MaxRunFor + JoinWithin);
 
         Volatile.Write(ref stop, true);
         var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
@@ -277,15 +278,16 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
             threads.ForEach(t => t.Start());
 
             // Let the race run through a few leases, then make sure the delete meets a lease that is held.
-            Thread.Sleep(300);
+            Eventually.Wait(() => Volatile.Read(ref stats.Leases) >= 3, JoinWithin, () => $"the race took only {stats.Leases} leases");
             holdUntilCancelled.Set();
             Assert.True(holdingUntilCancelled.Wait(JoinWithin), $"The lease holder never took a lease to hold: {stats}");
             var deleting = Stopwatch.StartNew();
             await test.Emulator.DeleteVmAsync(name).WaitAsync(JoinWithin);
             deleting.Stop();
 
-            // The mutators now meet a deleted VM; let them, then stop.
-            Thread.Sleep(100);
+            // The mutators now meet a deleted VM; let them (a hundred operations more), then stop.
+            var opsAtDelete = Operations(tally);
+            Eventually.Wait(() => Operations(tally) >= opsAtDelete + 100, JoinWithin, () => $"the mutators made only {Operations(tally) - opsAtDelete} operations after the delete");
             Volatile.Write(ref stop, true);
             var stuck = threads.Where(t => !t.Join(JoinWithin)).Select(t => t.Name).ToList();
 

@@ -187,7 +187,7 @@ public sealed class PowerTransitionTests
         // Running: 100 ms owe 2,000 pages.
         vm.Start();
         clock.Advance(TimeSpan.FromMilliseconds(100));
-        Assert.True(SpinWait.SpinUntil(() => vm.Workload.PagesWritten >= 2_000, TimeSpan.FromSeconds(10)), "The workload wrote nothing while running.");
+        Eventually.Wait(() => vm.Workload.PagesWritten >= 2_000, TimeSpan.FromSeconds(10), () => "The workload wrote nothing while running");
         Assert.Equal(2_000, vm.Workload.PagesWritten);
 
         // Paused: another second writes nothing.
@@ -199,7 +199,7 @@ public sealed class PowerTransitionTests
         // Resumed: the next 100 ms owe the next 2,000, the pause none.
         vm.Resume();
         clock.Advance(TimeSpan.FromMilliseconds(100));
-        Assert.True(SpinWait.SpinUntil(() => vm.Workload.PagesWritten >= 4_000, TimeSpan.FromSeconds(10)), "The workload did not write again after resume.");
+        Eventually.Wait(() => vm.Workload.PagesWritten >= 4_000, TimeSpan.FromSeconds(10), () => "The workload did not write again after resume");
         Assert.Equal(4_000, Expect.SettledPagesWritten(vm.Workload));
     }
 }

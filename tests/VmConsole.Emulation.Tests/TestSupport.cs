@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using System.Diagnostics;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Hosts;
 using VmConsole.Emulation.Vms;
@@ -14,40 +13,6 @@ namespace VmConsole.Emulation.Tests;
 public sealed class NonParallelCollection
 {
     public const string Name = "Non-parallel (timing and resident memory)";
-}
-
-/// <summary>An emulator with one roomy host, disposed with the test.</summary>
-internal sealed class TestEmulator : IDisposable
-{
-    public const string HostName = "host1";
-
-    /// <param name="time">The emulator's clock (guest pacing, dirty-rate sampling, teardown waits); the system's by default.</param>
-    public TestEmulator(long capacityBytes = 64 * GiB, TimeProvider? time = null)
-    {
-        Emulator = new Emulator(time);
-        Host = Emulator.AddHost(HostName, capacityBytes);
-    }
-
-    public Emulator Emulator { get; }
-
-    public Host Host { get; }
-
-    public static VmDefinition Definition(string name = "vm1", string machine = "q35", long memoryBytes = 512 * MiB) =>
-        new(name, HostName, machine, memoryBytes);
-
-    public Vm CreateQ35(string name = "vm1", long memoryBytes = 512 * MiB, int slots = 0, long maxMemBytes = 0, WorkloadSpec? workload = null, bool start = false) =>
-        Emulator.CreateVm(Definition(name, "q35", memoryBytes) with
-        {
-            Slots = slots,
-            MaxMemBytes = maxMemBytes,
-            Workload = workload ?? WorkloadSpec.Idle,
-            Start = start,
-        });
-
-    /// <summary>A q35 VM with 4 DIMM slots and maxmem 2 GiB, for memory-device tests.</summary>
-    public Vm CreateHotplugQ35(string name = "vm1") => CreateQ35(name, 512 * MiB, slots: 4, maxMemBytes: 2 * GiB);
-
-    public void Dispose() => Emulator.Dispose();
 }
 
 /// <summary>
@@ -156,18 +121,18 @@ internal static class Expect
     /// <summary>Waits for a workload to go quiet (its last batch done) and returns its final page count.</summary>
     public static long SettledPagesWritten(GuestWorkload workload)
     {
-        var stopwatch = Stopwatch.StartNew();
         var last = workload.PagesWritten;
-        var stableReads = 0;
-        while (stableReads < 3)
-        {
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), "The workload kept writing after the VM stopped running.");
-            Thread.Sleep(20);
-            var now = workload.PagesWritten;
-            stableReads = now == last ? stableReads + 1 : 0;
-            last = now;
-        }
-
+        var stableReads = -1;
+        Eventually.Wait(
+            () =>
+            {
+                var now = workload.PagesWritten;
+                stableReads = now == last ? stableReads + 1 : 0;
+                last = now;
+                return stableReads >= 3;
+            },
+            TimeSpan.FromSeconds(5),
+            () => "The workload kept writing after the VM stopped running");
         return last;
     }
 }

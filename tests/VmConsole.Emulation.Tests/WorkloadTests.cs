@@ -43,7 +43,16 @@ public sealed class WorkloadTests : IDisposable
         for (var i = 0; i < steps; i++)
         {
             _clock.Advance(Step);
-            var caughtUp = SpinWait.SpinUntil(() => vm.Workload.PagesWritten >= before + owed, Patience);
+            var caughtUp = true;
+            try
+            {
+                Eventually.Wait(() => vm.Workload.PagesWritten >= before + owed, Patience);
+            }
+            catch (TimeoutException)
+            {
+                caughtUp = false;
+            }
+
             var after = vm.Workload.PagesWritten;
             perStep.Add(after - before);
             before = after;

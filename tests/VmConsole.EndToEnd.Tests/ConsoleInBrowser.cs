@@ -17,17 +17,18 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
-    private readonly Factory _factory = new();
+    // Every test signs in through the form from the same loopback address: the sign-in limit is Server.Tests' to check.
+    private readonly ConsoleFactory _factory = new(settings: new Dictionary<string, string?> { ["RateLimits:SignInBurst"] = "1000" });
     private IPlaywright? _playwright;
 
     public IBrowser Browser { get; private set; } = null!;
 
     public Uri BaseAddress { get; private set; } = null!;
 
-    public Emulator Emulator => _factory.Services.GetRequiredService<Emulator>();
+    public Emulator Emulator => _factory.Emulator;
 
     public static string ScreenshotDirectory { get; } =
-        Environment.GetEnvironmentVariable("VMCONSOLE_SCREENSHOTS") ?? Path.Combine(Factory.RepositoryRoot, "artifacts", "screenshots");
+        Environment.GetEnvironmentVariable("VMCONSOLE_SCREENSHOTS") ?? Path.Combine(RepositoryRoot.Path, "artifacts", "screenshots");
 
     public async Task InitializeAsync()
     {
@@ -51,7 +52,7 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
         Directory.CreateDirectory(ScreenshotDirectory);
     }
 
-    public const string AdminPassword = "E2e-Admin-Password-1";
+    public const string AdminPassword = ConsoleFactory.AdminPassword;
 
     /// <summary>A page signed in as the admin through the sign-in form, as a person would.</summary>
     public async Task<IPage> NewPageAsync()
@@ -95,37 +96,5 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
 
         _playwright?.Dispose();
         await _factory.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var file in new[] { _factory.DatabaseFile, _factory.DatabaseFile + "-wal", _factory.DatabaseFile + "-shm" })
-        {
-            File.Delete(file);
-        }
-    }
-
-    private sealed class Factory : WebApplicationFactory<Program>
-    {
-        public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-        public string DatabaseFile { get; } = Path.Combine(Path.GetTempPath(), $"vmconsole-e2e-{Guid.NewGuid():N}.db");
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            builder.UseContentRoot(RepositoryRoot);
-            builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
-            builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
-            // Every test signs in through the form from the same loopback address: the sign-in limit is Server.Tests' to check.
-            builder.UseSetting("RateLimits:SignInBurst", "1000");
-        }
-
-        private static string FindRepositoryRoot()
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmConsole.sln")))
-            {
-                dir = dir.Parent;
-            }
-
-            return dir?.FullName ?? throw new InvalidOperationException("VmConsole.sln not found above the test's output directory.");
-        }
     }
 }

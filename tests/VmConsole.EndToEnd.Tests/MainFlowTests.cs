@@ -79,15 +79,24 @@ public sealed class MainFlowTests(ConsoleInBrowser console) : IClassFixture<Cons
 
         // web-1's guest writes 2,000 random pages/s over 512 MiB: nearly all distinct pages.
         var seen = new HashSet<string>();
-        for (var i = 0; i < 40 && seen.Count < 3; i++)
+        try
         {
-            var text = (await rate.InnerTextAsync()).Trim();
-            if (double.TryParse(text, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var value) && value > 1000)
-            {
-                seen.Add(text);
-            }
+            await Eventually.UntilAsync(
+                async () =>
+                {
+                    var text = (await rate.InnerTextAsync()).Trim();
+                    if (double.TryParse(text, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var value) && value > 1000)
+                    {
+                        seen.Add(text);
+                    }
 
-            await page.WaitForTimeoutAsync(250);
+                    return seen.Count >= 3;
+                },
+                TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            // Two values are enough; the assertion below says what was seen.
         }
 
         Assert.True(seen.Count >= 2, $"pc.ram's dirty rate should show values near 2,000 that change live; saw {string.Join(", ", seen)}");

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using VmConsole.Emulation.Vms;
-using VmConsole.Migration.Tests.Qemu;
 using static Microsoft.Playwright.Assertions;
 
 namespace VmConsole.EndToEnd.Tests;

@@ -67,13 +67,11 @@ public sealed class AcknowledgedWriteTests
     /// <summary>Waits (60 s at most) until the migration is in <paramref name="status"/>.</summary>
     private static async Task WaitForStatusAsync(CrashingConsole console, string id, string status)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        string? now;
-        while ((now = (string?)(await console.Client.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"]) != status && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
+        string? now = null;
+        await Eventually.UntilAsync(
+            async () => (now = (string?)(await console.Client.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"]) == status,
+            TimeSpan.FromSeconds(60),
+            () => $"{id} is {now}, not {status}");
         Assert.Equal(status, now);
     }
 }

@@ -90,11 +90,7 @@ public sealed class ApiRouteTests : SignedInApiTest
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
         var engine = Factory.Services.GetRequiredService<MigrationEngine>();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (engine.Registry.Get(id).Status != MigrationStatus.PreSwitchover && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
+        await Eventually.Until(() => engine.Registry.Get(id).Status == MigrationStatus.PreSwitchover, TimeSpan.FromSeconds(20), () => $"{id} is {engine.Registry.Get(id).Status}");
 
         var tooEarlyOrLate = await Admin.PostAsync(new Uri("/api/migrations/mig-none/continue", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.NotFound, tooEarlyOrLate.StatusCode);

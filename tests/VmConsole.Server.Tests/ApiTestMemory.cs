@@ -17,34 +17,32 @@ internal static class ApiTestMemory
     /// <summary>Waits (bounded) until the audit log of <paramref name="vm"/> has an entry that <paramref name="match"/> accepts; the log is written in the background.</summary>
     public static async Task<JsonNode> WaitForAuditAsync(HttpClient admin, string vm, Func<JsonNode, bool> match)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var entries = (await admin.GetFromJsonAsync<JsonArray>($"/api/audit?vm={vm}"))!;
-            if (entries.FirstOrDefault(e => match(e!)) is { } found)
+        JsonArray entries = [];
+        JsonNode? found = null;
+        await Eventually.UntilAsync(
+            async () =>
             {
-                return found;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"no such audit entry for {vm}: {entries.ToJsonString()}");
-            await Task.Delay(50);
-        }
+                entries = (await admin.GetFromJsonAsync<JsonArray>($"/api/audit?vm={vm}"))!;
+                found = entries.FirstOrDefault(e => match(e!));
+                return found is not null;
+            },
+            TimeSpan.FromSeconds(10),
+            () => $"no such audit entry for {vm}: {entries.ToJsonString()}");
+        return found!;
     }
 
     /// <summary>Polls GET /api/migrations/{id} until the status is final; the last answer.</summary>
     public static async Task<JsonObject> WaitForMigrationAsync(HttpClient client, string id)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var migration = (await client.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
-            if (migration["status"]!.GetValue<string>() is "completed" or "failed" or "cancelled")
+        JsonObject migration = [];
+        await Eventually.UntilAsync(
+            async () =>
             {
-                return migration;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"migration {id} still {migration["status"]} after 60 s");
-            await Task.Delay(50);
-        }
+                migration = (await client.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!;
+                return migration["status"]!.GetValue<string>() is "completed" or "failed" or "cancelled";
+            },
+            TimeSpan.FromSeconds(60),
+            () => $"migration {id} still {migration["status"]}");
+        return migration;
     }
 }

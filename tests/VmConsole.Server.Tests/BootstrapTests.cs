@@ -88,7 +88,7 @@ public sealed partial class BootstrapTests
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
-            builder.UseContentRoot(ConsoleFactory.RepositoryRoot);
+            builder.UseContentRoot(RepositoryRoot.Path);
             builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={database}");
             builder.ConfigureLogging(logging => logging.AddProvider(new Capture(lines)));
         }

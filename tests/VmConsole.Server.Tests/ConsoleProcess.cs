@@ -103,33 +103,30 @@ public sealed class ConsoleProcess : IDisposable
     {
         // A first render can take seconds on a busy machine: a short timeout would only abort it and start it again.
         using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
+        await Eventually.UntilAsync(
+            async () =>
             {
-                throw new InvalidOperationException($"The console exited with {_process.ExitCode}:\n{Output}");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync(new Uri("login", UriKind.Relative));
-                if (response.StatusCode == HttpStatusCode.OK)
+                if (_process.HasExited)
                 {
-                    return;
+                    throw new InvalidOperationException($"The console exited with {_process.ExitCode}:\n{Output}");
                 }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
 
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"The console did not answer within 60 s:\n{Output}");
+                try
+                {
+                    using var response = await client.GetAsync(new Uri("login", UriKind.Relative));
+                    return response.StatusCode == HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+                catch (TaskCanceledException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(60),
+            () => $"The console did not answer:\n{Output}");
     }
 
     private void Append(string? line)

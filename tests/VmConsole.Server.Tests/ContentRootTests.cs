@@ -12,7 +12,7 @@ public sealed class ContentRootTests
     [Fact]
     public void Resolve_NoArguments_IsTheRepositoryTopLevel()
     {
-        Assert.Equal(ConsoleFactory.RepositoryRoot, ContentRoot.Resolve([]));
+        Assert.Equal(RepositoryRoot.Path, ContentRoot.Resolve([]));
     }
 
     [Fact]
@@ -31,16 +31,16 @@ public sealed class ContentRootTests
 
         response.EnsureSuccessStatusCode();
         Assert.Equal("text/css", response.Content.Headers.ContentType?.MediaType);
-        var expected = await File.ReadAllTextAsync(Path.Combine(ConsoleFactory.RepositoryRoot, "wwwroot", "css", "app.css"));
+        var expected = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "wwwroot", "css", "app.css"));
         Assert.Equal(expected, await response.Content.ReadAsStringAsync());
         var environment = factory.Services.GetRequiredService<IWebHostEnvironment>();
-        Assert.Equal(Path.Combine(ConsoleFactory.RepositoryRoot, "wwwroot"), environment.WebRootPath);
+        Assert.Equal(Path.Combine(RepositoryRoot.Path, "wwwroot"), environment.WebRootPath);
     }
 
     [Fact]
     public async Task Seed_TopLevelAppsettings_IsTheInventoryTheConsoleShows()
     {
-        var seed = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(ConsoleFactory.RepositoryRoot, "appsettings.json")))!["Emulator"]!["Seed"]!;
+        var seed = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "appsettings.json")))!["Emulator"]!["Seed"]!;
         await using var factory = new ConsoleFactory();
         using var client = factory.CreateClient();
 
@@ -66,7 +66,7 @@ public sealed class ContentRootTests
         var root = Directory.CreateTempSubdirectory("vmconsole-root-");
         try
         {
-            var settings = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(ConsoleFactory.RepositoryRoot, "appsettings.json")))!;
+            var settings = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "appsettings.json")))!;
             settings["Emulator"]!["Seed"]!["Hosts"]![0]!["MemoryGiB"] = 48;
             settings["Emulator"]!["Seed"]!["Hosts"]![0]!["Name"] = "lab-host";
             settings["Emulator"]!["Seed"]!["Vms"] = new JsonArray();

@@ -4,6 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using VmConsole.Migration.Engine;
 using VmConsole.Server.Api;
 using VmConsole.Server.Hubs;
 
@@ -23,11 +26,13 @@ public sealed class HubTests : IAsyncLifetime
         _client = await _factory.CreateSignedInClientAsync(VmConsole.Server.Accounts.Roles.Operator);
     }
 
-    private HubConnection Connect(string? cookie) => new HubConnectionBuilder()
-        .WithUrl(new Uri(_factory.Server.BaseAddress, ConsoleHub.Path), options =>
+    private HubConnection Connect(string? cookie) => Connect(_factory, cookie);
+
+    private static HubConnection Connect(ConsoleFactory factory, string? cookie) => new HubConnectionBuilder()
+        .WithUrl(new Uri(factory.Server.BaseAddress, ConsoleHub.Path), options =>
         {
             options.Transports = HttpTransportType.LongPolling;
-            options.HttpMessageHandlerFactory = _ => _factory.Server.CreateHandler();
+            options.HttpMessageHandlerFactory = _ => factory.Server.CreateHandler();
             if (cookie is not null)
             {
                 options.Headers["Cookie"] = cookie;
@@ -126,38 +131,60 @@ public sealed class HubTests : IAsyncLifetime
         await client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
     }
 
+    /// <remarks>
+    /// The console runs on a fake clock here: the progress rate is counted over four seconds of it, moved on 100 ms at
+    /// a time once the migration has sent the share of the windows so far, so the count does not depend on the machine.
+    /// </remarks>
     [Fact]
     public async Task Hub_SubscribedToVmMigrationAndEverything_ReceivesEachEventOnceAndAtMostTenProgressASecond()
     {
-        var progress = new ConcurrentQueue<(MigrationDto Dto, long At)>();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var factory = new ConsoleFactory(services: services => services.AddSingleton<TimeProvider>(clock));
+        await using var connection = Connect(factory, await factory.SignInCookieAsync(VmConsole.Server.Accounts.Roles.Viewer));
+        await connection.StartAsync();
+        using var client = await factory.CreateSignedInClientAsync(VmConsole.Server.Accounts.Roles.Operator);
+        var progress = new ConcurrentQueue<MigrationDto>();
         var statuses = new ConcurrentQueue<string>();
         var audits = new ConcurrentQueue<AuditEntryDto>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        _connection.On<MigrationDto>(nameof(IConsoleClient.MigrationProgress), m => progress.Enqueue((m, clock.ElapsedMilliseconds)));
-        _connection.On<MigrationDto>(nameof(IConsoleClient.MigrationStatusChanged), m => statuses.Enqueue(m.Status));
-        _connection.On<AuditEntryDto>(nameof(IConsoleClient.AuditAppended), audits.Enqueue);
-        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeAll));
-        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "db-1");
+        connection.On<MigrationDto>(nameof(IConsoleClient.MigrationProgress), progress.Enqueue);
+        connection.On<MigrationDto>(nameof(IConsoleClient.MigrationStatusChanged), m => statuses.Enqueue(m.Status));
+        connection.On<AuditEntryDto>(nameof(IConsoleClient.AuditAppended), audits.Enqueue);
+        await connection.InvokeAsync(nameof(ConsoleHub.SubscribeAll));
+        await connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "db-1");
 
         // 8 MB/s of dirtying against 1 MiB/s: it cannot converge, so progress keeps coming until cancelled.
-        using var admin = await _factory.CreateSignedInClientAsync();
+        const long Bandwidth = 1048576;
+        using var admin = await factory.CreateSignedInClientAsync();
         (await admin.PutAsync(new Uri("/api/vms/db-1/workload", UriKind.Relative), Json("{\"kind\":\"uniform\",\"pagesPerSecond\":2000}"))).EnsureSuccessStatusCode();
-        var response = await _client.PostAsync(new Uri("/api/migrations", UriKind.Relative), Json("{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}"));
+        var response = await client.PostAsync(new Uri("/api/migrations", UriKind.Relative), Json("{\"vm\":\"db-1\",\"destinationHost\":\"host-b\",\"parameters\":{\"maxBandwidth\":1048576}}"));
         var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
-        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeMigration), id);
+        await connection.InvokeAsync(nameof(ConsoleHub.SubscribeMigration), id);
+        var migration = factory.Services.GetRequiredService<MigrationEngine>().Registry.Get(id);
 
         await WaitUntilAsync(() => statuses.Contains("active"));
-        var from = clock.ElapsedMilliseconds;
-        await Task.Delay(TimeSpan.FromSeconds(4));
-        var to = clock.ElapsedMilliseconds;
-        await _client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
+        var from = migration.GetStats().TotalTime;
+        long Owed() => ((migration.GetStats().TotalTime / 100) + 1) * (Bandwidth / 10);
+        await Eventually.AdvanceUntil(
+            clock,
+            TimeSpan.FromMilliseconds(100),
+            caughtUp: () => migration.GetStats().Transferred >= Owed(),
+            done: () => migration.GetStats().TotalTime >= from + 4_000,
+            failure: () => $"{migration.GetStats().Transferred} of {Owed()} bytes sent");
+        var to = migration.GetStats().TotalTime;
+        await client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null);
         await WaitUntilAsync(() => statuses.Contains("cancelled"));
-        await Task.Delay(300);
 
-        var window = progress.Where(p => p.Dto.Id == id && p.At >= from && p.At < to).ToList();
+        // The final report may wait for the clock (reports are 100 ms apart); then a later event marks the end of what
+        // the migration sent: messages reach a connection in the order they were sent.
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        await WaitUntilAsync(() => progress.Any(p => p.Id == id && p.Status == "cancelled"));
+        (await admin.PostAsync(new Uri("/api/vms/tiny-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"))).EnsureSuccessStatusCode();
+        await WaitUntilAsync(() => audits.Any(a => a.Vm == "tiny-1"));
+
+        var window = progress.Where(p => p.Id == id && p.TotalTime >= from && p.TotalTime < to).ToList();
         var perSecond = window.Count / ((to - from) / 1000.0);
         Assert.InRange(perSecond, 3, 12);
-        var copies = progress.GroupBy(p => (p.Dto.Status, p.Dto.TotalTime, p.Dto.Ram.Transferred, p.Dto.Ram.DirtySyncCount)).Max(g => g.Count());
+        var copies = progress.GroupBy(p => (p.Status, p.TotalTime, p.Ram.Transferred, p.Ram.DirtySyncCount)).Max(g => g.Count());
         Assert.Equal(1, copies);
         Assert.Equal(1, statuses.Count(s => s == "active"));
         Assert.Equal(1, statuses.Count(s => s == "cancelled"));
@@ -210,7 +237,10 @@ public sealed class HubTests : IAsyncLifetime
         (await admin.PostAsync(new Uri("/api/vms/web-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"))).EnsureSuccessStatusCode();
         (await admin.PostAsync(new Uri("/api/vms/tiny-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"))).EnsureSuccessStatusCode();
         await WaitUntilAsync(() => seen.Contains("audit:tiny-1"));
-        await Task.Delay(200);
+
+        // A later event about tiny-1 marks the end: whatever the hub sent about web-1 has arrived by then.
+        (await admin.PostAsync(new Uri("/api/vms/tiny-1/power", UriKind.Relative), Json("{\"action\":\"resume\"}"))).EnsureSuccessStatusCode();
+        await WaitUntilAsync(() => seen.Count(s => s == "audit:tiny-1") >= 2);
 
         Assert.DoesNotContain("web-1", seen);
         Assert.DoesNotContain("audit:web-1", seen);
@@ -219,13 +249,6 @@ public sealed class HubTests : IAsyncLifetime
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for a hub message");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) =>
+        Eventually.Until(condition, TimeSpan.FromSeconds(30), () => "a hub message");
 }

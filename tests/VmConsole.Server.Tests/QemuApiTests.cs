@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.SignalR.Client;
 using VmConsole.Server.Accounts;
 using VmConsole.Server.Api;
 using VmConsole.Server.Hubs;
-using VmConsole.Migration.Tests.Qemu;
 
 namespace VmConsole.Server.Tests;
 

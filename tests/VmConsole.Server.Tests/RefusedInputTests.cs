@@ -170,18 +170,18 @@ public sealed class RefusedInputTests : SignedInApiTest
     /// <summary>Waits (bounded) for an entry of the whole audit log, whatever VM it names (a refused import may name none).</summary>
     private async Task<JsonNode> WaitForAuditAsync(Func<JsonNode, bool> match)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var entries = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit"))!;
-            if (entries.FirstOrDefault(e => match(e!)) is { } found)
+        JsonArray entries = [];
+        JsonNode? found = null;
+        await Eventually.UntilAsync(
+            async () =>
             {
-                return found;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"no such audit entry: {entries.ToJsonString()}");
-            await Task.Delay(50);
-        }
+                entries = (await Admin.GetFromJsonAsync<JsonArray>("/api/audit"))!;
+                found = entries.FirstOrDefault(e => match(e!));
+                return found is not null;
+            },
+            TimeSpan.FromSeconds(10),
+            () => $"no such audit entry: {entries.ToJsonString()}");
+        return found!;
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -28,11 +28,7 @@ public sealed class RestartRecoveryTests : IDisposable
             Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
 
             // Wait until the writer has stored some progress, then pull the plug.
-            var deadline = DateTime.UtcNow.AddSeconds(15);
-            while ((await client.GetFromJsonAsync<JsonArray>($"api/migrations/{id}/samples"))!.Count < 2 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200);
-            }
+            await Eventually.UntilAsync(async () => (await client.GetFromJsonAsync<JsonArray>($"api/migrations/{id}/samples"))!.Count >= 2, TimeSpan.FromSeconds(15), () => $"fewer than two samples of {id} stored");
 
             Assert.Equal("active", (string?)(await client.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"]);
             first.Kill();

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using VmConsole.Migration.Tests.Qemu;
 
 namespace VmConsole.Benchmarks.Engine;
 

@@ -1,4 +1,3 @@
-using System.Reflection;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
@@ -176,9 +175,8 @@ public sealed class MicroSuite : IBenchmarkSuite
     /// <summary>The repository's git-ignored artifacts/ folder, or the run's scratch directory when the build does not say where that is.</summary>
     private static string ArtifactsPath(BenchmarkOptions options)
     {
-        var root = typeof(MicroSuite).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "VmConsoleRoot")?.Value;
-        return root is { Length: > 0 } && Directory.Exists(root)
+        var root = RepositoryRoot.TryFind();
+        return root is not null
             ? Path.Combine(root, "artifacts", "benchmarks", "micro")
             : Path.Combine(options.WorkDirectory, "micro");
     }

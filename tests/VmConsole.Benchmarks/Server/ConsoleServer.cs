@@ -16,13 +16,15 @@ namespace VmConsole.Benchmarks.Server;
 /// </summary>
 internal sealed class ConsoleServer : IAsyncDisposable
 {
-    public const string AdminPassword = "Bench-Admin-Password-1";
+    public const string AdminPassword = ConsoleFactory.AdminPassword;
 
-    private readonly Factory _factory;
+    private readonly ConsoleFactory _factory;
+    private readonly string _directory;
 
-    private ConsoleServer(Factory factory, Uri baseAddress)
+    private ConsoleServer(ConsoleFactory factory, string directory, Uri baseAddress)
     {
         _factory = factory;
+        _directory = directory;
         BaseAddress = baseAddress;
     }
 
@@ -34,13 +36,26 @@ internal sealed class ConsoleServer : IAsyncDisposable
     public static ConsoleServer Start(string workDirectory, Action<IServiceCollection>? configureServices = null)
     {
         var directory = Directory.CreateDirectory(Path.Combine(workDirectory, $"console-{Guid.NewGuid():N}")).FullName;
-        var factory = new Factory(directory, configureServices);
+        var factory = new ConsoleFactory(
+            databaseFile: Path.Combine(directory, "vmconsole.db"),
+            services: configureServices,
+            host: builder =>
+            {
+                // As deployed: Production (cached static assets, no development-time handlers).
+                builder.UseEnvironment("Production");
+                builder.UseSetting("Logging:LogLevel:Default", "Warning");
+                builder.ConfigureLogging(logging =>
+                {
+                    logging.ClearProviders();
+                    logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+                });
+            });
         try
         {
             factory.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
             factory.StartServer();
             var addresses = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
-            var server = new ConsoleServer(factory, new Uri(addresses.Addresses.First()));
+            var server = new ConsoleServer(factory, directory, new Uri(addresses.Addresses.First()));
             Console.Error.WriteLine($"console on {server.BaseAddress} ({factory.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostEnvironment>().EnvironmentName})");
             return server;
         }
@@ -81,44 +96,6 @@ internal sealed class ConsoleServer : IAsyncDisposable
     {
         await _factory.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_factory.Directory, recursive: true);
-    }
-
-    // Any type of the server's assembly names its entry point; its Program would clash with the runner's own.
-    private sealed class Factory(string directory, Action<IServiceCollection>? configureServices) : WebApplicationFactory<VmConsole.Server.Hubs.ConsoleHub>
-    {
-        public string Directory { get; } = directory;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            // As deployed: Production (cached static assets, no development-time handlers).
-            builder.UseEnvironment("Production");
-            builder.UseContentRoot(RepositoryRoot);
-            builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={Path.Combine(Directory, "vmconsole.db")}");
-            builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
-            builder.UseSetting("Logging:LogLevel:Default", "Warning");
-            builder.ConfigureLogging(logging =>
-            {
-                logging.ClearProviders();
-                logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
-            });
-            if (configureServices is not null)
-            {
-                builder.ConfigureServices(configureServices);
-            }
-        }
-    }
-
-    private static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    private static string FindRepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmConsole.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("VmConsole.sln not found above the benchmark's output directory.");
+        Directory.Delete(_directory, recursive: true);
     }
 }

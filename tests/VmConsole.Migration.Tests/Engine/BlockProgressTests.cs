@@ -44,27 +44,31 @@ public sealed class BlockProgressTests
         var consistent = 0;
         long firstSent = -1;
         long lastSent = 0;
-        var started = TimeProvider.System.GetTimestamp();
-        while (TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(2))
-        {
-            var before = migration.GetStats().Remaining;
-            var progress = migration.GetBlockProgress();
-            var after = migration.GetStats();
-            Assert.Equal(MigrationStatus.Active, after.Status);
-            Assert.NotEmpty(progress);
-            var sent = progress.Sum(p => p.SentBytes);
-            Assert.True(sent <= (after.Normal + after.Duplicate) * 4096, $"sent {sent} bytes, counted {after.Normal + after.Duplicate} pages");
-            Assert.All(progress, p => Assert.InRange(p.RemainingBytes, 0, p.UsedLength));
-            if (before == after.Remaining)
-            {
-                Assert.Equal(after.Remaining, progress.Sum(p => p.RemainingBytes));
-                consistent++;
-            }
 
-            firstSent = firstSent < 0 ? sent : firstSent;
-            lastSent = sent;
-            await Task.Delay(10);
-        }
+        // Sampled while the migration runs, until twenty samples caught ram.remaining still and the sent bytes grew.
+        await Eventually.Until(
+            () =>
+            {
+                var before = migration.GetStats().Remaining;
+                var progress = migration.GetBlockProgress();
+                var after = migration.GetStats();
+                Assert.Equal(MigrationStatus.Active, after.Status);
+                Assert.NotEmpty(progress);
+                var sent = progress.Sum(p => p.SentBytes);
+                Assert.True(sent <= (after.Normal + after.Duplicate) * 4096, $"sent {sent} bytes, counted {after.Normal + after.Duplicate} pages");
+                Assert.All(progress, p => Assert.InRange(p.RemainingBytes, 0, p.UsedLength));
+                if (before == after.Remaining)
+                {
+                    Assert.Equal(after.Remaining, progress.Sum(p => p.RemainingBytes));
+                    consistent++;
+                }
+
+                firstSent = firstSent < 0 ? sent : firstSent;
+                lastSent = sent;
+                return consistent >= 20 && lastSent > firstSent;
+            },
+            TimeSpan.FromSeconds(20),
+            () => $"{consistent} samples where ram.remaining held still; sent bytes {firstSent} -> {lastSent}");
 
         Assert.True(consistent >= 20, $"only {consistent} samples where ram.remaining held still");
         Assert.True(lastSent > firstSent, $"sent bytes did not grow: {firstSent} -> {lastSent}");

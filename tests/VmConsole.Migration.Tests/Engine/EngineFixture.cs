@@ -33,14 +33,16 @@ public sealed class EngineFixture : IAsyncDisposable
     // Written by StatusChanged handlers on whatever thread made the change; read by the test after Finished.
     private readonly ConcurrentDictionary<string, ConcurrentQueue<MigrationStatus>> _raised = new(StringComparer.Ordinal);
 
+    private readonly TestEmulator _emulator;
+
     // Per migration: how many events it had once the handler above was attached (written in Started, read after Finished).
     private readonly ConcurrentDictionary<string, int> _eventsAtStart = new(StringComparer.Ordinal);
 
-    public EngineFixture()
+    /// <param name="time">The emulator's and the engine's clock (a fake one for pacing); the system's by default.</param>
+    public EngineFixture(TimeProvider? time = null)
     {
-        Emulator.AddHost("host-a", 64 * Sizes.GiB);
-        Emulator.AddHost("host-b", 64 * Sizes.GiB);
-        Engine = new MigrationEngine(Emulator);
+        _emulator = new TestEmulator(["host-a", "host-b"], 64 * Sizes.GiB, time);
+        Engine = new MigrationEngine(Emulator, time);
 
         // Started is raised before the worker runs, so this sees every StatusChanged the worker makes. Only a teardown
         // (shutdown, delete) that cancels between the lease being taken and Started can change the state before it.
@@ -52,7 +54,7 @@ public sealed class EngineFixture : IAsyncDisposable
         };
     }
 
-    public Emulator Emulator { get; } = new();
+    public Emulator Emulator => _emulator.Emulator;
 
     public MigrationEngine Engine { get; }
 
@@ -85,15 +87,8 @@ public sealed class EngineFixture : IAsyncDisposable
     }
 
     /// <summary>Waits until the guest has written <paramref name="pages"/> pages (its memory holds data), at most 20 s.</summary>
-    public static async Task WaitForPagesWrittenAsync(Vm vm, long pages)
-    {
-        var started = TimeProvider.System.GetTimestamp();
-        while (vm.Workload.PagesWritten < pages)
-        {
-            Assert.True(TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(20), $"the guest of {vm.Name} wrote only {vm.Workload.PagesWritten} of {pages} pages in 20 s");
-            await Task.Delay(20);
-        }
-    }
+    public static Task WaitForPagesWrittenAsync(Vm vm, long pages) =>
+        Eventually.Until(() => vm.Workload.PagesWritten >= pages, TimeSpan.FromSeconds(20), () => $"the guest of {vm.Name} wrote only {vm.Workload.PagesWritten} of {pages} pages");
 
     /// <summary>
     /// Completes once <paramref name="migration"/> has been in <paramref name="status"/> (event-driven, no polling);
@@ -224,6 +219,6 @@ public sealed class EngineFixture : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Engine.DisposeAsync();
-        Emulator.Dispose();
+        _emulator.Dispose();
     }
 }

@@ -366,7 +366,10 @@ public sealed class MigrationLifecycleTests
                 Parameters = MigrationParameters.Default with { MaxBandwidth = 64 * Sizes.MiB, DowntimeLimit = 10 },
             });
             await EngineFixture.WaitForStatusAsync(migration, MigrationStatus.Active, Bound);
-            await Task.Delay(random.Next(0, 400));
+
+            // A random moment of the stream, measured in what was sent (up to a pass and a half), not in time.
+            var sent = random.NextInt64(0, 24 * Sizes.MiB);
+            await Eventually.Until(() => migration.GetStats().Transferred >= sent || migration.Finished.IsCompleted, Bound, () => $"run {run}: {EngineFixture.Describe(migration)}");
 
             source.GuestResize(tables.Id, tables.UsedLength == 4 * Sizes.KiB ? (4 + (4 * random.NextInt64(1, 500))) * Sizes.KiB : 4 * Sizes.KiB);
 

@@ -143,8 +143,7 @@ public sealed class TeardownTests(Xunit.Abstractions.ITestOutputHelper output)
             await shutdown.WaitAsync(Bound);
             if (migration is not null)
             {
-                var ended = await Task.WhenAny(migration.Finished, Task.Delay(Bound));
-                Assert.True(ended == migration.Finished, $"run {run}: {EngineFixture.Describe(migration)} outlived the shutdown");
+                await Eventually.Until(() => migration.Finished.IsCompleted, Bound, () => $"run {run}: {EngineFixture.Describe(migration)} outlived the shutdown");
                 Assert.Equal(MigrationStatus.Cancelled, migration.Status);
                 fixture.AssertLegalHistory(migration);
             }

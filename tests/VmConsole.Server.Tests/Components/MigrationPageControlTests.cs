@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
-using VmConsole.Migration.Tests.Engine;
 using VmConsole.Server.Components.Pages;
 
 namespace VmConsole.Server.Tests.Components;
@@ -44,8 +43,8 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
             Assert.Equal("0 B", Fact(cut, "Transferred"));
             Assert.Equal(Sizes.Format(migration.Total), Fact(cut, "Remaining"));
 
-            // Held at the setup's flush: nothing moves however long the page waits.
-            await Task.Delay(500);
+            // Held at the setup's flush: nothing moves, whenever the page renders again.
+            RenderAgain(cut, migration);
             Assert.Equal("0 B", Fact(cut, "Transferred"));
             Assert.Equal(0, migration.GetStats().Transferred);
 
@@ -57,7 +56,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
             Assert.NotEqual(0, moved);
             cut.WaitForAssertion(() => Assert.Equal(Sizes.Format(moved), Fact(cut, "Transferred")));
 
-            await Task.Delay(500);
+            RenderAgain(cut, migration);
             Assert.Equal(moved, migration.GetStats().Transferred);
             Assert.Equal(Sizes.Format(moved), Fact(cut, "Transferred"));
         }
@@ -84,7 +83,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
             // The worker has seen the cancel and is held while it ends the stream: the migration stays in cancelling.
             await writer.Unwinding.WaitAsync(TimeSpan.FromSeconds(10));
             cut.WaitForAssertion(() => Assert.Equal("cancelling", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")));
-            await Task.Delay(300);
+            RenderAgain(cut, migration);
             Assert.Contains("Cancelling...", cut.Find("[data-testid='migration-cancelling']").TextContent, StringComparison.Ordinal);
             Assert.Empty(cut.FindAll("[data-testid='migration-cancel']"));
             Assert.Equal(MigrationStatus.Cancelling, migration.Status);
@@ -110,6 +109,14 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
         CreateVm("vm1", memoryMiB: 32);
         var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
         return (migration, await channels.For(migration).WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>Has the page render again (a progress report, as the worker would send) and waits for that render.</summary>
+    private static void RenderAgain(IRenderedComponent<MigrationPage> cut, VmConsole.Migration.Engine.PrecopyMigration migration)
+    {
+        var renders = cut.RenderCount;
+        migration.ReportProgress();
+        cut.WaitForAssertion(() => Assert.True(cut.RenderCount > renders), TimeSpan.FromSeconds(10));
     }
 
     private static string Fact(IRenderedComponent<MigrationPage> cut, string label) =>
@@ -149,13 +156,5 @@ public sealed class MigrationPageRefusalTests : ConsoleComponentContext
         Assert.Contains(ActionLog.Lines, l => l is { Action: "UI continue migration", Code: "not-pre-switchover" });
     }
 
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var until = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "timed out");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitForAsync(Func<bool> condition) => Eventually.Until(condition, TimeSpan.FromSeconds(20));
 }

@@ -53,13 +53,5 @@ public sealed class MigrationsPageTests : PersistedConsoleContext
         cut.FindAll("[data-testid='migrations-table'] tbody tr").Single(r => r.TextContent.Contains(id, StringComparison.Ordinal))
             .QuerySelector(".mud-chip")!.TextContent.Trim();
 
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var until = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "timed out");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitForAsync(Func<bool> condition) => Eventually.Until(condition, TimeSpan.FromSeconds(20));
 }

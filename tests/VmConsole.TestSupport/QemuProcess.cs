@@ -5,14 +5,14 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace VmConsole.Migration.Tests.Qemu;
+namespace VmConsole.TestSupport;
 
 /// <summary>
 /// A real qemu-system-x86_64, stopped (-S, so that firmware never writes guest memory), driven over QMP and qtest on
 /// unix sockets in a fresh directory. Every wait is bounded;
 /// disposing kills QEMU and removes the directory. A machine without QEMU fails the test (the test command installs it).
 /// </summary>
-internal sealed class QemuProcess : IAsyncDisposable
+public sealed class QemuProcess : IAsyncDisposable
 {
     public const string Binary = "qemu-system-x86_64";
 
@@ -195,63 +195,52 @@ internal sealed class QemuProcess : IAsyncDisposable
         return Convert.FromHexString(reply["OK 0x".Length..].Trim());
     }
 
-    /// <summary>Polls query-migrate until completed (or throws on failed), at most 60 s.</summary>
+    /// <summary>Waits (bounded, 60 s) until query-migrate says completed, or throws on failed.</summary>
     public async Task<JsonNode> WaitMigrationAsync()
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var info = (await QmpAsync("query-migrate"))!;
-            var status = info["status"]?.GetValue<string>();
-            if (status == "completed")
+        JsonNode info = null!;
+        string? status = null;
+        await Eventually.UntilAsync(
+            async () =>
             {
-                return info;
-            }
-
-            if (status is "failed" or "cancelled")
-            {
-                throw new InvalidOperationException($"QEMU migration {status}: {info["error-desc"]}; stderr: {Stderr}");
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"QEMU migration still '{status}' after 60 s; stderr: {Stderr}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
-    /// <summary>Waits (bounded) until QEMU has left inmigrate; its run state.</summary>
-    public async Task<string> WaitIncomingDoneAsync()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"QEMU exited with {_process.ExitCode}: {Stderr}");
-            }
-
-            var status = (await QmpAsync("query-status"))!["status"]!.GetValue<string>();
-            if (status != "inmigrate")
-            {
-                var migrate = await QmpAsync("query-migrate");
-                if (migrate?["status"]?.GetValue<string>() is "failed")
+                info = (await QmpAsync("query-migrate"))!;
+                status = info["status"]?.GetValue<string>();
+                if (status is "failed" or "cancelled")
                 {
-                    throw new InvalidOperationException($"QEMU incoming migration failed: {migrate["error-desc"]}; stderr: {Stderr}");
+                    throw new InvalidOperationException($"QEMU migration {status}: {info["error-desc"]}; stderr: {Stderr}");
                 }
 
-                return status;
-            }
+                return status == "completed";
+            },
+            TimeSpan.FromSeconds(60),
+            () => $"QEMU migration still '{status}'; stderr: {Stderr}");
+        return info;
+    }
 
-            if (DateTime.UtcNow > deadline)
+    /// <summary>Waits (bounded, 60 s) until QEMU has left inmigrate; its run state.</summary>
+    public async Task<string> WaitIncomingDoneAsync()
+    {
+        string status = "inmigrate";
+        await Eventually.UntilAsync(
+            async () =>
             {
-                throw new TimeoutException($"QEMU still in inmigrate after 60 s; stderr: {Stderr}");
-            }
+                if (_process.HasExited)
+                {
+                    throw new InvalidOperationException($"QEMU exited with {_process.ExitCode}: {Stderr}");
+                }
 
-            await Task.Delay(50);
+                status = (await QmpAsync("query-status"))!["status"]!.GetValue<string>();
+                return status != "inmigrate";
+            },
+            TimeSpan.FromSeconds(60),
+            () => $"QEMU still in inmigrate; stderr: {Stderr}");
+        var migrate = await QmpAsync("query-migrate");
+        if (migrate?["status"]?.GetValue<string>() is "failed")
+        {
+            throw new InvalidOperationException($"QEMU incoming migration failed: {migrate["error-desc"]}; stderr: {Stderr}");
         }
+
+        return status;
     }
 
     public async ValueTask DisposeAsync()
@@ -291,30 +280,36 @@ internal sealed class QemuProcess : IAsyncDisposable
     private async Task<string> ReadQmpLineAsync() =>
         await _qmpIn!.ReadLineAsync().WaitAsync(Timeout) ?? throw new InvalidOperationException($"QMP closed; stderr: {Stderr}");
 
+    /// <summary>Connects to a socket QEMU is about to listen on (bounded, 15 s).</summary>
     private async Task<(StreamReader, StreamWriter)> ConnectAsync(string path)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
-        {
-            if (_process.HasExited)
+        Socket? connected = null;
+        await Eventually.UntilAsync(
+            async () =>
             {
-                throw new InvalidOperationException($"QEMU exited with {_process.ExitCode}: {Stderr}");
-            }
+                if (_process.HasExited)
+                {
+                    throw new InvalidOperationException($"QEMU exited with {_process.ExitCode}: {Stderr}");
+                }
 
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
-                _sockets.Add(socket);
-                var stream = new NetworkStream(socket, ownsSocket: false);
-                return (new StreamReader(stream, Encoding.UTF8), new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" });
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
-            {
-                socket.Dispose();
-                await Task.Delay(50);
-            }
-        }
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+                    connected = socket;
+                    return true;
+                }
+                catch (SocketException)
+                {
+                    socket.Dispose();
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(15),
+            () => $"QEMU's socket {path} refused connections; stderr: {Stderr}");
+        _sockets.Add(connected!);
+        var stream = new NetworkStream(connected!, ownsSocket: false);
+        return (new StreamReader(stream, Encoding.UTF8), new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" });
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"qemu pid {_process.Id}");

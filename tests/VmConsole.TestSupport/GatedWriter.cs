@@ -3,11 +3,11 @@ using System.IO.Pipelines;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Transports;
 
-namespace VmConsole.Migration.Tests.Engine;
+namespace VmConsole.TestSupport;
 
 /// <summary>
-/// A <see cref="PipeWriter"/> in front of the engine's own that lets a test decide when the migration moves (linked
-/// into the server's tests too):
+/// A <see cref="PipeWriter"/> in front of the engine's own that lets a test decide when the migration moves (the
+/// engine's and the server's tests):
 /// <list type="bullet">
 /// <item>with <c>holdFlushes</c>, every flush waits for a permit from <see cref="Allow"/> or for the migration's token:
 /// a worker whose setup flushes the block list stays in setup until it is cancelled, and the statistics change only
@@ -17,7 +17,7 @@ namespace VmConsole.Migration.Tests.Engine;
 /// still holds its leases, and the migration stays in <c>cancelling</c> as long as the test wants.</item>
 /// </list>
 /// </summary>
-internal sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWriter
+public sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWriter
 {
     // Permits given by the test, taken by the worker's flushes (with holdFlushes only).
     private readonly SemaphoreSlim _flushes = new(0);
@@ -67,7 +67,14 @@ internal sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWrit
 
             // Held until the test releases it, but not for ever: a test that failed before releasing would otherwise
             // keep its worker here, the engine's disposal would time out, and its error would hide the test's own.
-            await Task.WhenAny(_release.Task, Task.Delay(HoldAtMost)).ConfigureAwait(false);
+            try
+            {
+                await _release.Task.WaitAsync(HoldAtMost).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Never released: the test has failed already; end the stream so that the engine can shut down.
+            }
         }
 
         await inner.CompleteAsync(exception).ConfigureAwait(false);
@@ -87,7 +94,7 @@ internal sealed class GatedWriter(PipeWriter inner, bool holdFlushes) : PipeWrit
 }
 
 /// <summary>Puts a <see cref="GatedWriter"/> in front of every channel an engine opens, and finds it by migration.</summary>
-internal sealed class GatedChannels
+public sealed class GatedChannels
 {
     // Written by workers (in the hook), read by the test.
     private readonly ConcurrentDictionary<string, TaskCompletionSource<GatedWriter>> _writers = new(StringComparer.Ordinal);

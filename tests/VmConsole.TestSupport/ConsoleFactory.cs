@@ -8,21 +8,25 @@ using Microsoft.AspNetCore.Identity;
 using VmConsole.Emulation;
 using VmConsole.Server.Accounts;
 
-namespace VmConsole.Server.Tests;
+namespace VmConsole.TestSupport;
 
 /// <summary>
 /// The console in process, on the content root it uses when run for real (the repository's top level),
 /// or on another one given by a test. Extra settings override appsettings.json. With <c>keepDatabase</c> the
-/// database outlives the console (for a graceful restart on the same file); <c>services</c> replaces services (a fake clock).
+/// database outlives the console (for a graceful restart on the same file); <c>services</c> replaces services (a fake clock);
+/// <c>host</c> configures the host last (the benchmarks' environment and logging).
 /// </summary>
 public sealed class ConsoleFactory(
-    string? contentRoot = null, IDictionary<string, string?>? settings = null, string? databaseFile = null, bool keepDatabase = false, Action<IServiceCollection>? services = null)
+    string? contentRoot = null,
+    IDictionary<string, string?>? settings = null,
+    string? databaseFile = null,
+    bool keepDatabase = false,
+    Action<IServiceCollection>? services = null,
+    Action<IWebHostBuilder>? host = null)
     : WebApplicationFactory<Program>
 {
     /// <summary>Each console gets its own database, so every test starts from the seed.</summary>
     public string DatabaseFile { get; } = databaseFile ?? Path.Combine(Path.GetTempPath(), $"vmconsole-test-{Guid.NewGuid():N}.db");
-
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public const string AdminPassword = "Test-Admin-Password-1";
 
@@ -66,7 +70,7 @@ public sealed class ConsoleFactory(
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseContentRoot(contentRoot ?? RepositoryRoot);
+        builder.UseContentRoot(contentRoot ?? RepositoryRoot.Path);
         builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
         builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
         if (settings is not null)
@@ -79,6 +83,8 @@ public sealed class ConsoleFactory(
         {
             builder.ConfigureServices(services);
         }
+
+        host?.Invoke(builder);
     }
 
     /// <summary>The header with which a test request says which client address it comes from (the test server has none).</summary>
@@ -124,20 +130,9 @@ public sealed class ConsoleFactory(
             File.Delete(file);
         }
     }
-
-    private static string FindRepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VmConsole.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("VmConsole.sln not found above the test's output directory.");
-    }
 }
 
-internal static class TestChecks
+public static class TestChecks
 {
     public static void ShouldBeTrue(this bool value)
     {
