@@ -43,6 +43,9 @@ public sealed class GuestWorkload : IDisposable
     // Written by the worker thread (Interlocked), read by anyone.
     private long _pagesWritten;
 
+    // Written by the worker thread (Interlocked): the clock reading up to which it has written what the rate owes.
+    private long _caughtUpTo;
+
     // Owned by the worker thread; reset by Restart under the VM's gate while the worker is idle or racing benignly.
     private long _sweepPage;
 
@@ -76,6 +79,13 @@ public sealed class GuestWorkload : IDisposable
             _throttlePercent = value;
         }
     }
+
+    /// <summary>
+    /// Whether the guest has written everything its rate owes up to <paramref name="timestamp"/> of its clock, or writes
+    /// nothing now: lets a test on a fake clock move time on only once the guest has kept up.
+    /// </summary>
+    internal bool HasCaughtUpWith(long timestamp) =>
+        !_active || _spec.Kind == WorkloadKind.Idle || Interlocked.Read(ref _caughtUpTo) >= timestamp;
 
     /// <summary>Whether the guest runs (the VM's run state is running). Setting false returns once no write is in flight.</summary>
     internal bool Active
@@ -163,6 +173,8 @@ public sealed class GuestWorkload : IDisposable
                     }
                 }
             }
+
+            Interlocked.Exchange(ref _caughtUpTo, now);
 
             _wake.Wait(Tick);
         }

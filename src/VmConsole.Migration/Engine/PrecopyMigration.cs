@@ -264,6 +264,24 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
 
     internal void Finish() => _finished.TrySetResult();
 
+    // The sender's waits for its next bandwidth window (Interlocked): how many began, and whether one is under way.
+    private long _clockWaits;
+    private int _waitingForClock;
+
+    /// <summary>
+    /// The number of the bandwidth-window wait the sender is in now, or null when it is not waiting for the clock: lets a
+    /// test on a fake clock move time on only once the sender has sent the window's share.
+    /// </summary>
+    internal long? ClockWait => Volatile.Read(ref _waitingForClock) != 0 ? Interlocked.Read(ref _clockWaits) : null;
+
+    internal void EnterClockWait()
+    {
+        Interlocked.Increment(ref _clockWaits);
+        Volatile.Write(ref _waitingForClock, 1);
+    }
+
+    internal void LeaveClockWait() => Volatile.Write(ref _waitingForClock, 0);
+
     /// <summary>The numbers, for the worker and its sender to count in.</summary>
     internal MigrationCounters Counters => _counters;
 

@@ -343,7 +343,15 @@ internal sealed class PrecopySender
                 var elapsed = _time.GetElapsedTime(_windowStart);
                 if (elapsed < Window)
                 {
-                    await Task.Delay(Window - elapsed, _time, cancellationToken).ConfigureAwait(false);
+                    _migration.EnterClockWait();
+                    try
+                    {
+                        await Task.Delay(Window - elapsed, _time, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _migration.LeaveClockWait();
+                    }
                 }
 
                 _windowStart = _time.GetTimestamp();

@@ -17,6 +17,7 @@ internal sealed class ProgressThrottle(TimeProvider time, Func<bool> ended, Acti
     private long _lastProgressAt;
     private int _trailingProgress;
     private int _finalReported;
+    private ITimer? _trailingTimer;
 
     public void Report()
     {
@@ -41,13 +42,16 @@ internal sealed class ProgressThrottle(TimeProvider time, Func<bool> ended, Acti
 
         if (Interlocked.Exchange(ref _trailingProgress, 1) == 0)
         {
-            _ = ReportLaterAsync(ProgressInterval - since);
+            // A timer of the clock itself, so that the trailing report comes exactly when the interval is up (on a fake
+            // clock: inside the Advance that reaches it, not on a pool thread some time after).
+            var timer = time.CreateTimer(_ => ReportLater(), null, ProgressInterval - since, Timeout.InfiniteTimeSpan);
+            Interlocked.Exchange(ref _trailingTimer, timer)?.Dispose();
         }
     }
 
-    private async Task ReportLaterAsync(TimeSpan delay)
+    private void ReportLater()
     {
-        await Task.Delay(delay, time).ConfigureAwait(false);
+        Interlocked.Exchange(ref _trailingTimer, null)?.Dispose();
         Volatile.Write(ref _trailingProgress, 0);
         Report();
     }

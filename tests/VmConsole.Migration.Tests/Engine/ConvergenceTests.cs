@@ -111,22 +111,26 @@ public sealed class ConvergenceTests(ITestOutputHelper output)
         fixture.AssertNoIncoming();
     }
 
+    /// <remarks>On a fake clock (see <see cref="EngineFixture.RunClockUntilAsync"/>): the throttle steps follow the set rates.</remarks>
     [Fact]
     public async Task Migrate_DirtyRateAboveBandwidthWithAutoConverge_ThrottlesBy20Then10PerPassAndCompletes()
     {
-        await using var fixture = new EngineFixture();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var fixture = new EngineFixture(clock);
         // 50,000 random pages/s over a 16 MiB working set of a 128 MiB VM: 6x the 32 MiB/s link, and a pass over the
         // working set takes ~0.5 s, so the throttle needs about eight passes (to 90%) before the rest fits in 300 ms.
         var source = fixture.CreateVm("hot", 128, new WorkloadSpec(WorkloadKind.Uniform, 50_000, 16 * Sizes.MiB));
-        await EngineFixture.WaitForPagesWrittenAsync(source, 2 * 4096);
+        PrecopyMigration? migration = null;
+        await EngineFixture.RunClockUntilAsync(clock, source, () => migration, () => source.Workload.PagesWritten >= 2 * 4096);
         var parameters = MigrationParameters.Default with { MaxBandwidth = 32 * Sizes.MiB };
-        var migration = fixture.Engine.Start(new MigrationRequest("hot")
+        migration = fixture.Engine.Start(new MigrationRequest("hot")
         {
             DestinationHost = "host-b",
             Parameters = parameters,
             Capabilities = MigrationCapabilities.Default with { AutoConverge = true },
         });
 
+        await EngineFixture.RunClockUntilAsync(clock, source, () => migration, () => migration.Finished.IsCompleted);
         var status = await EngineFixture.WaitFinishedAsync(migration, TimeSpan.FromSeconds(60));
 
         var stats = migration.GetStats();
@@ -149,21 +153,25 @@ public sealed class ConvergenceTests(ITestOutputHelper output)
         fixture.AssertNoIncoming();
     }
 
+    /// <remarks>On a fake clock (see <see cref="EngineFixture.RunClockUntilAsync"/>): the throttle steps follow the set rates.</remarks>
     [Fact]
     public async Task Migrate_AutoConvergeWithLargeIncrement_StopsAtMaxCpuThrottle()
     {
-        await using var fixture = new EngineFixture();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var fixture = new EngineFixture(clock);
         // 200,000 pages/s over 16 MiB: still above the link at 80% and 95% throttle, so the third step hits the cap.
         var source = fixture.CreateVm("hot", 128, new WorkloadSpec(WorkloadKind.Uniform, 200_000, 16 * Sizes.MiB));
-        await EngineFixture.WaitForPagesWrittenAsync(source, 2 * 4096);
+        PrecopyMigration? migration = null;
+        await EngineFixture.RunClockUntilAsync(clock, source, () => migration, () => source.Workload.PagesWritten >= 2 * 4096);
         var parameters = MigrationParameters.Default with { MaxBandwidth = 32 * Sizes.MiB, CpuThrottleInitial = 80, CpuThrottleIncrement = 15, MaxCpuThrottle = 99 };
-        var migration = fixture.Engine.Start(new MigrationRequest("hot")
+        migration = fixture.Engine.Start(new MigrationRequest("hot")
         {
             DestinationHost = "host-b",
             Parameters = parameters,
             Capabilities = MigrationCapabilities.Default with { AutoConverge = true },
         });
 
+        await EngineFixture.RunClockUntilAsync(clock, source, () => migration, () => migration.Finished.IsCompleted);
         var status = await EngineFixture.WaitFinishedAsync(migration, TimeSpan.FromSeconds(60));
 
         var steps = migration.ThrottleSteps;
