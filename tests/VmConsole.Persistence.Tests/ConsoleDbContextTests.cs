@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using VmConsole.Persistence.Records;
 
@@ -33,6 +34,28 @@ public sealed class ConsoleDbContextTests : IDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", (string?)await command.ExecuteScalarAsync());
+    }
+
+    /// <summary>Migrations recorded before they had a direction: those from QEMU (source "qemu") become incoming, the rest outgoing.</summary>
+    [Fact]
+    public async Task MigrateAsync_MigrationsRecordedBeforeTheirDirection_GetItFromTheirSource()
+    {
+        var file = Path.Combine(_folder.FullName, "directions.db");
+        await using (var db = Open(file))
+        {
+            await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync("20261202085523_Sessions");
+            foreach (var (id, source) in new[] { ("mig-from-qemu", "qemu"), ("mig-to-host", "host-a") })
+            {
+                await db.Database.ExecuteSqlAsync($"INSERT INTO Migrations (Id, Vm, SourceHost, Status, ParametersJson, CapabilitiesJson, StartedAt) VALUES ({id}, 'vm1', {source}, 'completed', '{{}}', '{{}}', '2026-12-01 10:00:00+00:00')");
+            }
+
+            await db.Database.MigrateAsync();
+        }
+
+        await using var after = Open(file);
+        Assert.Equal(
+            [("mig-from-qemu", "incoming"), ("mig-to-host", "outgoing")],
+            (await after.Migrations.OrderBy(m => m.Id).Select(m => new { m.Id, m.Direction }).ToListAsync()).Select(m => (m.Id, m.Direction)));
     }
 
     [Fact]

@@ -56,6 +56,7 @@ internal sealed class MigrationConfiguration : IEntityTypeConfiguration<Migratio
         migration.Property(m => m.Id).HasMaxLength(32);
         migration.Property(m => m.Vm).HasMaxLength(63);
         migration.Property(m => m.Status).HasMaxLength(20);
+        migration.Property(m => m.Direction).HasMaxLength(16).HasDefaultValue("outgoing");
         migration.HasIndex(m => m.Vm);
         migration.HasIndex(m => m.Status);
         migration.HasMany(m => m.Events).WithOne().HasForeignKey(e => e.MigrationId).OnDelete(DeleteBehavior.Cascade);

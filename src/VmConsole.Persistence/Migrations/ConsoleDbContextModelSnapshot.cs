@@ -312,6 +312,13 @@ namespace VmConsole.Persistence.Migrations
                     b.Property<string>("DestinationHost")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Direction")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("outgoing");
+
                     b.Property<long?>("EndedAt")
                         .HasColumnType("INTEGER");
 

@@ -8,6 +8,9 @@ public sealed class MigrationRecord
 
     public required string SourceHost { get; set; }
 
+    /// <summary><c>outgoing</c> (the VM left one of the console's hosts) or <c>incoming</c> (it arrived from a peer outside).</summary>
+    public string Direction { get; set; } = "outgoing";
+
     public string? DestinationHost { get; set; }
 
     public string? Uri { get; set; }

@@ -179,6 +179,7 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
             Id = migration.Id,
             Vm = migration.Vm,
             SourceHost = migration.SourceHost,
+            Direction = migration.Direction,
             DestinationHost = migration.DestinationHost,
             Uri = migration.Uri,
             Status = migration.Status,
