@@ -17,9 +17,13 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
     private int _scheduled;
     private long _lastRender;
     private volatile bool _disposed;
+    private int _liveRenders;
 
     [Inject]
     private TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>How many coalesced renders have run (for tests that hold the clock and must know what the page has seen).</summary>
+    internal int LiveRenders => Volatile.Read(ref _liveRenders);
 
     /// <summary>At most one render per this long, however often one is asked.</summary>
     protected virtual TimeSpan RenderInterval => MinRenderInterval;
@@ -58,6 +62,7 @@ public abstract class LiveComponentBase : ComponentBase, IDisposable
                     Volatile.Write(ref _scheduled, 0);
                     await OnLiveChangeAsync();
                     StateHasChanged();
+                    Interlocked.Increment(ref _liveRenders);
                 });
             }
             else

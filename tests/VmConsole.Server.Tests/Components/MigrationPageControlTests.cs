@@ -142,15 +142,18 @@ public sealed class MigrationPageRefusalTests : ConsoleComponentContext
         var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
         Assert.NotNull(cut.Find("[data-testid='migration-continue']"));
 
-        // The first live render is immediate; the next would wait for the frozen clock.
-        var renders = cut.RenderCount;
-        migration.ReportProgress();
-        cut.WaitForAssertion(() => Assert.True(cut.RenderCount > renders));
+        // The page's first live render (the recorded samples, loaded behind the first render) is immediate; any after it
+        // would wait for the frozen clock.
+        cut.WaitForAssertion(() => Assert.Equal(1, cut.Instance.LiveRenders));
+
+        // Rendered once more through its parameters (not the clock), so that the test holds the page as it is now.
+        cut.Render();
         migration.Cancel();
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
 
-        // The page still offers Continue; the migration says no.
-        cut.Find("[data-testid='migration-continue']").Click();
+        // The page still offers Continue; the migration says no. Found and clicked on the renderer's context, so that no
+        // render of a child (a button's own) can come between the two.
+        await cut.InvokeAsync(() => cut.Find("[data-testid='migration-continue']").Click());
 
         Snackbars.WaitForAssertion(() => Assert.Contains("continue is only for a migration waiting in pre-switchover", Snackbars.Markup, StringComparison.Ordinal));
         Assert.Contains(ActionLog.Lines, l => l is { Action: "UI continue migration", Code: "not-pre-switchover" });
