@@ -112,7 +112,7 @@ public sealed class VmsPageRefusalTests : ConsoleComponentContext
     protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(new FakeTimeProvider());
 
     [Fact]
-    public void VmsPage_VmRefusesTheAction_ShowsTheRefusal()
+    public async Task VmsPage_VmRefusesTheAction_ShowsTheRefusal()
     {
         RenderProviders();
         var vm = CreateVm("db-1");
@@ -122,10 +122,14 @@ public sealed class VmsPageRefusalTests : ConsoleComponentContext
         // The first live render is immediate; after it the page renders again only when the clock moves, which it does not.
         Emulator.GetVm("web-1").Pause();
         cut.WaitForAssertion(() => Assert.Equal("paused", VmsPageTests.StateOf(cut, "web-1")));
+
+        // Rendered once more through its parameters (not the clock), so that the test holds the page as it is now.
+        cut.Render();
         vm.Pause();
 
-        // The page still shows db-1 running with Pause enabled; the VM says no.
-        VmsPageTests.Row(cut, "db-1").QuerySelector("[data-action='pause']")!.Click();
+        // The page still shows db-1 running with Pause enabled; the VM says no. Found and clicked on the renderer's
+        // context, so that no render of a child can come between the two.
+        await cut.InvokeAsync(() => VmsPageTests.Row(cut, "db-1").QuerySelector("[data-action='pause']")!.Click());
 
         cut.WaitForAssertion(() => Assert.Contains("Cannot pause VM 'db-1' while it is paused", cut.Find("[data-testid='vms-error']").TextContent, StringComparison.Ordinal));
         Assert.Equal(RunState.Paused, vm.RunState);
