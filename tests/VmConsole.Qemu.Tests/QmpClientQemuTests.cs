@@ -49,6 +49,11 @@ public sealed class QmpClientQemuTests : IAsyncLifetime
         Assert.Contains("mem1", blocks, StringComparison.Ordinal);
         var memdevs = (await client.ExecuteAsync("query-memdev")).EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToList();
         Assert.Contains("spare", memdevs);
+        var table = VmConsole.Qemu.Memory.QemuRamBlockTable.Join(
+            VmConsole.Qemu.Memory.QemuRamBlockTable.Parse(blocks), await client.ExecuteAsync("query-memdev"), await client.ExecuteAsync("query-memory-devices"));
+        Assert.Contains(table, b => b is { IdStr: "pc.ram", UsedLength: 256L << 20, BackendId: "pc.ram", Migratable: true });
+        Assert.Contains(table, b => b is { IdStr: "mem1", UsedLength: 64L << 20, BackendId: "mem1", DeviceId: "dimm1", Migratable: true });
+        Assert.Contains(table, b => b is { IdStr: "", UsedLength: 32L << 20, BackendId: "spare", Migratable: false });
         var refused = await Assert.ThrowsAsync<QmpException>(() => client.ExecuteAsync("object-del", new Dictionary<string, object> { ["id"] = "mem1" }));
         Assert.Equal("GenericError", refused.ErrorClass);
 
