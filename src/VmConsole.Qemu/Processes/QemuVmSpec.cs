@@ -1,0 +1,74 @@
+using VmConsole.Emulation;
+
+namespace VmConsole.Qemu.Processes;
+
+/// <summary>
+/// What a QEMU VM is made of, as the console starts it: its name (also QEMU's <c>-name</c>, so that <c>ps</c> shows
+/// the guest), machine, memory with its DIMM slots, and memory backends with their pc-dimms.
+/// </summary>
+public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
+{
+    /// <summary>The machines the console starts: <c>pc</c> and <c>q35</c> (hotplug-capable), <c>microvm</c> (no DIMMs).</summary>
+    public static readonly IReadOnlySet<string> Machines = new HashSet<string>(StringComparer.Ordinal) { "pc", "q35", "microvm" };
+
+    public int Slots { get; init; }
+
+    public long MaxMemBytes { get; init; }
+
+    public IReadOnlyList<QemuMemoryBackend> Backends { get; init; } = [];
+
+    /// <summary>Start paused (<c>-S</c>), as a migration's destination or a VM created without starting it.</summary>
+    public bool Paused { get; init; }
+
+    /// <summary>Checks everything that reaches QEMU's command line: names, ids, sizes, the machine, the slots.</summary>
+    /// <exception cref="DomainException">400 with the field at fault.</exception>
+    public void Validate()
+    {
+        Names.ValidateName(Name, "VM name");
+        if (!Machines.Contains(Machine))
+        {
+            throw DomainException.Invalid(ErrorCodes.InvalidMachine, $"Machine '{Names.Shorten(Machine)}' is not one the console starts: pc, q35 or microvm.", "machine");
+        }
+
+        if (MemoryBytes < Sizes.MiB || MemoryBytes % Sizes.MiB != 0)
+        {
+            throw DomainException.Invalid(ErrorCodes.InvalidMemorySize, $"Memory must be a whole number of MiB, at least 1 MiB; got {MemoryBytes} bytes.", "memoryMiB");
+        }
+
+        if (Slots is < 0 or > 256 || (Slots > 0 && (MaxMemBytes < MemoryBytes || MaxMemBytes % Sizes.MiB != 0)) || (Slots == 0 && MaxMemBytes != 0))
+        {
+            throw DomainException.Invalid(ErrorCodes.InvalidSlots, "Slots are 0 to 256, and with slots maxmem is a whole number of MiB at least the memory (without slots, no maxmem).", "slots");
+        }
+
+        if (Machine == "microvm" && (Slots > 0 || Backends.Any(b => b.DimmId is not null)))
+        {
+            throw DomainException.Invalid(ErrorCodes.HotplugUnsupported, "A microvm has no DIMM slots: use pc or q35 for memory devices.", "slots");
+        }
+
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var backend in Backends)
+        {
+            Names.ValidateQemuId(backend.Id, "backend id");
+            if (backend.DimmId is not null)
+            {
+                Names.ValidateQemuId(backend.DimmId, "device id");
+            }
+
+            if (!ids.Add(backend.Id) || (backend.DimmId is not null && !ids.Add(backend.DimmId)) || backend.Id is "pc.ram")
+            {
+                throw DomainException.Invalid(ErrorCodes.BackendExists, $"Id '{backend.Id}' is used twice (or is QEMU's own pc.ram).", "backends");
+            }
+
+            if (backend.SizeBytes < Sizes.MiB || backend.SizeBytes % Sizes.MiB != 0)
+            {
+                throw DomainException.Invalid(ErrorCodes.InvalidSize, $"Backend '{backend.Id}' must be a whole number of MiB, at least 1 MiB.", "backends");
+            }
+        }
+
+        var dimms = Backends.Where(b => b.DimmId is not null).ToList();
+        if (dimms.Count > Slots || MemoryBytes + dimms.Sum(b => b.SizeBytes) > Math.Max(MaxMemBytes, MemoryBytes))
+        {
+            throw DomainException.Invalid(ErrorCodes.NoFreeSlot, $"{dimms.Count} DIMM(s) of {dimms.Sum(b => b.SizeBytes) / Sizes.MiB} MiB do not fit in {Slots} slot(s) and maxmem {MaxMemBytes / Sizes.MiB} MiB.", "backends");
+        }
+    }
+}
