@@ -56,6 +56,33 @@ public sealed class QemuLauncherTests : IAsyncLifetime
         Assert.False(qemu.IsAlive);
     }
 
+    /// <summary>The sweep guest runs on real QEMU: its pages change, and a paused dump keeps the invariant.</summary>
+    [Theory]
+    [InlineData("pc")]
+    [InlineData("q35")]
+    public async Task Start_SweepGuest_DirtiesItsRangeAndKeepsTheInvariant(string machine)
+    {
+        var sweep = new VmConsole.Qemu.Guests.SweepGuest(2 * Sizes.MiB, 34 * Sizes.MiB);
+        var qemu = await StartAsync(new QemuVmSpec($"sweep-{machine}", machine, 128 * Sizes.MiB) { Guest = sweep });
+        var pages = (int)((sweep.End - sweep.Start) / VmConsole.Qemu.Guests.SweepGuest.PageSize);
+        var dump = Path.Combine(qemu.RuntimeDirectory, "range.bin");
+
+        async Task<byte[]> FirstBytesAsync()
+        {
+            await qemu.Qmp.ExecuteAsync("stop");
+            await qemu.Qmp.ExecuteAsync("pmemsave", new Dictionary<string, object> { ["val"] = sweep.Start, ["size"] = sweep.End - sweep.Start, ["filename"] = dump });
+            await qemu.Qmp.ExecuteAsync("cont");
+            var bytes = await File.ReadAllBytesAsync(dump);
+            return [.. Enumerable.Range(0, pages).Select(p => bytes[p * (int)VmConsole.Qemu.Guests.SweepGuest.PageSize])];
+        }
+
+        // Waits for the guest to have made two full passes: every page's first byte at least 2.
+        byte[] first = [];
+        await Eventually.UntilAsync(async () => (first = await FirstBytesAsync()).All(b => b >= 2), TimeSpan.FromSeconds(60), () => $"the sweep guest did not go round twice: first bytes from {first.FirstOrDefault()} to {first.LastOrDefault()}");
+
+        Assert.Null(VmConsole.Qemu.Guests.SweepGuest.Check(first));
+    }
+
     [Fact]
     public async Task Start_QemuRefusesTheMachine_SaysWhyInQemusWords()
     {

@@ -15,6 +15,9 @@ public static class QemuCommandLine
 
     public const string PidFile = "qemu.pid";
 
+    /// <summary>The guest program's image, written into the runtime directory by the launcher.</summary>
+    public const string GuestImageFile = "sweep.bin";
+
     /// <exception cref="DomainException">The spec is not valid (see <see cref="QemuVmSpec.Validate"/>).</exception>
     public static IReadOnlyList<string> Build(QemuVmSpec spec, string runtimeDirectory)
     {
@@ -29,6 +32,11 @@ public static class QemuCommandLine
         foreach (var backend in spec.Backends.Where(b => b.DimmId is not null))
         {
             args.AddRange(["-device", $"pc-dimm,id={backend.DimmId},memdev={backend.Id}"]);
+        }
+
+        if (spec.Guest is not null)
+        {
+            args.AddRange(["-kernel", Path.Combine(runtimeDirectory, GuestImageFile)]);
         }
 
         args.AddRange(["-nodefaults", "-display", "none"]);

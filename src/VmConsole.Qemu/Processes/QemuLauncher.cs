@@ -47,6 +47,10 @@ public sealed class QemuLauncher(string binary, TimeProvider? time = null)
         Directory.CreateDirectory(runtimeDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.SetUnixFileMode(runtimeDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.Delete(Path.Combine(runtimeDirectory, QemuCommandLine.PidFile));
+        if (spec.Guest is not null)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(runtimeDirectory, QemuCommandLine.GuestImageFile), spec.Guest.Image(), cancellationToken).ConfigureAwait(false);
+        }
 
         var info = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
         foreach (var arg in args)

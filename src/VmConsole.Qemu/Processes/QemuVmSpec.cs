@@ -17,6 +17,9 @@ public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
 
     public IReadOnlyList<QemuMemoryBackend> Backends { get; init; } = [];
 
+    /// <summary>The guest program: none (firmware only), or the project's sweep guest.</summary>
+    public Guests.SweepGuest? Guest { get; init; }
+
     /// <summary>Start paused (<c>-S</c>), as a migration's destination or a VM created without starting it.</summary>
     public bool Paused { get; init; }
 
@@ -43,6 +46,16 @@ public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
         if (Machine == "microvm" && (Slots > 0 || Backends.Any(b => b.DimmId is not null)))
         {
             throw DomainException.Invalid(ErrorCodes.HotplugUnsupported, "A microvm has no DIMM slots: use pc or q35 for memory devices.", "slots");
+        }
+
+        if (Guest is not null)
+        {
+            if (Machine == "microvm")
+            {
+                throw DomainException.Invalid(ErrorCodes.InvalidMachine, "The sweep guest boots on pc and q35 (multiboot), not on microvm.", "guest");
+            }
+
+            Guest.Validate(MemoryBytes);
         }
 
         var ids = new HashSet<string>(StringComparer.Ordinal);
