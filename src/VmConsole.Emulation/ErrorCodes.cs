@@ -166,6 +166,15 @@ public static class ErrorCodes
 
     public const string VmShuttingDown = "vm-shutting-down";
 
+    /// <summary>Resuming a QEMU source left in postmigrate: QEMU 7.2 would run a second copy of the migrated guest.</summary>
+    public const string VmPostmigrate = "vm-postmigrate";
+
+    /// <summary>QEMU refused a command or did not answer: its own words in the message.</summary>
+    public const string QemuRefused = "qemu-refused";
+
+    /// <summary>The QEMU process of a VM is gone (it exited, or its monitor closed).</summary>
+    public const string QemuGone = "qemu-gone";
+
     public const string WeakPassword = "weak-password";
 
     public const string WrongCurrentPassword = "wrong-current-password";

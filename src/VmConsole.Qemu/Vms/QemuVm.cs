@@ -1,0 +1,239 @@
+using System.Text.Json;
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Qemu.Memory;
+using VmConsole.Qemu.Processes;
+using VmConsole.Qemu.Qmp;
+
+namespace VmConsole.Qemu.Vms;
+
+/// <summary>
+/// A VM that is a real QEMU process: its run state from <c>query-status</c>, kept current by QEMU's events (STOP,
+/// RESUME, RESET, SHUTDOWN, MIGRATION) and by the monitor closing when the process exits by itself; its power actions
+/// as QMP commands; its RAM block table read live. QEMU's refusals and silence become <see cref="DomainException"/>s
+/// with QEMU's words, so that the API and UI show them like any other refusal.
+/// </summary>
+public sealed class QemuVm : IAsyncDisposable
+{
+    private readonly QemuInstance _instance;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+
+    // Written by the refresh (under _refresh) and the close handler; read by anyone.
+    private volatile string _status = "prelaunch";
+    private volatile string? _exitReason;
+
+    private QemuVm(QemuVmSpec spec, QemuInstance instance, TimeProvider time)
+    {
+        Spec = spec;
+        _instance = instance;
+        _time = time;
+        instance.Qmp.EventReceived += OnEvent;
+        _ = OnClosedAsync();
+    }
+
+    /// <summary>The run state changed (raised on the monitor's reader or a refresh; a handler must not block).</summary>
+    public event Action<QemuVm>? Changed;
+
+    public string Name => Spec.Name;
+
+    public QemuVmSpec Spec { get; }
+
+    public int Pid => _instance.Pid;
+
+    /// <summary>The arguments its process was started with.</summary>
+    public IReadOnlyList<string> CommandLine => _instance.CommandLine;
+
+    public QmpVersion QemuVersion => _instance.Qmp.Version;
+
+    /// <summary>QEMU's own status word (<c>running</c>, <c>paused</c>, <c>postmigrate</c>, <c>finish-migrate</c>...), or <c>shutdown</c> once the process is gone.</summary>
+    public string QemuStatus => _exitReason is null ? _status : "shutdown";
+
+    public RunState RunState => QemuStatus switch
+    {
+        "running" => RunState.Running,
+        "prelaunch" => RunState.Prelaunch,
+        "inmigrate" => RunState.InMigrate,
+        "postmigrate" => RunState.PostMigrate,
+        "shutdown" => RunState.Shutdown,
+        _ => RunState.Paused,
+    };
+
+    /// <summary>Why the process is gone (null while it runs).</summary>
+    public string? ExitReason => _exitReason;
+
+    /// <summary>Starts the VM's QEMU process and follows it.</summary>
+    public static async Task<QemuVm> StartAsync(QemuLauncher launcher, QemuVmSpec spec, string runtimeDirectory, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(launcher);
+        var instance = await launcher.StartAsync(spec, runtimeDirectory, cancellationToken).ConfigureAwait(false);
+        var vm = new QemuVm(spec, instance, time ?? TimeProvider.System);
+        await vm.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return vm;
+    }
+
+    /// <summary>Reads <c>query-status</c> again and raises <see cref="Changed"/> when it moved.</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_exitReason is not null)
+            {
+                return;
+            }
+
+            var status = (await RunAsync("query-status", null, cancellationToken).ConfigureAwait(false)).GetProperty("status").GetString() ?? "paused";
+            if (status != _status)
+            {
+                _status = status;
+                Changed?.Invoke(this);
+            }
+        }
+        finally
+        {
+            _refresh.Release();
+        }
+    }
+
+    /// <summary><c>stop</c>: the guest's vCPUs stop; its memory stays.</summary>
+    public async Task PauseAsync(CancellationToken cancellationToken = default)
+    {
+        Require(RunState.Running, PowerAction.Pause);
+        await RunAsync("stop", null, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>cont</c>; refused for a source left in <c>postmigrate</c> (QEMU 7.2 would accept it, and two copies of the guest would run).</summary>
+    public async Task ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        if (RunState == RunState.PostMigrate)
+        {
+            throw DomainException.Conflict(
+                ErrorCodes.VmPostmigrate,
+                $"VM '{Name}' has migrated away (postmigrate): resuming this copy would run the guest twice. Its destination runs it.");
+        }
+
+        Require(RunState.Paused, PowerAction.Resume, RunState.Prelaunch);
+        await RunAsync("cont", null, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>system_reset</c>: the guest reboots; the process and its memory layout stay.</summary>
+    public async Task ResetAsync(CancellationToken cancellationToken = default)
+    {
+        Require(RunState.Running, PowerAction.Reset, RunState.Paused);
+        await RunAsync("system_reset", null, cancellationToken).ConfigureAwait(false);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Shuts down: <c>system_powerdown</c> (the guest may act on the ACPI button), and if the process is still there after
+    /// <paramref name="grace"/>, <c>quit</c>; if even that does not end it in time, SIGKILL.
+    /// </summary>
+    public async Task ShutdownAsync(TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        if (_exitReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _instance.Qmp.ExecuteAsync("system_powerdown", cancellationToken: cancellationToken).ConfigureAwait(false);
+            await _instance.Qmp.Closed.WaitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or QmpDisconnectedException or QmpException)
+        {
+            // The guest did not power off in time (or QEMU went meanwhile): quit it.
+        }
+
+        await _instance.QuitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
+        await _instance.Qmp.Closed.WaitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The RAM block table now: <c>x-query-ramblock</c> joined with the backends and memory devices.</summary>
+    public async Task<IReadOnlyList<QemuRamBlock>> RamBlocksAsync(CancellationToken cancellationToken = default)
+    {
+        var text = (await RunAsync("x-query-ramblock", null, cancellationToken).ConfigureAwait(false)).GetProperty("human-readable-text").GetString() ?? "";
+        var memdevs = await RunAsync("query-memdev", null, cancellationToken).ConfigureAwait(false);
+        var devices = await RunAsync("query-memory-devices", null, cancellationToken).ConfigureAwait(false);
+        return QemuRamBlockTable.Join(QemuRamBlockTable.Parse(text), memdevs, devices);
+    }
+
+    /// <summary>Kills the process (a QEMU that does not answer); the VM then shows as shut down with that reason.</summary>
+    public void Kill() => _instance.Kill();
+
+    /// <summary>Lets go of the monitor; the process keeps running (it outlives the console).</summary>
+    public ValueTask DisposeAsync()
+    {
+        _instance.Qmp.EventReceived -= OnEvent;
+        return _instance.DisposeAsync();
+    }
+
+    private async Task<JsonElement> RunAsync(string command, object? arguments, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _instance.Qmp.ExecuteAsync(command, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpException refused)
+        {
+            throw DomainException.Conflict(ErrorCodes.QemuRefused, $"QEMU of VM '{Name}' refused {command}: {refused.Description}.");
+        }
+        catch (QmpTimeoutException slow)
+        {
+            throw DomainException.Conflict(ErrorCodes.QemuRefused, $"QEMU of VM '{Name}' did not answer {command} within {slow.Timeout.TotalSeconds:0} s.");
+        }
+        catch (QmpDisconnectedException)
+        {
+            throw DomainException.Conflict(ErrorCodes.QemuGone, $"QEMU of VM '{Name}' is gone ({_exitReason ?? _instance.Qmp.CloseReason}).");
+        }
+    }
+
+    private void Require(RunState expected, PowerAction action, RunState? alsoFrom = null)
+    {
+        var state = RunState;
+        if (state != expected && state != alsoFrom)
+        {
+            throw DomainException.Conflict(ErrorCodes.IllegalPowerTransition, $"Cannot {action.ToQemuName()} VM '{Name}' while it is {state.ToQemuName()}.");
+        }
+    }
+
+    private void OnEvent(QmpEvent e)
+    {
+        if (e.Name is "STOP" or "RESUME" or "RESET" or "SHUTDOWN" or "MIGRATION" or "POWERDOWN")
+        {
+            _ = RefreshQuietlyAsync();
+        }
+    }
+
+    private async Task RefreshQuietlyAsync()
+    {
+        try
+        {
+            await RefreshAsync().ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // Gone meanwhile: OnClosed says so.
+        }
+    }
+
+    private async Task OnClosedAsync()
+    {
+        await _instance.Qmp.Closed.ConfigureAwait(false);
+
+        // The monitor closes as the process exits: give the exit a moment to finish before saying which it was.
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20), _time);
+        for (var i = 0; i < 50 && _instance.IsAlive; i++)
+        {
+            await timer.WaitForNextTickAsync().ConfigureAwait(false);
+        }
+
+        _exitReason = _instance.IsAlive
+            ? $"the console lost its monitor connection: {_instance.Qmp.CloseReason}"
+            : "its QEMU process exited";
+        Changed?.Invoke(this);
+    }
+}
