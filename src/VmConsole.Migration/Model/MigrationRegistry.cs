@@ -44,8 +44,8 @@ public sealed class MigrationRegistry
         await Task.WhenAll(running.Select(m => m.Finished)).WaitAsync(limit, time).ConfigureAwait(false);
     }
 
-    /// <summary>Registers an accepted migration and raises <see cref="Started"/>.</summary>
-    internal void Add(IMigration migration)
+    /// <summary>Registers an accepted migration and raises <see cref="Started"/>: call it before the migration can change state.</summary>
+    public void Add(IMigration migration)
     {
         lock (_gate)
         {

@@ -45,6 +45,11 @@ public static class QemuCommandLine
             args.Add("-S");
         }
 
+        if (spec.Incoming)
+        {
+            args.AddRange(["-incoming", "defer"]);
+        }
+
         args.AddRange([
             "-qmp", $"unix:{Path.Combine(runtimeDirectory, MonitorFile)},server=on,wait=off",
             "-daemonize", "-pidfile", Path.Combine(runtimeDirectory, PidFile),

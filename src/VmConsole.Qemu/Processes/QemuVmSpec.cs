@@ -20,6 +20,9 @@ public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
     /// <summary>The guest program: none (firmware only), or the project's sweep guest.</summary>
     public Guests.SweepGuest? Guest { get; init; }
 
+    /// <summary>Start as a migration's destination: <c>-incoming defer</c>, waiting for <c>migrate-incoming</c>.</summary>
+    public bool Incoming { get; init; }
+
     /// <summary>Start paused (<c>-S</c>), as a migration's destination or a VM created without starting it.</summary>
     public bool Paused { get; init; }
 

@@ -41,6 +41,12 @@ public sealed class QemuVm : IAsyncDisposable
 
     public int Pid => _instance.Pid;
 
+    /// <summary>The process and its monitor, for the driver's migrations.</summary>
+    internal QemuInstance Instance => _instance;
+
+    /// <summary>Where its sockets and files are.</summary>
+    public string RuntimeDirectory => _instance.RuntimeDirectory;
+
     /// <summary>The arguments its process was started with.</summary>
     public IReadOnlyList<string> CommandLine => _instance.CommandLine;
 

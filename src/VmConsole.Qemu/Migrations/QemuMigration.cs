@@ -1,0 +1,325 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using VmConsole.Emulation;
+using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
+using VmConsole.Qemu.Processes;
+using VmConsole.Qemu.Qmp;
+using VmConsole.Qemu.Vms;
+
+namespace VmConsole.Qemu.Migrations;
+
+/// <summary>
+/// A live migration between two QEMU processes, driven over QMP as Proxmox and libvirt do (DESIGN.md section 10):
+/// the destination is started with the source's machine, memory, backends and devices and <c>-incoming defer</c>, the
+/// capabilities (with <c>events</c>) go to both ends and the parameters to the source, <c>migrate-incoming</c> on a
+/// unix socket in the destination's runtime directory, then <c>migrate</c> on the source. Its state and numbers are the
+/// source's <c>query-migrate</c>, polled about once a second (ten times a second from <c>device</c> or when little is
+/// left) and on every MIGRATION event. On <c>completed</c> the destination runs and the source, in postmigrate, is
+/// quit; on <c>failed</c> or <c>cancelled</c> the destination (which QEMU ends) is cleaned up and the source runs on.
+/// </summary>
+public sealed class QemuMigration : IMigration
+{
+    private readonly QemuVm _source;
+    private readonly QemuLauncher _launcher;
+    private readonly string _destinationDirectory;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+
+    // Written under _gate (copy on write), read without it.
+    private ImmutableList<MigrationEvent> _events;
+    private ImmutableList<int> _throttleSteps = [];
+    private MigrationStats _stats;
+    private QemuVm? _destination;
+
+    private QemuMigration(QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities, TimeProvider time)
+    {
+        Id = "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
+        _source = source;
+        _launcher = launcher;
+        _destinationDirectory = destinationDirectory;
+        _time = time;
+        VmName = source.Name;
+        SourceHost = sourceHost;
+        DestinationHost = destinationHost;
+        Uri = $"unix:{Path.Combine(destinationDirectory, "migrate.sock")}";
+        Parameters = parameters;
+        Capabilities = capabilities;
+        _events = [new MigrationEvent(MigrationStatus.Setup, time.GetUtcNow())];
+        _stats = new MigrationStats { Status = MigrationStatus.Setup };
+    }
+
+    public event Action<IMigration, MigrationStatus>? StatusChanged;
+
+    public event Action<IMigration>? Progress;
+
+    public string Id { get; }
+
+    public string VmName { get; }
+
+    public MigrationDirection Direction => MigrationDirection.Outgoing;
+
+    public string SourceHost { get; }
+
+    public string? DestinationHost { get; }
+
+    public string? Uri { get; }
+
+    public MigrationParameters Parameters { get; }
+
+    public MigrationCapabilities Capabilities { get; }
+
+    public MigrationStatus Status => Volatile.Read(ref _stats).Status;
+
+    public ImmutableList<MigrationEvent> Events => _events;
+
+    public ImmutableList<int> ThrottleSteps => _throttleSteps;
+
+    /// <summary>Null: the console does not hold either QEMU's memory to compare them.</summary>
+    public bool? Verified => null;
+
+    public Task Finished => _finished.Task;
+
+    /// <summary>The destination VM, once its QEMU runs (after completion it is the VM).</summary>
+    public QemuVm? Destination => Volatile.Read(ref _destination);
+
+    /// <summary>
+    /// Starts the destination and the migration; returns once QEMU has accepted <c>migrate</c> (the migration is then
+    /// registered and followed in the background).
+    /// </summary>
+    /// <exception cref="DomainException">The source is not running or paused, a capability is not one QEMU offers here, or QEMU refused a step.</exception>
+    public static async Task<QemuMigration> StartAsync(
+        QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities,
+        MigrationRegistry registry, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(registry);
+        parameters.Validate();
+        if (source.RunState is not (Emulation.Vms.RunState.Running or Emulation.Vms.RunState.Paused))
+        {
+            throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{source.Name}' is {source.QemuStatus}; only a running or paused VM can migrate.");
+        }
+
+        var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities with { Events = true }, time ?? TimeProvider.System);
+        try
+        {
+            await migration.SetUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await migration.DiscardDestinationAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        registry.Add(migration);
+        _ = Task.Run(migration.FollowAsync);
+        return migration;
+    }
+
+    public void Cancel()
+    {
+        if (Status.IsCancellable())
+        {
+            _ = _source.Instance.Qmp.ExecuteAsync("migrate_cancel").ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+        }
+    }
+
+    public async Task ContinueAsync(CancellationToken cancellationToken = default)
+    {
+        if (Status != MigrationStatus.PreSwitchover)
+        {
+            throw MigrationRefusals.NotPreSwitchover(Id, Status.ToQemuName());
+        }
+
+        await Run(_source, "migrate-continue", new Dictionary<string, object> { ["state"] = "pre-switchover" }, cancellationToken).ConfigureAwait(false);
+        await PollAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public MigrationStats GetStats() => Volatile.Read(ref _stats);
+
+    public IReadOnlyList<BlockProgress> GetBlockProgress() => [];
+
+    private async Task SetUpAsync(CancellationToken cancellationToken)
+    {
+        var spec = _source.Spec with { Incoming = true, Paused = false, Name = _source.Name };
+        var destination = await QemuVm.StartAsync(_launcher, spec, _destinationDirectory, _time, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _destination, destination);
+
+        var capabilities = new List<Dictionary<string, object>>
+        {
+            Capability("events", true),
+            Capability("auto-converge", Capabilities.AutoConverge),
+            Capability("pause-before-switchover", Capabilities.PauseBeforeSwitchover),
+            Capability("xbzrle", Capabilities.Xbzrle),
+            Capability("multifd", Capabilities.Multifd),
+            Capability("postcopy-ram", Capabilities.PostcopyRam),
+        };
+        foreach (var end in new[] { _source, destination })
+        {
+            await Run(end, "migrate-set-capabilities", new Dictionary<string, object> { ["capabilities"] = capabilities }, cancellationToken).ConfigureAwait(false);
+        }
+
+        var p = Parameters;
+        await Run(_source, "migrate-set-parameters", new Dictionary<string, object>
+        {
+            ["max-bandwidth"] = p.MaxBandwidth == 0 ? 1L << 40 : p.MaxBandwidth,
+            ["downtime-limit"] = p.DowntimeLimit,
+            ["cpu-throttle-initial"] = p.CpuThrottleInitial,
+            ["cpu-throttle-increment"] = p.CpuThrottleIncrement,
+            ["max-cpu-throttle"] = p.MaxCpuThrottle,
+            ["throttle-trigger-threshold"] = p.ThrottleTriggerThreshold,
+            ["multifd-channels"] = p.MultifdChannels,
+            ["xbzrle-cache-size"] = p.XbzrleCacheSize,
+        }, cancellationToken).ConfigureAwait(false);
+        if (Capabilities.Multifd)
+        {
+            await Run(destination, "migrate-set-parameters", new Dictionary<string, object> { ["multifd-channels"] = p.MultifdChannels }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await Run(destination, "migrate-incoming", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
+        _source.Instance.Qmp.EventReceived += OnSourceEvent;
+        await Run(_source, "migrate", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task FollowAsync()
+    {
+        try
+        {
+            while (!Status.IsFinal())
+            {
+                await PollAsync(_stop.Token).ConfigureAwait(false);
+                var fast = Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Cancelling
+                    || (GetStats() is { Total: > 0 } s && s.Remaining < s.Total / 20);
+                await Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time, _stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is DomainException or OperationCanceledException)
+        {
+            // The source's QEMU went away or answers no more: the migration failed with it.
+            Record(GetStats() with { Status = MigrationStatus.Failed, ErrorDesc = ex.Message });
+        }
+        finally
+        {
+            _source.Instance.Qmp.EventReceived -= OnSourceEvent;
+            await EndAsync().ConfigureAwait(false);
+            _finished.TrySetResult();
+        }
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        var info = await Run(_source, "query-migrate", null, cancellationToken).ConfigureAwait(false);
+        Record(QemuMigrationStats.From(info));
+    }
+
+    /// <summary>Takes a statistics snapshot: a new state goes to the log and raises StatusChanged, then Progress.</summary>
+    private void Record(MigrationStats stats)
+    {
+        MigrationStatus? changed = null;
+        lock (_gate)
+        {
+            var previous = _stats;
+            if (previous.Status.IsFinal())
+            {
+                return;
+            }
+
+            _stats = stats;
+            if (stats.Status != previous.Status && stats.Status != MigrationStatus.None)
+            {
+                _events = _events.Add(new MigrationEvent(stats.Status, _time.GetUtcNow()));
+                changed = stats.Status;
+            }
+
+            if (stats.CpuThrottlePercentage > 0 && (_throttleSteps.IsEmpty || _throttleSteps[^1] != stats.CpuThrottlePercentage))
+            {
+                _throttleSteps = _throttleSteps.Add(stats.CpuThrottlePercentage);
+            }
+        }
+
+        if (changed is { } status && !status.IsFinal())
+        {
+            StatusChanged?.Invoke(this, status);
+        }
+
+        Progress?.Invoke(this);
+    }
+
+    /// <summary>After the final state: the destination runs and the source quits, or the destination goes; then the final state is raised.</summary>
+    private async Task EndAsync()
+    {
+        var status = Status;
+        try
+        {
+            if (status == MigrationStatus.Completed && Destination is { } destination)
+            {
+                await destination.RefreshAsync().ConfigureAwait(false);
+                // The source is in postmigrate: its guest runs on the destination now; nothing is left to power down.
+                await _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
+            }
+            else
+            {
+                await DiscardDestinationAsync().ConfigureAwait(false);
+                await _source.RefreshAsync().ConfigureAwait(false);
+            }
+        }
+        catch (DomainException)
+        {
+            // A QEMU that went away meanwhile has nothing left to clean.
+        }
+
+        if (status.IsFinal())
+        {
+            StatusChanged?.Invoke(this, status);
+        }
+    }
+
+    private async Task DiscardDestinationAsync()
+    {
+        if (Interlocked.Exchange(ref _destination, null) is { } destination)
+        {
+            destination.Kill();
+            await destination.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void OnSourceEvent(QmpEvent e)
+    {
+        if (e.Name is "MIGRATION" && !_stop.IsCancellationRequested)
+        {
+            _ = PollQuietlyAsync();
+        }
+    }
+
+    private async Task PollQuietlyAsync()
+    {
+        try
+        {
+            await PollAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DomainException or OperationCanceledException)
+        {
+            // The follower's next poll says what happened.
+        }
+    }
+
+    private static async Task<System.Text.Json.JsonElement> Run(QemuVm vm, string command, object? arguments, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await vm.Instance.Qmp.ExecuteAsync(command, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpException refused)
+        {
+            throw DomainException.Conflict(ErrorCodes.QemuRefused, $"QEMU of VM '{vm.Name}' refused {command}: {refused.Description}.");
+        }
+        catch (Exception ex) when (ex is QmpTimeoutException or QmpDisconnectedException)
+        {
+            throw DomainException.Conflict(ErrorCodes.QemuGone, $"QEMU of VM '{vm.Name}' did not answer {command}: {ex.Message}");
+        }
+    }
+
+    private static Dictionary<string, object> Capability(string name, bool state) => new() { ["capability"] = name, ["state"] = state };
+}

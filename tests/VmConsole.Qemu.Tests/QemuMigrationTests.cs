@@ -1,0 +1,138 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
+using VmConsole.Qemu.Guests;
+using VmConsole.Qemu.Migrations;
+using VmConsole.Qemu.Processes;
+using VmConsole.Qemu.Vms;
+
+namespace VmConsole.Qemu.Tests;
+
+/// <summary>QEMU-to-QEMU live migrations of the sweep guest between two runtime directories ("hosts"); every process ends.</summary>
+public sealed class QemuMigrationTests : IAsyncLifetime
+{
+    private static readonly SweepGuest Sweep = new(2 * Sizes.MiB, 66 * Sizes.MiB);
+    private readonly string _directory = QemuProcess.TempDirectory();
+    private readonly QemuLauncher _launcher = new(QemuLauncher.FindBinary() ?? QemuLauncher.DefaultBinary);
+    private readonly MigrationRegistry _registry = new();
+    private readonly List<int> _pids = [];
+    private readonly List<QemuVm> _vms = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var migration in _registry.All)
+        {
+            migration.Cancel();
+            await migration.Finished.WaitAsync(TimeSpan.FromSeconds(60));
+            if (migration is QemuMigration { Destination: { } destination })
+            {
+                _vms.Add(destination);
+            }
+        }
+
+        foreach (var vm in _vms)
+        {
+            _pids.Add(vm.Pid);
+            vm.Kill();
+            await vm.DisposeAsync();
+        }
+
+        foreach (var pid in _pids)
+        {
+            await Eventually.Until(() => !QemuInstance.IsProcessAlive(pid), TimeSpan.FromSeconds(30), () => $"QEMU pid {pid} outlived its test");
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Migrate_SweepGuestWithAutoConverge_CompletesAndTheDestinationKeepsTheInvariant()
+    {
+        var source = await StartSourceAsync("sweep-1");
+
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = Sizes.GiB }, MigrationCapabilities.Default with { AutoConverge = true });
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
+        Assert.Equal(MigrationStatus.Setup, migration.Events[0].Status);
+        Assert.Contains(migration.Events, e => e.Status == MigrationStatus.Active);
+        Assert.Equal(MigrationStatus.Completed, migration.Events[^1].Status);
+        var stats = migration.GetStats();
+        Assert.True(stats.Transferred > 0 && stats.Total > 0, $"transferred {stats.Transferred} of {stats.Total}");
+        Assert.Same(migration, _registry.Find(migration.Id));
+
+        var destination = migration.Destination!;
+        await Eventually.Until(() => !QemuInstance.IsProcessAlive(source.Pid), TimeSpan.FromSeconds(30), () => "the postmigrate source was not quit");
+        Assert.Equal(RunState.Running, destination.RunState);
+        Assert.Null(SweepGuest.Check(await FirstBytesAsync(destination)));
+    }
+
+    [Fact]
+    public async Task Migrate_PauseBeforeSwitchover_WaitsThereUntilContinue()
+    {
+        var source = await StartSourceAsync("sweep-2");
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = Sizes.GiB }, MigrationCapabilities.Default with { PauseBeforeSwitchover = true, AutoConverge = true });
+
+        await Eventually.Until(() => migration.Status == MigrationStatus.PreSwitchover || migration.Status.IsFinal(), TimeSpan.FromSeconds(120), () => $"{migration.Status}");
+        Assert.Equal(MigrationStatus.PreSwitchover, migration.Status);
+        Assert.Equal(RunState.Paused, (await RefreshedAsync(source)).RunState);
+
+        await migration.ContinueAsync();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(MigrationStatus.Completed, migration.Status);
+        Assert.Contains(migration.Events, e => e.Status == MigrationStatus.PreSwitchover);
+        Assert.Null(SweepGuest.Check(await FirstBytesAsync(migration.Destination!)));
+    }
+
+    [Fact]
+    public async Task Cancel_WhileActive_CancelledWithTheSourceRunningAndNoDestinationLeft()
+    {
+        var source = await StartSourceAsync("sweep-3");
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB }, MigrationCapabilities.Default);
+        await Eventually.Until(() => migration.Status == MigrationStatus.Active, TimeSpan.FromSeconds(60), () => $"{migration.Status}");
+        var destinationPid = migration.Destination!.Pid;
+
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(MigrationStatus.Cancelled, migration.Status);
+        Assert.Equal(RunState.Running, (await RefreshedAsync(source)).RunState);
+        Assert.Null(migration.Destination);
+        await Eventually.Until(() => !QemuInstance.IsProcessAlive(destinationPid), TimeSpan.FromSeconds(30), () => "the destination QEMU outlived the cancel");
+    }
+
+    private async Task<QemuVm> StartSourceAsync(string name)
+    {
+        var spec = new QemuVmSpec(name, "q35", 128 * Sizes.MiB) { Guest = Sweep };
+        var vm = await QemuVm.StartAsync(_launcher, spec, Path.Combine(_directory, "host-a", name));
+        _vms.Add(vm);
+        _pids.Add(vm.Pid);
+        return vm;
+    }
+
+    private Task<QemuMigration> StartMigrationAsync(QemuVm source, MigrationParameters parameters, MigrationCapabilities capabilities) =>
+        QemuMigration.StartAsync(source, "host-a", "host-b", _launcher, Path.Combine(_directory, "host-b", source.Name), parameters, capabilities, _registry);
+
+    private static async Task<QemuVm> RefreshedAsync(QemuVm vm)
+    {
+        await vm.RefreshAsync();
+        return vm;
+    }
+
+    /// <summary>The first byte of every page of the sweep's range, read with pmemsave while the guest is paused.</summary>
+    private static async Task<byte[]> FirstBytesAsync(QemuVm vm)
+    {
+        var dump = Path.Combine(vm.RuntimeDirectory, "range.bin");
+        await vm.PauseAsync();
+        await vm.Instance.Qmp.ExecuteAsync("pmemsave", new Dictionary<string, object> { ["val"] = Sweep.Start, ["size"] = Sweep.End - Sweep.Start, ["filename"] = dump });
+        var bytes = await File.ReadAllBytesAsync(dump);
+        var pages = (int)((Sweep.End - Sweep.Start) / SweepGuest.PageSize);
+        var first = Enumerable.Range(0, pages).Select(p => bytes[p * (int)SweepGuest.PageSize]).ToArray();
+        Assert.True(first.Any(b => b > 0), "the guest never ran on this end");
+        return first;
+    }
+}
