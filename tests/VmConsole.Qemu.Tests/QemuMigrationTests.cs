@@ -70,6 +70,22 @@ public sealed class QemuMigrationTests : IAsyncLifetime
         Assert.Null(SweepGuest.Check(await FirstBytesAsync(destination)));
     }
 
+    /// <summary>XBZRLE (with its cache) and multifd with four channels move the same guest just as well.</summary>
+    [Theory]
+    [InlineData("xbzrle")]
+    [InlineData("multifd")]
+    public async Task Migrate_WithXbzrleOrMultifd_CompletesAndTheDestinationKeepsTheInvariant(string capability)
+    {
+        var source = await StartSourceAsync($"sweep-{capability}");
+        var capabilities = MigrationCapabilities.Default with { AutoConverge = true, Xbzrle = capability == "xbzrle", Multifd = capability == "multifd" };
+
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = Sizes.GiB, MultifdChannels = 4, XbzrleCacheSize = 16 * Sizes.MiB }, capabilities);
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
+        Assert.Null(SweepGuest.Check(await FirstBytesAsync(migration.Destination!)));
+    }
+
     [Fact]
     public async Task Migrate_PauseBeforeSwitchover_WaitsThereUntilContinue()
     {
