@@ -121,9 +121,57 @@ public sealed class QemuMigrationTests : IAsyncLifetime
         await Eventually.Until(() => !QemuInstance.IsProcessAlive(destinationPid), TimeSpan.FromSeconds(30), () => "the destination QEMU outlived the cancel");
     }
 
-    private async Task<QemuVm> StartSourceAsync(string name)
+    /// <summary>The freeze in front of QEMU: what would change the migratable set is refused, the rest goes through.</summary>
+    [Fact]
+    public async Task Freeze_DuringAMigration_RefusesDimmsAndUsedBackendsAllowsUnusedOnes()
+    {
+        var source = await StartSourceAsync("frozen-1", slots: true);
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB }, MigrationCapabilities.Default);
+        await Eventually.Until(() => migration.Status == MigrationStatus.Active, TimeSpan.FromSeconds(60), () => $"{migration.Status}");
+
+        await source.Memory.AddBackendAsync("spare2", 32 * Sizes.MiB);
+        var plug = await Assert.ThrowsAsync<VmConsole.Emulation.Freeze.MigratableSetFrozenException>(() => source.Memory.PlugDimmAsync("dimm2", "spare2"));
+        Assert.Equal((migration.Id, "spare2"), (plug.MigrationId, plug.Block));
+        await Assert.ThrowsAsync<VmConsole.Emulation.Freeze.MigratableSetFrozenException>(() => source.Memory.UnplugDimmAsync("dimm1"));
+        await Assert.ThrowsAsync<VmConsole.Emulation.Freeze.MigratableSetFrozenException>(() => source.Memory.RemoveBackendAsync("mem1"));
+        var second = await Assert.ThrowsAsync<VmConsole.Emulation.Freeze.MigratableSetFrozenException>(() => StartMigrationAsync(source, MigrationParameters.Default, MigrationCapabilities.Default));
+        Assert.Equal(ErrorCodes.MigratableSetFrozen, second.Code);
+        await source.Memory.RemoveBackendAsync("spare2");
+
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(MigrationStatus.Cancelled, migration.Status);
+        await source.Memory.AddBackendAsync("mem2", 64 * Sizes.MiB);
+        await source.Memory.PlugDimmAsync("dimm2", "mem2");
+        Assert.Contains(await source.RamBlocksAsync(), b => b is { IdStr: "mem2", DeviceId: "dimm2", Migratable: true });
+    }
+
+    [Fact]
+    public async Task Memory_WithoutAMigration_AddPlugAndAnUnplugTheGuestDoesNotAnswer()
+    {
+        var vm = await StartSourceAsync("memory-1", slots: true);
+
+        await vm.Memory.AddBackendAsync("mem2", 64 * Sizes.MiB);
+        Assert.Contains(await vm.RamBlocksAsync(), b => b is { IdStr: "", BackendId: "mem2", Migratable: false });
+        await vm.Memory.PlugDimmAsync("dimm2", "mem2");
+        Assert.Contains(await vm.RamBlocksAsync(), b => b is { IdStr: "mem2", DeviceId: "dimm2", Migratable: true });
+        Assert.Equal(ErrorCodes.BackendInUse, (await Assert.ThrowsAsync<DomainException>(() => vm.Memory.RemoveBackendAsync("mem2"))).Code);
+        var refused = await Assert.ThrowsAsync<DomainException>(() => vm.Memory.PlugDimmAsync("dimm3", "nothing"));
+        Assert.Equal(ErrorCodes.QemuRefused, refused.Code);
+
+        // The sweep guest has no ACPI: the request stays pending, as it would with a guest that does not cooperate.
+        await vm.Memory.UnplugDimmAsync("dimm2");
+        Assert.Contains("dimm2", vm.Memory.PendingUnplugs);
+    }
+
+    private async Task<QemuVm> StartSourceAsync(string name, bool slots = false)
     {
         var spec = new QemuVmSpec(name, "q35", 128 * Sizes.MiB) { Guest = Sweep };
+        if (slots)
+        {
+            spec = spec with { Slots = 2, MaxMemBytes = Sizes.GiB, Backends = [new QemuMemoryBackend("mem1", 64 * Sizes.MiB, "dimm1")] };
+        }
+
         var vm = await QemuVm.StartAsync(_launcher, spec, Path.Combine(_directory, "host-a", name));
         _vms.Add(vm);
         _pids.Add(vm.Pid);

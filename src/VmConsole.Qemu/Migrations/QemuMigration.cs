@@ -103,6 +103,8 @@ public sealed class QemuMigration : IMigration
         }
 
         var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities with { Events = true }, time ?? TimeProvider.System);
+        // The migratable set is held before the first command goes to either QEMU, until the end is cleaned up.
+        source.Memory.Hold(migration);
         try
         {
             await migration.SetUpAsync(cancellationToken).ConfigureAwait(false);
@@ -110,6 +112,7 @@ public sealed class QemuMigration : IMigration
         catch
         {
             await migration.DiscardDestinationAsync().ConfigureAwait(false);
+            source.Memory.Release(migration);
             throw;
         }
 
@@ -204,6 +207,7 @@ public sealed class QemuMigration : IMigration
         {
             _source.Instance.Qmp.EventReceived -= OnSourceEvent;
             await EndAsync().ConfigureAwait(false);
+            _source.Memory.Release(this);
             _finished.TrySetResult();
         }
     }
@@ -270,6 +274,8 @@ public sealed class QemuMigration : IMigration
             // A QEMU that went away meanwhile has nothing left to clean.
         }
 
+        // Released before the final state is said, so that whoever reacts to it may change the VM's memory at once.
+        _source.Memory.Release(this);
         if (status.IsFinal())
         {
             StatusChanged?.Invoke(this, status);

@@ -29,6 +29,7 @@ public sealed class QemuVm : IAsyncDisposable
         _instance = instance;
         _time = time;
         instance.Qmp.EventReceived += OnEvent;
+        Memory = new QemuVmMemory(this);
         _ = OnClosedAsync();
     }
 
@@ -36,6 +37,9 @@ public sealed class QemuVm : IAsyncDisposable
     public event Action<QemuVm>? Changed;
 
     public string Name => Spec.Name;
+
+    /// <summary>Its backends and DIMMs, with the freeze in front of QEMU.</summary>
+    public QemuVmMemory Memory { get; }
 
     public QemuVmSpec Spec { get; }
 
@@ -177,7 +181,7 @@ public sealed class QemuVm : IAsyncDisposable
         return _instance.DisposeAsync();
     }
 
-    private async Task<JsonElement> RunAsync(string command, object? arguments, CancellationToken cancellationToken)
+    internal async Task<JsonElement> RunAsync(string command, object? arguments, CancellationToken cancellationToken)
     {
         try
         {
