@@ -85,6 +85,61 @@ public sealed class QemuVmTests : IAsyncLifetime
         Assert.Equal(ErrorCodes.QemuGone, gone.Code);
     }
 
+    /// <summary>A console restart: the guest kept running, and the console follows the same process again.</summary>
+    [Fact]
+    public async Task Attach_AfterTheConsoleLetGo_SameProcessStillRunningThenNoneOnceItIsGone()
+    {
+        var vm = await StartAsync("attach-1");
+        var (pid, directory) = (vm.Pid, vm.RuntimeDirectory);
+        _vms.Remove(vm);
+        await vm.DisposeAsync();
+        Assert.True(QemuInstance.IsProcessAlive(pid), "letting go of the monitor ended the guest");
+
+        var again = await QemuVm.AttachAsync(_launcher, vm.Spec, directory);
+
+        Assert.NotNull(again);
+        _vms.Add(again);
+        Assert.Equal((pid, RunState.Running), (again.Pid, again.RunState));
+        again.Kill();
+        await Eventually.Until(() => !QemuInstance.IsProcessAlive(pid), TimeSpan.FromSeconds(30));
+        Assert.Null(await QemuVm.AttachAsync(_launcher, vm.Spec, directory));
+    }
+
+    [Fact]
+    public async Task DirtyRate_SweepGuest_QemuMeasuresItsWrites()
+    {
+        var vm = await StartAsync("rate-1");
+
+        var rate = await vm.MeasureDirtyRateAsync();
+
+        Assert.True(rate > 0, $"dirty rate {rate} MB/s");
+    }
+
+    /// <summary>QEMU 7.2 accepts cont on a source that migrated away (two guests then run); the console refuses it.</summary>
+    [Fact]
+    public async Task Resume_SourceInPostmigrate_RefusedBeforeQemuSeesIt()
+    {
+        var vm = await StartAsync("postmigrate-1");
+
+        // Paused first, so that the guest's writes cannot keep the migration from converging.
+        await vm.PauseAsync();
+        await vm.Instance.Qmp.ExecuteAsync("migrate", new Dictionary<string, object> { ["uri"] = "exec:cat > /dev/null" });
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                await vm.RefreshAsync();
+                return vm.RunState == RunState.PostMigrate;
+            },
+            TimeSpan.FromSeconds(60),
+            () => $"the VM is {vm.QemuStatus}");
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() => vm.ResumeAsync());
+
+        Assert.Equal(ErrorCodes.VmPostmigrate, refused.Code);
+        await vm.RefreshAsync();
+        Assert.Equal(RunState.PostMigrate, vm.RunState);
+    }
+
     private async Task<QemuVm> StartAsync(string name)
     {
         var spec = new QemuVmSpec(name, "q35", 128 * Sizes.MiB) { Guest = SweepGuest.For(128 * Sizes.MiB) };

@@ -34,6 +34,40 @@ public sealed class QemuLauncher(string binary, TimeProvider? time = null)
             .FirstOrDefault(File.Exists);
     }
 
+    /// <summary>
+    /// Re-attaches to a QEMU this console started earlier (before a restart): reads the pid file in
+    /// <paramref name="runtimeDirectory"/>, checks the process is alive, connects to its monitor. Null when the process
+    /// is gone (the VM is then shut off).
+    /// </summary>
+    /// <exception cref="QemuStartException">The process runs but its monitor does not answer.</exception>
+    public async Task<QemuInstance?> AttachAsync(string runtimeDirectory, IReadOnlyList<string> commandLine, CancellationToken cancellationToken = default)
+    {
+        string pidText;
+        try
+        {
+            pidText = await File.ReadAllTextAsync(Path.Combine(runtimeDirectory, QemuCommandLine.PidFile), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        if (!int.TryParse(pidText.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || !QemuInstance.IsProcessAlive(pid))
+        {
+            return null;
+        }
+
+        try
+        {
+            var qmp = await QmpClient.ConnectAsync(Path.Combine(runtimeDirectory, QemuCommandLine.MonitorFile), time: _time, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return new QemuInstance(pid, runtimeDirectory, commandLine, qmp);
+        }
+        catch (Exception ex) when (ex is QmpDisconnectedException or QmpTimeoutException)
+        {
+            throw new QemuStartException($"QEMU pid {pid} runs but its monitor in {runtimeDirectory} did not answer: {ex.Message}", ex);
+        }
+    }
+
     /// <exception cref="VmConsole.Emulation.DomainException">The spec is not valid.</exception>
     /// <exception cref="QemuStartException">QEMU is missing, refused the command line, or did not come up in time.</exception>
     public async Task<QemuInstance> StartAsync(QemuVmSpec spec, string runtimeDirectory, CancellationToken cancellationToken = default)

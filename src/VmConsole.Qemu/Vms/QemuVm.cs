@@ -82,6 +82,49 @@ public sealed class QemuVm : IAsyncDisposable
         return vm;
     }
 
+    /// <summary>
+    /// Follows a QEMU this console started before it restarted, if its process still runs (null when it is gone: the VM
+    /// is shut off). The guest is not touched: it kept running while the console was away.
+    /// </summary>
+    public static async Task<QemuVm?> AttachAsync(QemuLauncher launcher, QemuVmSpec spec, string runtimeDirectory, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(launcher);
+        var instance = await launcher.AttachAsync(runtimeDirectory, QemuCommandLine.Build(spec, runtimeDirectory), cancellationToken).ConfigureAwait(false);
+        if (instance is null)
+        {
+            return null;
+        }
+
+        var vm = new QemuVm(spec, instance, time ?? TimeProvider.System);
+        await vm.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return vm;
+    }
+
+    /// <summary>
+    /// The guest's dirty rate in MB/s, as QEMU samples it (<c>calc-dirty-rate</c> over <paramref name="seconds"/>, then
+    /// <c>query-dirty-rate</c>); null when QEMU could not measure (the guest is not running).
+    /// </summary>
+    public async Task<long?> MeasureDirtyRateAsync(int seconds = 1, CancellationToken cancellationToken = default)
+    {
+        await RunAsync("calc-dirty-rate", new Dictionary<string, object> { ["calc-time"] = seconds }, cancellationToken).ConfigureAwait(false);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200), _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var result = await RunAsync("query-dirty-rate", null, cancellationToken).ConfigureAwait(false);
+            switch (result.GetProperty("status").GetString())
+            {
+                case "measured":
+                    return result.TryGetProperty("dirty-rate", out var rate) ? rate.GetInt64() : null;
+                case "measuring":
+                    continue;
+                default:
+                    return null;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Reads <c>query-status</c> again and raises <see cref="Changed"/> when it moved.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken = default)
     {
