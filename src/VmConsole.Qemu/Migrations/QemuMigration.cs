@@ -26,7 +26,6 @@ public sealed class QemuMigration : IMigration
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _stop = new();
 
     // Written under _gate (copy on write), read without it.
     private ImmutableList<MigrationEvent> _events;
@@ -136,7 +135,7 @@ public sealed class QemuMigration : IMigration
             throw MigrationRefusals.NotPreSwitchover(Id, Status.ToQemuName());
         }
 
-        await Run(_source, "migrate-continue", new Dictionary<string, object> { ["state"] = "pre-switchover" }, cancellationToken).ConfigureAwait(false);
+        await _source.RunAsync("migrate-continue", new Dictionary<string, object> { ["state"] = "pre-switchover" }, cancellationToken).ConfigureAwait(false);
         await PollAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -146,7 +145,7 @@ public sealed class QemuMigration : IMigration
 
     private async Task SetUpAsync(CancellationToken cancellationToken)
     {
-        var spec = _source.Spec with { Incoming = true, Paused = false, Name = _source.Name };
+        var spec = _source.Spec with { Incoming = true, Paused = false };
         var destination = await QemuVm.StartAsync(_launcher, spec, _destinationDirectory, _time, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _destination, destination);
 
@@ -161,11 +160,11 @@ public sealed class QemuMigration : IMigration
         };
         foreach (var end in new[] { _source, destination })
         {
-            await Run(end, "migrate-set-capabilities", new Dictionary<string, object> { ["capabilities"] = capabilities }, cancellationToken).ConfigureAwait(false);
+            await end.RunAsync("migrate-set-capabilities", new Dictionary<string, object> { ["capabilities"] = capabilities }, cancellationToken).ConfigureAwait(false);
         }
 
         var p = Parameters;
-        await Run(_source, "migrate-set-parameters", new Dictionary<string, object>
+        await _source.RunAsync("migrate-set-parameters", new Dictionary<string, object>
         {
             ["max-bandwidth"] = p.MaxBandwidth == 0 ? 1L << 40 : p.MaxBandwidth,
             ["downtime-limit"] = p.DowntimeLimit,
@@ -178,12 +177,12 @@ public sealed class QemuMigration : IMigration
         }, cancellationToken).ConfigureAwait(false);
         if (Capabilities.Multifd)
         {
-            await Run(destination, "migrate-set-parameters", new Dictionary<string, object> { ["multifd-channels"] = p.MultifdChannels }, cancellationToken).ConfigureAwait(false);
+            await destination.RunAsync("migrate-set-parameters", new Dictionary<string, object> { ["multifd-channels"] = p.MultifdChannels }, cancellationToken).ConfigureAwait(false);
         }
 
-        await Run(destination, "migrate-incoming", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
+        await destination.RunAsync("migrate-incoming", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
         _source.Instance.Qmp.EventReceived += OnSourceEvent;
-        await Run(_source, "migrate", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
+        await _source.RunAsync("migrate", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task FollowAsync()
@@ -192,10 +191,10 @@ public sealed class QemuMigration : IMigration
         {
             while (!Status.IsFinal())
             {
-                await PollAsync(_stop.Token).ConfigureAwait(false);
+                await PollAsync(CancellationToken.None).ConfigureAwait(false);
                 var fast = Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Cancelling
                     || (GetStats() is { Total: > 0 } s && s.Remaining < s.Total / 20);
-                await Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time, _stop.Token).ConfigureAwait(false);
+                await Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is DomainException or OperationCanceledException)
@@ -214,7 +213,7 @@ public sealed class QemuMigration : IMigration
 
     private async Task PollAsync(CancellationToken cancellationToken)
     {
-        var info = await Run(_source, "query-migrate", null, cancellationToken).ConfigureAwait(false);
+        var info = await _source.RunAsync("query-migrate", null, cancellationToken).ConfigureAwait(false);
         Record(QemuMigrationStats.From(info));
     }
 
@@ -293,7 +292,7 @@ public sealed class QemuMigration : IMigration
 
     private void OnSourceEvent(QmpEvent e)
     {
-        if (e.Name is "MIGRATION" && !_stop.IsCancellationRequested)
+        if (e.Name is "MIGRATION")
         {
             _ = PollQuietlyAsync();
         }
@@ -303,27 +302,11 @@ public sealed class QemuMigration : IMigration
     {
         try
         {
-            await PollAsync(_stop.Token).ConfigureAwait(false);
+            await PollAsync(CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is DomainException or OperationCanceledException)
         {
             // The follower's next poll says what happened.
-        }
-    }
-
-    private static async Task<System.Text.Json.JsonElement> Run(QemuVm vm, string command, object? arguments, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await vm.Instance.Qmp.ExecuteAsync(command, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (QmpException refused)
-        {
-            throw DomainException.Conflict(ErrorCodes.QemuRefused, $"QEMU of VM '{vm.Name}' refused {command}: {refused.Description}.");
-        }
-        catch (Exception ex) when (ex is QmpTimeoutException or QmpDisconnectedException)
-        {
-            throw DomainException.Conflict(ErrorCodes.QemuGone, $"QEMU of VM '{vm.Name}' did not answer {command}: {ex.Message}");
         }
     }
 

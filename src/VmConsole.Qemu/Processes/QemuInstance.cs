@@ -49,11 +49,14 @@ public sealed class QemuInstance(int pid, string runtimeDirectory, IReadOnlyList
     }
 
     /// <summary>SIGKILL, for a QEMU that does not answer; the monitor connection ends with it.</summary>
-    public void Kill()
+    public void Kill() => Kill(Pid);
+
+    /// <summary>SIGKILL to QEMU process <paramref name="pid"/>, if it still exists.</summary>
+    public static void Kill(int pid)
     {
         try
         {
-            using var process = System.Diagnostics.Process.GetProcessById(Pid);
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
             process.Kill();
         }
         catch (ArgumentException)

@@ -42,25 +42,14 @@ public sealed class QemuLauncher(string binary, TimeProvider? time = null)
     /// <exception cref="QemuStartException">The process runs but its monitor does not answer.</exception>
     public async Task<QemuInstance?> AttachAsync(string runtimeDirectory, IReadOnlyList<string> commandLine, CancellationToken cancellationToken = default)
     {
-        string pidText;
-        try
-        {
-            pidText = await File.ReadAllTextAsync(Path.Combine(runtimeDirectory, QemuCommandLine.PidFile), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-
-        if (!int.TryParse(pidText.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || !QemuInstance.IsProcessAlive(pid))
+        if (await ReadPidAsync(runtimeDirectory, cancellationToken).ConfigureAwait(false) is not { } pid || !QemuInstance.IsProcessAlive(pid))
         {
             return null;
         }
 
         try
         {
-            var qmp = await QmpClient.ConnectAsync(Path.Combine(runtimeDirectory, QemuCommandLine.MonitorFile), time: _time, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return new QemuInstance(pid, runtimeDirectory, commandLine, qmp);
+            return new QemuInstance(pid, runtimeDirectory, commandLine, await ConnectAsync(runtimeDirectory, cancellationToken).ConfigureAwait(false));
         }
         catch (Exception ex) when (ex is QmpDisconnectedException or QmpTimeoutException)
         {
@@ -123,22 +112,35 @@ public sealed class QemuLauncher(string binary, TimeProvider? time = null)
             }
         }
 
-        var pidText = await File.ReadAllTextAsync(Path.Combine(runtimeDirectory, QemuCommandLine.PidFile), cancellationToken).ConfigureAwait(false);
-        if (!int.TryParse(pidText.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-        {
-            throw new QemuStartException($"QEMU's pid file for VM '{spec.Name}' holds '{pidText.Trim()}', not a process id.");
-        }
+        var pid = await ReadPidAsync(runtimeDirectory, cancellationToken).ConfigureAwait(false)
+            ?? throw new QemuStartException($"QEMU daemonized VM '{spec.Name}' but left no readable pid file in {runtimeDirectory}.");
 
         try
         {
-            var qmp = await QmpClient.ConnectAsync(Path.Combine(runtimeDirectory, QemuCommandLine.MonitorFile), time: _time, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return new QemuInstance(pid, runtimeDirectory, args, qmp);
+            return new QemuInstance(pid, runtimeDirectory, args, await ConnectAsync(runtimeDirectory, cancellationToken).ConfigureAwait(false));
         }
         catch (Exception ex) when (ex is QmpDisconnectedException or QmpTimeoutException)
         {
             // Started but unreachable: a guest the console cannot control must not run on.
-            new QemuInstance(pid, runtimeDirectory, args, null!).Kill();
+            QemuInstance.Kill(pid);
             throw new QemuStartException($"QEMU started VM '{spec.Name}' (pid {pid}) but its monitor did not answer: {ex.Message}", ex);
         }
     }
+
+    /// <summary>The pid QEMU wrote in the runtime directory, or null when there is none (or not a number).</summary>
+    private static async Task<int?> ReadPidAsync(string runtimeDirectory, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var text = await File.ReadAllTextAsync(Path.Combine(runtimeDirectory, QemuCommandLine.PidFile), cancellationToken).ConfigureAwait(false);
+            return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private Task<QmpClient> ConnectAsync(string runtimeDirectory, CancellationToken cancellationToken) =>
+        QmpClient.ConnectAsync(Path.Combine(runtimeDirectory, QemuCommandLine.MonitorFile), time: _time, cancellationToken: cancellationToken);
 }

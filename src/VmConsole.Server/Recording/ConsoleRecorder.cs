@@ -225,7 +225,15 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
             return;
         }
 
-        _lastSample[id] = now;
+        // The final sample is the last: its migration needs no entry any more.
+        if (e.Stats.Status.IsFinal())
+        {
+            _lastSample.Remove(id);
+        }
+        else
+        {
+            _lastSample[id] = now;
+        }
         var s = e.Stats;
         var sample = new ProgressSampleRecord
         {

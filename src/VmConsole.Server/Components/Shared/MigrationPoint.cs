@@ -14,10 +14,11 @@ public sealed record MigrationPoint(double Seconds, double RemainingMiB, double 
         stats.DirtyPagesRate * stats.PageSize / MiB,
         stats.Mbps * 1e6 / 8 / MiB);
 
-    public static MigrationPoint From(Api.MigrationDto migration) => new(
-        migration.TotalTime / 1000.0,
-        migration.Ram.Remaining / MiB,
-        migration.Ram.Transferred / MiB,
-        migration.Ram.DirtyPagesRate * migration.Ram.PageSize / MiB,
-        migration.Ram.Mbps * 1e6 / 8 / MiB);
+    /// <summary>A recorded sample, <paramref name="started"/> being the migration's start (samples keep no page size: QEMU's 4 KiB).</summary>
+    public static MigrationPoint From(VmConsole.Persistence.Records.ProgressSampleRecord sample, DateTimeOffset started) => new(
+        (sample.At - started).TotalSeconds,
+        sample.Remaining / MiB,
+        sample.Transferred / MiB,
+        sample.DirtyPagesRate * 4096 / MiB,
+        sample.Mbps * 1e6 / 8 / MiB);
 }
