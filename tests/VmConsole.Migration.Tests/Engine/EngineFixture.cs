@@ -87,33 +87,9 @@ public sealed class EngineFixture : IAsyncDisposable
         return migration.Status;
     }
 
-    /// <summary>
-    /// Moves <paramref name="clock"/> on 100 ms at a time until <paramref name="done"/>, each step only once the guest
-    /// has written what its rate owes so far and the migration (if any yet) has sent its bandwidth window's share and
-    /// waits for the next window, or has ended. So the dirty rate and the bandwidth the engine compares are the set ones,
-    /// however busy this machine is.
-    /// </summary>
-    public static Task RunClockUntilAsync(FakeTimeProvider clock, Vm guest, Func<PrecopyMigration?> migration, Func<bool> done)
-    {
-        long? waitAtLastStep = null;
-        bool SenderCaughtUp() => migration() is not { } m || m.Finished.IsCompleted || (m.ClockWait is { } wait && wait != waitAtLastStep);
-        return Eventually.AdvanceUntil(
-            clock,
-            TimeSpan.FromMilliseconds(100),
-            caughtUp: () => guest.Workload.HasCaughtUpWith(clock.GetTimestamp()) && SenderCaughtUp(),
-            done: () =>
-            {
-                if (done())
-                {
-                    return true;
-                }
-
-                // The step about to be taken ends this wait; the next step waits for the sender's next one.
-                waitAtLastStep = migration()?.ClockWait;
-                return false;
-            },
-            failure: () => $"guest wrote {guest.Workload.PagesWritten} pages; {(migration() is { } m ? $"{Describe(m)}, sender wait {m.ClockWait?.ToString() ?? "none"} (last step at {waitAtLastStep})" : "no migration")}");
-    }
+    /// <summary>As <see cref="MigrationClock.RunUntilAsync"/>, describing the migration as these tests do when it fails.</summary>
+    public static Task RunClockUntilAsync(FakeTimeProvider clock, Vm guest, Func<PrecopyMigration?> migration, Func<bool> done) =>
+        MigrationClock.RunUntilAsync(clock, guest, migration, done, Describe);
 
     /// <summary>Waits until the guest has written <paramref name="pages"/> pages (its memory holds data), at most 20 s.</summary>
     public static Task WaitForPagesWrittenAsync(Vm vm, long pages) =>
