@@ -59,9 +59,8 @@ public sealed class ConvergenceTests(ITestOutputHelper output)
     }
 
     /// <remarks>
-    /// On a fake clock, moved on 100 ms at a time once the guest has written what it owes so far and the sender has
-    /// sent its share (or ended): the dirty rate and the bandwidth it compares are the set ones, not what this machine
-    /// manages while other tests run.
+    /// On a fake clock (see <see cref="EngineFixture.RunClockUntilAsync"/>): the dirty rate and the bandwidth it compares
+    /// are the set ones, not what this machine manages while other tests run.
     /// </remarks>
     [Fact]
     public async Task Migrate_DirtyRateAboveBandwidthWithoutAutoConverge_StaysActiveWithExpectedDowntimeAboveLimit()
@@ -70,23 +69,12 @@ public sealed class ConvergenceTests(ITestOutputHelper output)
         await using var fixture = new EngineFixture(clock);
         // 50,000 random pages/s over 128 MiB dirties ~195 MiB/s, six times the 32 MiB/s the link may carry.
         const long PagesPerSecond = 50_000;
-        var guestStarted = clock.GetTimestamp();
         var source = fixture.CreateVm("hot", 128, new WorkloadSpec(WorkloadKind.Uniform, PagesPerSecond));
         var parameters = MigrationParameters.Default with { MaxBandwidth = 32 * Sizes.MiB };
         PrecopyMigration? migration = null;
-        var migrationStarted = 0L;
-        bool GuestCaughtUp() => source.Workload.PagesWritten >= (long)(PagesPerSecond * clock.GetElapsedTime(guestStarted).TotalSeconds) - 1;
-        long Owed() => ((long)(clock.GetElapsedTime(migrationStarted).TotalMilliseconds / 100) + 1) * (parameters.MaxBandwidth / 10);
-        bool SenderCaughtUp() => migration is null || migration.Finished.IsCompleted || migration.GetStats().Transferred >= Owed();
-        Task RunUntilAsync(Func<bool> done) => Eventually.AdvanceUntil(
-            clock,
-            TimeSpan.FromMilliseconds(100),
-            caughtUp: () => GuestCaughtUp() && SenderCaughtUp(),
-            done,
-            failure: () => $"guest wrote {source.Workload.PagesWritten} pages at {clock.GetElapsedTime(guestStarted).TotalMilliseconds} ms; {(migration is null ? "" : $"{EngineFixture.Describe(migration)}, {migration.GetStats().Transferred} of {Owed()} bytes")}");
+        Task RunUntilAsync(Func<bool> done) => EngineFixture.RunClockUntilAsync(clock, source, () => migration, done);
 
         await RunUntilAsync(() => source.Workload.PagesWritten >= 2 * 32768);
-        migrationStarted = clock.GetTimestamp();
         migration = fixture.Engine.Start(new MigrationRequest("hot") { DestinationHost = "host-b", Parameters = parameters });
 
         // A few seconds and at least one completed pass (expected-downtime is computed after each pass; the setup's

@@ -48,16 +48,10 @@ public sealed class PacingTests(ITestOutputHelper output)
             Parameters = MigrationParameters.Default with { MaxBandwidth = Bandwidth },
         });
 
-        // The fake clock moves one 100 ms window at a time, each once the sender has sent the share of the windows so far
-        // and waits for the next one (it stops only when a window has had its share), however slow the machine.
+        // The fake clock moves one 100 ms window at a time, each once the sender has sent its window's share and waits
+        // for the next one, however slow the machine.
         var started = clock.GetTimestamp();
-        long Owed() => ((clock.GetElapsedTime(started).Ticks / Window.Ticks) + 1) * (Bandwidth / 10);
-        Task AdvanceToAsync(TimeSpan at) => Eventually.AdvanceUntil(
-            clock,
-            Window,
-            caughtUp: () => migration.GetStats().Transferred >= Owed() || migration.Finished.IsCompleted,
-            done: () => clock.GetElapsedTime(started) >= at,
-            failure: () => $"{migration.GetStats().Transferred} bytes at {clock.GetElapsedTime(started).TotalMilliseconds} ms, {Owed()} due: {EngineFixture.Describe(migration)}");
+        Task AdvanceToAsync(TimeSpan at) => EngineFixture.RunClockUntilAsync(clock, source, () => migration, () => clock.GetElapsedTime(started) >= at);
 
         await AdvanceToAsync(TimeSpan.FromSeconds(1));
         var (t1, bytes1) = (clock.GetElapsedTime(started), migration.GetStats().Transferred);
