@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Hosts;
 using VmConsole.Emulation.Vms;
 
@@ -7,7 +8,7 @@ namespace VmConsole.Emulation;
 /// <summary>
 /// The emulator core's inventory: hosts and the VMs on them. VM names are unique across all hosts.
 /// </summary>
-public sealed class Emulator : IDisposable
+public sealed partial class Emulator : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;

@@ -44,6 +44,9 @@ public static class ErrorCodes
 
     public const string HostNotFound = "host-not-found";
 
+    /// <summary>The host cannot run VMs now (e.g. QEMU is not installed); the message says why.</summary>
+    public const string HostUnavailable = "host-unavailable";
+
     public const string HotplugUnsupported = "hotplug-unsupported";
 
     public const string IdstrTooLong = "idstr-too-long";
@@ -124,7 +127,13 @@ public static class ErrorCodes
 
     public const string NotSignedIn = "not-signed-in";
 
+    /// <summary>A VM's driver cannot do what was asked (e.g. set the workload of a QEMU VM).</summary>
+    public const string NotSupportedByDriver = "not-supported-by-driver";
+
     public const string OutOfRange = "out-of-range";
+
+    /// <summary>QEMU did not answer a command within its time (e.g. a device_del the guest did not answer).</summary>
+    public const string QemuBusy = "qemu-busy";
 
     public const string RateLimited = "rate-limited";
 
@@ -139,6 +148,9 @@ public static class ErrorCodes
     public const string UnauthenticatedFlood = "unauthenticated-flood";
 
     public const string UnmappedAddress = "unmapped-address";
+
+    /// <summary>A device_del was sent and QEMU waits for the guest to release the device.</summary>
+    public const string UnplugPending = "unplug-pending";
 
     public const string UnsupportedCapability = "unsupported-capability";
 
@@ -174,6 +186,9 @@ public static class ErrorCodes
 
     /// <summary>The QEMU process of a VM is gone (it exited, or its monitor closed).</summary>
     public const string QemuGone = "qemu-gone";
+
+    /// <summary>QEMU did not start a VM's process (refused its command line, or its monitor did not come up); QEMU's words follow.</summary>
+    public const string QemuStartFailed = "qemu-start-failed";
 
     public const string WeakPassword = "weak-password";
 

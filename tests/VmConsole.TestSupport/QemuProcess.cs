@@ -260,6 +260,49 @@ public sealed class QemuProcess : IAsyncDisposable
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 
+    /// <summary>
+    /// Kills every QEMU process whose command line names <paramref name="directory"/> (the runtime directory a test gave
+    /// its QEMU hosts) and waits until they are gone: how a test that let the console start processes ends them all.
+    /// </summary>
+    public static async Task KillAllUnderAsync(string directory)
+    {
+        var pids = new List<int>();
+        foreach (var proc in System.IO.Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = await File.ReadAllTextAsync(Path.Combine(proc, "cmdline"));
+                if (cmdline.Contains(Binary, StringComparison.Ordinal) && cmdline.Contains(directory, StringComparison.Ordinal))
+                {
+                    pids.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // Gone meanwhile.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours.
+            }
+        }
+
+        foreach (var pid in pids)
+        {
+            VmConsole.Qemu.Processes.QemuInstance.Kill(pid);
+        }
+
+        await Eventually.Until(
+            () => pids.All(p => !VmConsole.Qemu.Processes.QemuInstance.IsProcessAlive(p)),
+            TimeSpan.FromSeconds(30),
+            () => $"QEMU processes {string.Join(", ", pids)} outlived their test");
+    }
+
     /// <summary>Whether <see cref="Binary"/> is on the PATH.</summary>
     public static bool IsInstalled => FindBinary() is not null;
 

@@ -1,7 +1,9 @@
+using VmConsole.Emulation.Drivers;
+
 namespace VmConsole.Emulation.Hosts;
 
 /// <summary>A machine that runs VMs, with a memory capacity that every RAM block reserves from.</summary>
-public sealed class Host
+public sealed class Host : IVmHost
 {
     // Written with Interlocked by Reserve/Unreserve from any thread.
     private long _reservedBytes;
@@ -26,6 +28,11 @@ public sealed class Host
     public long ReservedBytes => Volatile.Read(ref _reservedBytes);
 
     public long FreeBytes => CapacityBytes - ReservedBytes;
+
+    /// <summary>The in-process emulator's hosts run VMs whenever the console runs.</summary>
+    public DriverKind Driver => DriverKind.Emulator;
+
+    public string? UnavailableReason => null;
 
     /// <summary>Reserves memory for <paramref name="purpose"/>, or refuses with <c>host-capacity</c> when it does not fit.</summary>
     internal void Reserve(long bytes, string purpose)

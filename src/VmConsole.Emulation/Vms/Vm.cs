@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Hosts;
 using VmConsole.Emulation.Machines;
@@ -18,7 +19,7 @@ namespace VmConsole.Emulation.Vms;
 /// Readers use the published snapshots (<see cref="RamBlocks"/>, <see cref="Devices"/>) without locking.
 /// Events are raised after the gate is let go.
 /// </remarks>
-public sealed class Vm : IDisposable
+public sealed partial class Vm : IDisposable
 {
     public const int MaxSlots = 256;
     public const long MaxMemoryBytes = 1024 * GiB;
@@ -458,5 +459,9 @@ public sealed class Vm : IDisposable
         }
     }
 
-    private void Raise(VmChangeKind kind) => Changed?.Invoke(this, kind);
+    private void Raise(VmChangeKind kind)
+    {
+        Changed?.Invoke(this, kind);
+        RaiseStateChanged(kind);
+    }
 }

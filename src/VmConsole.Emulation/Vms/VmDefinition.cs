@@ -18,4 +18,7 @@ public sealed record VmDefinition(string Name, string Host, string Machine, long
 
     /// <summary>Whether to start the VM once created (otherwise it stays in prelaunch).</summary>
     public bool Start { get; init; }
+
+    /// <summary>What a QEMU VM runs; an emulated VM has a <see cref="Workload"/> instead, and takes only <see cref="GuestProgram.None"/>.</summary>
+    public GuestProgram Guest { get; init; }
 }

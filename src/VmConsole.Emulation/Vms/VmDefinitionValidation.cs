@@ -13,6 +13,14 @@ internal static class VmDefinitionValidation
         Names.ValidateName(definition.Name, "VM");
         var machine = MachinePreset.Find(definition.Machine);
         ValidateMemory(definition, machine);
+        if (definition.Guest != GuestProgram.None)
+        {
+            throw DomainException.Invalid(
+                ErrorCodes.NotSupportedByDriver,
+                "A guest program runs on a QEMU host; an emulated VM's memory is changed by its workload instead.",
+                "guest");
+        }
+
         return machine;
     }
 

@@ -23,9 +23,12 @@ public sealed class QemuVm : IAsyncDisposable
     private volatile string _status = "prelaunch";
     private volatile string? _exitReason;
 
+    // Replaced whole by the memory operations (after QEMU accepted them); read by anyone.
+    private QemuVmSpec _spec;
+
     private QemuVm(QemuVmSpec spec, QemuInstance instance, TimeProvider time)
     {
-        Spec = spec;
+        _spec = spec;
         _instance = instance;
         _time = time;
         instance.Qmp.EventReceived += OnEvent;
@@ -36,12 +39,19 @@ public sealed class QemuVm : IAsyncDisposable
     /// <summary>The run state changed (raised on the monitor's reader or a refresh; a handler must not block).</summary>
     public event Action<QemuVm>? Changed;
 
+    /// <summary>Its backends or DIMMs changed: one was added, removed, plugged, or an unplug completed.</summary>
+    public event Action<QemuVm>? MemoryChanged;
+
     public string Name => Spec.Name;
 
     /// <summary>Its backends and DIMMs, with the freeze in front of QEMU.</summary>
     public QemuVmMemory Memory { get; }
 
-    public QemuVmSpec Spec { get; }
+    /// <summary>
+    /// What it runs, kept current as backends and DIMMs come and go (a destination of a migration is started from it, so
+    /// it must match what QEMU has now).
+    /// </summary>
+    public QemuVmSpec Spec { get => Volatile.Read(ref _spec); internal set => Volatile.Write(ref _spec, value); }
 
     public int Pid => _instance.Pid;
 
@@ -86,10 +96,12 @@ public sealed class QemuVm : IAsyncDisposable
     /// Follows a QEMU this console started before it restarted, if its process still runs (null when it is gone: the VM
     /// is shut off). The guest is not touched: it kept running while the console was away.
     /// </summary>
-    public static async Task<QemuVm?> AttachAsync(QemuLauncher launcher, QemuVmSpec spec, string runtimeDirectory, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    /// <param name="commandLine">What the process was started with, if known (its spec may have changed since by hotplug).</param>
+    public static async Task<QemuVm?> AttachAsync(
+        QemuLauncher launcher, QemuVmSpec spec, string runtimeDirectory, TimeProvider? time = null, IReadOnlyList<string>? commandLine = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(launcher);
-        var instance = await launcher.AttachAsync(runtimeDirectory, QemuCommandLine.Build(spec, runtimeDirectory), cancellationToken).ConfigureAwait(false);
+        var instance = await launcher.AttachAsync(runtimeDirectory, commandLine ?? QemuCommandLine.Build(spec, runtimeDirectory), cancellationToken).ConfigureAwait(false);
         if (instance is null)
         {
             return null;
@@ -214,6 +226,8 @@ public sealed class QemuVm : IAsyncDisposable
         return QemuRamBlockTable.Join(QemuRamBlockTable.Parse(text), memdevs, devices);
     }
 
+    internal void RaiseMemoryChanged() => MemoryChanged?.Invoke(this);
+
     /// <summary>Kills the process (a QEMU that does not answer); the VM then shows as shut down with that reason.</summary>
     public void Kill() => _instance.Kill();
 
@@ -236,7 +250,7 @@ public sealed class QemuVm : IAsyncDisposable
         }
         catch (QmpTimeoutException slow)
         {
-            throw DomainException.Conflict(ErrorCodes.QemuRefused, $"QEMU of VM '{Name}' did not answer {command} within {slow.Timeout.TotalSeconds:0} s.");
+            throw DomainException.Conflict(ErrorCodes.QemuBusy, $"QEMU of VM '{Name}' is busy: it did not answer {command} within {slow.Timeout.TotalSeconds:0} s. The command may still take effect; look again in a moment.");
         }
         catch (QmpDisconnectedException)
         {

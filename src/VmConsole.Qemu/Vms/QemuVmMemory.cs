@@ -1,6 +1,7 @@
 using VmConsole.Emulation;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Migration.Model;
+using VmConsole.Qemu.Processes;
 
 namespace VmConsole.Qemu.Vms;
 
@@ -31,6 +32,8 @@ public sealed class QemuVmMemory
                 {
                     _pendingUnplugs.Remove(id);
                 }
+
+                UpdateSpec(backends => [.. backends.Select(b => b.DimmId == id ? b with { DimmId = null } : b)]);
             }
         };
     }
@@ -69,6 +72,7 @@ public sealed class QemuVmMemory
         }
 
         await _vm.RunAsync("object-add", new Dictionary<string, object> { ["qom-type"] = "memory-backend-ram", ["id"] = id, ["size"] = sizeBytes }, cancellationToken).ConfigureAwait(false);
+        UpdateSpec(backends => [.. backends, new QemuMemoryBackend(id, sizeBytes)]);
     }
 
     /// <summary><c>object-del</c> of a backend; refused for one a device uses while a migration holds the VM (and by QEMU at any time).</summary>
@@ -83,6 +87,7 @@ public sealed class QemuVmMemory
         }
 
         await _vm.RunAsync("object-del", new Dictionary<string, object> { ["id"] = id }, cancellationToken).ConfigureAwait(false);
+        UpdateSpec(backends => [.. backends.Where(b => b.Id != id)]);
     }
 
     /// <summary><c>device_add pc-dimm</c>: the backend's block becomes migratable, so it is refused while a migration holds the VM.</summary>
@@ -92,6 +97,7 @@ public sealed class QemuVmMemory
         Names.ValidateQemuId(backendId, "backend id");
         RefuseWhileHeld("plug a memory device on", backendId);
         await _vm.RunAsync("device_add", new Dictionary<string, object> { ["driver"] = "pc-dimm", ["id"] = deviceId, ["memdev"] = backendId }, cancellationToken).ConfigureAwait(false);
+        UpdateSpec(backends => [.. backends.Select(b => b.Id == backendId ? b with { DimmId = deviceId } : b)]);
     }
 
     /// <summary><c>device_del</c>: asks the guest to release the DIMM; pending until <c>DEVICE_DELETED</c>. Refused while a migration holds the VM.</summary>
@@ -104,6 +110,8 @@ public sealed class QemuVmMemory
         {
             _pendingUnplugs.Add(deviceId);
         }
+
+        _vm.RaiseMemoryChanged();
     }
 
     /// <summary>Takes the VM's migratable set for <paramref name="migration"/>, before its first command to QEMU.</summary>
@@ -131,6 +139,17 @@ public sealed class QemuVmMemory
                 _holder = null;
             }
         }
+    }
+
+    // The spec follows what QEMU accepted, so a destination started from it matches; serialised by _gate.
+    private void UpdateSpec(Func<IReadOnlyList<QemuMemoryBackend>, IReadOnlyList<QemuMemoryBackend>> change)
+    {
+        lock (_gate)
+        {
+            _vm.Spec = _vm.Spec with { Backends = change(_vm.Spec.Backends) };
+        }
+
+        _vm.RaiseMemoryChanged();
     }
 
     private void RefuseWhileHeld(string operation, string block)
