@@ -18,6 +18,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 builder.WebHost.UseStaticWebAssets();
 
 builder.AddEmulator();
+builder.AddQemuDriver();
 builder.AddMigration();
 builder.AddConsolePersistence();
 builder.AddConsoleEvents();

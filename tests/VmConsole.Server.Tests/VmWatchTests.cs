@@ -16,8 +16,8 @@ public sealed class VmWatchTests
         emulator.AddHost("host-b", 4 * Sizes.GiB);
         var first = emulator.CreateVm(new VmDefinition("vm1", "host-a", "q35", 32 * Sizes.MiB) { Start = true });
         var second = emulator.CreateVm(new VmDefinition("vm2", "host-a", "q35", 32 * Sizes.MiB) { Start = true });
-        var seen = new ConcurrentQueue<(Vm Vm, VmChangeKind Kind)>();
-        using var watch = new VmWatch(emulator, (vm, kind) => seen.Enqueue((vm, kind)));
+        var seen = new ConcurrentQueue<(VmConsole.Emulation.Drivers.IVirtualMachine Vm, VmChangeKind Kind)>();
+        using var watch = new VmWatch(new VmConsole.Emulation.Drivers.VmInventory([emulator]), (vm, kind) => seen.Enqueue((vm, kind)));
         emulator.InventoryChanged += (_, _) => watch.Refresh();
         await using var engine = new MigrationEngine(emulator);
 
@@ -31,7 +31,7 @@ public sealed class VmWatchTests
         moved.Resume();
 
         Assert.NotSame(first, moved);
-        Assert.Equal([(moved, VmChangeKind.RunState)], seen);
-        Assert.Null(typeof(Vm).GetField("Changed", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.GetValue(second));
+        Assert.Equal([((VmConsole.Emulation.Drivers.IVirtualMachine)moved, VmChangeKind.RunState)], seen);
+        Assert.Null(typeof(Vm).GetField("StateChanged", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.GetValue(second));
     }
 }

@@ -30,6 +30,12 @@ public sealed class ConsoleFactory(
 
     public const string AdminPassword = "Test-Admin-Password-1";
 
+    /// <summary>
+    /// This console's QEMU runtime directory (its hosts' folders): its own, so that every QEMU process it starts is found
+    /// and ended when it is disposed. The QEMU seed is off unless a test's settings turn it on.
+    /// </summary>
+    public string QemuDirectory { get; } = QemuProcess.TempDirectory();
+
     public Emulator Emulator => Services.GetRequiredService<Emulator>();
 
     /// <summary>A client holding the cookie of a user with <paramref name="role"/> (the bootstrap admin for Admin; created on demand otherwise).</summary>
@@ -73,6 +79,8 @@ public sealed class ConsoleFactory(
         builder.UseContentRoot(contentRoot ?? RepositoryRoot.Path);
         builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={DatabaseFile}");
         builder.UseSetting("Auth:BootstrapAdminPassword", AdminPassword);
+        builder.UseSetting("Qemu:RuntimeDirectory", QemuDirectory);
+        builder.UseSetting("Qemu:Seed:Enabled", "false");
         if (settings is not null)
         {
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings));
@@ -119,6 +127,12 @@ public sealed class ConsoleFactory(
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        await QemuProcess.KillAllUnderAsync(QemuDirectory);
+        if (Directory.Exists(QemuDirectory))
+        {
+            Directory.Delete(QemuDirectory, recursive: true);
+        }
+
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         if (keepDatabase)
         {

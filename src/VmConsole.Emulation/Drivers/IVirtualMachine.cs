@@ -35,6 +35,15 @@ public interface IVirtualMachine
 
     VmFeatures Features { get; }
 
+    /// <summary>What it runs as its guest: a QEMU VM's program; an emulated VM has a workload instead (<see cref="GuestProgram.None"/>).</summary>
+    GuestProgram Guest { get; }
+
+    /// <summary>What changes its memory, in a few words: its workload, or its guest program.</summary>
+    string Activity { get; }
+
+    /// <summary>Guest pages dirtied per second: sampled per block (emulated), or QEMU's last measurement; null when not known yet.</summary>
+    double? DirtyPagesPerSecond { get; }
+
     /// <summary>The process behind it, when it has one and it runs.</summary>
     VmProcessInfo? Process { get; }
 

@@ -29,6 +29,12 @@ public sealed partial class Vm : IVirtualMachine
 
     VmProcessInfo? IVirtualMachine.Process => null;
 
+    GuestProgram IVirtualMachine.Guest => Definition.Guest;
+
+    string IVirtualMachine.Activity => Workload.Spec.ToString();
+
+    double? IVirtualMachine.DirtyPagesPerSecond => RamBlocks.Sum(b => b.DirtyPagesPerSecond);
+
     bool IVirtualMachine.Frozen => Freeze.IsFrozen;
 
     Task<IReadOnlyList<RamBlockRow>> IVirtualMachine.GetRamBlocksAsync(CancellationToken cancellationToken) =>

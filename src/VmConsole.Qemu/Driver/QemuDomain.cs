@@ -17,7 +17,7 @@ namespace VmConsole.Qemu.Driver;
 /// </remarks>
 public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
 {
-    private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.ReadGuestMemory | VmFeatures.MeasuredDirtyRate;
+    private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.MeasuredDirtyRate;
 
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly Lock _idsGate = new();
@@ -30,6 +30,9 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
     private QemuVmSpec _spec;
     private IReadOnlyList<string>? _commandLine;
     private string? _stoppedReason;
+
+    // QEMU's last measurement in pages/s, -1 before the first; written by MeasureDirtyRateAsync, read by anyone.
+    private double _dirtyRate = -1;
 
     // Under _idsGate.
     private int _lastBlockId;
@@ -78,6 +81,11 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
 
     /// <summary>The guest program it runs.</summary>
     public GuestProgram Guest => _spec.Guest is null ? GuestProgram.None : GuestProgram.Sweep;
+
+    public string Activity => Guest == GuestProgram.Sweep ? "sweep guest" : "firmware only";
+
+    /// <summary>QEMU's last <c>calc-dirty-rate</c> measurement, in 4 KiB pages per second; null before the first.</summary>
+    public double? DirtyPagesPerSecond => Volatile.Read(ref _dirtyRate) is var rate and >= 0 ? rate : null;
 
     public VmProcessInfo? Process => Running is { } vm ? new VmProcessInfo(vm.Pid, vm.QemuVersion.ToString(), vm.CommandLine, vm.RuntimeDirectory) : null;
 
@@ -196,9 +204,24 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
     public Task UnplugDimmAsync(string deviceId, CancellationToken cancellationToken = default) =>
         RequireRunningForMemory().Memory.UnplugDimmAsync(deviceId, cancellationToken);
 
-    /// <summary>The guest's dirty rate in MB/s as QEMU measures it (<c>calc-dirty-rate</c>); null when it cannot.</summary>
-    public Task<long?> MeasureDirtyRateAsync(CancellationToken cancellationToken = default) =>
-        RequireRunning(PowerAction.Resume).MeasureDirtyRateAsync(1, cancellationToken);
+    /// <summary>
+    /// Measures the guest's dirty rate as QEMU does (<c>calc-dirty-rate</c> over a second), keeps it as
+    /// <see cref="DirtyPagesPerSecond"/> and returns it; null when QEMU could not measure (the guest is not running).
+    /// </summary>
+    public async Task<double?> MeasureDirtyRateAsync(CancellationToken cancellationToken = default)
+    {
+        var megabytesPerSecond = await RequireRunning(PowerAction.Resume).MeasureDirtyRateAsync(1, cancellationToken).ConfigureAwait(false);
+        if (megabytesPerSecond is not { } rate)
+        {
+            return null;
+        }
+
+        // QEMU's MB is a MiB (dirty-rate is pages * 4 KiB >> 20), so a MB/s is 256 pages/s.
+        var pages = rate * (Sizes.MiB / 4096.0);
+        Volatile.Write(ref _dirtyRate, pages);
+        Raise(VmChangeKind.Workload);
+        return pages;
+    }
 
     /// <summary>Lets go of the monitor; the process keeps running (it outlives the console).</summary>
     public async ValueTask DisposeAsync()

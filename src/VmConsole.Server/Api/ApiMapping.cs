@@ -1,5 +1,6 @@
 using VmConsole.Emulation;
 using VmConsole.Emulation.Blocks;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Model;
 
@@ -8,12 +9,30 @@ namespace VmConsole.Server.Api;
 /// <summary>Domain objects as the API shows them.</summary>
 internal static class ApiMapping
 {
-    public static HostDto ToDto(this VmConsole.Emulation.Hosts.Host host, int vmCount) => new(host.Name, host.CapacityBytes, host.ReservedBytes, host.FreeBytes, vmCount);
+    public static HostDto ToDto(this IVmHost host, int vmCount) => new(
+        host.Name, host.CapacityBytes, host.ReservedBytes, host.CapacityBytes - host.ReservedBytes, vmCount, host.Driver.ToApiName(), host.UnavailableReason);
 
-    public static VmDto ToDto(this Vm vm, MigrationRegistry migrations) => new(
-        vm.Id, vm.Name, vm.Host.Name, vm.Machine.Name, vm.RunState.ToQemuName(), vm.MemoryBytes, vm.Slots, vm.MaxMemBytes,
-        new WorkloadDto(vm.Workload.Spec.Kind.ToString().ToLowerInvariant(), vm.Workload.Spec.PagesPerSecond, vm.Workload.Spec.WorkingSetBytes, vm.Workload.ThrottlePercent),
-        migrations.ActiveFor(vm.Name)?.Id);
+    /// <summary>A VM of any driver: the one mapping to the API's shape.</summary>
+    public static VmDto ToDto(this IVirtualMachine vm, MigrationRegistry migrations) => new(
+        vm.Id, vm.Name, vm.HostName, vm.Machine, vm.RunState.ToQemuName(), vm.MemoryBytes, vm.Slots, vm.MaxMemBytes,
+        WorkloadOf(vm), migrations.ActiveFor(vm.Name)?.Id, vm.Driver.ToApiName(), vm.StateReason, FeatureNames(vm.Features),
+        vm.Process is { } p ? new VmProcessDto(p.Pid, p.QemuVersion, p.CommandLine, p.RuntimeDirectory) : null,
+        vm.Driver == DriverKind.Qemu ? vm.Guest.ToString().ToLowerInvariant() : null);
+
+    public static RamBlockDto ToDto(this RamBlockRow b) => new(
+        b.Id, b.IdStr, b.BackendId, b.Offset, b.PageSize, b.UsedLength, b.MaxLength,
+        b.Migratable, b.Resizeable, b.Shared, b.ReadOnly, b.GuestVisible, b.GuestAddress, b.DirtyPagesPerSecond, b.DeviceId);
+
+    public static DeviceDto ToDto(this MemoryDeviceRow d) => new(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size, d.UnplugPending);
+
+    /// <summary>The API's names of a driver's features: <c>workload</c>, <c>readGuestMemory</c>, <c>process</c>...</summary>
+    public static IReadOnlyList<string> FeatureNames(VmFeatures features) =>
+        [.. Enum.GetValues<VmFeatures>().Where(f => f != VmFeatures.None && features.HasFlag(f)).Select(f => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(f.ToString()))];
+
+    // The workload is the emulator's (Features says whether a VM has one); its state lives on the emulated VM.
+    private static WorkloadDto? WorkloadOf(IVirtualMachine vm) => vm.Features.HasFlag(VmFeatures.Workload) && vm is Vm emulated
+        ? new WorkloadDto(emulated.Workload.Spec.Kind.ToString().ToLowerInvariant(), emulated.Workload.Spec.PagesPerSecond, emulated.Workload.Spec.WorkingSetBytes, emulated.Workload.ThrottlePercent)
+        : null;
 
     /// <summary>
     /// A VM arriving from QEMU, as the inventory lists it: <c>inmigrate</c>, idle, its machine and memory once the stream's
@@ -28,7 +47,7 @@ internal static class ApiMapping
     }
 
     /// <summary>The blocks of a VM arriving from QEMU: none until the stream's RAM setup made them.</summary>
-    public static IReadOnlyList<RamBlockDto> BlocksDto(this ArrivingVm a) => [.. (a.Received?.RamBlocks ?? []).Select(b => b.ToDto())];
+    public static IReadOnlyList<RamBlockDto> BlocksDto(this ArrivingVm a) => a.Received is { } r ? [.. r.RamBlocks.Select(b => r.ToRow(b).ToDto())] : [];
 
     public static RamBlockDto ToDto(this RamBlock b) => new(
         b.Id, b.IdStr, b.BackendId, b.Offset, b.PageSize, b.UsedLength, b.MaxLength,

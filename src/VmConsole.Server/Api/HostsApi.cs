@@ -1,4 +1,4 @@
-using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 
 namespace VmConsole.Server.Api;
 
@@ -7,7 +7,11 @@ internal static class HostsApi
     public static void MapHostsApi(this IEndpointRouteBuilder api)
     {
         var hosts = api.MapGroup("/hosts").WithTags("Hosts");
-        hosts.MapGet("/", (Emulator emulator) => emulator.Hosts.Select(h => h.ToDto(emulator.VmsOn(h).Count)).ToList())
-            .WithSummary("Hosts with their memory capacity and what their VMs reserve");
+        hosts.MapGet("/", (VmInventory inventory) =>
+            {
+                var vms = inventory.Vms;
+                return inventory.Hosts.Select(h => h.ToDto(vms.Count(v => v.HostName == h.Name))).ToList();
+            })
+            .WithSummary("Hosts of every driver with their memory capacity, what their VMs reserve, and why a host is unavailable");
     }
 }

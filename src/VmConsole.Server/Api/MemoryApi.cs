@@ -25,9 +25,10 @@ internal static class MemoryApi
             .WithSummary("Write the raw body (any content type; 1 B to 1 MiB) at offset, marking their pages dirty; refused with 409 vm-migrating while a migration holds the VM");
     }
 
-    private static IResult Read(string vm, int block, long? offset, long? length, Emulator emulator)
+    private static IResult Read(string vm, int block, long? offset, long? length, Emulator emulator, VmConsole.Emulation.Drivers.VmInventory inventory)
     {
-        var target = emulator.GetVm(vm).GetBlock(block);
+        var target = inventory.RequireEmulated(emulator, vm, VmConsole.Emulation.Drivers.VmFeatures.WriteGuestMemory, "Reading a block's memory through the console")
+            .GetBlock(block);
         var errors = new RequestErrors();
         var (start, count) = CheckRange(target, offset ?? 0, length ?? Math.Min(4096, target.UsedLength), errors);
         if (errors.Any)
@@ -40,9 +41,9 @@ internal static class MemoryApi
         return TypedResults.Bytes(bytes, "application/octet-stream");
     }
 
-    private static async Task<IResult> WriteAsync(string vm, int block, long? offset, HttpRequest request, Emulator emulator, CancellationToken cancellationToken)
+    private static async Task<IResult> WriteAsync(string vm, int block, long? offset, HttpRequest request, Emulator emulator, VmConsole.Emulation.Drivers.VmInventory inventory, CancellationToken cancellationToken)
     {
-        var target = emulator.GetVm(vm);
+        var target = inventory.RequireEmulated(emulator, vm, VmConsole.Emulation.Drivers.VmFeatures.WriteGuestMemory, "Writing guest memory");
         var ramBlock = target.GetBlock(block);
         if (request.ContentLength > MaxLength)
         {

@@ -2,6 +2,7 @@ using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Model;
 using VmConsole.Server.Accounts;
+using VmConsole.Server.Domain;
 using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Api;
@@ -51,7 +52,7 @@ internal static class MigrationsApi
         return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
     }
 
-    private static IResult Start(StartMigrationRequest request, MigrationEngine engine, System.Security.Claims.ClaimsPrincipal user)
+    private static async Task<IResult> Start(StartMigrationRequest request, MigrationStarter starter, System.Security.Claims.ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (ApiProblems.ServerPathNeedsAdmin(request.Uri, user, "Migrating to a file or a unix socket") is { } forbidden)
         {
@@ -79,7 +80,7 @@ internal static class MigrationsApi
         var defaults = MigrationParameters.Default;
         var c = request.Capabilities;
         var caps = MigrationCapabilities.Default;
-        var migration = engine.Start(new MigrationRequest(vm)
+        var migration = await starter.StartAsync(new MigrationRequest(vm)
         {
             DestinationHost = request.DestinationHost,
             Uri = request.Uri,
@@ -105,7 +106,7 @@ internal static class MigrationsApi
                 Xbzrle = c?.Xbzrle ?? caps.Xbzrle,
                 Events = c?.Events ?? caps.Events,
             },
-        });
+        }, cancellationToken);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }
 

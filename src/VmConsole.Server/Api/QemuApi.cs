@@ -168,9 +168,9 @@ internal static class QemuApi
         }
     }
 
-    private static async Task<IResult> ExportAsync(string vm, HttpContext http, Emulator emulator, CancellationToken cancellationToken)
+    private static async Task<IResult> ExportAsync(string vm, HttpContext http, Emulator emulator, VmConsole.Emulation.Drivers.VmInventory inventory, CancellationToken cancellationToken)
     {
-        var target = emulator.GetVm(vm);
+        var target = inventory.RequireEmulated(emulator, vm, VmConsole.Emulation.Drivers.VmFeatures.Export, "Export to a QEMU stream file");
         if (http.Request.HasJsonContentType() && http.Request.ContentLength != 0)
         {
             if (!http.User.CanAdminister())

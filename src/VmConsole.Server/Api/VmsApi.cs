@@ -1,4 +1,5 @@
 using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
@@ -15,24 +16,25 @@ internal static class VmsApi
     {
         var vms = api.MapGroup("/vms").WithTags("VMs");
         vms.MapGet("/", ListVms).WithSummary("Every VM by name, with those arriving from QEMU (runState inmigrate)");
-        vms.MapPost("/", CreateVm).RequireAuthorization(Roles.CanAdminister).WithSummary("Create a VM on a host (QEMU machine type, memory, slots, workload)");
-        vms.MapGet("/{vm}", (string vm, Emulator emulator, MigrationRegistry migrations) =>
-            emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(migrations) : emulator.GetVm(vm).ToDto(migrations));
-        vms.MapDelete("/{vm}", async (string vm, Emulator emulator, CancellationToken cancellationToken) =>
+        vms.MapPost("/", CreateVm).RequireAuthorization(Roles.CanAdminister)
+            .WithSummary("Create a VM on a host of either driver (QEMU machine type, memory, slots; a workload when emulated, a guest program on QEMU)");
+        vms.MapGet("/{vm}", (string vm, Emulator emulator, VmInventory inventory, MigrationRegistry migrations) =>
+            emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(migrations) : inventory.Get(vm).ToDto(migrations));
+        vms.MapDelete("/{vm}", async (string vm, VmInventory inventory, CancellationToken cancellationToken) =>
         {
-            await emulator.DeleteVmAsync(vm, cancellationToken);
+            await inventory.DeleteAsync(vm, cancellationToken);
             return Results.NoContent();
-        }).RequireAuthorization(Roles.CanAdminister).WithSummary("Delete a VM; a migration it is in is cancelled first");
+        }).RequireAuthorization(Roles.CanAdminister).WithSummary("Delete a VM; a migration it is in is cancelled first, a QEMU process is ended");
         vms.MapPost("/{vm}/power", Power).RequireAuthorization(Roles.CanOperate).WithSummary("start, pause, resume, shutdown or reset");
         vms.MapPut("/{vm}/workload", SetWorkload).RequireAuthorization(Roles.CanAdminister).WithSummary("What the guest does to its memory");
     }
 
-    private static List<VmDto> ListVms(Emulator emulator, MigrationRegistry migrations) =>
-        [.. emulator.Vms.Select(v => v.ToDto(migrations))
+    private static List<VmDto> ListVms(Emulator emulator, VmInventory inventory, MigrationRegistry migrations) =>
+        [.. inventory.Vms.Select(v => v.ToDto(migrations))
             .Concat(emulator.Arriving.Select(a => a.ToDto(migrations)))
             .OrderBy(v => v.Name, StringComparer.Ordinal)];
 
-    private static IResult CreateVm(CreateVmRequest request, Emulator emulator, MigrationEngine engine)
+    private static async Task<IResult> CreateVm(CreateVmRequest request, VmInventory inventory, MigrationRegistry migrations, CancellationToken cancellationToken)
     {
         var errors = new RequestErrors();
         var name = errors.Required(request.Name, "name");
@@ -42,22 +44,31 @@ internal static class VmsApi
         var slots = errors.InRange(request.Slots, "slots", 0, Vm.MaxSlots, required: false);
         var maxMemMiB = errors.InRange(request.MaxMemMiB, "maxMemMiB", 0, Vm.MaxMemoryBytes / MiB, required: false);
         var workload = request.Workload is null ? WorkloadSpec.Idle : ParseWorkload(request.Workload, errors);
+        var guest = GuestProgram.None;
+        if (request.Guest is { } guestName && !RequestErrors.TryParseName(guestName, out guest))
+        {
+            errors.Add("guest", $"'{VmConsole.Emulation.Names.Shorten(guestName)}' is not a guest program; use none or sweep.");
+        }
+
         if (errors.Any)
         {
             return errors.ToResult();
         }
 
-        var created = emulator.CreateVm(new VmDefinition(name, host, machine, memoryMiB * MiB)
-        {
-            Slots = (int)slots,
-            MaxMemBytes = maxMemMiB * MiB,
-            Workload = workload,
-            Start = request.Start ?? false,
-        });
-        return TypedResults.Created($"/api/vms/{created.Name}", created.ToDto(engine.Registry));
+        var created = await inventory.CreateAsync(
+            new VmDefinition(name, host, machine, memoryMiB * MiB)
+            {
+                Slots = (int)slots,
+                MaxMemBytes = maxMemMiB * MiB,
+                Workload = workload,
+                Start = request.Start ?? false,
+                Guest = guest,
+            },
+            cancellationToken);
+        return TypedResults.Created($"/api/vms/{created.Name}", created.ToDto(migrations));
     }
 
-    private static async Task<IResult> Power(string vm, PowerRequest request, Emulator emulator, MigrationEngine engine, CancellationToken cancellationToken)
+    private static async Task<IResult> Power(string vm, PowerRequest request, VmInventory inventory, MigrationRegistry migrations, CancellationToken cancellationToken)
     {
         var errors = new RequestErrors();
         var action = errors.Required(request.Action, "action");
@@ -72,12 +83,12 @@ internal static class VmsApi
             return errors.ToResult();
         }
 
-        var target = emulator.GetVm(vm);
+        var target = inventory.Get(vm);
         await target.PowerAsync(parsed, cancellationToken);
-        return TypedResults.Ok(emulator.GetVm(vm).ToDto(engine.Registry));
+        return TypedResults.Ok(inventory.Get(vm).ToDto(migrations));
     }
 
-    private static IResult SetWorkload(string vm, WorkloadRequest request, Emulator emulator, MigrationEngine engine)
+    private static IResult SetWorkload(string vm, WorkloadRequest request, Emulator emulator, VmInventory inventory, MigrationRegistry migrations)
     {
         var errors = new RequestErrors();
         var spec = ParseWorkload(request, errors);
@@ -86,9 +97,9 @@ internal static class VmsApi
             return errors.ToResult();
         }
 
-        var target = emulator.GetVm(vm);
+        var target = inventory.RequireEmulated(emulator, vm, VmFeatures.Workload, "A console-made workload");
         target.SetWorkload(spec);
-        return TypedResults.Ok(target.ToDto(engine.Registry));
+        return TypedResults.Ok(target.ToDto(migrations));
     }
 
     private static WorkloadSpec ParseWorkload(WorkloadRequest request, RequestErrors errors)

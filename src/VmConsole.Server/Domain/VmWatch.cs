@@ -1,23 +1,23 @@
-using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Vms;
 
 namespace VmConsole.Server.Domain;
 
 /// <summary>
-/// Subscribes one handler to every VM in the inventory and follows the inventory: call <see cref="Refresh"/>
-/// when it changes (VMs created, moved by a migration, deleted). Dispose to unsubscribe from all.
+/// Subscribes one handler to every VM in the inventory, of every driver, and follows the inventory: call
+/// <see cref="Refresh"/> when it changes (VMs created, moved by a migration, deleted). Dispose to unsubscribe from all.
 /// </summary>
 public sealed class VmWatch : IDisposable
 {
-    private readonly Emulator _emulator;
-    private readonly Action<Vm, VmChangeKind> _handler;
+    private readonly VmInventory _inventory;
+    private readonly Action<IVirtualMachine, VmChangeKind> _handler;
 
     // Guarded by itself: Refresh and Dispose may run on any thread.
-    private readonly HashSet<Vm> _watched = [];
+    private readonly HashSet<IVirtualMachine> _watched = new(ReferenceEqualityComparer.Instance);
 
-    public VmWatch(Emulator emulator, Action<Vm, VmChangeKind> handler)
+    public VmWatch(VmInventory inventory, Action<IVirtualMachine, VmChangeKind> handler)
     {
-        _emulator = emulator;
+        _inventory = inventory;
         _handler = handler;
         Refresh();
     }
@@ -29,17 +29,17 @@ public sealed class VmWatch : IDisposable
         {
             _watched.RemoveWhere(vm =>
             {
-                var gone = !_emulator.TryGetVm(vm.Name, out var current) || current != vm;
+                var gone = !_inventory.TryGet(vm.Name, out var current) || !ReferenceEquals(current, vm);
                 if (gone)
                 {
-                    vm.Changed -= _handler;
+                    vm.StateChanged -= _handler;
                 }
 
                 return gone;
             });
-            foreach (var vm in _emulator.Vms.Where(v => !_watched.Contains(v)))
+            foreach (var vm in _inventory.Vms.Where(v => !_watched.Contains(v)))
             {
-                vm.Changed += _handler;
+                vm.StateChanged += _handler;
                 _watched.Add(vm);
             }
         }
@@ -51,7 +51,7 @@ public sealed class VmWatch : IDisposable
         {
             foreach (var vm in _watched)
             {
-                vm.Changed -= _handler;
+                vm.StateChanged -= _handler;
             }
 
             _watched.Clear();

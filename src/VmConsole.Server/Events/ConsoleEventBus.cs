@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Model;
 using VmConsole.Server.Api;
@@ -16,7 +17,7 @@ namespace VmConsole.Server.Events;
 /// On stop, the domain is let go of and what is queued is still handed on before the reader ends.
 /// </summary>
 public sealed class ConsoleEventBus(
-    Emulator emulator, MigrationRegistry migrations, IEnumerable<IConsoleEventSink> sinks, TimeProvider time, ILogger<ConsoleEventBus> logger) : BackgroundService
+    VmInventory inventory, MigrationRegistry migrations, IEnumerable<IConsoleEventSink> sinks, TimeProvider time, ILogger<ConsoleEventBus> logger) : BackgroundService
 {
     /// <summary>How many events may wait; past it a publisher waits for the reader (never happens in practice: VM bursts are coalesced, progress is ten a second).</summary>
     public const int Capacity = 10_000;
@@ -28,7 +29,7 @@ public sealed class ConsoleEventBus(
 
     // VMs with a VmChanged queued and not yet taken by the reader, with what it covers. Added on the domain's thread,
     // removed by the reader before it hands the event on, so a change after that queues another event.
-    private readonly ConcurrentDictionary<Vm, PendingChange> _pendingVms = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<IVirtualMachine, PendingChange> _pendingVms = new(ReferenceEqualityComparer.Instance);
 
     private VmWatch? _watch;
     private bool _stopping;
@@ -61,15 +62,15 @@ public sealed class ConsoleEventBus(
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        emulator.InventoryChanged += OnInventoryChanged;
+        inventory.InventoryChanged += OnInventoryChanged;
         migrations.Started += OnMigrationStarted;
-        _watch = new VmWatch(emulator, OnVmChanged);
+        _watch = new VmWatch(inventory, OnVmChanged);
         return base.StartAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        emulator.InventoryChanged -= OnInventoryChanged;
+        inventory.InventoryChanged -= OnInventoryChanged;
         migrations.Started -= OnMigrationStarted;
         _watch?.Dispose();
         foreach (var migration in migrations.All)
@@ -137,7 +138,7 @@ public sealed class ConsoleEventBus(
         Publish(new InventoryChanged(kind, name));
     }
 
-    private void OnVmChanged(Vm vm, VmChangeKind kind)
+    private void OnVmChanged(IVirtualMachine vm, VmChangeKind kind)
     {
         var definition = kind != VmChangeKind.Freeze;
         var blocks = kind is VmChangeKind.RamBlocks or VmChangeKind.Devices;

@@ -1,4 +1,4 @@
-using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Drivers;
 
 namespace VmConsole.Server.Events;
 
@@ -8,4 +8,4 @@ namespace VmConsole.Server.Events;
 /// </summary>
 /// <param name="Definition">Something the stored definition holds changed (anything but the freeze).</param>
 /// <param name="Blocks">Its RAM blocks or memory devices changed.</param>
-public sealed record VmChanged(Vm Vm, bool Definition, bool Blocks) : ConsoleEvent;
+public sealed record VmChanged(IVirtualMachine Vm, bool Definition, bool Blocks) : ConsoleEvent;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Freeze;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Model;
@@ -17,6 +18,7 @@ namespace VmConsole.Server.Hubs;
 /// </summary>
 public sealed class HubEventSender(
     Emulator emulator,
+    VmInventory inventory,
     MigrationRegistry migrations,
     IHubContext<ConsoleHub, IConsoleClient> hub,
     HubSubscriptions subscriptions,
@@ -28,7 +30,7 @@ public sealed class HubEventSender(
 
     // VMs whose block list is about to be sent. Added by Handle, removed by the send just before it reads the list,
     // so a change after that read queues another send.
-    private readonly ConcurrentDictionary<Vm, byte> _blocksPending = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<IVirtualMachine, byte> _blocksPending = new(ReferenceEqualityComparer.Instance);
 
     public void Handle(ConsoleEvent consoleEvent)
     {
@@ -84,15 +86,15 @@ public sealed class HubEventSender(
                 Send(subscriptions.Recipients(name), c => c.RamBlocksChanged(name, blocks));
             }
         }
-        else if (emulator.TryGetVm(name, out var vm))
+        else if (inventory.TryGet(name, out var vm))
         {
-            OnVmChanged(vm, blocks: false);
+            OnVmChanged(vm, blocks: kind == InventoryChangeKind.VmMoved && vm.Driver == VmConsole.Emulation.Drivers.DriverKind.Qemu);
         }
     }
 
-    private void OnVmChanged(Vm vm, bool blocks)
+    private void OnVmChanged(IVirtualMachine vm, bool blocks)
     {
-        if (!emulator.TryGetVm(vm.Name, out var current) || current != vm)
+        if (!inventory.TryGet(vm.Name, out var current) || !ReferenceEquals(current, vm))
         {
             return;
         }
@@ -110,16 +112,16 @@ public sealed class HubEventSender(
         }
     }
 
-    private async Task SendBlocksSoonAsync(Vm vm)
+    private async Task SendBlocksSoonAsync(IVirtualMachine vm)
     {
         try
         {
             await Task.Delay(BlockListInterval, time).ConfigureAwait(false);
             _blocksPending.TryRemove(vm, out _);
             var recipients = subscriptions.Recipients(vm.Name);
-            if (recipients.Count > 0 && emulator.TryGetVm(vm.Name, out var current) && current == vm)
+            if (recipients.Count > 0 && inventory.TryGet(vm.Name, out var current) && ReferenceEquals(current, vm))
             {
-                var blocks = vm.RamBlocks.Select(b => b.ToDto()).ToList();
+                var blocks = (await vm.GetRamBlocksAsync().ConfigureAwait(false)).Select(b => b.ToDto()).ToList();
                 Send(recipients, c => c.RamBlocksChanged(vm.Name, blocks));
             }
         }

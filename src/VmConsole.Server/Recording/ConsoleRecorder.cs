@@ -58,8 +58,9 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
             case InventoryChanged { Kind: InventoryChangeKind.VmAdded or InventoryChangeKind.VmMoved } e when emulator.TryGetVm(e.Name, out var vm):
                 SaveVm(vm);
                 break;
-            case VmChanged { Definition: true } e when emulator.TryGetVm(e.Vm.Name, out var current) && current == e.Vm:
-                SaveVm(e.Vm);
+            // Emulated VMs' definitions live in the database; the QEMU driver keeps its own in its runtime directories.
+            case VmChanged { Definition: true } e when emulator.TryGetVm(e.Vm.Name, out var current) && ReferenceEquals(current, e.Vm):
+                SaveVm(current);
                 break;
             case MigrationStarted e:
                 SaveStarted(e.Snapshot);

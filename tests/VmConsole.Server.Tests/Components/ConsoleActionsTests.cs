@@ -22,7 +22,7 @@ public sealed class ConsoleActionsTests : PersistedConsoleContext
         using var held = new ConsoleStore(contexts, NullLogger<ConsoleStore>.Instance);
         var recorder = new ConsoleRecorder(Emulator, held, TimeProvider.System);
         await recorder.StartAsync(CancellationToken.None);
-        using var bus = new ConsoleEventBus(Emulator, Engine.Registry, [recorder], TimeProvider.System, NullLogger<ConsoleEventBus>.Instance);
+        using var bus = new ConsoleEventBus(new VmConsole.Emulation.Drivers.VmInventory([Emulator]), Engine.Registry, [recorder], TimeProvider.System, NullLogger<ConsoleEventBus>.Instance);
         await bus.StartAsync(CancellationToken.None);
         using var log = new ActionLog(bus, TimeProvider.System, Microsoft.Extensions.Options.Options.Create(new VmConsole.Server.Accounts.RateLimitOptions()));
         var actions = new ConsoleActions(log);

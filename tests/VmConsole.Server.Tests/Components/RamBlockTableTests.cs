@@ -23,7 +23,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         var vm = CreateVm("vm1", slots: 2, maxMemMiB: 256);
         vm.AddMemoryBackend("mem1", 32 * VmConsole.Emulation.Sizes.MiB);
 
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         var rows = cut.FindAll("tbody tr");
         Assert.Equal(vm.RamBlocks.Length, rows.Count);
@@ -46,7 +46,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         var vm = CreateVm("vm1");
         var backend = vm.AddMemoryBackend("spare0", 16 * VmConsole.Emulation.Sizes.MiB);
 
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         var row = cut.Find("[data-backend='spare0']").ParentElement!;
         Assert.Equal("", backend.IdStr);
@@ -71,7 +71,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         _clock.Advance(TimeSpan.FromSeconds(2));
         vm.SampleDirtyRate();
 
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         // 300 pages over the 2 s the emulator's clock moved.
         var rate = cut.Find("[data-idstr='pc.ram']").ParentElement!.QuerySelector("[data-dirty-rate]")!.TextContent;
@@ -88,7 +88,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
 
         Assert.True(vm.RamBlocks.Length > 2_000);
 
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         var rows = cut.FindAll("tbody tr");
         Assert.InRange(rows.Count, 1, 200);
@@ -103,7 +103,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         RenderProviders();
         var vm = CreateVmWithBackends(2 * RamBlockTable.VirtualizeAbove);
 
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         // Virtualize would render no row before the browser measures; the prerendered page shows the first ones.
         var rows = cut.FindAll("tbody tr");
@@ -122,7 +122,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         RenderProviders();
         var vm = CreateVmWithBackends(2 * RamBlockTable.VirtualizeAbove);
 
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         // What was prerendered stays on screen: the first rows, laid over the table that has none yet.
         var firstRows = cut.Find("[data-first-rows]");
@@ -137,7 +137,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
         var vm = CreateVmWithBackends(2 * RamBlockTable.VirtualizeAbove);
 
         // bUnit answers Virtualize's measurement at once, as a browser would a moment after the first render.
-        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, vm.RamBlocks));
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)));
 
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-first-rows]")));
         Assert.Single(cut.FindAll(".mud-table"));
@@ -156,4 +156,7 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
 
         return vm;
     }
+
+    /// <summary>The table's rows as the page gives them: the emulated VM's blocks through the face every driver fills.</summary>
+    private static IReadOnlyList<VmConsole.Emulation.Drivers.RamBlockRow> Rows(VmConsole.Emulation.Vms.Vm vm) => [.. vm.RamBlocks.Select(vm.ToRow)];
 }

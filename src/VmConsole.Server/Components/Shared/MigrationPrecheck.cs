@@ -1,4 +1,5 @@
 using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using Host = VmConsole.Emulation.Hosts.Host;
 using VmConsole.Emulation.Vms;
 
@@ -10,6 +11,40 @@ namespace VmConsole.Server.Components.Shared;
 /// </summary>
 public static class MigrationPrecheck
 {
+    /// <summary>The checks for a VM of any driver: the emulator's own for an emulated VM, the driver's path and the host's room otherwise.</summary>
+    public static IReadOnlyList<PrecheckItem> Run(Emulator emulator, IVirtualMachine vm, IVmHost? destination, IReadOnlyList<RamBlockRow> blocks)
+    {
+        if (destination is null)
+        {
+            return [new("Destination", false, "Choose a destination host.")];
+        }
+
+        if (destination.UnavailableReason is { } reason)
+        {
+            return [new("Destination", false, $"{destination.Name} cannot run VMs: {reason}")];
+        }
+
+        if (destination.Driver != vm.Driver)
+        {
+            return [new("Driver", false, $"{vm.Name} runs on the {vm.Driver.ToApiName()} driver and {destination.Name} is a {destination.Driver.ToApiName()} host: live migration between drivers is not offered yet.")];
+        }
+
+        if (emulator.TryGetVm(vm.Name, out var emulated) && ReferenceEquals(emulated, vm))
+        {
+            return Run(emulator, emulated, emulator.Hosts.FirstOrDefault(h => h.Name == destination.Name));
+        }
+
+        var migratable = blocks.Where(b => b.Migratable).ToList();
+        var needed = vm.MemoryBytes + blocks.Where(b => b.BackendId is not null && b.IdStr != "pc.ram").Sum(b => b.MaxLength);
+        var free = destination.CapacityBytes - destination.ReservedBytes;
+        return
+        [
+            new("Destination", destination.Name != vm.HostName, destination.Name != vm.HostName ? $"A new QEMU is started on {destination.Name} with -incoming defer and the same machine, memory, backends and DIMMs." : $"'{vm.Name}' already runs on {destination.Name}."),
+            new("Destination capacity", free >= needed, $"{Display.Bytes(needed)} needed, {Display.Bytes(free)} free on {destination.Name}."),
+            new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}) as QEMU reports them."),
+        ];
+    }
+
     public static IReadOnlyList<PrecheckItem> Run(Emulator emulator, Vm vm, Host? destination)
     {
         if (destination is null)
@@ -42,10 +77,24 @@ public static class MigrationPrecheck
     /// A rough convergence estimate: each pass must send what the guest dirtied during the previous one, so passes
     /// shrink by the ratio of dirty rate to bandwidth until what is left fits in bandwidth x downtime limit.
     /// </summary>
-    public static string Estimate(Vm vm, long bandwidthBytesPerSecond, long downtimeLimitMs, bool autoConverge)
+    public static string Estimate(IVirtualMachine vm, IReadOnlyList<RamBlockRow> blocks, long bandwidthBytesPerSecond, long downtimeLimitMs, bool autoConverge)
     {
-        var dirtyBytesPerSecond = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.DirtyPagesPerSecond * b.PageSize);
-        var total = (double)vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
+        // Emulated: each migratable block's sampled rate; QEMU: its own measurement of the whole guest (4 KiB pages).
+        double dirtyBytesPerSecond;
+        if (vm.Driver == DriverKind.Emulator)
+        {
+            dirtyBytesPerSecond = blocks.Where(b => b.Migratable).Sum(b => b.DirtyPagesPerSecond * b.PageSize);
+        }
+        else if (vm.DirtyPagesPerSecond is { } dirtyPages)
+        {
+            dirtyBytesPerSecond = dirtyPages * 4096;
+        }
+        else
+        {
+            return "No dirty rate measured yet: the estimate follows once QEMU has measured one.";
+        }
+
+        var total = (double)blocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
         if (bandwidthBytesPerSecond == 0)
         {
             return "Unlimited bandwidth: converges as fast as the link allows.";
