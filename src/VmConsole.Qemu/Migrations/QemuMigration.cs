@@ -161,7 +161,7 @@ public sealed class QemuMigration : IMigration
     public void Cancel()
     {
         var status = Status;
-        if (_postcopyRequested && !status.IsFinal())
+        if ((_postcopyRequested && !status.IsFinal()) || IsPostcopy(status))
         {
             throw DomainException.Conflict(
                 ErrorCodes.PostcopyNotCancellable,
@@ -214,7 +214,18 @@ public sealed class QemuMigration : IMigration
 
         // Before the command: from here on a cancel would lose the guest, so Cancel refuses.
         _postcopyRequested = true;
-        await _source.RunAsync("migrate-start-postcopy", null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _source.RunAsync("migrate-start-postcopy", null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // Refused (the migration ended meanwhile, say): postcopy started only if QEMU says so.
+            await PollQuietlyAsync().ConfigureAwait(false);
+            _postcopyRequested = IsPostcopy(Status);
+            throw;
+        }
+
         await PollAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -419,6 +430,9 @@ public sealed class QemuMigration : IMigration
             // The follower's next poll says what happened.
         }
     }
+
+    private static bool IsPostcopy(MigrationStatus status) =>
+        status is MigrationStatus.PostcopyActive or MigrationStatus.PostcopyPaused or MigrationStatus.PostcopyRecover;
 
     private static Dictionary<string, object> Capability(string name, bool state) => new() { ["capability"] = name, ["state"] = state };
 }
