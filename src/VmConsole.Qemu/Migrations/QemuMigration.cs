@@ -45,7 +45,7 @@ public sealed class QemuMigration : IMigration
     // Written by the follower's end before the final state is raised; read by anyone.
     private volatile string? _migratableSetDifference;
 
-    // Set (never cleared) by StartPostcopyAsync before migrate-start-postcopy is sent; read by Cancel.
+    // Set by StartPostcopyAsync before migrate-start-postcopy is sent (cleared only when QEMU refused it and is not in postcopy); read by Cancel and the end.
     private volatile bool _postcopyRequested;
 
     private QemuMigration(QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities, TimeProvider time)
@@ -380,13 +380,21 @@ public sealed class QemuMigration : IMigration
         }
     }
 
+    /// <summary>Waits (bounded) until the destination's incoming side has ended; one that went away has nothing more to wait for.</summary>
     private async Task WaitForIncomingCompletedAsync(QemuVm destination)
     {
         var started = _time.GetTimestamp();
-        while (_time.GetElapsedTime(started) < TimeSpan.FromSeconds(30)
-            && QemuMigrationStats.Status(await destination.RunAsync("query-migrate", null, CancellationToken.None).ConfigureAwait(false)) is not (MigrationStatus.Completed or MigrationStatus.Failed))
+        try
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), _time).ConfigureAwait(false);
+            while (_time.GetElapsedTime(started) < TimeSpan.FromSeconds(30)
+                && QemuMigrationStats.Status(await destination.RunAsync("query-migrate", null, CancellationToken.None).ConfigureAwait(false)) is not (MigrationStatus.Completed or MigrationStatus.Failed))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _time).ConfigureAwait(false);
+            }
+        }
+        catch (DomainException)
+        {
+            // It went away: the refresh that follows finds out what became of it.
         }
     }
 
