@@ -113,6 +113,9 @@ public static class ErrorCodes
 
     public const string MigrationNotFound = "migration-not-found";
 
+    /// <summary>A step only a migration in <c>active</c> takes (migrate-start-postcopy) asked of one in another state.</summary>
+    public const string MigrationNotActive = "migration-not-active";
+
     public const string NoFreeSlot = "no-free-slot";
 
     public const string NoSlots = "no-slots";
@@ -131,6 +134,12 @@ public static class ErrorCodes
     public const string NotSupportedByDriver = "not-supported-by-driver";
 
     public const string OutOfRange = "out-of-range";
+
+    /// <summary>Cancel asked of a migration in postcopy: the destination already runs the guest, QEMU cannot go back.</summary>
+    public const string PostcopyNotCancellable = "postcopy-not-cancellable";
+
+    /// <summary>migrate-start-postcopy asked of a migration started without the <c>postcopy-ram</c> capability.</summary>
+    public const string PostcopyNotEnabled = "postcopy-not-enabled";
 
     /// <summary>QEMU did not answer a command within its time (e.g. a device_del the guest did not answer).</summary>
     public const string QemuBusy = "qemu-busy";

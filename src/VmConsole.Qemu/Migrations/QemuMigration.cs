@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Model;
+using VmConsole.Qemu.Memory;
 using VmConsole.Qemu.Processes;
 using VmConsole.Qemu.Qmp;
 using VmConsole.Qemu.Vms;
@@ -17,6 +18,11 @@ namespace VmConsole.Qemu.Migrations;
 /// source's <c>query-migrate</c>, polled about once a second (ten times a second from <c>device</c> or when little is
 /// left) and on every MIGRATION event. On <c>completed</c> the destination runs and the source, in postmigrate, is
 /// quit; on <c>failed</c> or <c>cancelled</c> the destination (which QEMU ends) is cleaned up and the source runs on.
+/// With <c>postcopy-ram</c> it starts as precopy and <see cref="StartPostcopyAsync"/> moves it to
+/// <c>postcopy-active</c>: the destination runs the guest and fetches the pages it still lacks from the source. From
+/// then on it cannot be cancelled, only completed (or lost with either end). After completion the destination's
+/// migratable set is compared with the source's as it was when the freeze was taken
+/// (<see cref="MigratableSetDifference"/>).
 /// </summary>
 public sealed class QemuMigration : IMigration
 {
@@ -32,6 +38,15 @@ public sealed class QemuMigration : IMigration
     private ImmutableList<int> _throttleSteps = [];
     private MigrationStats _stats;
     private QemuVm? _destination;
+
+    // Written once by the setup, before migrate is sent; read by the follower after completion.
+    private IReadOnlyList<QemuRamBlock> _sourceSet = [];
+
+    // Written by the follower's end before the final state is raised; read by anyone.
+    private volatile string? _migratableSetDifference;
+
+    // Set by StartPostcopyAsync before migrate-start-postcopy is sent (cleared only when QEMU refused it and is not in postcopy); read by Cancel and the end.
+    private volatile bool _postcopyRequested;
 
     private QemuMigration(QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities, TimeProvider time)
     {
@@ -85,10 +100,23 @@ public sealed class QemuMigration : IMigration
     public QemuVm? Destination => Volatile.Read(ref _destination);
 
     /// <summary>
+    /// After completion: how the destination's migratable set (idstr, page size and used length of each migratable
+    /// block) differs from the source's when the freeze was taken, or why it could not be read; null while the migration
+    /// runs, when it did not complete, and when both are the same. Set before the final state is raised.
+    /// </summary>
+    public string? MigratableSetDifference => _migratableSetDifference;
+
+    /// <summary>Null when this machine's QEMU can migrate with postcopy-ram; otherwise why not (for a check before the start).</summary>
+    public static string? CheckPostcopySupport() => QemuPostcopySupport.Check();
+
+    /// <summary>
     /// Starts the destination and the migration; returns once QEMU has accepted <c>migrate</c> (the migration is then
     /// registered and followed in the background).
     /// </summary>
-    /// <exception cref="DomainException">The source is not running or paused, a capability is not one QEMU offers here, or QEMU refused a step.</exception>
+    /// <exception cref="DomainException">
+    /// The source is not running or paused, a capability is not one QEMU offers here (postcopy-ram without userfaultfd:
+    /// <see cref="CheckPostcopySupport"/>), or QEMU refused a step.
+    /// </exception>
     public static async Task<QemuMigration> StartAsync(
         QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities,
         MigrationRegistry registry, TimeProvider? time = null, CancellationToken cancellationToken = default)
@@ -99,6 +127,11 @@ public sealed class QemuMigration : IMigration
         if (source.RunState is not (Emulation.Vms.RunState.Running or Emulation.Vms.RunState.Paused))
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{source.Name}' is {source.QemuStatus}; only a running or paused VM can migrate.");
+        }
+
+        if (capabilities.PostcopyRam && CheckPostcopySupport() is { } reason)
+        {
+            throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, $"Capability 'postcopyRam' is not available here: {reason}", "postcopyRam");
         }
 
         var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities with { Events = true }, time ?? TimeProvider.System);
@@ -120,9 +153,23 @@ public sealed class QemuMigration : IMigration
         return migration;
     }
 
+    /// <summary>migrate_cancel, as <see cref="IMigration.Cancel"/> says; refused once postcopy has started.</summary>
+    /// <exception cref="DomainException">
+    /// 409 <c>postcopy-not-cancellable</c>: postcopy was started (the destination runs the guest with part of its memory,
+    /// so neither end can take it back; QEMU 7.2 would cancel and lose the guest).
+    /// </exception>
     public void Cancel()
     {
-        if (Status.IsCancellable())
+        var status = Status;
+        if ((_postcopyRequested && !status.IsFinal()) || IsPostcopy(status))
+        {
+            throw DomainException.Conflict(
+                ErrorCodes.PostcopyNotCancellable,
+                $"Migration {Names.Shorten(Id)} of VM '{VmName}' is {status.ToQemuName()} after postcopy was started: the destination already runs the guest "
+                + "with part of its memory, so the migration cannot be cancelled; it ends when the remaining pages have moved.");
+        }
+
+        if (status.IsCancellable())
         {
             _ = _source.Instance.Qmp.ExecuteAsync("migrate_cancel").ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
         }
@@ -139,12 +186,57 @@ public sealed class QemuMigration : IMigration
         await PollAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// migrate-start-postcopy: the source stops the guest, sends its device state, and the destination runs it and asks
+    /// for the pages it still lacks. Completes once QEMU has accepted the command (the switch follows at the end of the
+    /// current pass: <c>postcopy-active</c>).
+    /// </summary>
+    /// <exception cref="DomainException">
+    /// 409 <c>postcopy-not-enabled</c> when the migration was started without postcopy-ram, 409
+    /// <c>migration-not-active</c> when it is not <c>active</c>, or QEMU's refusal.
+    /// </exception>
+    public async Task StartPostcopyAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Capabilities.PostcopyRam)
+        {
+            throw DomainException.Conflict(
+                ErrorCodes.PostcopyNotEnabled,
+                $"Migration {Names.Shorten(Id)} of VM '{VmName}' was started without the postcopy-ram capability: it can only converge in precopy.");
+        }
+
+        var status = Status;
+        if (status != MigrationStatus.Active)
+        {
+            throw DomainException.Conflict(
+                ErrorCodes.MigrationNotActive,
+                $"Migration {Names.Shorten(Id)} of VM '{VmName}' is {status.ToQemuName()}; postcopy can only start from active.");
+        }
+
+        // Before the command: from here on a cancel would lose the guest, so Cancel refuses.
+        _postcopyRequested = true;
+        try
+        {
+            await _source.RunAsync("migrate-start-postcopy", null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // Refused (the migration ended meanwhile, say): postcopy started only if QEMU says so.
+            await PollQuietlyAsync().ConfigureAwait(false);
+            _postcopyRequested = IsPostcopy(Status);
+            throw;
+        }
+
+        await PollAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public MigrationStats GetStats() => Volatile.Read(ref _stats);
 
     public IReadOnlyList<BlockProgress> GetBlockProgress() => [];
 
     private async Task SetUpAsync(CancellationToken cancellationToken)
     {
+        // The set as the freeze holds it, to compare the destination's with once the migration has completed.
+        _sourceSet = await _source.RamBlocksAsync(cancellationToken).ConfigureAwait(false);
         var spec = _source.Spec with { Incoming = true, Paused = false };
         var destination = await QemuVm.StartAsync(_launcher, spec, _destinationDirectory, _time, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _destination, destination);
@@ -192,7 +284,7 @@ public sealed class QemuMigration : IMigration
             while (!Status.IsFinal())
             {
                 await PollAsync(CancellationToken.None).ConfigureAwait(false);
-                var fast = Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Cancelling
+                var fast = Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Cancelling or MigrationStatus.PostcopyActive
                     || (GetStats() is { Total: > 0 } s && s.Remaining < s.Total / 20);
                 await Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
             }
@@ -258,7 +350,14 @@ public sealed class QemuMigration : IMigration
         {
             if (status == MigrationStatus.Completed && Destination is { } destination)
             {
+                if (_postcopyRequested)
+                {
+                    // In postcopy the source completes once it has sent the last page; the destination may still be loading it.
+                    await WaitForIncomingCompletedAsync(destination).ConfigureAwait(false);
+                }
+
                 await destination.RefreshAsync().ConfigureAwait(false);
+                await CompareMigratableSetAsync(destination).ConfigureAwait(false);
                 // The source is in postmigrate: its guest runs on the destination now; nothing is left to power down.
                 await _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
             }
@@ -278,6 +377,36 @@ public sealed class QemuMigration : IMigration
         if (status.IsFinal())
         {
             StatusChanged?.Invoke(this, status);
+        }
+    }
+
+    /// <summary>Waits (bounded) until the destination's incoming side has ended; one that went away has nothing more to wait for.</summary>
+    private async Task WaitForIncomingCompletedAsync(QemuVm destination)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            while (_time.GetElapsedTime(started) < TimeSpan.FromSeconds(30)
+                && QemuMigrationStats.Status(await destination.RunAsync("query-migrate", null, CancellationToken.None).ConfigureAwait(false)) is not (MigrationStatus.Completed or MigrationStatus.Failed))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _time).ConfigureAwait(false);
+            }
+        }
+        catch (DomainException)
+        {
+            // It went away: the refresh that follows finds out what became of it.
+        }
+    }
+
+    private async Task CompareMigratableSetAsync(QemuVm destination)
+    {
+        try
+        {
+            _migratableSetDifference = QemuMigratableSet.Compare(_sourceSet, await destination.RamBlocksAsync().ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is DomainException or FormatException)
+        {
+            _migratableSetDifference = $"The destination's RAM block table could not be read: {ex.Message}";
         }
     }
 
@@ -309,6 +438,9 @@ public sealed class QemuMigration : IMigration
             // The follower's next poll says what happened.
         }
     }
+
+    private static bool IsPostcopy(MigrationStatus status) =>
+        status is MigrationStatus.PostcopyActive or MigrationStatus.PostcopyPaused or MigrationStatus.PostcopyRecover;
 
     private static Dictionary<string, object> Capability(string name, bool state) => new() { ["capability"] = name, ["state"] = state };
 }
