@@ -19,6 +19,8 @@ public sealed partial class Emulator : IVmDriver
         return found;
     }
 
+    IVirtualMachine IVmDriver.GetVirtualMachine(string name) => GetVm(name);
+
     Task<IVirtualMachine> IVmDriver.CreateVirtualMachineAsync(VmDefinition definition, CancellationToken cancellationToken) =>
         Task.FromResult<IVirtualMachine>(CreateVm(definition));
 

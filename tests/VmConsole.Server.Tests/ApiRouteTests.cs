@@ -15,9 +15,12 @@ public sealed class ApiRouteTests : SignedInApiTest
     {
         var hosts = (await Admin.GetFromJsonAsync<JsonArray>("/api/hosts"))!;
 
-        Assert.Equal(["host-a", "host-b"], hosts.Select(h => (string)h!["name"]!));
+        // The emulator's two seeded hosts, then the QEMU driver's two (empty: tests do not seed QEMU VMs).
+        Assert.Equal(["host-a", "host-b", "qemu-a", "qemu-b"], hosts.Select(h => (string)h!["name"]!));
+        Assert.Equal(["emulator", "emulator", "qemu", "qemu"], hosts.Select(h => (string)h!["driver"]!));
         Assert.True((long)hosts[0]!["reservedBytes"]! > 1L << 30);
         Assert.Equal(2, (int)hosts[0]!["vmCount"]!);
+        Assert.Equal(0, (int)hosts[2]!["vmCount"]!);
     }
 
     [Fact]

@@ -13,9 +13,10 @@ public sealed class ApiShapeTests : SignedInApiTest
     {
         var vm = (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/db-1"))!;
 
-        // The seven, plus slots, maxMemBytes and workload, which the create and workload routes take and show.
+        // The seven, plus slots, maxMemBytes and workload, which the create and workload routes take and show, and
+        // what the one face of both drivers adds: driver, features, guest, process and stateReason (null for an emulated VM).
         Assert.Equal(
-            ["activeMigrationId", "host", "id", "machine", "maxMemBytes", "memoryBytes", "name", "runState", "slots", "workload"],
+            ["activeMigrationId", "driver", "features", "guest", "host", "id", "machine", "maxMemBytes", "memoryBytes", "name", "process", "runState", "slots", "stateReason", "workload"],
             vm.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.True(Guid.TryParse((string?)vm["id"], out _));
         Assert.Equal("db-1", (string?)vm["name"]);
@@ -24,6 +25,9 @@ public sealed class ApiShapeTests : SignedInApiTest
         Assert.Equal("running", (string?)vm["runState"]);
         Assert.Equal(1L << 30, (long)vm["memoryBytes"]!);
         Assert.Null(vm["activeMigrationId"]);
+        Assert.Equal("emulator", (string?)vm["driver"]);
+        Assert.Contains("workload", vm["features"]!.AsArray().Select(f => (string?)f));
+        Assert.Null(vm["process"]);
     }
 
     [Fact]
@@ -33,7 +37,7 @@ public sealed class ApiShapeTests : SignedInApiTest
 
         var ram = blocks.Single(b => (string?)b!["idStr"] == "pc.ram")!.AsObject();
         Assert.Equal(
-            ["backendId", "dirtyPagesPerSecond", "guestAddress", "guestVisible", "id", "idStr", "maxLength", "migratable", "offset", "pageSize", "readOnly", "resizeable", "shared", "usedLength"],
+            ["backendId", "deviceId", "dirtyPagesPerSecond", "guestAddress", "guestVisible", "id", "idStr", "maxLength", "migratable", "offset", "pageSize", "readOnly", "resizeable", "shared", "usedLength"],
             ram.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.True((int)ram["id"]! > 0);
         Assert.Null(ram["backendId"]);

@@ -10,10 +10,14 @@ public sealed class ConsoleProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private ConsoleProcess(Process process, Uri address)
+    // The QEMU runtime directory this object made (and so cleans up), or null when the caller gave one and keeps it.
+    private readonly string? _ownQemuDirectory;
+
+    private ConsoleProcess(Process process, Uri address, string? ownQemuDirectory)
     {
         _process = process;
         Address = address;
+        _ownQemuDirectory = ownQemuDirectory;
     }
 
     public Uri Address { get; }
@@ -29,8 +33,15 @@ public sealed class ConsoleProcess : IDisposable
         }
     }
 
-    public static async Task<ConsoleProcess> StartAsync(string databaseFile)
+    /// <param name="qemuDirectory">
+    /// The QEMU hosts' runtime directory; give the same one to a restarted console so that it finds its QEMU VMs again
+    /// (the caller then ends their processes). Without it, the console gets a directory of its own, whose QEMU processes
+    /// are killed when this object is disposed.
+    /// </param>
+    /// <param name="seedQemu">Whether the console seeds its demo QEMU VM (off: most tests have no use for a guest process).</param>
+    public static async Task<ConsoleProcess> StartAsync(string databaseFile, string? qemuDirectory = null, bool seedQemu = false)
     {
+        var ownQemuDirectory = qemuDirectory is null ? QemuProcess.TempDirectory() : null;
         var port = LoopbackPorts.Free();
         var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "VmConsole.Server.dll"), "--urls", $"http://127.0.0.1:{port}"])
         {
@@ -41,12 +52,14 @@ public sealed class ConsoleProcess : IDisposable
         };
         info.Environment["ConnectionStrings__VmConsole"] = $"Data Source={databaseFile}";
         info.Environment["Auth__BootstrapAdminPassword"] = ConsoleFactory.AdminPassword;
+        info.Environment["Qemu__RuntimeDirectory"] = qemuDirectory ?? ownQemuDirectory;
+        info.Environment["Qemu__Seed__Enabled"] = seedQemu ? "true" : "false";
         // Startup is mostly JIT: without profile-guided instrumentation and with one GC heap, it is sooner ready on a
         // busy machine (crash tests start the console many times). Neither changes what the console does.
         info.Environment["DOTNET_TieredPGO"] = "0";
         info.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(info)!;
-        var console = new ConsoleProcess(process, new Uri($"http://127.0.0.1:{port}/"));
+        var console = new ConsoleProcess(process, new Uri($"http://127.0.0.1:{port}/"), ownQemuDirectory);
         process.OutputDataReceived += (_, e) => console.Append(e.Data);
         process.ErrorDataReceived += (_, e) => console.Append(e.Data);
         process.BeginOutputReadLine();
@@ -97,6 +110,11 @@ public sealed class ConsoleProcess : IDisposable
         }
 
         _process.Dispose();
+        if (_ownQemuDirectory is not null)
+        {
+            QemuProcess.KillAllUnderAsync(_ownQemuDirectory).GetAwaiter().GetResult();
+            Directory.Delete(_ownQemuDirectory, recursive: true);
+        }
     }
 
     private async Task WaitReadyAsync()

@@ -19,6 +19,9 @@ public interface IVmDriver
 
     bool TryGetVirtualMachine(string name, out IVirtualMachine vm);
 
+    /// <summary>The VM of that name, or the driver's own refusal (e.g. 409 <c>vm-inmigrate</c> while it is still arriving).</summary>
+    IVirtualMachine GetVirtualMachine(string name);
+
     /// <summary>Whether a VM of this name is defined or arriving here (names are unique across drivers).</summary>
     bool IsNameTaken(string name);
 

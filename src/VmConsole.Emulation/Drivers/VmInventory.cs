@@ -49,9 +49,11 @@ public sealed class VmInventory
         return false;
     }
 
-    /// <exception cref="DomainException">404 <c>vm-not-found</c>.</exception>
+    /// <exception cref="DomainException">404 <c>vm-not-found</c>, or the refusal of the driver that holds the name (e.g. 409 <c>vm-inmigrate</c>).</exception>
     public IVirtualMachine Get(string name) =>
-        TryGet(name, out var vm) ? vm : throw DomainException.NotFound(ErrorCodes.VmNotFound, $"No VM named '{Names.Shorten(name)}'.");
+        TryGet(name, out var vm) ? vm
+        : _drivers.FirstOrDefault(d => d.IsNameTaken(name ?? ""))?.GetVirtualMachine(name!)
+            ?? throw DomainException.NotFound(ErrorCodes.VmNotFound, $"No VM named '{Names.Shorten(name)}'.");
 
     /// <exception cref="DomainException">404 <c>host-not-found</c>.</exception>
     public IVmHost GetHost(string name) =>

@@ -97,7 +97,12 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         QemuIncomingMigration.Listen(emulator, Registry, name, host, uri, _time);
 
     /// <summary>Cancels every running migration, of every kind in the registry, and waits for them to finish.</summary>
-    public async ValueTask DisposeAsync() => await Registry.CancelAllAsync(TimeSpan.FromSeconds(30), _time).ConfigureAwait(false);
+    /// <summary>
+    /// Cancels the migrations this engine runs (they live in this process); others in the registry, such as QEMU-to-QEMU
+    /// migrations between processes that outlive the console, go on.
+    /// </summary>
+    public async ValueTask DisposeAsync() =>
+        await Registry.CancelAllAsync(TimeSpan.FromSeconds(30), _time, m => m is PrecopyMigration or Qemu.QemuIncomingMigration).ConfigureAwait(false);
 
     /// <summary>The destination half: the same machine, memory, backends, devices and migratable flags, in inmigrate.</summary>
     private Vm CreateDestination(Vm source, string host)

@@ -33,12 +33,20 @@ public sealed class MigrationRegistry
     public IMigration? ActiveFor(string vm) => _migrations.LastOrDefault(m => m.VmName == vm && !m.Status.IsFinal());
 
     /// <summary>Cancels every migration still running and waits until each has finished (at most <paramref name="limit"/>).</summary>
-    public async Task CancelAllAsync(TimeSpan limit, TimeProvider time)
+    /// <param name="which">Which migrations to cancel (default: all); a migration that refuses (postcopy) is still waited for.</param>
+    public async Task CancelAllAsync(TimeSpan limit, TimeProvider time, Func<IMigration, bool>? which = null)
     {
-        var running = _migrations.Where(m => !m.Status.IsFinal()).ToList();
+        var running = _migrations.Where(m => !m.Status.IsFinal() && (which?.Invoke(m) ?? true)).ToList();
         foreach (var migration in running)
         {
-            migration.Cancel();
+            try
+            {
+                migration.Cancel();
+            }
+            catch (VmConsole.Emulation.DomainException)
+            {
+                // Past its point of no return (postcopy): it ends by itself.
+            }
         }
 
         await Task.WhenAll(running.Select(m => m.Finished)).WaitAsync(limit, time).ConfigureAwait(false);

@@ -63,6 +63,8 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
 
     public bool IsNameTaken(string name) => _domains.ContainsKey(name);
 
+    IVirtualMachine IVmDriver.GetVirtualMachine(string name) => GetDomain(name);
+
     public QemuHost GetHost(string name) =>
         _hosts.FirstOrDefault(h => h.Name == name) ?? throw DomainException.NotFound(ErrorCodes.HostNotFound, $"No QEMU host named '{Names.Shorten(name)}'.");
 

@@ -33,6 +33,9 @@ public sealed class QemuMigration : IMigration
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Set when a final state is recorded (by a poll or an event's poll), so that the follower stops waiting at once.
+    private readonly TaskCompletionSource _final = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     // Written under _gate (copy on write), read without it.
     private ImmutableList<MigrationEvent> _events;
     private ImmutableList<int> _throttleSteps = [];
@@ -286,7 +289,8 @@ public sealed class QemuMigration : IMigration
                 await PollAsync(CancellationToken.None).ConfigureAwait(false);
                 var fast = Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Cancelling or MigrationStatus.PostcopyActive
                     || (GetStats() is { Total: > 0 } s && s.Remaining < s.Total / 20);
-                await Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
+                // The wait ends early when a MIGRATION event's poll has recorded the final state: the end is not held back a second.
+                await Task.WhenAny(Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time), _final.Task).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is DomainException or OperationCanceledException)
@@ -306,7 +310,14 @@ public sealed class QemuMigration : IMigration
     private async Task PollAsync(CancellationToken cancellationToken)
     {
         var info = await _source.RunAsync("query-migrate", null, cancellationToken).ConfigureAwait(false);
-        Record(QemuMigrationStats.From(info));
+        var stats = QemuMigrationStats.From(info);
+        if (stats.Status == MigrationStatus.Completed && stats.TotalTime == 0)
+        {
+            // QEMU 7.2 may say completed before it has filled in its figures (total-time 0): ask once more for them.
+            stats = QemuMigrationStats.From(await _source.RunAsync("query-migrate", null, cancellationToken).ConfigureAwait(false));
+        }
+
+        Record(stats);
     }
 
     /// <summary>Takes a statistics snapshot: a new state goes to the log and raises StatusChanged, then Progress.</summary>
@@ -322,6 +333,11 @@ public sealed class QemuMigration : IMigration
             }
 
             _stats = stats;
+            if (stats.Status.IsFinal())
+            {
+                _final.TrySetResult();
+            }
+
             if (stats.Status != previous.Status && stats.Status != MigrationStatus.None)
             {
                 _events = _events.Add(new MigrationEvent(stats.Status, _time.GetUtcNow()));

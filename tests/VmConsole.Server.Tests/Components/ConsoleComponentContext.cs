@@ -46,6 +46,11 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddSingleton(Options.Create(new EmulatorOptions()));
         Services.AddSingleton<DirtyRateSampler>();
         Services.AddSingleton(Engine);
+        // The QEMU driver without hosts: these components see emulated VMs through the one inventory.
+        var qemu = new VmConsole.Qemu.Driver.QemuDriver([], TimeSpan.FromSeconds(10));
+        Services.AddSingleton(qemu);
+        Services.AddSingleton(sp => new VmConsole.Emulation.Drivers.VmInventory([Emulator, qemu]));
+        Services.AddSingleton<MigrationStarter>();
         Services.AddSingleton<IActionLog>(ActionLog);
         Services.AddScoped<ConsoleActions>();
         var connection = $"Data Source={_database}";
