@@ -90,6 +90,9 @@ public sealed partial class BootstrapTests
         {
             builder.UseContentRoot(RepositoryRoot.Path);
             builder.UseSetting("ConnectionStrings:VmConsole", $"Data Source={database}");
+            // No QEMU guest: what is bootstrapped here is the accounts (the repository's runtime directory stays untouched).
+            builder.UseSetting("Qemu:Seed:Enabled", "false");
+            builder.UseSetting("Qemu:RuntimeDirectory", Path.Combine(Path.GetDirectoryName(database)!, Path.GetFileNameWithoutExtension(database) + "-qemu"));
             builder.ConfigureLogging(logging => logging.AddProvider(new Capture(lines)));
         }
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using VmConsole.Qemu.Processes;
 
 namespace VmConsole.Server.Tests;
 
@@ -57,6 +58,77 @@ public sealed class RestartRecoveryTests : IDisposable
         Assert.Contains("pc.ram", (string?)refusal["reason"], StringComparison.Ordinal);
         var allowed = (await again.GetFromJsonAsync<JsonArray>("api/audit?outcome=allowed"))!;
         Assert.Contains(allowed, a => ((string?)a!["action"])!.StartsWith("POST /api/migrations", StringComparison.Ordinal));
+    }
+
+    /// <remarks>
+    /// The migration waits at pre-switchover (pause-before-switchover), a state it keeps however long the console is away,
+    /// so the test does not race QEMU. Every QEMU under the test's runtime directory is killed at the end, pass or fail.
+    /// </remarks>
+    [Fact]
+    public async Task KilledMidQemuMigration_Restarted_GuestsRunOnWithTheirPidsAndTheMigrationIsFollowedToItsEnd()
+    {
+        var qemu = QemuProcess.TempDirectory();
+        try
+        {
+            string id;
+            int sourcePid;
+            int destinationPid;
+            using (var first = await ConsoleProcess.StartAsync(_database, qemu))
+            {
+                using var client = await SignedInAsync(first);
+                var created = await PostAsync(client, "api/vms", "{\"name\":\"kept-q\",\"host\":\"qemu-a\",\"machine\":\"pc\",\"memoryMiB\":128,\"guest\":\"sweep\",\"start\":true}");
+                Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+                sourcePid = (int)(await client.GetFromJsonAsync<JsonObject>("api/vms/kept-q"))!["process"]!["pid"]!;
+                var started = await PostAsync(client, "api/migrations", "{\"vm\":\"kept-q\",\"destinationHost\":\"qemu-b\",\"parameters\":{\"maxBandwidth\":0},\"capabilities\":{\"pauseBeforeSwitchover\":true}}");
+                Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
+                id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+                await Eventually.UntilAsync(
+                    async () => (string?)(await client.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"] == "pre-switchover",
+                    TimeSpan.FromSeconds(90),
+                    () => $"migration {id} never reached pre-switchover");
+                destinationPid = int.Parse(await File.ReadAllTextAsync(Path.Combine(qemu, "qemu-b", "vms", "kept-q", "qemu.pid")), System.Globalization.CultureInfo.InvariantCulture);
+
+                first.Kill();
+            }
+
+            // kill -9 of the console: both guests' processes run on, as they would after a crash.
+            Assert.True(QemuInstance.IsProcessAlive(sourcePid), "the source QEMU died with the console");
+            Assert.True(QemuInstance.IsProcessAlive(destinationPid), "the destination QEMU died with the console");
+
+            using var second = await ConsoleProcess.StartAsync(_database, qemu);
+            using var again = await SignedInAsync(second);
+            var vm = (await again.GetFromJsonAsync<JsonObject>("api/vms/kept-q"))!;
+            Assert.Equal(sourcePid, (int)vm["process"]!["pid"]!);
+            Assert.Equal("qemu-a", (string?)vm["host"]);
+            Assert.Equal(id, (string?)vm["activeMigrationId"]);
+            await Eventually.UntilAsync(
+                async () => (string?)(await again.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"] == "pre-switchover",
+                TimeSpan.FromSeconds(30),
+                () => $"migration {id} is not followed again after the restart");
+
+            // Followed again, it can be finished from the new console.
+            Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync(new Uri($"api/migrations/{id}/continue", UriKind.Relative), null)).StatusCode);
+            await Eventually.UntilAsync(
+                async () => (string?)(await again.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!["status"] == "completed",
+                TimeSpan.FromSeconds(60),
+                () => $"migration {id} did not complete after the restart");
+            await Eventually.UntilAsync(
+                async () => (string?)(await again.GetFromJsonAsync<JsonObject>("api/vms/kept-q"))!["host"] == "qemu-b",
+                TimeSpan.FromSeconds(30),
+                () => "the VM did not move to qemu-b");
+            vm = (await again.GetFromJsonAsync<JsonObject>("api/vms/kept-q"))!;
+            Assert.Equal(destinationPid, (int)vm["process"]!["pid"]!);
+            Assert.Equal("running", (string?)vm["runState"]);
+            await Eventually.Until(() => !QemuInstance.IsProcessAlive(sourcePid), TimeSpan.FromSeconds(30), () => $"the source QEMU {sourcePid} still runs after completion");
+            var history = (await again.GetFromJsonAsync<JsonObject>($"api/migrations/{id}"))!;
+            Assert.Null(history["errorDesc"]);
+            Assert.Contains("pre-switchover", history["events"]!.AsArray().Select(e => (string?)e!["status"]));
+        }
+        finally
+        {
+            await QemuProcess.KillAllUnderAsync(qemu);
+            Directory.Delete(qemu, recursive: true);
+        }
     }
 
     public void Dispose()

@@ -7,6 +7,7 @@ using VmConsole.Migration.Model;
 using VmConsole.Qemu.Guests;
 using VmConsole.Qemu.Migrations;
 using VmConsole.Qemu.Processes;
+using VmConsole.Qemu.Vms;
 
 namespace VmConsole.Qemu.Driver;
 
@@ -20,6 +21,9 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly IReadOnlyList<QemuHost> _hosts;
     private readonly TimeSpan _teardownTimeout;
+
+    // The migrations this driver follows until they end (added and removed by FollowAsync).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<QemuMigration, byte> _following = new();
 
     // Replaced whole under _gate; read without it.
     private ImmutableSortedDictionary<string, QemuDomain> _domains = ImmutableSortedDictionary<string, QemuDomain>.Empty.WithComparers(StringComparer.Ordinal);
@@ -73,10 +77,14 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
 
     /// <summary>
     /// Finds the VMs this console defined before it (re)started, in each available host's runtime directory, and
-    /// re-attaches to every one whose process is alive; the rest are listed as shut off, with the reason.
+    /// re-attaches to every one whose process is alive; the rest are listed as shut off, with the reason. A migration
+    /// that was running is followed again in <paramref name="registry"/> with its id (or its outcome taken, if QEMU
+    /// finished it meanwhile); a QEMU left in a directory without a definition (a destination whose migration never got
+    /// registered) is ended. Returns the migrations followed again.
     /// </summary>
-    public async Task LoadAsync(CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<IMigration>> LoadAsync(MigrationRegistry? registry = null, CancellationToken cancellationToken = default)
     {
+        var incoming = new List<(QemuHost Host, string Directory, QemuIncomingFile File)>();
         foreach (var host in _hosts.Where(h => h.UnavailableReason is null))
         {
             var root = Path.Combine(host.RuntimeDirectory, "vms");
@@ -87,9 +95,16 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
 
             foreach (var directory in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
             {
+                if (await QemuIncomingFile.LoadAsync(directory, cancellationToken).ConfigureAwait(false) is { } marker)
+                {
+                    incoming.Add((host, directory, marker));
+                    continue;
+                }
+
                 if (await QemuDomainFile.LoadAsync(directory, cancellationToken).ConfigureAwait(false) is not { } file
                     || file.Host != host.Name || Path.GetFileName(directory) != file.Name || _domains.ContainsKey(file.Name))
                 {
+                    await EndStrayAsync(directory, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
@@ -102,6 +117,106 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
 
                 InventoryChanged?.Invoke(InventoryChangeKind.VmAdded, domain.Name);
             }
+        }
+
+        var followed = new List<IMigration>();
+        foreach (var (host, directory, marker) in incoming)
+        {
+            if (await RecoverAsync(host, directory, marker, registry, cancellationToken).ConfigureAwait(false) is { } migration)
+            {
+                followed.Add(migration);
+            }
+        }
+
+        return followed;
+    }
+
+    /// <summary>
+    /// A migration's destination found at start: while its source runs, the migration is followed again; a source gone
+    /// after QEMU completed (the console was killed between the completion and the move) leaves the destination as the
+    /// VM; otherwise the destination is ended.
+    /// </summary>
+    private async Task<IMigration?> RecoverAsync(QemuHost host, string directory, QemuIncomingFile marker, MigrationRegistry? registry, CancellationToken cancellationToken)
+    {
+        var launcher = host.Launcher!;
+        if (!_domains.TryGetValue(marker.VmName, out var domain) || domain.Id != marker.DomainId)
+        {
+            await EndStrayAsync(directory, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        var spec = domain.Spec with { Incoming = true, Paused = false };
+        QemuVm? destination;
+        try
+        {
+            destination = await QemuVm.AttachAsync(launcher, spec, directory, TimeProvider.System, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QemuStartException)
+        {
+            destination = null;
+        }
+
+        if (destination is null)
+        {
+            await EndStrayAsync(directory, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        if (domain.Running is { } source && registry is not null)
+        {
+            var migration = await QemuMigration.RecoverAsync(
+                marker.MigrationId, source, destination, marker.SourceHost, host.Name, launcher, directory, marker.Parameters, marker.Capabilities, registry, TimeProvider.System).ConfigureAwait(false);
+            _ = FollowAsync(domain, migration, host);
+            return migration;
+        }
+
+        if (domain.Running is null && destination.RunState is RunState.Running or RunState.Paused)
+        {
+            // QEMU completed and the source quit before the console could move the VM: the destination is the VM now.
+            var from = domain.Host;
+            await domain.MoveAsync(destination, host).ConfigureAwait(false);
+            QemuIncomingFile.Delete(directory);
+            RemoveDirectory(from.VmDirectory(domain.Name));
+            InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
+            return null;
+        }
+
+        destination.Kill();
+        await destination.DisposeAsync().ConfigureAwait(false);
+        RemoveDirectory(directory);
+        return null;
+    }
+
+    /// <summary>Ends a QEMU left in a directory the console has no definition for, and removes the directory.</summary>
+    private static async Task EndStrayAsync(string directory, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var text = await File.ReadAllTextAsync(Path.Combine(directory, QemuCommandLine.PidFile), cancellationToken).ConfigureAwait(false);
+            if (int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                && QemuInstance.IsProcessAlive(pid) && IsQemuOf(pid, directory))
+            {
+                QemuInstance.Kill(pid);
+            }
+        }
+        catch (IOException)
+        {
+            // No pid file: no process to end.
+        }
+
+        RemoveDirectory(directory);
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is a QEMU started in <paramref name="directory"/> (its command line names it), not a reused pid.</summary>
+    private static bool IsQemuOf(int pid, string directory)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(directory, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 
@@ -216,13 +331,30 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
         RemoveDirectory(directory);
         var migration = await QemuMigration.StartAsync(
             source, domain.HostName, destination.Name, launcher, directory, parameters, capabilities, registry, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await new QemuIncomingFile(migration.Id, name, domain.Id, domain.HostName, migration.Parameters, migration.Capabilities).SaveAsync(directory, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // Only a restart mid-migration needs it; the migration itself goes on.
+        }
+
         _ = FollowAsync(domain, migration, destination);
         return migration;
     }
 
-    /// <summary>Lets go of every monitor; the processes keep running.</summary>
+    /// <summary>
+    /// Lets go of every monitor; the processes keep running, and so do their migrations (the next console follows them
+    /// again from their destinations' markers).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        foreach (var migration in _following.Keys)
+        {
+            migration.LetGo();
+        }
+
         foreach (var domain in _domains.Values)
         {
             await domain.DisposeAsync().ConfigureAwait(false);
@@ -231,13 +363,22 @@ public sealed class QemuDriver : IVmDriver, IAsyncDisposable
 
     private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost destination)
     {
+        _following.TryAdd(migration, 0);
         await migration.Finished.ConfigureAwait(false);
+        _following.TryRemove(migration, out _);
+        var directory = destination.VmDirectory(domain.Name);
         if (migration.Status == MigrationStatus.Completed && migration.Destination is { } arrived)
         {
             var from = domain.Host;
             await domain.MoveAsync(arrived, destination).ConfigureAwait(false);
+            QemuIncomingFile.Delete(directory);
             RemoveDirectory(from.VmDirectory(domain.Name));
             InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
+        }
+        else
+        {
+            // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
+            RemoveDirectory(directory);
         }
     }
 

@@ -36,6 +36,9 @@ public sealed class QemuMigration : IMigration
     // Set when a final state is recorded (by a poll or an event's poll), so that the follower stops waiting at once.
     private readonly TaskCompletionSource _final = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Cancelled when the console lets go (it stops): the follower ends without touching either QEMU.
+    private readonly CancellationTokenSource _lettingGo = new();
+
     // Written under _gate (copy on write), read without it.
     private ImmutableList<MigrationEvent> _events;
     private ImmutableList<int> _throttleSteps = [];
@@ -51,9 +54,11 @@ public sealed class QemuMigration : IMigration
     // Set by StartPostcopyAsync before migrate-start-postcopy is sent (cleared only when QEMU refused it and is not in postcopy); read by Cancel and the end.
     private volatile bool _postcopyRequested;
 
-    private QemuMigration(QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities, TimeProvider time)
+    private QemuMigration(
+        QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities,
+        TimeProvider time, string? id = null)
     {
-        Id = "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
+        Id = id ?? "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
         _source = source;
         _launcher = launcher;
         _destinationDirectory = destinationDirectory;
@@ -151,6 +156,38 @@ public sealed class QemuMigration : IMigration
             throw;
         }
 
+        registry.Add(migration);
+        _ = Task.Run(migration.FollowAsync);
+        return migration;
+    }
+
+    /// <summary>
+    /// Follows again a migration this console started before it restarted (killed, even): both QEMUs ran on without it.
+    /// The source and the destination are the processes found alive; the migration keeps its id, so its history goes on.
+    /// Whatever QEMU says now (still running, or completed, failed, cancelled meanwhile) is taken from there and ended as
+    /// <see cref="StartAsync"/>'s migrations end: the source quits after a completion, the destination goes otherwise.
+    /// </summary>
+    public static async Task<QemuMigration> RecoverAsync(
+        string id, QemuVm source, QemuVm destination, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory,
+        MigrationParameters parameters, MigrationCapabilities capabilities, MigrationRegistry registry, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(registry);
+        var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities, time ?? TimeProvider.System, id);
+        Volatile.Write(ref migration._destination, destination);
+        source.Memory.Hold(migration);
+        try
+        {
+            // The set the freeze holds (the source's, unchanged since the migration began: the freeze held it then too).
+            migration._sourceSet = await source.RamBlocksAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DomainException or FormatException)
+        {
+            // The first poll finds out what became of the source.
+        }
+
+        source.Instance.Qmp.EventReceived += migration.OnSourceEvent;
         registry.Add(migration);
         _ = Task.Run(migration.FollowAsync);
         return migration;
@@ -280,30 +317,48 @@ public sealed class QemuMigration : IMigration
         await _source.RunAsync("migrate", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Stops following without touching either QEMU: the console is stopping, and the migration runs on in its processes.
+    /// The next console finds it from the destination's marker and follows it again; this object never finishes.
+    /// </summary>
+    public void LetGo() => _lettingGo.Cancel();
+
     private async Task FollowAsync()
     {
         try
         {
             while (!Status.IsFinal())
             {
+                if (_lettingGo.IsCancellationRequested)
+                {
+                    return;
+                }
+
                 await PollAsync(CancellationToken.None).ConfigureAwait(false);
                 var fast = Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Cancelling or MigrationStatus.PostcopyActive
                     || (GetStats() is { Total: > 0 } s && s.Remaining < s.Total / 20);
                 // The wait ends early when a MIGRATION event's poll has recorded the final state: the end is not held back a second.
-                await Task.WhenAny(Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time), _final.Task).ConfigureAwait(false);
+                await Task.WhenAny(Task.Delay(fast ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1), _time, _lettingGo.Token), _final.Task).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is DomainException or OperationCanceledException)
+        catch (Exception ex) when ((ex is DomainException or OperationCanceledException) && !_lettingGo.IsCancellationRequested)
         {
             // The source's QEMU went away or answers no more: the migration failed with it.
             Record(GetStats() with { Status = MigrationStatus.Failed, ErrorDesc = ex.Message });
         }
+        catch (Exception ex) when (ex is DomainException or OperationCanceledException)
+        {
+            // Let go of while asking: the console is stopping; QEMU decides the outcome.
+        }
         finally
         {
             _source.Instance.Qmp.EventReceived -= OnSourceEvent;
-            await EndAsync().ConfigureAwait(false);
-            _source.Memory.Release(this);
-            _finished.TrySetResult();
+            if (!_lettingGo.IsCancellationRequested)
+            {
+                await EndAsync().ConfigureAwait(false);
+                _source.Memory.Release(this);
+                _finished.TrySetResult();
+            }
         }
     }
 

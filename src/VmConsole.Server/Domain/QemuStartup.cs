@@ -11,7 +11,7 @@ namespace VmConsole.Server.Domain;
 /// the configured QEMU VMs once, the first time QEMU is found; at stop, lets go of the monitors and leaves the
 /// processes running (they outlive the console).
 /// </summary>
-internal sealed partial class QemuStartup(QemuDriver driver, IOptions<QemuOptions> options, ILogger<QemuStartup> logger) : IHostedService
+internal sealed partial class QemuStartup(QemuDriver driver, VmConsole.Migration.Model.MigrationRegistry migrations, IOptions<QemuOptions> options, ILogger<QemuStartup> logger) : IHostedService
 {
     private const string SeededMarker = ".seeded";
 
@@ -22,10 +22,15 @@ internal sealed partial class QemuStartup(QemuDriver driver, IOptions<QemuOption
             Unavailable(logger, host.Name, host.UnavailableReason!);
         }
 
-        await driver.LoadAsync(cancellationToken);
+        var followed = await driver.LoadAsync(migrations, cancellationToken);
         if (driver.Domains.Count > 0)
         {
             Attached(logger, driver.Domains.Count(d => d.Running is not null), driver.Domains.Count);
+        }
+
+        foreach (var migration in followed)
+        {
+            Followed(logger, migration.Id, migration.VmName, migration.Status.ToQemuName());
         }
 
         await SeedAsync(options.Value.Seed, cancellationToken);
@@ -78,6 +83,9 @@ internal sealed partial class QemuStartup(QemuDriver driver, IOptions<QemuOption
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Re-attached to {Running} running QEMU VM(s) of {Total} defined")]
     private static partial void Attached(ILogger logger, int running, int total);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Following migration {Id} of QEMU VM {Vm} again ({Status}): it ran on while the console was away")]
+    private static partial void Followed(ILogger logger, string id, string vm, string status);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Seeded QEMU VM {Vm} on {Host}")]
     private static partial void Seeded(ILogger logger, string vm, string host);

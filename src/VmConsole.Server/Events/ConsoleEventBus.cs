@@ -65,6 +65,16 @@ public sealed class ConsoleEventBus(
         inventory.InventoryChanged += OnInventoryChanged;
         migrations.Started += OnMigrationStarted;
         _watch = new VmWatch(inventory, OnVmChanged);
+
+        // Migrations registered before the console took events (a QEMU migration followed again after a restart): their
+        // states from now on, and the one they are in, which may already be their last.
+        foreach (var migration in migrations.All)
+        {
+            migration.StatusChanged += OnMigrationStatusChanged;
+            migration.Progress += OnMigrationProgress;
+            OnMigrationStatusChanged(migration, migration.Status);
+        }
+
         return base.StartAsync(cancellationToken);
     }
 

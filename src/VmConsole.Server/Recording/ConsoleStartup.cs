@@ -4,6 +4,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
 using VmConsole.Persistence;
 using VmConsole.Persistence.Records;
 using VmConsole.Server.Domain;
@@ -20,6 +21,7 @@ internal sealed class ConsoleStartup(
     IDbContextFactory<ConsoleDbContext> contexts,
     Emulator emulator,
     IOptions<EmulatorOptions> options,
+    MigrationRegistry migrations,
     TimeProvider time,
     ILogger<ConsoleStartup> logger) : IHostedService
 {
@@ -159,7 +161,10 @@ internal sealed class ConsoleStartup(
     private async Task<int> FailInterruptedAsync(ConsoleDbContext db, CancellationToken cancellationToken)
     {
         string[] final = [MigrationStatus.Completed.ToQemuName(), MigrationStatus.Cancelled.ToQemuName(), MigrationStatus.Failed.ToQemuName()];
-        var interrupted = await db.Migrations.Where(m => !final.Contains(m.Status)).ToListAsync(cancellationToken);
+        var stored = await db.Migrations.Where(m => !final.Contains(m.Status)).ToListAsync(cancellationToken);
+        // A QEMU-to-QEMU migration ran on in its processes while the console was away: the QEMU driver follows it again
+        // (registered before this runs), and its states reach the history as they come.
+        var interrupted = stored.Where(m => migrations.Find(m.Id) is null).ToList();
         var now = time.GetUtcNow();
         foreach (var migration in interrupted)
         {

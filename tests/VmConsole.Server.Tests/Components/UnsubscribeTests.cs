@@ -10,19 +10,22 @@ using VmConsole.Server.Domain;
 
 namespace VmConsole.Server.Tests.Components;
 
-/// <summary>After DisposeComponentsAsync no event of the emulator, the engine, a migration or the recorder still holds a handler of the component.</summary>
+/// <summary>After DisposeComponentsAsync no event of the inventory, a VM, the engine, a migration or the recorder still holds a handler of the component.</summary>
 public sealed class UnsubscribeTests : PersistedConsoleContext
 {
     public UnsubscribeTests() => Emulator.AddHost("host-b", 8 * Sizes.GiB);
 
     private DirtyRateSampler Sampler => Services.GetRequiredService<DirtyRateSampler>();
 
+    // Pages follow the one inventory of both drivers, and each VM through the face every driver fills (StateChanged).
+    private VmConsole.Emulation.Drivers.VmInventory Inventory => Services.GetRequiredService<VmConsole.Emulation.Drivers.VmInventory>();
+
     [Fact]
     public async Task VmsPage_Disposed_LeavesNoHandler()
     {
         var vm = CreateVm("vm1");
         var cut = Render<VmsPage>();
-        var sources = new (object, string)[] { (Emulator, "InventoryChanged"), (Sampler, "Sampled"), (vm, "Changed") };
+        var sources = new (object, string)[] { (Inventory, "InventoryChanged"), (Sampler, "Sampled"), (vm, "StateChanged") };
         var component = cut.Instance;
         AssertSubscribed(component, sources);
 
@@ -35,7 +38,7 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
     public async Task NavMenu_Disposed_LeavesNoHandler()
     {
         var cut = Render<NavMenu>();
-        var sources = new (object, string)[] { (Emulator, "InventoryChanged") };
+        var sources = new (object, string)[] { (Inventory, "InventoryChanged") };
         var component = cut.Instance;
         AssertSubscribed(component, sources);
 
@@ -65,7 +68,7 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
         var cut = Render<Overview>();
         var sources = new (object, string)[]
         {
-            (Emulator, "InventoryChanged"), (Sampler, "Sampled"), (vm2, "Changed"), (Engine.Registry, "Started"), (migration, "Progress"), (migration, "StatusChanged"),
+            (Inventory, "InventoryChanged"), (Sampler, "Sampled"), (vm2, "StateChanged"), (Engine.Registry, "Started"), (migration, "Progress"), (migration, "StatusChanged"),
         };
         var component = cut.Instance;
         AssertSubscribed(component, sources);

@@ -65,14 +65,16 @@ public sealed class VmPageTests : ConsoleComponentContext
         var vm = CreateVm("vm1");
         var sampler = Services.GetRequiredService<DirtyRateSampler>();
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "vm1"));
-        Assert.Equal(1, Subscribers(vm, "Changed"));
+        var inventory = Services.GetRequiredService<VmConsole.Emulation.Drivers.VmInventory>();
+        Assert.Equal(1, Subscribers(vm, "StateChanged"));
         Assert.Equal(1, Subscribers(sampler, "Sampled"));
+        Assert.Equal(1, Subscribers(inventory, "InventoryChanged"));
 
         cut.Instance.Dispose();
 
-        Assert.Equal(0, Subscribers(vm, "Changed"));
+        Assert.Equal(0, Subscribers(vm, "StateChanged"));
         Assert.Equal(0, Subscribers(sampler, "Sampled"));
-        Assert.Equal(0, Subscribers(Emulator, "InventoryChanged"));
+        Assert.Equal(0, Subscribers(inventory, "InventoryChanged"));
     }
 
     /// <summary>How many handlers a field-like event has (its backing field has the event's name).</summary>
