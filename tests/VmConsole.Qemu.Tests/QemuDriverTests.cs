@@ -5,6 +5,7 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Model;
 using VmConsole.Qemu.Driver;
+using VmConsole.Qemu.Guests;
 using VmConsole.Qemu.Processes;
 
 namespace VmConsole.Qemu.Tests;
@@ -53,6 +54,12 @@ public sealed class QemuDriverTests : IAsyncLifetime
         Assert.True(ram.Migratable);
         Assert.Equal(blocks.Count, blocks.Select(b => b.Id).Distinct().Count());
         Assert.Same(vm, Assert.Single(driver.Domains));
+
+        // The inspector's read (pmemsave): the sweep guest has been counting in the first byte of each page from 2 MiB.
+        await Eventually.UntilAsync(async () => (await vm.ReadGuestPhysicalAsync(SweepGuest.LowestStart, 4096))[0] != 0, TimeSpan.FromSeconds(30), () => "the sweep guest never wrote its first page");
+        var refused = await Assert.ThrowsAsync<DomainException>(() => vm.ReadGuestPhysicalAsync(0, QemuDomain.MaxReadBytes + 1));
+        Assert.Equal(ErrorCodes.OutOfRange, refused.Code);
+        Assert.Empty(Directory.GetFiles(process.RuntimeDirectory, "inspect-*"));
         Assert.Equal(64 * Sizes.MiB, driver.Hosts[0].ReservedBytes);
     }
 

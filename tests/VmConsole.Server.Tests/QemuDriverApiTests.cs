@@ -60,6 +60,10 @@ public sealed class QemuDriverApiTests : SignedInApiTest
         await ApiErrorTests.AssertProblemAsync(await Admin.PutAsJsonAsync($"/api/vms/qvm-1/ramblocks/{(int)pcRam["id"]!}/migratable", new { migratable = false }), HttpStatusCode.Conflict, "not-supported-by-driver");
         await ApiErrorTests.AssertProblemAsync(await Admin.PostAsync("/api/vms/qvm-1/export", null), HttpStatusCode.Conflict, "not-supported-by-driver");
 
+        var bytes = await Admin.GetByteArrayAsync("/api/vms/qvm-1/memory?address=2097152&length=16");
+        Assert.Equal(16, bytes.Length);
+        await ApiErrorTests.AssertProblemAsync(await Admin.GetAsync("/api/vms/qvm-1/memory?address=-1"), HttpStatusCode.BadRequest, "validation-failed");
+
         var paused = await Admin.PostAsJsonAsync("/api/vms/qvm-1/power", new { action = "pause" });
         Assert.Equal("paused", (string?)(await paused.Content.ReadFromJsonAsync<JsonObject>())!["runState"]);
 

@@ -68,6 +68,12 @@ public interface IVirtualMachine
     /// <summary>Plugs a backend as a pc-dimm (<c>device_add</c>).</summary>
     Task<MemoryDeviceRow> PlugDimmAsync(string deviceId, string memdev, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads <paramref name="length"/> bytes of guest-physical memory at <paramref name="address"/>, as the guest sees
+    /// them now (the emulator's address map; QEMU's <c>pmemsave</c>). Only with <see cref="VmFeatures.ReadGuestMemory"/>.
+    /// </summary>
+    Task<byte[]> ReadGuestPhysicalAsync(long address, int length, CancellationToken cancellationToken = default);
+
     /// <summary>Unplugs a pc-dimm (<c>device_del</c>): for a real guest only a request the guest must answer.</summary>
     Task UnplugDimmAsync(string deviceId, CancellationToken cancellationToken = default);
 }

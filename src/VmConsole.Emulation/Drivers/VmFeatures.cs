@@ -29,4 +29,7 @@ public enum VmFeatures
 
     /// <summary>Its dirty rate measured by QEMU (<c>calc-dirty-rate</c>) rather than sampled by the console per block.</summary>
     MeasuredDirtyRate = 64,
+
+    /// <summary>Its migrations can use multifd, XBZRLE and postcopy (QEMU's own; the engine refuses them).</summary>
+    AdvancedMigration = 128,
 }

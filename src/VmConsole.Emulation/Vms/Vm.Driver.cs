@@ -61,6 +61,13 @@ public sealed partial class Vm : IVirtualMachine
         return Task.CompletedTask;
     }
 
+    Task<byte[]> IVirtualMachine.ReadGuestPhysicalAsync(long address, int length, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[length];
+        ReadGuest(address, bytes);
+        return Task.FromResult(bytes);
+    }
+
     /// <summary>A block of this VM as a row of the RAM block table every driver fills.</summary>
     public RamBlockRow ToRow(RamBlock b)
     {

@@ -160,6 +160,9 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
     /// <c>device</c>, or for <c>cancelling</c> or <c>failing</c> when those won), and that state change has been raised
     /// to every subscriber that was there before the call.
     /// </summary>
+    /// <summary>The engine migrates in precopy only (postcopy-ram is refused at the start): always refused.</summary>
+    public Task StartPostcopyAsync(CancellationToken cancellationToken = default) => throw MigrationRefusals.PostcopyNotEnabled(Id, VmName);
+
     public async Task ContinueAsync(CancellationToken cancellationToken = default)
     {
         // Subscribed before asking: the worker may move on before Continue returns. A change that won before the

@@ -69,4 +69,11 @@ public interface IMigration
     /// </summary>
     /// <exception cref="DomainException">409 <c>not-pre-switchover</c> when the migration is not waiting there.</exception>
     Task ContinueAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// migrate-start-postcopy: the destination runs the guest from now on and pulls the pages still missing. Refused
+    /// (409 <c>postcopy-not-enabled</c>) by a migration started without <c>postcopy-ram</c> and by every kind that cannot
+    /// do it, and (409 <c>migration-not-active</c>) outside <c>active</c>.
+    /// </summary>
+    Task StartPostcopyAsync(CancellationToken cancellationToken = default);
 }

@@ -173,6 +173,9 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
 
     /// <summary>A receiver never waits in pre-switchover: the sender decides when to switch over.</summary>
     /// <exception cref="DomainException">Always 409 <c>not-pre-switchover</c>.</exception>
+    /// <summary>Postcopy is the source's to start (and the console's listener takes precopy only): always refused.</summary>
+    public Task StartPostcopyAsync(CancellationToken cancellationToken = default) => throw MigrationRefusals.PostcopyNotEnabled(Id, VmName);
+
     public Task ContinueAsync(CancellationToken cancellationToken = default) =>
         throw MigrationRefusals.NotPreSwitchover(Id, Status.ToQemuName());
 

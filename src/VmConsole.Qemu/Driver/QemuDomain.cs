@@ -17,7 +17,10 @@ namespace VmConsole.Qemu.Driver;
 /// </remarks>
 public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
 {
-    private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.MeasuredDirtyRate;
+    private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.MeasuredDirtyRate | VmFeatures.ReadGuestMemory | VmFeatures.AdvancedMigration;
+
+    /// <summary>The most one read of guest memory returns (a few pages of the inspector, never a memory dump).</summary>
+    public const int MaxReadBytes = 1 << 20;
 
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly Lock _idsGate = new();
@@ -221,6 +224,30 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
         Volatile.Write(ref _dirtyRate, pages);
         Raise(VmChangeKind.Workload);
         return pages;
+    }
+
+    /// <summary>
+    /// Reads guest-physical memory through QEMU's <c>pmemsave</c> into a file of the VM's runtime directory (readable by
+    /// the console's user only), then removes the file. Bounded to <see cref="MaxReadBytes"/>.
+    /// </summary>
+    public async Task<byte[]> ReadGuestPhysicalAsync(long address, int length, CancellationToken cancellationToken = default)
+    {
+        if (address < 0 || length is < 1 or > MaxReadBytes || address > long.MaxValue - length)
+        {
+            throw DomainException.Invalid(ErrorCodes.OutOfRange, $"Read 1 byte to {MaxReadBytes / Sizes.MiB} MiB at a guest-physical address of 0 or more; got {length} bytes at {address}.", "length");
+        }
+
+        var vm = RequireRunning(PowerAction.Resume);
+        var file = Path.Combine(vm.RuntimeDirectory, $"inspect-{Guid.NewGuid():N}.bin");
+        try
+        {
+            await vm.RunAsync("pmemsave", new Dictionary<string, object> { ["val"] = address, ["size"] = length, ["filename"] = file }, cancellationToken).ConfigureAwait(false);
+            return await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     /// <summary>Lets go of the monitor; the process keeps running (it outlives the console).</summary>

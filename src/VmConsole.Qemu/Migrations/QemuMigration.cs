@@ -239,9 +239,7 @@ public sealed class QemuMigration : IMigration
     {
         if (!Capabilities.PostcopyRam)
         {
-            throw DomainException.Conflict(
-                ErrorCodes.PostcopyNotEnabled,
-                $"Migration {Names.Shorten(Id)} of VM '{VmName}' was started without the postcopy-ram capability: it can only converge in precopy.");
+            throw MigrationRefusals.PostcopyNotEnabled(Id, VmName);
         }
 
         var status = Status;

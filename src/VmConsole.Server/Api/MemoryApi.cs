@@ -23,6 +23,27 @@ internal static class MemoryApi
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithSummary("Write the raw body (any content type; 1 B to 1 MiB) at offset, marking their pages dirty; refused with 409 vm-migrating while a migration holds the VM");
+
+        api.MapGet("/vms/{vm}/memory", ReadPhysicalAsync).WithTags("RAM blocks")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Guest-physical memory of a VM of either driver at [address, address+length), as the guest sees it (QEMU: pmemsave); length 1 B to 1 MiB (default 4096)");
+    }
+
+    private static async Task<IResult> ReadPhysicalAsync(string vm, long? address, long? length, VmConsole.Emulation.Drivers.VmInventory inventory, CancellationToken cancellationToken)
+    {
+        var errors = new RequestErrors();
+        var at = errors.InRange(address, "address", 0, long.MaxValue - MaxLength);
+        var count = errors.InRange(length ?? 4096, "length", 1, MaxLength);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var target = inventory.Get(vm);
+        VmConsole.Emulation.Drivers.VmInventory.Require(target, VmConsole.Emulation.Drivers.VmFeatures.ReadGuestMemory, "Reading guest memory");
+        return TypedResults.Bytes(await target.ReadGuestPhysicalAsync(at, (int)count, cancellationToken), "application/octet-stream");
     }
 
     private static IResult Read(string vm, int block, long? offset, long? length, Emulator emulator, VmConsole.Emulation.Drivers.VmInventory inventory)

@@ -22,6 +22,8 @@ internal static class MigrationsApi
         operate.MapPost("/{id}/cancel", CancelAsync)
             .WithSummary("migrate_cancel: 202 cancelling now, cancelled when the worker has quit; 200 and a no-op once finished (also for one known only from the history)");
         operate.MapPost("/{id}/continue", ContinueAsync).WithSummary("migrate-continue from pre-switchover (409 not-pre-switchover otherwise, finished ones included)");
+        operate.MapPost("/{id}/postcopy", PostcopyAsync)
+            .WithSummary("migrate-start-postcopy on an active migration started with postcopyRam (409 postcopy-not-enabled or migration-not-active otherwise); it can no longer be cancelled");
     }
 
     private static async Task<IResult> CancelAsync(string id, MigrationRegistry migrations, MigrationHistory history, CancellationToken cancellationToken)
@@ -38,6 +40,18 @@ internal static class MigrationsApi
         }
 
         live.Cancel();
+        return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
+    }
+
+    private static async Task<IResult> PostcopyAsync(string id, MigrationRegistry migrations, MigrationHistory history, CancellationToken cancellationToken)
+    {
+        if (migrations.Find(id) is not { } live)
+        {
+            var stored = await history.GetAsync(id, cancellationToken);
+            throw DomainException.Conflict(ErrorCodes.MigrationNotActive, $"Migration {Names.Shorten(id)} is {stored.Status}; postcopy can only start from active.");
+        }
+
+        await live.StartPostcopyAsync(cancellationToken);
         return TypedResults.Accepted($"/api/migrations/{id}", live.ToDto());
     }
 
