@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text;
 using VmConsole.Benchmarks;
 
-// dotnet run -c Release --project tests/VmConsole.Benchmarks [-- --quick] [-- --only micro,engine,qemu,qmp,qemu-migration,hub,table]
+// dotnet run -c Release --project tests/VmConsole.Benchmarks [-- --quick] [-- --only micro,engine,qemu,qmp,qemu-migration,hub,qemu-hub,table]
 // Prints one markdown table of every figure, with the machine it came from (README "Performance").
 if (args is ["--child", ..])
 {
