@@ -44,12 +44,13 @@ public sealed class QemuDriverApiTests : SignedInApiTest
         var plugged = await Admin.PostAsJsonAsync("/api/vms/qvm-1/devices", new { driver = "pc-dimm", id = "dimm0-dev", memdev = "dimm0" });
         Assert.Equal(HttpStatusCode.Created, plugged.StatusCode);
 
-        // The table through the API is QEMU's own (x-query-ramblock joined with its backends and devices).
+        // The table through the API is QEMU's own (x-query-ramblock joined with its backends and devices); the machine's
+        // own memdev (pc.ram) is shown as the machine's, not as a backend to plug or free.
         var domain = Factory.Services.GetRequiredService<QemuDriver>().GetDomain("qvm-1");
         var qemu = await domain.Running!.RamBlocksAsync();
         var api = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/qvm-1/ramblocks"))!;
         Assert.Equal(
-            qemu.Select(b => (b.IdStr, b.Offset, b.UsedLength, b.MaxLength, b.Migratable, b.BackendId, b.DeviceId)),
+            qemu.Select(b => (b.IdStr, b.Offset, b.UsedLength, b.MaxLength, b.Migratable, b.BackendId == "dimm0" ? "dimm0" : null, b.DeviceId)),
             api.Select(b => ((string)b!["idStr"]!, (long)b["offset"]!, (long)b["usedLength"]!, (long)b["maxLength"]!, (bool)b["migratable"]!, (string?)b["backendId"], (string?)b["deviceId"])));
         var devices = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms/qvm-1/devices"))!;
         Assert.Equal("dimm0", (string?)Assert.Single(devices)!["memdev"]);

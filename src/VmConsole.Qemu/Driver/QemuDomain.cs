@@ -129,9 +129,11 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
         }
 
         var blocks = await vm.RamBlocksAsync(cancellationToken).ConfigureAwait(false);
+        var backends = vm.Spec.Backends.Select(b => b.Id).ToHashSet(StringComparer.Ordinal);
+        // The machine's own RAM has a memdev too (pc.ram, since QEMU 5.0): shown as the machine's, not as a backend to plug or free.
         return [.. blocks.Select(b => new RamBlockRow(
-            BlockId(b.BackendId ?? (b.IdStr.Length > 0 ? b.IdStr : $"@{b.Offset}")), b.IdStr, b.BackendId, b.DeviceId, b.Offset, b.PageSize,
-            b.UsedLength, b.MaxLength, b.Migratable, b.Resizeable, Shared: false, ReadOnly: b.IdStr.StartsWith("/rom@", StringComparison.Ordinal) || b.IdStr.EndsWith(".rom", StringComparison.Ordinal),
+            BlockId(b.BackendId ?? (b.IdStr.Length > 0 ? b.IdStr : $"@{b.Offset}")), b.IdStr, b.BackendId is { } id && backends.Contains(id) ? id : null, b.DeviceId,
+            b.Offset, b.PageSize, b.UsedLength, b.MaxLength, b.Migratable, b.Resizeable, Shared: false, ReadOnly: IsRom(b.IdStr),
             GuestAddress: null, DirtyPagesPerSecond: 0))];
     }
 
@@ -188,7 +190,7 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
         var row = (await GetRamBlocksAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(r => r.Id == blockId)
             ?? throw DomainException.NotFound(ErrorCodes.BlockNotFound, $"VM '{Name}' has no RAM block {blockId}.");
         // The machine's own RAM has a backend too (pc.ram, since QEMU 5.0), but not one the console added.
-        if (row.BackendId is not { } backend || Spec.Backends.All(b => b.Id != backend))
+        if (row.BackendId is not { } backend)
         {
             throw DomainException.Conflict(ErrorCodes.MachineBlock, $"Block '{row.DisplayName}' belongs to the machine, not to a memory backend: it cannot be removed.");
         }
@@ -450,6 +452,10 @@ public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
 
     private QemuVm RequireRunningForMemory() =>
         Running ?? throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{Name}' is shut off ({StateReason}): its memory is changed in its running QEMU; start it first.");
+
+    /// <summary>Firmware QEMU maps read-only: option ROMs, fw_cfg blobs, the BIOS.</summary>
+    private static bool IsRom(string idStr) =>
+        idStr.StartsWith("/rom@", StringComparison.Ordinal) || idStr.EndsWith(".rom", StringComparison.Ordinal) || idStr is "pc.bios" or "isa-bios";
 
     private int BlockId(string key)
     {
