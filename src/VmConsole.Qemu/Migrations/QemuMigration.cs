@@ -36,6 +36,8 @@ public sealed class QemuMigration : IMigration
     // Set when a final state is recorded (by a poll or an event's poll), so that the follower stops waiting at once.
     private readonly TaskCompletionSource _final = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private readonly SemaphoreSlim _pollGate = new(1, 1);
+
     // Cancelled when the console lets go (it stops): the follower ends without touching either QEMU.
     private readonly CancellationTokenSource _lettingGo = new();
 
@@ -211,6 +213,9 @@ public sealed class QemuMigration : IMigration
 
         if (status.IsCancellable())
         {
+            // Said at once, as QEMU's own state (cancelling until QEMU answers cancelled): a poll may not catch QEMU's
+            // short-lived cancelling, and the page must not look as if the click did nothing.
+            Record(GetStats() with { Status = MigrationStatus.Cancelling });
             _ = _source.Instance.Qmp.ExecuteAsync("migrate_cancel").ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
         }
     }
@@ -362,6 +367,20 @@ public sealed class QemuMigration : IMigration
 
     private async Task PollAsync(CancellationToken cancellationToken)
     {
+        // One poll at a time (the follower's and an event's): answers are recorded in the order QEMU gave them.
+        await _pollGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PollOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _pollGate.Release();
+        }
+    }
+
+    private async Task PollOnceAsync(CancellationToken cancellationToken)
+    {
         var info = await _source.RunAsync("query-migrate", null, cancellationToken).ConfigureAwait(false);
         var stats = QemuMigrationStats.From(info);
         if (stats.Status == MigrationStatus.Completed && stats.TotalTime == 0)
@@ -383,6 +402,17 @@ public sealed class QemuMigration : IMigration
             if (previous.Status.IsFinal())
             {
                 return;
+            }
+
+            if (stats.Total == 0 && previous.Total > 0)
+            {
+                // QEMU answers a cancelled or failed migration with its state only: the figures stay those last seen.
+                stats = previous with { Status = stats.Status, ErrorDesc = stats.ErrorDesc ?? previous.ErrorDesc };
+            }
+            else if (previous.Status == MigrationStatus.Cancelling && stats.Status is MigrationStatus.Active or MigrationStatus.Setup or MigrationStatus.PreSwitchover or MigrationStatus.Device)
+            {
+                // Asked to cancel: an answer from before QEMU took it does not take the state back.
+                stats = stats with { Status = MigrationStatus.Cancelling };
             }
 
             _stats = stats;

@@ -104,7 +104,8 @@ public sealed class QemuVmMemory
     public async Task UnplugDimmAsync(string deviceId, CancellationToken cancellationToken = default)
     {
         Names.ValidateQemuId(deviceId, "device id");
-        RefuseWhileHeld("unplug", deviceId);
+        // Said as the block it would take out of the migratable set: the backend the device plugs.
+        RefuseWhileHeld($"unplug memory device '{deviceId}' from", _vm.Spec.Backends.FirstOrDefault(b => b.DimmId == deviceId)?.Id ?? deviceId);
         await _vm.RunAsync("device_del", new Dictionary<string, object> { ["id"] = deviceId }, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
