@@ -220,6 +220,48 @@ public sealed class QemuDriverTests : IAsyncLifetime
         Assert.Equal("qhost-b", reloaded.GetDomain("move-1").HostName);
     }
 
+    [Fact]
+    public async Task ProcessExitsByItself_TheVmIsShutOffWithTheReasonAndCanStartAgain()
+    {
+        var driver = NewDriver();
+        var vm = await driver.CreateVirtualMachineAsync(new VmDefinition("gone-1", "qhost-a", "pc", 32 * Sizes.MiB) { Start = true });
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        vm.StateChanged += (v, _) =>
+        {
+            if (v.RunState == RunState.Shutdown)
+            {
+                changed.TrySetResult();
+            }
+        };
+
+        QemuInstance.Kill(vm.Process!.Pid);
+
+        await changed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(RunState.Shutdown, vm.RunState);
+        Assert.Contains("exited", vm.StateReason, StringComparison.Ordinal);
+        Assert.Null(vm.Process);
+        await vm.PowerAsync(PowerAction.Start);
+        Assert.Equal(RunState.Running, vm.RunState);
+    }
+
+    [Fact]
+    public async Task Delete_DuringAMigration_CancelsItAndLeavesNoProcess()
+    {
+        var driver = NewDriver();
+        var vm = await driver.CreateVirtualMachineAsync(new VmDefinition("del-1", "qhost-a", "pc", 128 * Sizes.MiB) { Guest = GuestProgram.Sweep, Start = true });
+        var sourcePid = vm.Process!.Pid;
+        var migration = await driver.MigrateAsync("del-1", "qhost-b", MigrationParameters.Default with { MaxBandwidth = 1 << 20 }, MigrationCapabilities.Default, new MigrationRegistry());
+        var destinationPid = int.Parse(await File.ReadAllTextAsync(Path.Combine(driver.Hosts[1].VmDirectory("del-1"), QemuCommandLine.PidFile)), System.Globalization.CultureInfo.InvariantCulture);
+
+        await driver.DeleteVirtualMachineAsync("del-1");
+
+        Assert.Equal(MigrationStatus.Cancelled, migration.Status);
+        Assert.Empty(driver.Domains);
+        Assert.False(QemuInstance.IsProcessAlive(sourcePid));
+        await Eventually.Until(() => !QemuInstance.IsProcessAlive(destinationPid), TimeSpan.FromSeconds(30), () => $"destination QEMU {destinationPid} outlived the delete");
+        await Eventually.Until(() => !Directory.Exists(driver.Hosts[1].VmDirectory("del-1")), TimeSpan.FromSeconds(30), () => "the destination's folder stayed");
+    }
+
     private QemuDriver NewDriver()
     {
         var driver = new QemuDriver(
