@@ -44,6 +44,41 @@ public sealed class CrossDriverApiTests : SignedInApiTest
     }
 
     [Fact]
+    public async Task Migrate_QemuToEmulatorHostCancelled_TheQemuVmKeepsTheNameThroughoutAndRunsOn()
+    {
+        (await Admin.PostAsJsonAsync("/api/vms", new { name = "xvm-3", host = "qemu-a", machine = "pc", memoryMiB = 128, slots = 2, maxMemMiB = 512, guest = "sweep", start = true })).EnsureSuccessStatusCode();
+        var pid = (int)(await Admin.GetFromJsonAsync<JsonObject>("/api/vms/xvm-3"))!["process"]!["pid"]!;
+
+        // 1 MiB/s against a guest that keeps dirtying 128 MiB: it is still running when the test acts on it.
+        var started = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "xvm-3", destinationHost = "host-a", parameters = new { maxBandwidth = 1 << 20 } });
+        Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
+        var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+
+        // While it runs, the name is the QEMU VM's: one entry, the source, with its migration.
+        var during = (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/xvm-3"))!;
+        Assert.Equal("qemu", (string?)during["driver"]);
+        Assert.Equal(id, (string?)during["activeMigrationId"]);
+        Assert.Single((await Admin.GetFromJsonAsync<JsonArray>("/api/vms"))!, v => (string?)v!["name"] == "xvm-3");
+        // The source is frozen: a backend no device uses may come, plugging it is refused.
+        Assert.Equal(HttpStatusCode.Created, (await Admin.PostAsJsonAsync("/api/vms/xvm-3/ramblocks", new { backendId = "m0", sizeBytes = 16 << 20 })).StatusCode);
+        await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms/xvm-3/devices", new { driver = "pc-dimm", id = "m0-dev", memdev = "m0" }), HttpStatusCode.Conflict, "migratable-set-frozen");
+
+        Assert.Equal(HttpStatusCode.Accepted, (await Admin.PostAsync($"/api/migrations/{id}/cancel", null)).StatusCode);
+        await VmConsole.TestSupport.Eventually.UntilAsync(
+            async () => (string?)(await Admin.GetFromJsonAsync<JsonObject>($"/api/migrations/{id}"))!["status"] == "cancelled",
+            TimeSpan.FromSeconds(60));
+
+        await VmConsole.TestSupport.Eventually.UntilAsync(
+            async () => (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/xvm-3"))!["activeMigrationId"] is null,
+            TimeSpan.FromSeconds(30));
+        var vm = (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/xvm-3"))!;
+        Assert.Equal("qemu", (string?)vm["driver"]);
+        Assert.Equal("running", (string?)vm["runState"]);
+        Assert.Equal(pid, (int)vm["process"]!["pid"]!);
+        Assert.Single((await Admin.GetFromJsonAsync<JsonArray>("/api/vms"))!, v => (string?)v!["name"] == "xvm-3");
+    }
+
+    [Fact]
     public async Task Migrate_AcrossDriversWithACapabilityTheListenerCannotTake_RefusedAndTheVmStays()
     {
         (await Admin.PostAsJsonAsync("/api/vms", new { name = "xvm-2", host = "qemu-a", machine = "pc", memoryMiB = 32, start = true })).EnsureSuccessStatusCode();
