@@ -38,7 +38,9 @@ public sealed class CrossDriverApiTests : SignedInApiTest
         Assert.Equal("host-b", (string?)onEmulator["host"]);
         Assert.Equal("running", (string?)onEmulator["runState"]);
         await VmConsole.TestSupport.Eventually.Until(() => !QemuInstance.IsProcessAlive(pid), failure: () => $"the QEMU process {pid} still runs");
-        var migrations = (await Admin.GetFromJsonAsync<JsonArray>("/api/migrations"))!;
+        var listed = await Admin.GetAsync("/api/migrations");
+        Assert.True(listed.IsSuccessStatusCode, await listed.Content.ReadAsStringAsync());
+        var migrations = (await listed.Content.ReadFromJsonAsync<JsonArray>())!;
         Assert.Contains(migrations, m => (string?)m!["id"] == toQemu);
         Assert.Contains(migrations, m => (string?)m!["id"] == back);
     }

@@ -205,9 +205,28 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         }
 
         var domain = QemuDomain.Adopting(source.Id, host, destination, qemu.TeardownTimeout);
-        qemu.AddArrived(domain);
-        // The emulator lets go of the name (it says removed), then the QEMU driver says the VM is here: the name is never free.
-        await emulator.DeleteVmAsync(source.Name).ConfigureAwait(false);
+        try
+        {
+            qemu.AddArrived(domain);
+        }
+        catch (DomainException)
+        {
+            // A QEMU VM took the name meanwhile (only a direct driver call can): the emulated VM stays the VM.
+            source.TryChangeRunState(RunState.PostMigrate, wasRunning.Value ? RunState.Running : RunState.Paused);
+            await DiscardAsync(destination, directory).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            // The emulator lets go of the name (it says removed), then the QEMU driver says the VM is here: the name is never free.
+            await emulator.DeleteVmAsync(source.Name).ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // Deleted meanwhile by someone else: nothing is left to let go of.
+        }
+
         qemu.RaiseArrived(domain.Name);
         try
         {

@@ -65,7 +65,7 @@ public static class MigrationPrecheck
             return
             [
                 new("Driver", true, $"A QEMU is started on {destination.Name} with -incoming defer and the VM's machine, memory, backends and DIMMs; the engine sends it a QEMU-compatible stream."),
-                new("What crosses", true, "Memory only: a VM born in the emulator has no CPU or device state, so QEMU boots it from reset (its firmware runs again); its workload stays behind."),
+                new("What crosses", true, "Memory only: a VM born in the emulator has no CPU or device state, so QEMU starts it from reset, running the ROM blocks it receives (the emulator's stand-in firmware); its workload stays behind."),
                 capacity,
                 unplugged is null
                     ? new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}); each is checked against the QEMU started there before anything is sent.")
