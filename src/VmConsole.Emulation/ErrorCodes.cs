@@ -199,6 +199,9 @@ public static class ErrorCodes
     /// <summary>QEMU did not start a VM's process (refused its command line, or its monitor did not come up); QEMU's words follow.</summary>
     public const string QemuStartFailed = "qemu-start-failed";
 
+    /// <summary>A VM's RAM blocks do not fit what the destination's driver builds for its machine (a migration between drivers); the first mismatch follows.</summary>
+    public const string LayoutMismatch = "layout-mismatch";
+
     public const string WeakPassword = "weak-password";
 
     public const string WrongCurrentPassword = "wrong-current-password";

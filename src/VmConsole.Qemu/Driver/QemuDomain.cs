@@ -15,7 +15,7 @@ namespace VmConsole.Qemu.Driver;
 /// Start, shutdown and the move to a migration's destination are serialised by <see cref="_lifecycle"/>; the running
 /// process and the host are replaced whole under it and read without it.
 /// </remarks>
-public sealed class QemuDomain : IVirtualMachine, IAsyncDisposable
+public sealed partial class QemuDomain : IVirtualMachine, IAsyncDisposable
 {
     private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.MeasuredDirtyRate | VmFeatures.ReadGuestMemory | VmFeatures.AdvancedMigration;
 

@@ -16,7 +16,7 @@ namespace VmConsole.Qemu.Driver;
 /// (DESIGN.md sections 9 and 10). Processes are started detached and outlive the console; <see cref="LoadAsync"/>
 /// finds them again after a restart. QEMU runs in real time, so the driver's clock is always the system's.
 /// </summary>
-public sealed class QemuDriver : IVmDriver, IAsyncDisposable
+public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly IReadOnlyList<QemuHost> _hosts;

@@ -12,7 +12,7 @@ internal static class RamBlocksApi
         var blocks = api.MapGroup("/vms/{vm}/ramblocks").WithTags("RAM blocks");
         var changeBlocks = blocks.MapGroup("").RequireAuthorization(Roles.CanAdminister);
         blocks.MapGet("/", async (string vm, Emulator emulator, VmInventory inventory, CancellationToken cancellationToken) =>
-            emulator.TryGetArriving(vm, out var arriving)
+            !inventory.TryGet(vm, out _) && emulator.TryGetArriving(vm, out var arriving)
                 ? arriving.BlocksDto()
                 : [.. (await inventory.Get(vm).GetRamBlocksAsync(cancellationToken)).Select(b => b.ToDto())])
             .WithSummary("The RAM block table: x-query-ramblock's columns with each block's backend and device");
@@ -28,7 +28,7 @@ internal static class RamBlocksApi
         var devices = api.MapGroup("/vms/{vm}/devices").WithTags("Memory devices");
         var changeDevices = devices.MapGroup("").RequireAuthorization(Roles.CanAdminister);
         devices.MapGet("/", async (string vm, Emulator emulator, VmInventory inventory, CancellationToken cancellationToken) =>
-            emulator.TryGetArriving(vm, out var arriving)
+            !inventory.TryGet(vm, out _) && emulator.TryGetArriving(vm, out var arriving)
                 ? [.. (arriving.Received?.Devices ?? []).Select(d => new DeviceDto(d.Id, d.Driver, d.Memdev, d.Slot, d.Address, d.Size))]
                 : (await inventory.Get(vm).GetDevicesAsync(cancellationToken)).Select(d => d.ToDto()).ToList());
         changeDevices.MapPost("/", Plug).WithSummary("device_add pc-dimm,id=ID,memdev=BACKEND");

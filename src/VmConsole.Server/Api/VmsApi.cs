@@ -19,7 +19,7 @@ internal static class VmsApi
         vms.MapPost("/", CreateVm).RequireAuthorization(Roles.CanAdminister)
             .WithSummary("Create a VM on a host of either driver (QEMU machine type, memory, slots; a workload when emulated, a guest program on QEMU)");
         vms.MapGet("/{vm}", (string vm, Emulator emulator, VmInventory inventory, MigrationRegistry migrations) =>
-            emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(migrations) : inventory.Get(vm).ToDto(migrations));
+            !inventory.TryGet(vm, out _) && emulator.TryGetArriving(vm, out var arriving) ? arriving.ToDto(migrations) : inventory.Get(vm).ToDto(migrations));
         vms.MapDelete("/{vm}", async (string vm, VmInventory inventory, CancellationToken cancellationToken) =>
         {
             await inventory.DeleteAsync(vm, cancellationToken);
@@ -31,7 +31,7 @@ internal static class VmsApi
 
     private static List<VmDto> ListVms(Emulator emulator, VmInventory inventory, MigrationRegistry migrations) =>
         [.. inventory.Vms.Select(v => v.ToDto(migrations))
-            .Concat(emulator.Arriving.Select(a => a.ToDto(migrations)))
+            .Concat(emulator.Arriving.Where(a => !inventory.TryGet(a.Name, out _)).Select(a => a.ToDto(migrations)))
             .OrderBy(v => v.Name, StringComparer.Ordinal)];
 
     private static async Task<IResult> CreateVm(CreateVmRequest request, VmInventory inventory, MigrationRegistry migrations, CancellationToken cancellationToken)

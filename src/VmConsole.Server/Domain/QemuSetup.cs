@@ -27,6 +27,7 @@ public static class QemuSetup
                 options.TeardownTimeout);
         });
         builder.Services.AddSingleton(sp => new VmInventory([sp.GetRequiredService<Emulator>(), sp.GetRequiredService<QemuDriver>()]));
+        builder.Services.AddSingleton(sp => new CrossDriverMigrations(sp.GetRequiredService<Emulator>(), sp.GetRequiredService<VmConsole.Migration.Engine.MigrationEngine>(), sp.GetRequiredService<QemuDriver>()));
         builder.Services.AddSingleton<MigrationStarter>();
         builder.Services.AddHostedService<QemuStartup>();
         builder.Services.AddHostedService<QemuDirtyRateMonitor>();

@@ -70,7 +70,7 @@ public sealed class HubEventSender(
         {
             Send(subscriptions.Recipients(name), c => c.VmRemoved(name));
         }
-        else if (kind == InventoryChangeKind.VmArriving && emulator.TryGetArriving(name, out var arriving))
+        else if (kind == InventoryChangeKind.VmArriving && !inventory.TryGet(name, out _) && emulator.TryGetArriving(name, out var arriving))
         {
             // A VM arriving from QEMU: listed in inmigrate, with its blocks once the stream's RAM setup made them.
             // Reserved before its migration is registered, it is said by OnMigrationStarted, with the migration's id.
@@ -136,7 +136,7 @@ public sealed class HubEventSender(
         Send(subscriptions.Recipients(migration.VmName, migration.Id), c => c.MigrationStatusChanged(snapshot));
 
         // A VM arriving from QEMU was reserved (VmArriving) before its migration was known: say it now, with the migration's id.
-        if (emulator.TryGetArriving(migration.VmName, out var arriving))
+        if (!inventory.TryGet(migration.VmName, out _) && emulator.TryGetArriving(migration.VmName, out var arriving))
         {
             var vm = arriving.ToDto(migrations);
             Send(subscriptions.Recipients(migration.VmName), c => c.VmChanged(vm));

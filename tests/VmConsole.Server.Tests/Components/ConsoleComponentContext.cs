@@ -50,6 +50,7 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         var qemu = new VmConsole.Qemu.Driver.QemuDriver([], TimeSpan.FromSeconds(10));
         Services.AddSingleton(qemu);
         Services.AddSingleton(sp => new VmConsole.Emulation.Drivers.VmInventory([Emulator, qemu]));
+        Services.AddSingleton(new VmConsole.Qemu.Driver.CrossDriverMigrations(Emulator, Engine, qemu));
         Services.AddSingleton<MigrationStarter>();
         Services.AddSingleton<IActionLog>(ActionLog);
         Services.AddScoped<ConsoleActions>();

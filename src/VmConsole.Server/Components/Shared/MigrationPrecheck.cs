@@ -26,7 +26,7 @@ public static class MigrationPrecheck
 
         if (destination.Driver != vm.Driver)
         {
-            return [new("Driver", false, $"{vm.Name} runs on the {vm.Driver.ToApiName()} driver and {destination.Name} is a {destination.Driver.ToApiName()} host: live migration between drivers is not offered yet.")];
+            return CrossDriver(vm, destination, blocks);
         }
 
         if (emulator.TryGetVm(vm.Name, out var emulated) && ReferenceEquals(emulated, vm))
@@ -41,6 +41,43 @@ public static class MigrationPrecheck
         [
             new("Destination", destination.Name != vm.HostName, destination.Name != vm.HostName ? $"A new QEMU is started on {destination.Name} with -incoming defer and the same machine, memory, backends and DIMMs." : $"'{vm.Name}' already runs on {destination.Name}."),
             new("Destination capacity", free >= needed, $"{Display.Bytes(needed)} needed, {Display.Bytes(free)} free on {destination.Name}."),
+            new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}) as QEMU reports them."),
+        ];
+    }
+
+    /// <summary>
+    /// Between drivers (DESIGN.md sections 9 and 11): the path, what does not cross, the room, and the blocks as far as
+    /// they are known before the destination exists (a QEMU destination is checked block by block once it is started).
+    /// </summary>
+    public static IReadOnlyList<PrecheckItem> CrossDriver(IVirtualMachine vm, IVmHost destination, IReadOnlyList<RamBlockRow> blocks)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(blocks);
+        var migratable = blocks.Where(b => b.Migratable).ToList();
+        var needed = vm.MemoryBytes + blocks.Where(b => b.BackendId is not null && b.IdStr != "pc.ram").Sum(b => b.MaxLength);
+        var free = destination.CapacityBytes - destination.ReservedBytes;
+        var capacity = new PrecheckItem("Destination capacity", free >= needed, $"{Display.Bytes(needed)} needed, {Display.Bytes(free)} free on {destination.Name}.");
+        if (vm.Driver == DriverKind.Emulator)
+        {
+            // QEMU registers a backend for migration only when a pc-dimm uses it.
+            var unplugged = migratable.FirstOrDefault(b => b.BackendId is not null && b.DeviceId is null);
+            return
+            [
+                new("Driver", true, $"A QEMU is started on {destination.Name} with -incoming defer and the VM's machine, memory, backends and DIMMs; the engine sends it a QEMU-compatible stream."),
+                new("What crosses", true, "Memory only: a VM born in the emulator has no CPU or device state, so QEMU starts it from reset, running the ROM blocks it receives (the emulator's stand-in firmware); its workload stays behind."),
+                capacity,
+                unplugged is null
+                    ? new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}); each is checked against the QEMU started there before anything is sent.")
+                    : new("Block compatibility", false, $"Block '{unplugged.DisplayName}' is migratable without a DIMM: QEMU would not have it. Plug it or unset migratable."),
+            ];
+        }
+
+        return
+        [
+            new("Driver", true, $"The console listens for {vm.Name}'s QEMU on {destination.Name}; QEMU migrates into it and quits once the VM has arrived."),
+            new("What crosses", true, "Memory, and the device state kept as it came (the emulator does not run the guest's CPUs): the guest program stops; back on QEMU it continues where it stopped."),
+            capacity,
             new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}) as QEMU reports them."),
         ];
     }

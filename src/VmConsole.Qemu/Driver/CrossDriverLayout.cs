@@ -1,0 +1,61 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Qemu.Memory;
+using VmConsole.Qemu.Processes;
+
+namespace VmConsole.Qemu.Driver;
+
+/// <summary>
+/// What an emulated VM is as a QEMU process, and whether a QEMU built that way can take its stream (DESIGN.md section
+/// 11): QEMU matches the stream's blocks by idstr and length, resizing only a resizeable block within its maximum.
+/// </summary>
+internal static class CrossDriverLayout
+{
+    /// <summary>
+    /// The QEMU that can receive <paramref name="vm"/>: its machine, memory, slots and maxmem, every backend (plugged ones
+    /// as pc-dimms, in slot order), no guest program.
+    /// </summary>
+    public static QemuVmSpec SpecFor(Vm vm)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        var devices = vm.Devices;
+        var backends = vm.RamBlocks
+            .Where(b => b.BackendId is not null)
+            .Select(b => new QemuMemoryBackend(b.BackendId!, b.UsedLength, devices.FirstOrDefault(d => d.Memdev == b.BackendId)?.Id))
+            // QEMU gives pc-dimms their slots in command-line order: plugged ones after the rest, by the emulator's slot.
+            .OrderBy(b => b.DimmId is null ? -1 : devices.First(d => d.Id == b.DimmId).Slot)
+            .ToList();
+        return new QemuVmSpec(vm.Name, vm.Machine.Name, vm.MemoryBytes)
+        {
+            Slots = vm.Slots,
+            MaxMemBytes = vm.Slots > 0 ? vm.MaxMemBytes : 0,
+            Backends = backends,
+        };
+    }
+
+    /// <summary>
+    /// The first migratable block of <paramref name="vm"/> that the QEMU reporting <paramref name="qemuBlocks"/> could not
+    /// load (no migratable block of that idstr, or another length it cannot be resized to), or null when all fit.
+    /// </summary>
+    public static string? FirstMismatch(Vm vm, IReadOnlyList<QemuRamBlock> qemuBlocks)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        ArgumentNullException.ThrowIfNull(qemuBlocks);
+        foreach (var block in vm.RamBlocks.Where(b => b.Migratable))
+        {
+            var twin = qemuBlocks.FirstOrDefault(q => q.Migratable && q.IdStr == block.IdStr);
+            if (twin is null)
+            {
+                return $"block '{block.IdStr}' ({Sizes.Format(block.UsedLength)}) has no migratable block of that name in QEMU's {vm.Machine.Name}";
+            }
+
+            if (twin.UsedLength != block.UsedLength && !(twin.Resizeable && block.UsedLength <= twin.MaxLength))
+            {
+                return $"block '{block.IdStr}' is {Sizes.Format(block.UsedLength)} here and {Sizes.Format(twin.UsedLength)} in QEMU's {vm.Machine.Name}, "
+                    + (twin.Resizeable ? $"which can grow to {Sizes.Format(twin.MaxLength)} only" : "which cannot be resized");
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,449 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
+using VmConsole.Migration.Qemu;
+using VmConsole.Qemu.Migrations;
+using VmConsole.Qemu.Processes;
+using VmConsole.Qemu.Vms;
+
+namespace VmConsole.Qemu.Driver;
+
+/// <summary>
+/// Live migration between the two drivers, with the pieces that exist (DESIGN.md sections 9 and 11):
+/// <list type="bullet">
+/// <item>an emulated VM to a QEMU host: a destination QEMU is started there with the VM's machine, memory, backends and
+/// pc-dimms and <c>-incoming defer -S</c>, checked to hold every migratable block, and the engine's QEMU-compatible
+/// sender migrates into it. On completion the QEMU process is the VM (same id and name; <c>cont</c> if the VM was
+/// running), and the emulated source leaves the emulator. The VM has no CPU or device state, so QEMU boots it from
+/// reset; its memory arrives.</item>
+/// <item>a QEMU VM to an emulator host: the console listens (<see cref="MigrationEngine.ReceiveFromQemu"/>) in the
+/// source's runtime directory and the source QEMU <c>migrate</c>s into it, its migratable set held from before the
+/// first command until the end. On completion the VM is an emulated VM (its device state kept verbatim) and the source,
+/// in postmigrate, is quit; otherwise the source runs on as it was and the arriving VM is discarded.</item>
+/// </list>
+/// The migration returned is the engine's own, registered in its registry; the name passes from one driver to the
+/// other once it has finished.
+/// </summary>
+public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine engine, QemuDriver qemu)
+{
+    /// <summary>The socket the destination QEMU listens on, in its VM directory.</summary>
+    public const string IncomingSocket = "incoming.sock";
+
+    /// <summary>The socket the console listens on for a QEMU source, in the source's VM directory.</summary>
+    public const string OutgoingSocket = "outgoing.sock";
+
+    private static readonly TimeSpan EndTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Migrates emulated VM <paramref name="name"/> to QEMU host <paramref name="destinationHost"/>; returns once the
+    /// destination QEMU listens and the engine has accepted the migration.
+    /// </summary>
+    /// <exception cref="DomainException">
+    /// The VM is not running or paused, the host is unknown, unavailable or too small, QEMU did not start, or 409
+    /// <c>layout-mismatch</c> naming the first block QEMU's machine could not load; the engine's own refusals.
+    /// </exception>
+    public async Task<IMigration> MigrateToQemuAsync(
+        string name, string destinationHost, MigrationParameters parameters, MigrationCapabilities capabilities, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(capabilities);
+        parameters.Validate();
+        capabilities.Validate();
+        var vm = emulator.GetVm(name);
+        var host = qemu.GetHost(destinationHost);
+        var launcher = host.RequireLauncher();
+        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        {
+            throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
+        }
+
+        var spec = CrossDriverLayout.SpecFor(vm) with { Incoming = true, Paused = true };
+        spec.Validate();
+        var needed = spec.MemoryBytes + spec.Backends.Sum(b => b.SizeBytes);
+        if (host.ReservedBytes + needed > host.CapacityBytes)
+        {
+            throw DomainException.Conflict(
+                ErrorCodes.HostCapacity,
+                $"Host '{host.Name}' has {Sizes.Format(host.CapacityBytes - host.ReservedBytes)} free; VM '{vm.Name}' needs {Sizes.Format(needed)}.");
+        }
+
+        if (qemu.IsNameTaken(vm.Name))
+        {
+            throw DomainException.Conflict(ErrorCodes.VmExists, $"A QEMU VM named '{vm.Name}' already exists.");
+        }
+
+        var directory = host.VmDirectory(vm.Name);
+        QemuDriver.RemoveVmDirectory(directory);
+        QemuVm destination;
+        try
+        {
+            destination = await QemuVm.StartAsync(launcher, spec, directory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QemuStartException ex)
+        {
+            QemuDriver.RemoveVmDirectory(directory);
+            throw DomainException.Conflict(ErrorCodes.QemuStartFailed, ex.Message);
+        }
+
+        PrecopyMigration migration;
+        var wasRunning = new RunStateAtSwitchover(vm);
+        try
+        {
+            if (CrossDriverLayout.FirstMismatch(vm, await destination.RamBlocksAsync(cancellationToken).ConfigureAwait(false)) is { } mismatch)
+            {
+                throw DomainException.Conflict(
+                    ErrorCodes.LayoutMismatch,
+                    $"VM '{vm.Name}' cannot migrate to QEMU host '{host.Name}': {mismatch}. QEMU would refuse the stream.");
+            }
+
+            var uri = $"unix:{Path.Combine(directory, IncomingSocket)}";
+            await destination.RunAsync("migrate-set-capabilities", new Dictionary<string, object>
+            {
+                ["capabilities"] = new[] { new Dictionary<string, object> { ["capability"] = "events", ["state"] = true } },
+            }, cancellationToken).ConfigureAwait(false);
+            await destination.RunAsync("migrate-incoming", new Dictionary<string, object> { ["uri"] = uri }, cancellationToken).ConfigureAwait(false);
+            migration = engine.Start(new MigrationRequest(vm.Name) { Uri = uri, QemuCompatible = true, Parameters = parameters, Capabilities = capabilities });
+        }
+        catch
+        {
+            await DiscardAsync(destination, directory).ConfigureAwait(false);
+            throw;
+        }
+
+        wasRunning.Follow(migration);
+        _ = Task.Run(() => FinishToQemuAsync(vm, migration, destination, host, directory, wasRunning));
+        return migration;
+    }
+
+    /// <summary>
+    /// Migrates QEMU VM <paramref name="name"/> to emulator host <paramref name="destinationHost"/>; returns once the
+    /// console listens and the source QEMU has accepted <c>migrate</c>.
+    /// </summary>
+    /// <exception cref="DomainException">
+    /// The VM is shut off or held by another migration, the host is unknown, a capability the console's listener cannot
+    /// take (postcopy-ram, pause-before-switchover, multifd: 400 <c>unsupported-capability</c>), or QEMU's refusal.
+    /// </exception>
+    public async Task<IMigration> MigrateFromQemuAsync(
+        string name, string destinationHost, MigrationParameters parameters, MigrationCapabilities capabilities, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(capabilities);
+        parameters.Validate();
+        RefuseUnreceivable(capabilities);
+        var domain = qemu.GetDomain(name);
+        emulator.GetHost(destinationHost);
+        if (domain.Running is not { } source || source.RunState is not (RunState.Running or RunState.Paused))
+        {
+            throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{name}' is {domain.RunState.ToQemuName()}; only a running or paused VM can migrate.");
+        }
+
+        var uri = $"unix:{Path.Combine(source.RuntimeDirectory, OutgoingSocket)}";
+        TryDelete(Path.Combine(source.RuntimeDirectory, OutgoingSocket));
+        var incoming = engine.ReceiveFromQemu(name, destinationHost, uri);
+        try
+        {
+            // Held before the first command goes to the source, until the end is cleaned up (DESIGN.md section 3).
+            source.Memory.Hold(incoming);
+        }
+        catch
+        {
+            await CancelIncomingAsync(incoming).ConfigureAwait(false);
+            throw;
+        }
+
+        var wasRunning = source.RunState == RunState.Running;
+        try
+        {
+            await SetUpSourceAsync(source, parameters, capabilities, cancellationToken).ConfigureAwait(false);
+            await source.RunAsync("migrate", new Dictionary<string, object> { ["uri"] = uri }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await CancelIncomingAsync(incoming).ConfigureAwait(false);
+            source.Memory.Release(incoming);
+            throw;
+        }
+
+        _ = Task.Run(() => FinishFromQemuAsync(domain, source, incoming, wasRunning));
+        return incoming;
+    }
+
+    /// <summary>
+    /// After the engine's migration has finished: the destination QEMU becomes the VM (running if the VM was), or is
+    /// ended and its directory removed.
+    /// </summary>
+    private async Task FinishToQemuAsync(Vm source, PrecopyMigration migration, QemuVm destination, QemuHost host, string directory, RunStateAtSwitchover wasRunning)
+    {
+        await migration.Finished.ConfigureAwait(false);
+        wasRunning.Dispose();
+        if (migration.Status != MigrationStatus.Completed || !await IncomingCompletedAsync(destination).ConfigureAwait(false))
+        {
+            if (migration.Status == MigrationStatus.Completed)
+            {
+                // The engine sent everything, but QEMU did not load it: the source is the VM still.
+                source.TryChangeRunState(RunState.PostMigrate, wasRunning.Value ? RunState.Running : RunState.Paused);
+            }
+
+            await DiscardAsync(destination, directory).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            if (wasRunning.Value)
+            {
+                // Started with -S, QEMU stays paused after the incoming migration; the VM was running at switchover.
+                await destination.RunAsync("cont", null, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            await destination.RefreshAsync().ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // It went away meanwhile: the domain shows it as shut off, with the reason.
+        }
+
+        var domain = QemuDomain.Adopting(source.Id, host, destination, qemu.TeardownTimeout);
+        try
+        {
+            qemu.AddArrived(domain);
+        }
+        catch (DomainException)
+        {
+            // A QEMU VM took the name meanwhile (only a direct driver call can): the emulated VM stays the VM.
+            source.TryChangeRunState(RunState.PostMigrate, wasRunning.Value ? RunState.Running : RunState.Paused);
+            await DiscardAsync(destination, directory).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            // The emulator lets go of the name (it says removed), then the QEMU driver says the VM is here: the name is never free.
+            await emulator.DeleteVmAsync(source.Name).ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // Deleted meanwhile by someone else: nothing is left to let go of.
+        }
+
+        qemu.RaiseArrived(domain.Name);
+        try
+        {
+            await domain.SaveAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The next change writes it again; the running process is what counts meanwhile.
+        }
+    }
+
+    /// <summary>
+    /// After the received migration has finished: the source QEMU (postmigrate) is quit and the VM leaves the QEMU
+    /// driver, or the source's migration is ended and it runs on as it was.
+    /// </summary>
+    private async Task FinishFromQemuAsync(QemuDomain domain, QemuVm source, QemuIncomingMigration incoming, bool wasRunning)
+    {
+        await incoming.Finished.ConfigureAwait(false);
+        if (incoming.Status == MigrationStatus.Completed)
+        {
+            // The emulator holds the name now (the arriving VM took it over): the QEMU domain goes, as moved.
+            qemu.RemoveDeparted(domain);
+            source.Memory.Release(incoming);
+            try
+            {
+                await source.Instance.QuitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is DomainException or TimeoutException)
+            {
+                source.Kill();
+            }
+
+            await domain.DisposeAsync().ConfigureAwait(false);
+            QemuDriver.RemoveVmDirectory(domain.Host.VmDirectory(domain.Name));
+            return;
+        }
+
+        try
+        {
+            await EndSourceMigrationAsync(source).ConfigureAwait(false);
+            if (wasRunning && source.RunState != RunState.Running && source.ExitReason is null)
+            {
+                // Not QemuVm.ResumeAsync: a source left in postmigrate by a stream the console then refused runs again
+                // here on purpose, since no destination runs the guest.
+                await source.RunAsync("cont", null, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            await source.RefreshAsync().ConfigureAwait(false);
+        }
+        catch (DomainException)
+        {
+            // The source QEMU went away: its domain shows it as shut off, with the reason.
+        }
+        finally
+        {
+            source.Memory.Release(incoming);
+        }
+    }
+
+    /// <summary>Waits (bounded) until the source's own migration has ended; one still running is cancelled.</summary>
+    private static async Task EndSourceMigrationAsync(QemuVm source)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var cancelled = false;
+        while (TimeProvider.System.GetElapsedTime(started) < EndTimeout)
+        {
+            var status = QemuMigrationStats.Status(await source.RunAsync("query-migrate", null, CancellationToken.None).ConfigureAwait(false));
+            if (status.IsFinal() || status == MigrationStatus.None)
+            {
+                return;
+            }
+
+            if (!cancelled && status != MigrationStatus.Cancelling && TimeProvider.System.GetElapsedTime(started) > TimeSpan.FromSeconds(1))
+            {
+                // The listener is gone, yet QEMU still sends: tell it to stop.
+                await source.RunAsync("migrate_cancel", null, CancellationToken.None).ConfigureAwait(false);
+                cancelled = true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether the destination QEMU has loaded the whole stream (waits, bounded, while it still loads).</summary>
+    private static async Task<bool> IncomingCompletedAsync(QemuVm destination)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        try
+        {
+            while (TimeProvider.System.GetElapsedTime(started) < EndTimeout)
+            {
+                switch (QemuMigrationStats.Status(await destination.RunAsync("query-migrate", null, CancellationToken.None).ConfigureAwait(false)))
+                {
+                    case MigrationStatus.Completed:
+                        return true;
+                    case MigrationStatus.Failed or MigrationStatus.Cancelled:
+                        return false;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(20)).ConfigureAwait(false);
+            }
+        }
+        catch (DomainException)
+        {
+            // A destination that refused the stream exits.
+        }
+
+        return false;
+    }
+
+    private static async Task SetUpSourceAsync(QemuVm source, MigrationParameters p, MigrationCapabilities capabilities, CancellationToken cancellationToken)
+    {
+        await source.RunAsync("migrate-set-capabilities", new Dictionary<string, object>
+        {
+            ["capabilities"] = new[]
+            {
+                new Dictionary<string, object> { ["capability"] = "events", ["state"] = true },
+                new Dictionary<string, object> { ["capability"] = "auto-converge", ["state"] = capabilities.AutoConverge },
+                new Dictionary<string, object> { ["capability"] = "xbzrle", ["state"] = capabilities.Xbzrle },
+                new Dictionary<string, object> { ["capability"] = "pause-before-switchover", ["state"] = false },
+                new Dictionary<string, object> { ["capability"] = "multifd", ["state"] = false },
+                new Dictionary<string, object> { ["capability"] = "postcopy-ram", ["state"] = false },
+            },
+        }, cancellationToken).ConfigureAwait(false);
+        await source.RunAsync("migrate-set-parameters", new Dictionary<string, object>
+        {
+            ["max-bandwidth"] = p.MaxBandwidth == 0 ? 1L << 40 : p.MaxBandwidth,
+            ["downtime-limit"] = p.DowntimeLimit,
+            ["cpu-throttle-initial"] = p.CpuThrottleInitial,
+            ["cpu-throttle-increment"] = p.CpuThrottleIncrement,
+            ["max-cpu-throttle"] = p.MaxCpuThrottle,
+            ["throttle-trigger-threshold"] = p.ThrottleTriggerThreshold,
+            ["xbzrle-cache-size"] = p.XbzrleCacheSize,
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What the console's QEMU listener cannot take: it never waits in pre-switchover, has no multifd channels and no postcopy.</summary>
+    private static void RefuseUnreceivable(MigrationCapabilities capabilities)
+    {
+        var (field, what) = capabilities switch
+        {
+            { PostcopyRam: true } => ("postcopyRam", "postcopy-ram"),
+            { PauseBeforeSwitchover: true } => ("pauseBeforeSwitchover", "pause-before-switchover"),
+            { Multifd: true } => ("multifd", "multifd"),
+            _ => (null, null),
+        };
+        if (field is not null)
+        {
+            throw DomainException.Invalid(
+                ErrorCodes.UnsupportedCapability,
+                $"Capability '{what}' is not available from a QEMU VM to an emulator host: the console's listener takes one precopy stream (with xbzrle and auto-converge) and switches over when QEMU does.",
+                field);
+        }
+    }
+
+    private static async Task CancelIncomingAsync(QemuIncomingMigration incoming)
+    {
+        incoming.Cancel();
+        await incoming.Finished.WaitAsync(EndTimeout).ConfigureAwait(false);
+    }
+
+    private static async Task DiscardAsync(QemuVm destination, string directory)
+    {
+        destination.Kill();
+        await destination.DisposeAsync().ConfigureAwait(false);
+        QemuDriver.RemoveVmDirectory(directory);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Binding reports an address in use with its own words.
+        }
+    }
+
+    /// <summary>
+    /// Whether the emulated VM was running when its migration switched over (the engine stops it in <c>device</c>): taken
+    /// when the migration enters <c>device</c>, or at the start if it got there before this followed it.
+    /// </summary>
+    private sealed class RunStateAtSwitchover(Vm vm) : IDisposable
+    {
+        private IMigration? _migration;
+
+        // Written by the start and by the worker raising device; read after Finished.
+        private volatile bool _value = vm.RunState == RunState.Running;
+
+        public bool Value => _value;
+
+        public void Follow(IMigration migration)
+        {
+            _migration = migration;
+            migration.StatusChanged += OnStatusChanged;
+            if (migration.Status is MigrationStatus.Setup or MigrationStatus.Active or MigrationStatus.PreSwitchover)
+            {
+                _value = vm.RunState == RunState.Running;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_migration is { } migration)
+            {
+                migration.StatusChanged -= OnStatusChanged;
+            }
+        }
+
+        private void OnStatusChanged(IMigration migration, MigrationStatus status)
+        {
+            if (status == MigrationStatus.Device)
+            {
+                _value = vm.RunState == RunState.Running;
+            }
+        }
+    }
+}
