@@ -61,8 +61,8 @@ public sealed class CrossDriverApiTests : SignedInApiTest
         Assert.Equal("qemu", (string?)during["driver"]);
         Assert.Equal(id, (string?)during["activeMigrationId"]);
         Assert.Single((await Admin.GetFromJsonAsync<JsonArray>("/api/vms"))!, v => (string?)v!["name"] == "xvm-3");
-        // The source is frozen: a backend no device uses may come, plugging it is refused.
-        Assert.Equal(HttpStatusCode.Created, (await Admin.PostAsJsonAsync("/api/vms/xvm-3/ramblocks", new { backendId = "m0", sizeBytes = 16 << 20 })).StatusCode);
+        // The source is frozen: plugging a DIMM is refused by the console before QEMU is asked (adding a backend no device
+        // uses while a migration runs is QemuDriverApiTests' case).
         await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms/xvm-3/devices", new { driver = "pc-dimm", id = "m0-dev", memdev = "m0" }), HttpStatusCode.Conflict, "migratable-set-frozen");
 
         Assert.Equal(HttpStatusCode.Accepted, (await Admin.PostAsync($"/api/migrations/{id}/cancel", null)).StatusCode);

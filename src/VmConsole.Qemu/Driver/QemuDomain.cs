@@ -320,6 +320,8 @@ public sealed partial class QemuDomain : IVirtualMachine, IAsyncDisposable
 
             Volatile.Write(ref _host, host);
             _commandLine = arrived.CommandLine;
+            // It was started to receive (-incoming defer): as the VM, it starts as any VM does next time.
+            arrived.Spec = arrived.Spec with { Incoming = false, Paused = false };
             Adopt(arrived);
             await SaveQuietlyAsync().ConfigureAwait(false);
         }

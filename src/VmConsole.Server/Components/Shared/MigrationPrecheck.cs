@@ -76,7 +76,7 @@ public static class MigrationPrecheck
         return
         [
             new("Driver", true, $"The console listens for {vm.Name}'s QEMU on {destination.Name}; QEMU migrates into it and quits once the VM has arrived."),
-            new("What crosses", true, "Memory, and the device state kept as it came (the emulator does not run the guest's CPUs): the guest program stops; back on QEMU it continues where it stopped."),
+            new("What crosses", true, "Memory only: the emulator does not run the guest's CPUs, so the guest program stops; QEMU's CPU and device state is listed on the VM page, not carried on (back in QEMU the VM boots from reset)."),
             capacity,
             new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}) as QEMU reports them."),
         ];
