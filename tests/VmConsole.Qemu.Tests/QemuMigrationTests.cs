@@ -208,6 +208,44 @@ public sealed class QemuMigrationTests : IAsyncLifetime
         await Eventually.Until(() => !QemuInstance.IsProcessAlive(destinationPid), TimeSpan.FromSeconds(30), () => "the destination QEMU outlived the cancel");
     }
 
+    [Fact]
+    public async Task Cancel_InSetup_CancelledWithTheSourceRunningAndNoDestinationLeft()
+    {
+        var source = await StartSourceAsync("sweep-4");
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB }, MigrationCapabilities.Default);
+        var destinationPid = migration.Destination!.Pid;
+
+        // At once, before the console has seen QEMU leave setup.
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(MigrationStatus.Cancelled, migration.Status);
+        Assert.Equal(MigrationStatus.Setup, migration.Events[0].Status);
+        Assert.Contains(migration.Events, e => e.Status == MigrationStatus.Cancelling);
+        Assert.Equal(RunState.Running, (await RefreshedAsync(source)).RunState);
+        Assert.Null(migration.Destination);
+        await Eventually.Until(() => !QemuInstance.IsProcessAlive(destinationPid), TimeSpan.FromSeconds(30), () => "the destination QEMU outlived the cancel");
+    }
+
+    [Fact]
+    public async Task Cancel_AtPreSwitchover_CancelledWithTheSourceRunningAgainAndNoDestinationLeft()
+    {
+        var source = await StartSourceAsync("sweep-5");
+        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = Sizes.GiB }, MigrationCapabilities.Default with { PauseBeforeSwitchover = true, AutoConverge = true });
+        await Eventually.Until(() => migration.Status == MigrationStatus.PreSwitchover || migration.Status.IsFinal(), TimeSpan.FromSeconds(120), () => $"{migration.Status}");
+        Assert.Equal(MigrationStatus.PreSwitchover, migration.Status);
+        var destinationPid = migration.Destination!.Pid;
+
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(MigrationStatus.Cancelled, migration.Status);
+        // QEMU stopped the guest at pre-switchover; cancelling gives it back to the source.
+        await Eventually.UntilAsync(async () => (await RefreshedAsync(source)).RunState == RunState.Running, TimeSpan.FromSeconds(30), () => $"the source is {source.RunState}");
+        Assert.Null(migration.Destination);
+        await Eventually.Until(() => !QemuInstance.IsProcessAlive(destinationPid), TimeSpan.FromSeconds(30), () => "the destination QEMU outlived the cancel");
+    }
+
     /// <summary>The freeze in front of QEMU: what would change the migratable set is refused, the rest goes through.</summary>
     [Fact]
     public async Task Freeze_DuringAMigration_RefusesDimmsAndUsedBackendsAllowsUnusedOnes()
