@@ -23,6 +23,9 @@ public sealed class QemuVm : IAsyncDisposable
     private volatile string _status = "prelaunch";
     private volatile string? _exitReason;
 
+    // Set once the process is known gone and _exitReason says how (after the monitor closed and the exit was seen).
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     // Replaced whole by the memory operations (after QEMU accepted them); read by anyone.
     private QemuVmSpec _spec;
 
@@ -215,6 +218,9 @@ public sealed class QemuVm : IAsyncDisposable
 
         await _instance.QuitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
         await _instance.Qmp.Closed.WaitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
+
+        // Returns once the VM says it is shut down, not merely once its monitor closed.
+        await _exited.Task.WaitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The RAM block table now: <c>x-query-ramblock</c> joined with the backends and memory devices.</summary>
@@ -301,6 +307,7 @@ public sealed class QemuVm : IAsyncDisposable
         _exitReason = _instance.IsAlive
             ? $"the console lost its monitor connection: {_instance.Qmp.CloseReason}"
             : "its QEMU process exited";
+        _exited.TrySetResult();
         Changed?.Invoke(this);
     }
 }
