@@ -154,7 +154,8 @@ public sealed class CrossDriverMigrationTests : IAsyncLifetime
     public async Task FromQemu_SweepGuest_TheEmulatedVmHasItsMemoryAndTheSourceQemuIsGone()
     {
         var domain = (QemuDomain)await _driver.CreateVirtualMachineAsync(new VmDefinition("sweep-x", "qhost-a", "pc", 128 * Sizes.MiB) { Guest = GuestProgram.Sweep, Start = true });
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        // The guest has begun its sweep (its first page counted) before it moves, however slow the machine.
+        await Eventually.UntilAsync(async () => (await domain.ReadGuestPhysicalAsync(SweepGuest.LowestStart, 1))[0] != 0, Bound, () => "the sweep guest never ran");
         var sourcePid = domain.Process!.Pid;
         var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _driver.InventoryChanged += (kind, name) =>
@@ -188,14 +189,15 @@ public sealed class CrossDriverMigrationTests : IAsyncLifetime
         Assert.True(SweepGuest.Check(firstBytes) is null, SweepGuest.Check(firstBytes) + " runs: " + string.Join(" ", Runs(firstBytes)));
         Assert.NotEmpty(vm.NotImportedDeviceState);
         await Eventually.Until(() => !QemuInstance.IsProcessAlive(sourcePid), failure: () => $"source pid {sourcePid} still runs");
-        Assert.False(Directory.Exists(_driver.Hosts[0].VmDirectory("sweep-x")));
+        // The source's folder goes once its QEMU has quit, after the VM has moved.
+        await Eventually.Until(() => !Directory.Exists(_driver.Hosts[0].VmDirectory("sweep-x")), failure: () => "the source's folder stayed");
     }
 
     [Fact]
     public async Task FromQemu_CancelledWhileActive_TheSourceRunsAgainUnfrozenAndNoVmArrives()
     {
         var domain = (QemuDomain)await _driver.CreateVirtualMachineAsync(new VmDefinition("sweep-y", "qhost-a", "pc", 64 * Sizes.MiB) { Guest = GuestProgram.Sweep, Start = true });
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        await Eventually.UntilAsync(async () => (await domain.ReadGuestPhysicalAsync(SweepGuest.LowestStart, 1))[0] != 0, Bound, () => "the sweep guest never ran");
         var pid = domain.Process!.Pid;
 
         var migration = await _cross.MigrateFromQemuAsync("sweep-y", "ehost-a", MigrationParameters.Default with { MaxBandwidth = Sizes.MiB }, MigrationCapabilities.Default);

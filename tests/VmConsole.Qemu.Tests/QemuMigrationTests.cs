@@ -89,6 +89,7 @@ public sealed class QemuMigrationTests : IAsyncLifetime
         await Eventually.Until(() => !QemuInstance.IsProcessAlive(source.Pid), TimeSpan.FromSeconds(30), () => "the postmigrate source was not quit");
         Assert.Equal(RunState.Running, destination.RunState);
         Assert.Null(migration.MigratableSetDifference);
+        Assert.Null(migration.GetStats().ErrorDesc);
         Assert.Null(SweepGuest.Check(await FirstBytesAsync(destination)));
     }
 

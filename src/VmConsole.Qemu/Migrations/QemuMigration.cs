@@ -457,6 +457,15 @@ public sealed class QemuMigration : IMigration
 
                 await destination.RefreshAsync().ConfigureAwait(false);
                 await CompareMigratableSetAsync(destination).ConfigureAwait(false);
+                if (_migratableSetDifference is { } difference)
+                {
+                    // Recorded with the migration (its history keeps the error text of its final state): completed, but not as frozen.
+                    lock (_gate)
+                    {
+                        _stats = _stats with { ErrorDesc = $"Completed, but the destination's migratable set differs from the one the freeze held: {difference}" };
+                    }
+                }
+
                 // The source is in postmigrate: its guest runs on the destination now; nothing is left to power down.
                 await _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
             }

@@ -23,7 +23,8 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
         cut.WaitForAssertion(() => Assert.Equal("pre-switchover", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(20));
         Assert.Equal(MigrationStatus.PreSwitchover, migration.Status);
 
-        cut.Find("[data-testid='migration-continue']").Click();
+        // Found and clicked in one turn of the renderer: the live page may render again in between otherwise.
+        await cut.InvokeAsync(() => cut.Find("[data-testid='migration-continue']").Click());
 
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(MigrationStatus.Completed, migration.Status);
@@ -78,7 +79,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
             var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
             cut.WaitForAssertion(() => Assert.Equal("active", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(10));
 
-            cut.Find("[data-testid='migration-cancel']").Click();
+            await cut.InvokeAsync(() => cut.Find("[data-testid='migration-cancel']").Click());
 
             // The worker has seen the cancel and is held while it ends the stream: the migration stays in cancelling.
             await writer.Unwinding.WaitAsync(TimeSpan.FromSeconds(10));

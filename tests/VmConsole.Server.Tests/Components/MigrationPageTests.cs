@@ -30,7 +30,7 @@ public sealed class MigrationPageTests : ConsoleComponentContext
         cut.WaitForAssertion(() => Assert.Equal("active", cut.Find("[data-testid='migration-stepper'] [data-current='true']").TextContent.Trim()));
         cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("[data-testid='migration-charts'] svg path")), TimeSpan.FromSeconds(5));
 
-        cut.Find("[data-testid='migration-cancel']").Click();
+        await cut.InvokeAsync(() => cut.Find("[data-testid='migration-cancel']").Click());
 
         cut.WaitForAssertion(() => Assert.Equal("cancelled", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")), TimeSpan.FromSeconds(10));
         Assert.Contains("Cancelled", cut.Find("[data-testid='migration-summary']").TextContent, StringComparison.Ordinal);
