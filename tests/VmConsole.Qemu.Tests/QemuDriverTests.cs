@@ -205,9 +205,9 @@ public sealed class QemuDriverTests : IAsyncLifetime
         var second = await Assert.ThrowsAsync<MigratableSetFrozenException>(() => driver.MigrateAsync("move-1", "qhost-b", MigrationParameters.Default, MigrationCapabilities.Default, registry));
         Assert.Equal(migration.Id, second.MigrationId);
         await migration.Finished.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
         await moved.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(MigrationStatus.Completed, migration.Status);
         Assert.Equal("qhost-b", vm.HostName);
         Assert.Equal(RunState.Running, vm.RunState);
         Assert.NotEqual(sourcePid, vm.Process!.Pid);

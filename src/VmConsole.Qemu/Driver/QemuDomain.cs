@@ -315,7 +315,14 @@ public sealed partial class QemuDomain : IVirtualMachine, IAsyncDisposable
             if (Volatile.Read(ref _vm) is { } old)
             {
                 Detach(old);
-                await old.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    await old.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The source's monitor went with its process; the VM is the destination's from here on regardless.
+                }
             }
 
             Volatile.Write(ref _host, host);

@@ -171,9 +171,18 @@ public sealed partial class QmpClient : IAsyncDisposable
     {
         Close(new QmpDisconnectedException("The console closed the monitor connection."));
         _socket.Dispose();
-        await _readLoop.ConfigureAwait(false);
-        await _reader.CompleteAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            // Letting go never throws: how the reader ended was said through Closed already (or is moot now).
+            await _readLoop.ConfigureAwait(false);
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Close(new QmpDisconnectedException($"The monitor connection ended with an error: {ex.Message}", ex));
+        }
+
         _writeGate.Dispose();
     }
 
