@@ -98,10 +98,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
             }
 
             var uri = $"unix:{Path.Combine(directory, IncomingSocket)}";
-            await destination.RunAsync("migrate-set-capabilities", new Dictionary<string, object>
-            {
-                ["capabilities"] = new[] { new Dictionary<string, object> { ["capability"] = "events", ["state"] = true } },
-            }, cancellationToken).ConfigureAwait(false);
+            await destination.RunAsync("migrate-set-capabilities", QemuMigrationParameters.Capabilities(MigrationCapabilities.Default), cancellationToken).ConfigureAwait(false);
             await destination.RunAsync("migrate-incoming", new Dictionary<string, object> { ["uri"] = uri }, cancellationToken).ConfigureAwait(false);
             migration = engine.Start(new MigrationRequest(vm.Name) { Uri = uri, QemuCompatible = true, Parameters = parameters, Capabilities = capabilities });
         }
@@ -337,30 +334,11 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         return false;
     }
 
+    /// <summary>The source's capabilities and parameters; what the console cannot receive was refused before (<see cref="RefuseUnreceivable"/>).</summary>
     private static async Task SetUpSourceAsync(QemuVm source, MigrationParameters p, MigrationCapabilities capabilities, CancellationToken cancellationToken)
     {
-        await source.RunAsync("migrate-set-capabilities", new Dictionary<string, object>
-        {
-            ["capabilities"] = new[]
-            {
-                new Dictionary<string, object> { ["capability"] = "events", ["state"] = true },
-                new Dictionary<string, object> { ["capability"] = "auto-converge", ["state"] = capabilities.AutoConverge },
-                new Dictionary<string, object> { ["capability"] = "xbzrle", ["state"] = capabilities.Xbzrle },
-                new Dictionary<string, object> { ["capability"] = "pause-before-switchover", ["state"] = false },
-                new Dictionary<string, object> { ["capability"] = "multifd", ["state"] = false },
-                new Dictionary<string, object> { ["capability"] = "postcopy-ram", ["state"] = false },
-            },
-        }, cancellationToken).ConfigureAwait(false);
-        await source.RunAsync("migrate-set-parameters", new Dictionary<string, object>
-        {
-            ["max-bandwidth"] = p.MaxBandwidth == 0 ? 1L << 40 : p.MaxBandwidth,
-            ["downtime-limit"] = p.DowntimeLimit,
-            ["cpu-throttle-initial"] = p.CpuThrottleInitial,
-            ["cpu-throttle-increment"] = p.CpuThrottleIncrement,
-            ["max-cpu-throttle"] = p.MaxCpuThrottle,
-            ["throttle-trigger-threshold"] = p.ThrottleTriggerThreshold,
-            ["xbzrle-cache-size"] = p.XbzrleCacheSize,
-        }, cancellationToken).ConfigureAwait(false);
+        await source.RunAsync("migrate-set-capabilities", QemuMigrationParameters.Capabilities(capabilities), cancellationToken).ConfigureAwait(false);
+        await source.RunAsync("migrate-set-parameters", QemuMigrationParameters.Source(p), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>What the console's QEMU listener cannot take: it never waits in pre-switchover, has no multifd channels and no postcopy.</summary>

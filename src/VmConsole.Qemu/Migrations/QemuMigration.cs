@@ -278,46 +278,42 @@ public sealed class QemuMigration : IMigration
 
     private async Task SetUpAsync(CancellationToken cancellationToken)
     {
-        // The set as the freeze holds it, to compare the destination's with once the migration has completed.
-        _sourceSet = await _source.RamBlocksAsync(cancellationToken).ConfigureAwait(false);
+        // The destination process takes most of the setup's time to start; what the source needs is done meanwhile:
+        // the set as the freeze holds it (to compare the destination's with once the migration has completed), and
+        // the source's capabilities and parameters.
+        var capabilities = QemuMigrationParameters.Capabilities(Capabilities);
         var spec = _source.Spec with { Incoming = true, Paused = false };
-        var destination = await QemuVm.StartAsync(_launcher, spec, _destinationDirectory, _time, cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _destination, destination);
-
-        var capabilities = new List<Dictionary<string, object>>
+        var starting = QemuVm.StartAsync(_launcher, spec, _destinationDirectory, _time, cancellationToken);
+        try
         {
-            Capability("events", true),
-            Capability("auto-converge", Capabilities.AutoConverge),
-            Capability("pause-before-switchover", Capabilities.PauseBeforeSwitchover),
-            Capability("xbzrle", Capabilities.Xbzrle),
-            Capability("multifd", Capabilities.Multifd),
-            Capability("postcopy-ram", Capabilities.PostcopyRam),
-        };
-        foreach (var end in new[] { _source, destination })
+            await Task.WhenAll(SetUpSourceAsync(capabilities, cancellationToken), starting).ConfigureAwait(false);
+        }
+        finally
         {
-            await end.RunAsync("migrate-set-capabilities", new Dictionary<string, object> { ["capabilities"] = capabilities }, cancellationToken).ConfigureAwait(false);
+            // Kept whatever became of the source's part, so that a failed setup discards it.
+            if (starting.IsCompletedSuccessfully)
+            {
+                Volatile.Write(ref _destination, starting.Result);
+            }
         }
 
-        var p = Parameters;
-        await _source.RunAsync("migrate-set-parameters", new Dictionary<string, object>
-        {
-            ["max-bandwidth"] = p.MaxBandwidth == 0 ? 1L << 40 : p.MaxBandwidth,
-            ["downtime-limit"] = p.DowntimeLimit,
-            ["cpu-throttle-initial"] = p.CpuThrottleInitial,
-            ["cpu-throttle-increment"] = p.CpuThrottleIncrement,
-            ["max-cpu-throttle"] = p.MaxCpuThrottle,
-            ["throttle-trigger-threshold"] = p.ThrottleTriggerThreshold,
-            ["multifd-channels"] = p.MultifdChannels,
-            ["xbzrle-cache-size"] = p.XbzrleCacheSize,
-        }, cancellationToken).ConfigureAwait(false);
+        var destination = starting.Result;
+        await destination.RunAsync("migrate-set-capabilities", capabilities, cancellationToken).ConfigureAwait(false);
         if (Capabilities.Multifd)
         {
-            await destination.RunAsync("migrate-set-parameters", new Dictionary<string, object> { ["multifd-channels"] = p.MultifdChannels }, cancellationToken).ConfigureAwait(false);
+            await destination.RunAsync("migrate-set-parameters", QemuMigrationParameters.Destination(Parameters), cancellationToken).ConfigureAwait(false);
         }
 
         await destination.RunAsync("migrate-incoming", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
         _source.Instance.Qmp.EventReceived += OnSourceEvent;
         await _source.RunAsync("migrate", new Dictionary<string, object> { ["uri"] = Uri! }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SetUpSourceAsync(Dictionary<string, object> capabilities, CancellationToken cancellationToken)
+    {
+        _sourceSet = await _source.RamBlocksAsync(cancellationToken).ConfigureAwait(false);
+        await _source.RunAsync("migrate-set-capabilities", capabilities, cancellationToken).ConfigureAwait(false);
+        await _source.RunAsync("migrate-set-parameters", QemuMigrationParameters.Source(Parameters), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -455,19 +451,11 @@ public sealed class QemuMigration : IMigration
                     await WaitForIncomingCompletedAsync(destination).ConfigureAwait(false);
                 }
 
-                await destination.RefreshAsync().ConfigureAwait(false);
-                await CompareMigratableSetAsync(destination).ConfigureAwait(false);
-                if (_migratableSetDifference is { } difference)
-                {
-                    // Recorded with the migration (its history keeps the error text of its final state): completed, but not as frozen.
-                    lock (_gate)
-                    {
-                        _stats = _stats with { ErrorDesc = $"Completed, but the destination's migratable set differs from the one the freeze held: {difference}" };
-                    }
-                }
-
                 // The source is in postmigrate: its guest runs on the destination now; nothing is left to power down.
-                await _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time).ConfigureAwait(false);
+                // It quits while the destination's state and migratable set are read.
+                await Task.WhenAll(
+                    _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time),
+                    InspectDestinationAsync(destination)).ConfigureAwait(false);
             }
             else
             {
@@ -485,6 +473,21 @@ public sealed class QemuMigration : IMigration
         if (status.IsFinal())
         {
             StatusChanged?.Invoke(this, status);
+        }
+    }
+
+    /// <summary>The completed destination's run state, and its migratable set against the one the freeze held (a difference is recorded).</summary>
+    private async Task InspectDestinationAsync(QemuVm destination)
+    {
+        await destination.RefreshAsync().ConfigureAwait(false);
+        await CompareMigratableSetAsync(destination).ConfigureAwait(false);
+        if (_migratableSetDifference is { } difference)
+        {
+            // Recorded with the migration (its history keeps the error text of its final state): completed, but not as frozen.
+            lock (_gate)
+            {
+                _stats = _stats with { ErrorDesc = $"Completed, but the destination's migratable set differs from the one the freeze held: {difference}" };
+            }
         }
     }
 
@@ -550,5 +553,4 @@ public sealed class QemuMigration : IMigration
     private static bool IsPostcopy(MigrationStatus status) =>
         status is MigrationStatus.PostcopyActive or MigrationStatus.PostcopyPaused or MigrationStatus.PostcopyRecover;
 
-    private static Dictionary<string, object> Capability(string name, bool state) => new() { ["capability"] = name, ["state"] = state };
 }

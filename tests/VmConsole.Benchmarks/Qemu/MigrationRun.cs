@@ -24,6 +24,12 @@ internal sealed record MigrationRun(double SetupMs, double NoticedMs, double Don
     /// <summary>How long after QEMU completed the driver noticed: from <c>migrate</c> accepted to noticed, less QEMU's total-time.</summary>
     public double NoticeLagMs => QemuTotalTimeMs > 0 ? NoticedMs - SetupMs - QemuTotalTimeMs : double.NaN;
 
+    /// <summary>
+    /// The wall time that is the driver's and not QEMU's transfer: everything but the source's total-time (setup,
+    /// noticing, wrap-up, and the moments between migrate's answer and QEMU's clock starting).
+    /// </summary>
+    public double DriverMs => QemuTotalTimeMs > 0 ? DoneMs - QemuTotalTimeMs : double.NaN;
+
     /// <summary>From noticed to done: quitting the source (and, for the console, refreshing the destination).</summary>
     public double WrapUpMs => DoneMs - NoticedMs;
 }
