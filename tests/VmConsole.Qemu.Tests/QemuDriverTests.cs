@@ -262,12 +262,34 @@ public sealed class QemuDriverTests : IAsyncLifetime
         await Eventually.Until(() => !Directory.Exists(driver.Hosts[1].VmDirectory("del-1")), TimeSpan.FromSeconds(30), () => "the destination's folder stayed");
     }
 
-    private QemuDriver NewDriver()
+    [Fact]
+    public async Task Migrate_TheArrivingQemu_CountsOnItsHostUntilItIsGone()
+    {
+        var driver = NewDriver(capacityB: 192 * Sizes.MiB);
+        await driver.CreateVirtualMachineAsync(new VmDefinition("cap-1", "qhost-a", "pc", 128 * Sizes.MiB) { Guest = GuestProgram.Sweep, Start = true });
+        var hostB = driver.Hosts[1];
+        Assert.Equal(0, hostB.ReservedBytes);
+
+        var migration = await driver.MigrateAsync("cap-1", "qhost-b", MigrationParameters.Default with { MaxBandwidth = 1 << 20 }, MigrationCapabilities.Default, new MigrationRegistry());
+
+        Assert.Equal(128 * Sizes.MiB, hostB.ReservedBytes);
+        var refused = await Assert.ThrowsAsync<DomainException>(() => driver.CreateVirtualMachineAsync(new VmDefinition("cap-2", "qhost-b", "pc", 128 * Sizes.MiB)));
+        Assert.Equal(ErrorCodes.HostCapacity, refused.Code);
+        Assert.Contains("64 MiB free", refused.Message, StringComparison.Ordinal);
+
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(MigrationStatus.Cancelled, migration.Status);
+        await Eventually.Until(() => hostB.ReservedBytes == 0, TimeSpan.FromSeconds(30), () => $"qhost-b still holds {hostB.ReservedBytes} bytes");
+        Assert.Equal("qhost-a", driver.GetDomain("cap-1").HostName);
+    }
+
+    private QemuDriver NewDriver(long capacityB = 4 * Sizes.GiB)
     {
         var driver = new QemuDriver(
             [
                 new QemuHostConfig("qhost-a", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "a")),
-                new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "b")),
+                new QemuHostConfig("qhost-b", capacityB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "b")),
             ],
             TimeSpan.FromSeconds(10));
         _drivers.Add(driver);

@@ -61,17 +61,13 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         var spec = CrossDriverLayout.SpecFor(vm) with { Incoming = true, Paused = true };
         spec.Validate();
         var needed = spec.MemoryBytes + spec.Backends.Sum(b => b.SizeBytes);
-        if (host.ReservedBytes + needed > host.CapacityBytes)
-        {
-            throw DomainException.Conflict(
-                ErrorCodes.HostCapacity,
-                $"Host '{host.Name}' has {Sizes.Format(host.CapacityBytes - host.ReservedBytes)} free; VM '{vm.Name}' needs {Sizes.Format(needed)}.");
-        }
-
         if (qemu.IsNameTaken(vm.Name))
         {
             throw DomainException.Conflict(ErrorCodes.VmExists, $"A QEMU VM named '{vm.Name}' already exists.");
         }
+
+        // Counted on the host from here until the QEMU is the VM there or is gone.
+        var arriving = qemu.ReserveArriving(host, vm.Name, needed);
 
         var directory = host.VmDirectory(vm.Name);
         QemuDriver.RemoveVmDirectory(directory);
@@ -82,8 +78,15 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         }
         catch (QemuStartException ex)
         {
+            arriving.Dispose();
             QemuDriver.RemoveVmDirectory(directory);
             throw DomainException.Conflict(ErrorCodes.QemuStartFailed, ex.Message);
+        }
+        catch
+        {
+            arriving.Dispose();
+            QemuDriver.RemoveVmDirectory(directory);
+            throw;
         }
 
         PrecopyMigration migration;
@@ -105,11 +108,18 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         catch
         {
             await DiscardAsync(destination, directory).ConfigureAwait(false);
+            arriving.Dispose();
             throw;
         }
 
         wasRunning.Follow(migration);
-        _ = Task.Run(() => FinishToQemuAsync(vm, migration, destination, host, directory, wasRunning));
+        _ = Task.Run(async () =>
+        {
+            using (arriving)
+            {
+                await FinishToQemuAsync(vm, migration, destination, host, directory, wasRunning).ConfigureAwait(false);
+            }
+        });
         return migration;
     }
 

@@ -166,7 +166,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         {
             var migration = await QemuMigration.RecoverAsync(
                 marker.MigrationId, source, destination, marker.SourceHost, host.Name, launcher, directory, marker.Parameters, marker.Capabilities, registry, TimeProvider.System).ConfigureAwait(false);
-            _ = FollowAsync(domain, migration, host);
+            // The destination runs already: it counts against its host until it is the VM or is gone.
+            _ = FollowAsync(domain, migration, host, Arriving(host, domain.ReservedBytes));
             return migration;
         }
 
@@ -320,17 +321,21 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{name}' is shut off ({domain.StateReason}); only a running or paused VM can migrate.");
         }
 
-        if (destination.ReservedBytes + domain.ReservedBytes > destination.CapacityBytes)
+        var arriving = ReserveArriving(destination, name, domain.ReservedBytes);
+        var directory = destination.VmDirectory(name);
+        QemuMigration migration;
+        try
         {
-            throw DomainException.Conflict(
-                ErrorCodes.HostCapacity,
-                $"Host '{destination.Name}' has {Sizes.Format(destination.CapacityBytes - destination.ReservedBytes)} free; VM '{name}' needs {Sizes.Format(domain.ReservedBytes)}.");
+            RemoveDirectory(directory);
+            migration = await QemuMigration.StartAsync(
+                source, domain.HostName, destination.Name, launcher, directory, parameters, capabilities, registry, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            arriving.Dispose();
+            throw;
         }
 
-        var directory = destination.VmDirectory(name);
-        RemoveDirectory(directory);
-        var migration = await QemuMigration.StartAsync(
-            source, domain.HostName, destination.Name, launcher, directory, parameters, capabilities, registry, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         try
         {
             await new QemuIncomingFile(migration.Id, name, domain.Id, domain.HostName, migration.Parameters, migration.Capabilities).SaveAsync(directory, CancellationToken.None).ConfigureAwait(false);
@@ -340,7 +345,7 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
             // Only a restart mid-migration needs it; the migration itself goes on.
         }
 
-        _ = FollowAsync(domain, migration, destination);
+        _ = FollowAsync(domain, migration, destination, arriving);
         return migration;
     }
 
@@ -361,7 +366,7 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         }
     }
 
-    private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost destination)
+    private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost destination, IDisposable arriving)
     {
         _following.TryAdd(migration, 0);
         await migration.Finished.ConfigureAwait(false);
@@ -371,6 +376,9 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         {
             var from = domain.Host;
             await domain.MoveAsync(arrived, destination).ConfigureAwait(false);
+
+            // The VM is the destination host's now and counts there as its VM.
+            arriving.Dispose();
             QemuIncomingFile.Delete(directory);
             RemoveDirectory(from.VmDirectory(domain.Name));
             InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
@@ -378,11 +386,12 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         else
         {
             // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
+            arriving.Dispose();
             RemoveDirectory(directory);
         }
     }
 
-    private long ReservedOn(string host) => _domains.Values.Where(d => d.HostName == host && d.Running is not null).Sum(d => d.ReservedBytes);
+    private long ReservedOn(string host) => _domains.Values.Where(d => d.HostName == host && d.Running is not null).Sum(d => d.ReservedBytes) + ArrivingOn(host);
 
     private static void RemoveDirectory(string directory)
     {
