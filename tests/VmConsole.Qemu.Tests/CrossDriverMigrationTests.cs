@@ -168,6 +168,7 @@ public sealed class CrossDriverMigrationTests : IAsyncLifetime
 
         var migration = await _cross.MigrateFromQemuAsync("sweep-x", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default with { AutoConverge = true });
         Assert.Same(migration, _engine.Registry.ActiveFor("sweep-x"));
+        Assert.Equal(("qhost-a", "ehost-a"), (migration.SourceHost, migration.DestinationHost));
         Assert.True(domain.Frozen);
         Assert.Equal(DriverKind.Qemu, new VmInventory([_emulator, _driver]).Get("sweep-x").Driver);
         await migration.Finished.WaitAsync(Bound);

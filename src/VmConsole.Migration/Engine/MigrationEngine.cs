@@ -93,10 +93,10 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
     /// <exception cref="DomainException">
     /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp:, or an address in use.
     /// </exception>
-    public QemuIncomingMigration ReceiveFromQemu(string name, string host, string uri) =>
-        QemuIncomingMigration.Listen(emulator, Registry, name, host, uri, _time);
+    /// <param name="sourceHost">The console's QEMU host the VM leaves, if it is one (null: a QEMU outside the console).</param>
+    public QemuIncomingMigration ReceiveFromQemu(string name, string host, string uri, string? sourceHost = null) =>
+        QemuIncomingMigration.Listen(emulator, Registry, name, host, uri, _time, sourceHost);
 
-    /// <summary>Cancels every running migration, of every kind in the registry, and waits for them to finish.</summary>
     /// <summary>
     /// Cancels the migrations this engine runs (they live in this process); others in the registry, such as QEMU-to-QEMU
     /// migrations between processes that outlive the console, go on.

@@ -43,9 +43,10 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     private readonly Lock _gate = new();
     private ImmutableList<MigrationEvent> _events;
 
-    private QemuIncomingMigration(Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel)
+    private QemuIncomingMigration(Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel, string sourceHost)
     {
         _cancel = cancel;
+        SourceHost = sourceHost;
         Id = "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
         _emulator = emulator;
         Arriving = arriving;
@@ -76,8 +77,8 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
 
     public MigrationDirection Direction => MigrationDirection.Incoming;
 
-    /// <summary>A QEMU outside the console.</summary>
-    public string SourceHost => MigrationPeers.Qemu;
+    /// <summary>The QEMU host the VM comes from, when it is one of the console's; otherwise "qemu", a QEMU outside the console.</summary>
+    public string SourceHost { get; }
 
     /// <summary>The host the VM arrives on.</summary>
     public string DestinationHost { get; }
@@ -117,7 +118,9 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp: (400 <c>invalid-uri</c>), or an
     /// address that cannot be listened on, such as a port in use (409 <c>address-in-use</c>).
     /// </exception>
-    public static QemuIncomingMigration Listen(Emulator emulator, MigrationRegistry registry, string name, string host, string uri, TimeProvider? time = null)
+    /// <param name="sourceHost">The console's QEMU host the VM leaves, if it is one (null: a QEMU outside the console).</param>
+    public static QemuIncomingMigration Listen(
+        Emulator emulator, MigrationRegistry registry, string name, string host, string uri, TimeProvider? time = null, string? sourceHost = null)
     {
         ArgumentNullException.ThrowIfNull(emulator);
         ArgumentNullException.ThrowIfNull(registry);
@@ -156,7 +159,7 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
             throw;
         }
 
-        var migration = new QemuIncomingMigration(emulator, arriving, parsed, time ?? TimeProvider.System, cancel);
+        var migration = new QemuIncomingMigration(emulator, arriving, parsed, time ?? TimeProvider.System, cancel, sourceHost ?? MigrationPeers.Qemu);
         registry.Add(migration);
         _ = Task.Run(() => migration.RunAsync(import, channel.Accepted, channel.Listener));
         return migration;

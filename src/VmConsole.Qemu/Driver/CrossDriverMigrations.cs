@@ -147,7 +147,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
 
         var uri = $"unix:{Path.Combine(source.RuntimeDirectory, OutgoingSocket)}";
         TryDelete(Path.Combine(source.RuntimeDirectory, OutgoingSocket));
-        var incoming = engine.ReceiveFromQemu(name, destinationHost, uri);
+        var incoming = engine.ReceiveFromQemu(name, destinationHost, uri, domain.HostName);
         try
         {
             // Held before the first command goes to the source, until the end is cleaned up (DESIGN.md section 3).
