@@ -199,7 +199,17 @@ public sealed class QemuDriverTests : IAsyncLifetime
             }
         };
 
-        var migration = await driver.MigrateAsync("move-1", "qhost-b", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default with { AutoConverge = true }, registry);
+        var statesSeen = new System.Collections.Concurrent.ConcurrentQueue<RunState>();
+        vm.StateChanged += (v, _) => statesSeen.Enqueue(v.RunState);
+        var migration = await driver.MigrateAsync("move-1", "qhost-b", MigrationParameters.Default with { MaxBandwidth = 256L << 20 }, MigrationCapabilities.Default with { AutoConverge = true }, registry);
+        string? hostAtCompleted = null;
+        migration.StatusChanged += (_, status) =>
+        {
+            if (status == MigrationStatus.Completed)
+            {
+                hostAtCompleted = $"{vm.HostName} {vm.RunState} moved={moved.Task.IsCompleted}";
+            }
+        };
         Assert.Same(migration, registry.ActiveFor("move-1"));
         Assert.True(vm.Frozen);
         var second = await Assert.ThrowsAsync<MigratableSetFrozenException>(() => driver.MigrateAsync("move-1", "qhost-b", MigrationParameters.Default, MigrationCapabilities.Default, registry));
@@ -208,12 +218,15 @@ public sealed class QemuDriverTests : IAsyncLifetime
         Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
         await moved.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
+        // Whoever reacts to completed finds the VM moved and running there; it was never shown shut off on the way.
+        Assert.Equal($"qhost-b {RunState.Running} moved=True", hostAtCompleted);
+        Assert.DoesNotContain(RunState.Shutdown, statesSeen);
         Assert.Equal("qhost-b", vm.HostName);
         Assert.Equal(RunState.Running, vm.RunState);
         Assert.NotEqual(sourcePid, vm.Process!.Pid);
         Assert.StartsWith(driver.Hosts[1].RuntimeDirectory, vm.Process.RuntimeDirectory, StringComparison.Ordinal);
         await Eventually.Until(() => !QemuInstance.IsProcessAlive(sourcePid), TimeSpan.FromSeconds(30), () => $"source pid {sourcePid} still runs");
-        Assert.False(Directory.Exists(driver.Hosts[0].VmDirectory("move-1")));
+        await Eventually.Until(() => !Directory.Exists(driver.Hosts[0].VmDirectory("move-1")), TimeSpan.FromSeconds(30), () => "the source's folder stayed");
         Assert.False(vm.Frozen);
         var reloaded = NewDriver();
         await reloaded.LoadAsync();

@@ -305,16 +305,22 @@ public sealed partial class QemuDomain : IVirtualMachine, IAsyncDisposable
 
     /// <summary>
     /// After a completed migration: the VM now runs on <paramref name="host"/> in <paramref name="arrived"/>, the
-    /// destination's process (the source's has quit in postmigrate), and its definition is kept there.
+    /// destination's process, and its definition is kept there. The source's process is in postmigrate; with
+    /// <paramref name="keepOld"/> the caller (the completing migration) quits it and lets go of its monitor afterwards.
     /// </summary>
-    internal async Task MoveAsync(QemuVm arrived, QemuHost host)
+    internal async Task MoveAsync(QemuVm arrived, QemuHost host, bool keepOld = false)
     {
         await _lifecycle.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (Volatile.Read(ref _vm) is { } old)
+            var old = Volatile.Read(ref _vm);
+            if (old is not null)
             {
                 Detach(old);
+            }
+
+            if (old is not null && !keepOld)
+            {
                 try
                 {
                     await old.DisposeAsync().ConfigureAwait(false);

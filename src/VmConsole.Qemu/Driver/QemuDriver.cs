@@ -164,10 +164,12 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
 
         if (domain.Running is { } source && registry is not null)
         {
-            var migration = await QemuMigration.RecoverAsync(
-                marker.MigrationId, source, destination, marker.SourceHost, host.Name, launcher, directory, marker.Parameters, marker.Capabilities, registry, TimeProvider.System).ConfigureAwait(false);
             // The destination runs already: it counts against its host until it is the VM or is gone.
-            _ = FollowAsync(domain, migration, host, Arriving(host, domain.ReservedBytes));
+            var arriving = Arriving(host, domain.ReservedBytes);
+            var migration = await QemuMigration.RecoverAsync(
+                marker.MigrationId, source, destination, marker.SourceHost, host.Name, launcher, directory, marker.Parameters, marker.Capabilities, registry, TimeProvider.System,
+                arrived => CompleteMoveAsync(domain, arrived, host, arriving)).ConfigureAwait(false);
+            _ = FollowAsync(domain, migration, host, arriving);
             return migration;
         }
 
@@ -328,7 +330,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         {
             RemoveDirectory(directory);
             migration = await QemuMigration.StartAsync(
-                source, domain.HostName, destination.Name, launcher, directory, parameters, capabilities, registry, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                source, domain.HostName, destination.Name, launcher, directory, parameters, capabilities, registry, TimeProvider.System, cancellationToken,
+                arrived => CompleteMoveAsync(domain, arrived, destination, arriving)).ConfigureAwait(false);
         }
         catch
         {
@@ -366,28 +369,36 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Called by a completing migration before it quits the source and says completed: the VM's process is the
+    /// destination's and it belongs to the destination host from here on.
+    /// </summary>
+    private async Task CompleteMoveAsync(QemuDomain domain, QemuVm arrived, QemuHost destination, IDisposable arriving)
+    {
+        await domain.MoveAsync(arrived, destination, keepOld: true).ConfigureAwait(false);
+
+        // The VM counts on the destination host as its VM now; the marker of the arrival goes.
+        arriving.Dispose();
+        QemuIncomingFile.Delete(destination.VmDirectory(domain.Name));
+        InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
+    }
+
     private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost destination, IDisposable arriving)
     {
+        var from = domain.Host;
         _following.TryAdd(migration, 0);
         await migration.Finished.ConfigureAwait(false);
         _following.TryRemove(migration, out _);
-        var directory = destination.VmDirectory(domain.Name);
-        if (migration.Status == MigrationStatus.Completed && migration.Destination is { } arrived)
+        if (migration.Status == MigrationStatus.Completed && domain.Host == destination)
         {
-            var from = domain.Host;
-            await domain.MoveAsync(arrived, destination).ConfigureAwait(false);
-
-            // The VM is the destination host's now and counts there as its VM.
-            arriving.Dispose();
-            QemuIncomingFile.Delete(directory);
+            // Moved before completed was said (CompleteMoveAsync); the source has quit since, and its folder goes.
             RemoveDirectory(from.VmDirectory(domain.Name));
-            InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
         }
         else
         {
             // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
             arriving.Dispose();
-            RemoveDirectory(directory);
+            RemoveDirectory(destination.VmDirectory(domain.Name));
         }
     }
 

@@ -53,6 +53,9 @@ public sealed class QemuMigration : IMigration
     // Written by the follower's end before the final state is raised; read by anyone.
     private volatile string? _migratableSetDifference;
 
+    // Set once by StartAsync/RecoverAsync before following starts; called by the follower's end.
+    private Func<QemuVm, Task>? _completing;
+
     // Set by StartPostcopyAsync before migrate-start-postcopy is sent (cleared only when QEMU refused it and is not in postcopy); read by Cancel and the end.
     private volatile bool _postcopyRequested;
 
@@ -129,7 +132,7 @@ public sealed class QemuMigration : IMigration
     /// </exception>
     public static async Task<QemuMigration> StartAsync(
         QemuVm source, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory, MigrationParameters parameters, MigrationCapabilities capabilities,
-        MigrationRegistry registry, TimeProvider? time = null, CancellationToken cancellationToken = default)
+        MigrationRegistry registry, TimeProvider? time = null, CancellationToken cancellationToken = default, Func<QemuVm, Task>? completing = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(registry);
@@ -144,7 +147,10 @@ public sealed class QemuMigration : IMigration
             throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, $"Capability 'postcopyRam' is not available here: {reason}", "postcopyRam");
         }
 
-        var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities with { Events = true }, time ?? TimeProvider.System);
+        var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities with { Events = true }, time ?? TimeProvider.System)
+        {
+            _completing = completing,
+        };
         // The migratable set is held before the first command goes to either QEMU, until the end is cleaned up.
         source.Memory.Hold(migration);
         try
@@ -171,12 +177,15 @@ public sealed class QemuMigration : IMigration
     /// </summary>
     public static async Task<QemuMigration> RecoverAsync(
         string id, QemuVm source, QemuVm destination, string sourceHost, string destinationHost, QemuLauncher launcher, string destinationDirectory,
-        MigrationParameters parameters, MigrationCapabilities capabilities, MigrationRegistry registry, TimeProvider? time = null)
+        MigrationParameters parameters, MigrationCapabilities capabilities, MigrationRegistry registry, TimeProvider? time = null, Func<QemuVm, Task>? completing = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(registry);
-        var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities, time ?? TimeProvider.System, id);
+        var migration = new QemuMigration(source, sourceHost, destinationHost, launcher, destinationDirectory, parameters, capabilities, time ?? TimeProvider.System, id)
+        {
+            _completing = completing,
+        };
         Volatile.Write(ref migration._destination, destination);
         source.Memory.Hold(migration);
         try
@@ -354,9 +363,16 @@ public sealed class QemuMigration : IMigration
             _source.Instance.Qmp.EventReceived -= OnSourceEvent;
             if (!_lettingGo.IsCancellationRequested)
             {
-                await EndAsync().ConfigureAwait(false);
-                _source.Memory.Release(this);
-                _finished.TrySetResult();
+                try
+                {
+                    await EndAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Whatever the clean-up met, the migration ends: nothing waits on it forever.
+                    _source.Memory.Release(this);
+                    _finished.TrySetResult();
+                }
             }
         }
     }
@@ -451,11 +467,27 @@ public sealed class QemuMigration : IMigration
                     await WaitForIncomingCompletedAsync(destination).ConfigureAwait(false);
                 }
 
-                // The source is in postmigrate: its guest runs on the destination now; nothing is left to power down.
-                // It quits while the destination's state and migratable set are read.
-                await Task.WhenAll(
-                    _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time),
-                    InspectDestinationAsync(destination)).ConfigureAwait(false);
+                if (_completing is { } completing)
+                {
+                    // The VM becomes the destination's before the source quits and before completed is said: nobody
+                    // sees it shut off in between, and whoever reacts to completed finds it where it now runs.
+                    await InspectDestinationAsync(destination).ConfigureAwait(false);
+                    await completing(destination).ConfigureAwait(false);
+                    try
+                    {
+                        await QuitSourceAsync().ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        // Nobody else holds the source now: the VM let go of it when it became the destination's.
+                        await _source.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    // The source quits while the destination's state and migratable set are read.
+                    await Task.WhenAll(QuitSourceAsync(), InspectDestinationAsync(destination)).ConfigureAwait(false);
+                }
             }
             else
             {
@@ -463,7 +495,7 @@ public sealed class QemuMigration : IMigration
                 await _source.RefreshAsync().ConfigureAwait(false);
             }
         }
-        catch (DomainException)
+        catch (Exception ex) when (ex is DomainException or IOException or ObjectDisposedException or TimeoutException)
         {
             // A QEMU that went away meanwhile has nothing left to clean.
         }
@@ -475,6 +507,9 @@ public sealed class QemuMigration : IMigration
             StatusChanged?.Invoke(this, status);
         }
     }
+
+    /// <summary>The source is in postmigrate: its guest runs on the destination now; nothing is left to power down.</summary>
+    private Task QuitSourceAsync() => _source.Instance.QuitAsync(TimeSpan.FromSeconds(10), _time);
 
     /// <summary>The completed destination's run state, and its migratable set against the one the freeze held (a difference is recorded).</summary>
     private async Task InspectDestinationAsync(QemuVm destination)
