@@ -81,7 +81,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         }
 
         Registry.Add(migration);
-        var run = new MigrationRun(migration, emulator, lease, destination, destinationLease, uri, request.QemuCompatible, Hooks, _time);
+        var run = new MigrationRun(migration, emulator, lease, destination, destinationLease, uri, request.QemuCompatible, request.PeerLoaded, Hooks, _time);
         _ = Task.Run(run.RunAsync);
         return migration;
     }

@@ -18,4 +18,12 @@ public sealed record MigrationRequest(string Vm)
 
     /// <summary>Leave out VmConsole's own device-state section, so that QEMU can load the stream.</summary>
     public bool QemuCompatible { get; init; }
+
+    /// <summary>
+    /// For a peer outside the engine (a QEMU listening on <see cref="Uri"/>): awaited once the whole stream is sent and
+    /// before the switchover is committed; it returns when the peer has loaded the stream and throws
+    /// <see cref="MigrationFailedException"/> (with the peer's reason) when it has not. The migration then fails and the
+    /// source runs on, instead of completing with nobody running the guest.
+    /// </summary>
+    public Func<CancellationToken, Task>? PeerLoaded { get; init; }
 }

@@ -20,6 +20,7 @@ internal sealed class MigrationRun(
     MigrationLease? destinationLease,
     MigrationUri? uri,
     bool qemuCompatible,
+    Func<CancellationToken, Task>? peerLoaded,
     MigrationHooks hooks,
     TimeProvider time)
 {
@@ -95,6 +96,11 @@ internal sealed class MigrationRun(
         _pausedByUs = _source.TryChangeRunState(RunState.Running, RunState.Paused);
         var state = VmConsoleState.Serialize(_source, wasRunning ? RunState.Running : RunState.Paused);
         await sender.CompleteAsync(qemuCompatible, state, cancellation).ConfigureAwait(false);
+        if (peerLoaded is not null)
+        {
+            // Everything is sent; the peer outside the engine says whether it runs the guest now.
+            await peerLoaded(cancellation).ConfigureAwait(false);
+        }
 
         if (destination is not null)
         {

@@ -103,7 +103,14 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
             var uri = $"unix:{Path.Combine(directory, IncomingSocket)}";
             await destination.RunAsync("migrate-set-capabilities", QemuMigrationParameters.Capabilities(MigrationCapabilities.Default), cancellationToken).ConfigureAwait(false);
             await destination.RunAsync("migrate-incoming", new Dictionary<string, object> { ["uri"] = uri }, cancellationToken).ConfigureAwait(false);
-            migration = engine.Start(new MigrationRequest(vm.Name) { Uri = uri, QemuCompatible = true, Parameters = parameters, Capabilities = capabilities });
+            migration = engine.Start(new MigrationRequest(vm.Name)
+            {
+                Uri = uri,
+                QemuCompatible = true,
+                Parameters = parameters,
+                Capabilities = capabilities,
+                PeerLoaded = _ => RequireIncomingCompletedAsync(destination, host),
+            });
         }
         catch
         {
@@ -184,14 +191,9 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
     {
         await migration.Finished.ConfigureAwait(false);
         wasRunning.Dispose();
-        if (migration.Status != MigrationStatus.Completed || !await IncomingCompletedAsync(destination).ConfigureAwait(false))
+        if (migration.Status != MigrationStatus.Completed)
         {
-            if (migration.Status == MigrationStatus.Completed)
-            {
-                // The engine sent everything, but QEMU did not load it: the source is the VM still.
-                source.TryChangeRunState(RunState.PostMigrate, wasRunning.Value ? RunState.Running : RunState.Paused);
-            }
-
+            // Completed only once QEMU had loaded the stream (RequireIncomingCompletedAsync); otherwise the source is the VM still.
             await DiscardAsync(destination, directory).ConfigureAwait(false);
             return;
         }
@@ -314,6 +316,16 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Returns once the destination QEMU has loaded the whole stream; fails the engine's migration with QEMU's reason when it has not.</summary>
+    private static async Task RequireIncomingCompletedAsync(QemuVm destination, QemuHost host)
+    {
+        if (!await IncomingCompletedAsync(destination).ConfigureAwait(false))
+        {
+            var reason = destination.ExitReason ?? "its incoming migration did not complete";
+            throw new MigrationFailedException($"The destination QEMU on host '{host.Name}' did not load the stream: {reason}. The VM runs on here.");
         }
     }
 
