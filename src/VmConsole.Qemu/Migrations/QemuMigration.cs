@@ -383,6 +383,13 @@ public sealed class QemuMigration : IMigration
         await _pollGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (Status.IsFinal())
+            {
+                // Another poll recorded the end (a MIGRATION event's, while migrate-continue was answered, say): the
+                // source may already be quitting, and there is nothing left to ask it.
+                return;
+            }
+
             await PollOnceAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
