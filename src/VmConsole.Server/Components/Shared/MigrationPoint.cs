@@ -21,6 +21,6 @@ public sealed record MigrationPoint(double Seconds, double RemainingBytes, doubl
         Math.Max(0, (sample.At - started).TotalSeconds),
         sample.Remaining,
         sample.Transferred,
-        sample.DirtyPagesRate * 4096,
+        (sample.LiveDirtyPagesRate ?? sample.DirtyPagesRate) * 4096,
         sample.Mbps * 1e6 / 8);
 }
