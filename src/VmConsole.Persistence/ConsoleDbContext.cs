@@ -19,6 +19,8 @@ public sealed class ConsoleDbContext(DbContextOptions<ConsoleDbContext> options)
 
     public DbSet<ProgressSampleRecord> ProgressSamples => Set<ProgressSampleRecord>();
 
+    public DbSet<MigrationLogRecord> MigrationLog => Set<MigrationLogRecord>();
+
     public DbSet<AuditRecord> AuditLog => Set<AuditRecord>();
 
     public DbSet<SessionRecord> Sessions => Set<SessionRecord>();

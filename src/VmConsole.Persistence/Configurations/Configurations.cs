@@ -84,6 +84,23 @@ internal sealed class ProgressSampleConfiguration : IEntityTypeConfiguration<Pro
     }
 }
 
+/// <summary>
+/// A migration's task log. No foreign key: a line may be queued before its migration's row (two readers of one event
+/// path), and the lines of a migration stay as long as its record.
+/// </summary>
+internal sealed class MigrationLogConfiguration : IEntityTypeConfiguration<MigrationLogRecord>
+{
+    public void Configure(EntityTypeBuilder<MigrationLogRecord> line)
+    {
+        line.ToTable("MigrationLog");
+        line.HasKey(l => l.Id);
+        line.Property(l => l.MigrationId).HasMaxLength(32);
+        line.Property(l => l.Kind).HasMaxLength(16);
+        line.Property(l => l.Text).HasMaxLength(2000);
+        line.HasIndex(l => new { l.MigrationId, l.At });
+    }
+}
+
 internal sealed class AuditConfiguration : IEntityTypeConfiguration<AuditRecord>
 {
     public void Configure(EntityTypeBuilder<AuditRecord> audit)

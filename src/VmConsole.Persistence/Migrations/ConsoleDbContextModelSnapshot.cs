@@ -299,6 +299,43 @@ namespace VmConsole.Persistence.Migrations
                     b.ToTable("MigrationEvents", (string)null);
                 });
 
+            modelBuilder.Entity("VmConsole.Persistence.Records.MigrationLogRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Hmp")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("MigrationId")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Qmp")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MigrationId", "At");
+
+                    b.ToTable("MigrationLog", (string)null);
+                });
+
             modelBuilder.Entity("VmConsole.Persistence.Records.MigrationRecord", b =>
                 {
                     b.Property<string>("Id")
@@ -384,6 +421,9 @@ namespace VmConsole.Persistence.Migrations
 
                     b.Property<long?>("ExpectedDowntime")
                         .HasColumnType("INTEGER");
+
+                    b.Property<double?>("LiveDirtyPagesRate")
+                        .HasColumnType("REAL");
 
                     b.Property<double>("Mbps")
                         .HasColumnType("REAL");

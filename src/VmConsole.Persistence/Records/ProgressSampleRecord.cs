@@ -13,7 +13,11 @@ public sealed class ProgressSampleRecord
 
     public long Remaining { get; set; }
 
+    /// <summary>QEMU's dirty-pages-rate: known per dirty sync, 0 during the first pass.</summary>
     public double DirtyPagesRate { get; set; }
+
+    /// <summary>The guest's dirty rate when the sample was taken (pages per second, measured all along); null when not measured.</summary>
+    public double? LiveDirtyPagesRate { get; set; }
 
     public double Mbps { get; set; }
 

@@ -19,11 +19,28 @@ internal static class MigrationsApi
         migrations.MapGet("/{id}", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.GetAsync(id, cancellationToken));
         migrations.MapGet("/{id}/samples", (string id, MigrationHistory history, CancellationToken cancellationToken) => history.SamplesAsync(id, cancellationToken))
             .WithSummary("Progress samples for the charts (about two a second while it runs)");
+        migrations.MapGet("/{id}/log", LogAsync)
+            .WithSummary("The task log, oldest first: a line per pass (sent, dirty pages, throttle, expected downtime) and per action, each with its QEMU monitor commands");
+        migrations.MapGet("/{id}/command", CommandAsync)
+            .WithSummary("What was done to the migration as QEMU monitor commands, in order: HMP lines and QMP JSON");
         operate.MapPost("/{id}/cancel", CancelAsync)
             .WithSummary("migrate_cancel: 202 cancelling now, cancelled when the worker has quit; 200 and a no-op once finished (also for one known only from the history)");
         operate.MapPost("/{id}/continue", ContinueAsync).WithSummary("migrate-continue from pre-switchover (409 not-pre-switchover otherwise, finished ones included)");
         operate.MapPost("/{id}/postcopy", PostcopyAsync)
             .WithSummary("migrate-start-postcopy on an active migration started with postcopyRam (409 postcopy-not-enabled or migration-not-active otherwise); it can no longer be cancelled");
+    }
+
+    private static async Task<IReadOnlyList<MigrationLogLineDto>> LogAsync(string id, MigrationHistory history, MigrationTaskLog log, CancellationToken cancellationToken)
+    {
+        // 404 for a migration neither running nor in the history.
+        await history.GetAsync(id, cancellationToken);
+        return await log.ReadAsync(id, cancellationToken);
+    }
+
+    private static async Task<MigrationCommandDto> CommandAsync(string id, MigrationHistory history, MigrationTaskLog log, CancellationToken cancellationToken)
+    {
+        var migration = await history.GetAsync(id, cancellationToken);
+        return MigrationTaskLog.Commands(migration.Id, await log.ReadAsync(id, cancellationToken));
     }
 
     private static async Task<IResult> CancelAsync(string id, MigrationRegistry migrations, MigrationHistory history, CancellationToken cancellationToken)

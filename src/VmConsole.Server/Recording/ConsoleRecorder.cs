@@ -15,7 +15,7 @@ namespace VmConsole.Server.Recording;
 /// carries (the state on the thread that made the change); a VM's definition is read when its write is taken, so it
 /// is the latest.
 /// </summary>
-public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeProvider time) : IConsoleEventSink, IHostedService
+public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeProvider time, VmConsole.Emulation.Drivers.VmInventory? inventory = null) : IConsoleEventSink, IHostedService
 {
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
 
@@ -243,6 +243,7 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
             Transferred = s.Transferred,
             Remaining = s.Remaining,
             DirtyPagesRate = s.DirtyPagesRate,
+            LiveDirtyPagesRate = inventory is null ? null : Domain.LiveDirtyRate.PagesPerSecond(inventory, e.Migration),
             Mbps = s.Mbps,
             DirtySyncCount = s.DirtySyncCount,
             ExpectedDowntime = s.ExpectedDowntime,

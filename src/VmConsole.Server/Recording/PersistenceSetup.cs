@@ -21,6 +21,8 @@ public static class ServerPersistenceSetup
         builder.Services.AddSingleton<ConsoleRecorder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConsoleRecorder>());
         builder.Services.AddSingleton<Events.IConsoleEventSink>(sp => sp.GetRequiredService<ConsoleRecorder>());
+        builder.Services.AddSingleton<Domain.MigrationTaskLog>();
+        builder.Services.AddSingleton<Events.IConsoleEventSink>(sp => sp.GetRequiredService<Domain.MigrationTaskLog>());
         return builder;
     }
 }

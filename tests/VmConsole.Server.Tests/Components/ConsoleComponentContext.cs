@@ -63,6 +63,7 @@ public abstract class ConsoleComponentContext : BunitContext, IAsyncLifetime
         Services.AddConsolePersistence(connection);
         Services.AddSingleton(Engine.Registry);
         Services.AddSingleton<VmConsole.Server.Recording.MigrationHistory>();
+        Services.AddSingleton<MigrationTaskLog>();
         Services.AddSingleton(NullLoggerFactory.Instance);
         Emulator.AddHost("host-a", 8 * Sizes.GiB);
 

@@ -23,8 +23,4 @@ public static class MigrationDisplay
         MigrationStatus.Failing => "Failing...",
         _ => status.ToQemuName(),
     };
-
-    public static string Milliseconds(long? ms) => ms is { } v ? $"{v:N0} ms" : "-";
-
-    public static string Mbps(double mbps) => mbps >= 1000 ? $"{mbps / 1000:0.##} Gbit/s" : $"{mbps:0.#} Mbit/s";
 }

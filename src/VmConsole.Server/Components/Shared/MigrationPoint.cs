@@ -2,23 +2,25 @@ using VmConsole.Migration.Engine;
 
 namespace VmConsole.Server.Components.Shared;
 
-/// <summary>One point of a migration's charts.</summary>
-public sealed record MigrationPoint(double Seconds, double RemainingMiB, double TransferredMiB, double DirtyMiBPerSecond, double ThroughputMiBPerSecond)
+/// <summary>
+/// One point of a migration's charts, in bytes and bytes per second. <see cref="DirtyBytesPerSecond"/> is the live dirty
+/// rate (the guest's, measured all along) when known, else QEMU's per-sync <c>dirty-pages-rate</c>.
+/// </summary>
+public sealed record MigrationPoint(double Seconds, double RemainingBytes, double TransferredBytes, double DirtyBytesPerSecond, double ThroughputBytesPerSecond)
 {
-    private const double MiB = 1024 * 1024;
-
-    public static MigrationPoint From(MigrationStats stats) => new(
+    /// <param name="livePagesPerSecond">The guest's live dirty rate now (<see cref="Domain.LiveDirtyRate"/>), null when not measured.</param>
+    public static MigrationPoint From(MigrationStats stats, double? livePagesPerSecond) => new(
         stats.TotalTime / 1000.0,
-        stats.Remaining / MiB,
-        stats.Transferred / MiB,
-        stats.DirtyPagesRate * stats.PageSize / MiB,
-        stats.Mbps * 1e6 / 8 / MiB);
+        stats.Remaining,
+        stats.Transferred,
+        (livePagesPerSecond ?? stats.DirtyPagesRate) * stats.PageSize,
+        stats.Mbps * 1e6 / 8);
 
     /// <summary>A recorded sample, <paramref name="started"/> being the migration's start (samples keep no page size: QEMU's 4 KiB).</summary>
     public static MigrationPoint From(VmConsole.Persistence.Records.ProgressSampleRecord sample, DateTimeOffset started) => new(
-        (sample.At - started).TotalSeconds,
-        sample.Remaining / MiB,
-        sample.Transferred / MiB,
-        sample.DirtyPagesRate * 4096 / MiB,
-        sample.Mbps * 1e6 / 8 / MiB);
+        Math.Max(0, (sample.At - started).TotalSeconds),
+        sample.Remaining,
+        sample.Transferred,
+        (sample.LiveDirtyPagesRate ?? sample.DirtyPagesRate) * 4096,
+        sample.Mbps * 1e6 / 8);
 }

@@ -1,0 +1,56 @@
+using VmConsole.Emulation;
+using VmConsole.Migration.Model;
+using VmConsole.Server.Api;
+
+namespace VmConsole.Server.Components.Shared;
+
+/// <summary>
+/// Percent done, elapsed time and ETA of one migration as one view shows them over time: the percent never runs
+/// backwards (the highest shown is kept), and when QEMU's remaining grows the view says so instead of jumping back.
+/// Kept by the view (one per migration it shows); <see cref="Update"/> is called on the renderer's thread only.
+/// </summary>
+public sealed class MigrationProgress
+{
+    // Written and read by Update only, on the renderer's thread.
+    private double _shown;
+    private long? _lowestRemaining;
+
+    /// <summary>The figures for <paramref name="m"/> now, given what this view showed before.</summary>
+    public MigrationFigures Update(MigrationDto m)
+    {
+        var status = MigrationStatusNames.TryParse(m.Status, out var parsed) ? parsed : MigrationStatus.None;
+        var incoming = m.Direction == MigrationDirection.Incoming.ToApiName();
+        var percent = status == MigrationStatus.Completed ? 100
+            : m.Ram.Total <= 0 ? 0
+            : 100.0 * (m.Ram.Total - Math.Clamp(m.Ram.Remaining, 0, m.Ram.Total)) / m.Ram.Total;
+        if (incoming && status != MigrationStatus.Completed)
+        {
+            // A receiver does not know what is left: what came in is all it can say.
+            percent = 0;
+        }
+
+        var grew = !status.IsFinal() && _lowestRemaining is { } lowest && m.Ram.Remaining > lowest;
+        _lowestRemaining = _lowestRemaining is { } before ? Math.Min(before, m.Ram.Remaining) : m.Ram.Remaining;
+        _shown = Math.Max(_shown, percent);
+
+        var bytesPerSecond = m.Ram.Mbps * 1e6 / 8;
+        TimeSpan? eta = !status.IsFinal() && !incoming && bytesPerSecond > 0 && m.Ram.Total > 0
+            ? TimeSpan.FromSeconds(m.Ram.Remaining / bytesPerSecond)
+            : null;
+        return new MigrationFigures(_shown, grew, TimeSpan.FromMilliseconds(m.TotalTime), eta, status);
+    }
+}
+
+/// <summary>What a view shows of a migration's progress: <see cref="Percent"/> never goes down between two updates.</summary>
+public sealed record MigrationFigures(double Percent, bool RemainingGrew, TimeSpan Elapsed, TimeSpan? Eta, MigrationStatus Status)
+{
+    public string PercentText => $"{Math.Floor(Percent):0} %";
+
+    /// <summary>"about 1 min 5 s", "done" once completed, "—" when not known.</summary>
+    public string EtaText => Status == MigrationStatus.Completed ? "done" : Eta is { } eta ? $"about {Display.Duration(eta)}" : "—";
+
+    public string ElapsedText => Display.Duration(Elapsed);
+
+    /// <summary>Said instead of moving the bar back.</summary>
+    public const string GrewNote = "remaining grew: the guest dirties faster than the migration sends";
+}

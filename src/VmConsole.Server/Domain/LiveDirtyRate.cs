@@ -1,0 +1,25 @@
+using VmConsole.Emulation.Drivers;
+using VmConsole.Migration.Model;
+
+namespace VmConsole.Server.Domain;
+
+/// <summary>
+/// How fast the guest of a migrating VM dirties its memory now, whatever the migration has synced: the same figure the
+/// VM page shows (the emulator's dirty-rate sampler, or QEMU's <c>calc-dirty-rate</c>, measured on migrating QEMU VMs
+/// too). QEMU's <c>dirty-pages-rate</c> of query-migrate is only known per dirty sync, so it is 0 for the whole first
+/// pass; this one is there from the start.
+/// </summary>
+public static class LiveDirtyRate
+{
+    /// <summary>Pages per second of the VM <paramref name="migration"/> moves, on the host it leaves; null when not measured (a receiver, a VM not running here).</summary>
+    public static double? PagesPerSecond(VmInventory inventory, IMigration migration)
+    {
+        if (migration.Direction == MigrationDirection.Incoming)
+        {
+            return null;
+        }
+
+        var vm = inventory.Vms.FirstOrDefault(v => v.Name == migration.VmName && v.HostName == migration.SourceHost);
+        return vm?.DirtyPagesPerSecond;
+    }
+}
