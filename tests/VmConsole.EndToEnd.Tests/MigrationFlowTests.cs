@@ -32,6 +32,10 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(dialog).ToBeVisibleAsync();
         await Expect(dialog).ToContainTextAsync("host-b ·");
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
+        // db-1 dirties faster than 1 MiB/s: the dialog warns, and starts only once told to go ahead anyway.
+        await Expect(dialog.Locator("[data-testid='convergence-warning']")).ToBeVisibleAsync();
+        await Expect(page.Locator("[data-testid='migrate-start']")).ToBeDisabledAsync();
+        await dialog.GetByText("Start anyway, it may not converge").ClickAsync();
         await ConsoleInBrowser.ScreenshotAsync(page, "migrate-dialog.png");
         await page.Locator("[data-testid='migrate-start']").ClickAsync();
 

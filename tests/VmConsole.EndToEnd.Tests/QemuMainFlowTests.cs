@@ -81,6 +81,13 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
         await Expect(dialog).ToBeVisibleAsync();
         await Expect(dialog).ToContainTextAsync("qemu-b · QEMU", new() { Timeout = Qmp });
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
+        // Once QEMU has measured the guest's dirty rate, the dialog warns that 1 MiB/s will not converge: go ahead anyway.
+        var startAnyway = dialog.Locator("input[data-testid='start-anyway']");
+        if (await startAnyway.CountAsync() > 0)
+        {
+            await dialog.GetByText("Start anyway, it may not converge").ClickAsync();
+        }
+
         await Expect(page.Locator("[data-testid='migrate-start']")).ToBeEnabledAsync(new() { Timeout = Qmp });
         await ConsoleInBrowser.ScreenshotAsync(page, "qemu-migrate-dialog.png");
         await page.Locator("[data-testid='migrate-start']").ClickAsync();
