@@ -60,6 +60,7 @@ public sealed class MainFlowTests(ConsoleInBrowser console) : IClassFixture<Cons
         page.FrameNavigated += (_, frame) => navigations += frame == page.MainFrame ? 1 : 0;
 
         await page.Locator("[data-action='pause']").ClickAsync();
+        await page.Locator("[data-testid='confirm-yes']").ClickAsync();
         await Expect(state).ToHaveAttributeAsync("data-state", "paused");
         await Expect(page.Locator("[data-action='resume']")).ToBeEnabledAsync();
         await ConsoleInBrowser.ScreenshotAsync(page, "vm-paused.png");

@@ -32,6 +32,10 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(dialog).ToBeVisibleAsync();
         await Expect(dialog).ToContainTextAsync("host-b ·");
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
+        // db-1 dirties faster than 1 MiB/s: the dialog warns, and starts only once told to go ahead anyway.
+        await Expect(dialog.Locator("[data-testid='convergence-warning']")).ToBeVisibleAsync();
+        await Expect(page.Locator("[data-testid='migrate-start']")).ToBeDisabledAsync();
+        await dialog.GetByText("Start anyway, it may not converge").ClickAsync();
         await ConsoleInBrowser.ScreenshotAsync(page, "migrate-dialog.png");
         await page.Locator("[data-testid='migrate-start']").ClickAsync();
 
@@ -60,12 +64,14 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         var sentBefore = await ramProgress.GetAttributeAsync("data-sent");
         await Expect(ramProgress).Not.ToHaveAttributeAsync("data-sent", sentBefore!, new() { Timeout = 5_000 });
 
-        // The freeze, as a user meets it: unset migratable on pc.ram is refused by the server, and said so.
+        // The freeze, as a user meets it: unset migratable on pc.ram is locked before the click, says why, and links to the migration.
         var ram = page.Locator("tr", new() { Has = page.Locator("[data-idstr='pc.ram']") });
-        await ram.Locator("[data-action='toggle-migratable']").ClickAsync();
-        var refusal = page.Locator("[data-testid='refusal']");
-        await Expect(refusal).ToContainTextAsync("unset migratable on RAM block 'pc.ram'");
-        await Expect(refusal).ToContainTextAsync($"migration {migrationId} is active");
+        var toggle = ram.Locator("[data-action='toggle-migratable']");
+        await Expect(toggle).ToBeDisabledAsync();
+        await Expect(toggle).ToHaveAttributeAsync("data-locked", migrationId);
+        await Expect(ram.Locator("[data-testid='lock-icon']")).ToHaveAttributeAsync("href", $"migrations/{migrationId}");
+        await ram.Locator(".mud-tooltip-root", new() { Has = toggle }).HoverAsync();
+        await Expect(page.GetByText($"Locked while migration {migrationId} is active: unset migratable")).ToBeVisibleAsync();
         await ConsoleInBrowser.ScreenshotAsync(page, "vm-page-refusal.png");
 
         // A backend no device uses is harmless: allowed during the migration.

@@ -42,6 +42,7 @@ public sealed class ShellTests(ConsoleInBrowser console) : IClassFixture<Console
         // Back on the same circuit: the page is live again without a reload.
         var state = page.Locator("[data-state]").First;
         await page.Locator("[data-action='pause']").ClickAsync();
+        await page.Locator("[data-testid='confirm-yes']").ClickAsync();
         await Expect(state).ToHaveAttributeAsync("data-state", "paused");
         await page.Locator("[data-action='resume']").ClickAsync();
         await Expect(state).ToHaveAttributeAsync("data-state", "running");

@@ -7,6 +7,8 @@ namespace VmConsole.Server.Components;
 /// <summary>
 /// What the UI does, done the way the API does it: the change, then its outcome in the action log (allowed,
 /// or refused with the domain's code and reason), committed before the caller shows the outcome to the user.
+/// The caller shows a refusal once, in one place: inline, next to what was refused (a dialog's or a page's alert),
+/// never also as a snackbar that would cover it; snackbars say only that something was done.
 /// </summary>
 public sealed class ConsoleActions(IActionLog log)
 {

@@ -88,10 +88,121 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         Assert.Empty(Engine.Registry.All);
     }
 
-    [Fact]
-    public async Task MigrateDialog_GuestFasterThanTheLink_EstimateSaysItWillNotConvergeWithoutAutoConverge()
+    [Theory]
+    [InlineData("-5", "Between 0 and 1,048,576 MiB/s.")]
+    [InlineData("2000000", "Between 0 and 1,048,576 MiB/s.")]
+    [InlineData("", "Enter a bandwidth in MiB/s (0 for unlimited).")]
+    public async Task MigrateDialog_InvalidBandwidth_ShowsTheFieldErrorAndNoEstimate(string typed, string error)
     {
         Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var (provider, _) = await ShowDialogAsync(CreateVm("vm1"));
+        Assert.Contains("Converges in about", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal);
+
+        provider.Find(".vmc-bandwidth input").Input(typed);
+
+        provider.WaitForAssertion(() => Assert.Equal(error, provider.ErrorOf("migrate-bandwidth")));
+        Assert.Empty(provider.FindAll("[data-testid='convergence-estimate']"));
+        Assert.Empty(provider.FindAll("[data-testid='first-pass']"));
+        Assert.DoesNotContain("Converges", provider.Markup, StringComparison.Ordinal);
+        Assert.NotNull(provider.Find("[data-testid='no-estimate']"));
+        Assert.True(provider.Find("[data-testid='migrate-start']").IsDisabled());
+    }
+
+    [Fact]
+    public async Task MigrateDialog_NonNumericBandwidth_ShowsNoEstimate()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var (provider, _) = await ShowDialogAsync(CreateVm("vm1"));
+
+        provider.Find(".vmc-bandwidth input").Input("fast");
+
+        provider.WaitForAssertion(() => Assert.NotNull(provider.Find("[data-testid='no-estimate']")));
+        Assert.NotNull(provider.ErrorOf("migrate-bandwidth"));
+        Assert.DoesNotContain("Converges", provider.Markup, StringComparison.Ordinal);
+        Assert.True(provider.Find("[data-testid='migrate-start']").IsDisabled());
+    }
+
+    [Fact]
+    public async Task MigrateDialog_UnlimitedBandwidth_SaysNoConvergenceEstimate()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var (provider, _) = await ShowDialogAsync(CreateVm("vm1"));
+
+        provider.Find(".vmc-bandwidth input").Input("0");
+
+        provider.WaitForAssertion(() => Assert.Contains("Unlimited bandwidth: no convergence estimate", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal));
+        Assert.DoesNotContain("Converges in", provider.Markup, StringComparison.Ordinal);
+        Assert.Contains("as fast as the link allows", provider.Find("[data-testid='first-pass']").TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MigrateDialog_ValidBandwidth_ShowsHowLongTheFirstPassTakes()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var vm = CreateVm("vm1", memoryMiB: 256);
+        var migratable = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
+        var (provider, _) = await ShowDialogAsync(vm);
+
+        provider.Find(".vmc-bandwidth input").Input("16");
+
+        var expected = $"The first pass sends {Display.Bytes(migratable)} in about {Display.Duration(TimeSpan.FromSeconds(migratable / (16.0 * Sizes.MiB)))}.";
+        provider.WaitForAssertion(() => Assert.Equal(expected, provider.Find("[data-testid='first-pass']").TextContent.Trim()));
+        Assert.Contains("16 s", expected, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MigrateDialog_GuestFasterThanTheLink_WarnsAndRequiresConfirmationBeforeStarting()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var (provider, reference) = await ShowDialogAsync(DirtyingFasterThanOneMiBPerSecond());
+
+        provider.Find(".vmc-bandwidth input").Input("1");
+
+        provider.WaitForAssertion(() => Assert.Contains("Will not converge without auto-converge", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal));
+        var warning = provider.Find("[data-testid='convergence-warning']");
+        Assert.Contains("mud-alert-text-warning", warning.ClassName, StringComparison.Ordinal);
+        Assert.NotNull(warning.QuerySelector("[data-testid='turn-on-auto-converge']"));
+        var start = provider.Find("[data-testid='migrate-start']");
+        Assert.True(start.IsDisabled());
+        Assert.Equal("Start anyway", start.TextContent.Trim());
+
+        provider.Find("input[data-testid='start-anyway']").Change(true);
+        provider.WaitForAssertion(() => Assert.False(provider.Find("[data-testid='migrate-start']").IsDisabled()));
+        provider.Find("[data-testid='migrate-start']").Click();
+
+        var result = await reference.Result.WaitAsync(TimeSpan.FromSeconds(10));
+        var migration = Assert.Single(Engine.Registry.All);
+        Assert.Equal(migration.Id, result!.Data);
+        Assert.False(migration.Capabilities.AutoConverge);
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task MigrateDialog_TurnOnAutoConvergeInTheWarning_StartsWithAutoConverge()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var (provider, reference) = await ShowDialogAsync(DirtyingFasterThanOneMiBPerSecond());
+        provider.Find(".vmc-bandwidth input").Input("1");
+        provider.WaitForAssertion(() => Assert.True(provider.Find("[data-testid='migrate-start']").IsDisabled()));
+
+        provider.Find("[data-testid='turn-on-auto-converge']").Click();
+
+        provider.WaitForAssertion(() => Assert.Empty(provider.FindAll("[data-testid='convergence-warning']")));
+        Assert.Contains("auto-converge will have to throttle it", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal);
+        Assert.Equal("Migrate", provider.Find("[data-testid='migrate-start']").TextContent.Trim());
+        provider.Find("[data-testid='migrate-start']").Click();
+
+        await reference.Result.WaitAsync(TimeSpan.FromSeconds(10));
+        var migration = Assert.Single(Engine.Registry.All);
+        Assert.True(migration.Capabilities.AutoConverge);
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>VM "vm1" whose guest dirtied 4,096 pages (16 MiB) in the second the emulator's clock moved.</summary>
+    private VmConsole.Emulation.Vms.Vm DirtyingFasterThanOneMiBPerSecond()
+    {
         var vm = CreateVm("vm1", memoryMiB: 64);
         var page = new byte[4096];
         for (var i = 0; i < 4096; i++)
@@ -99,16 +210,10 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
             vm.MainRam.Write(i * 4096L, page);
         }
 
-        // 4,096 pages (16 MiB) in the second the emulator's clock moves, against a 1 MiB/s link.
         _clock.Advance(TimeSpan.FromSeconds(1));
         vm.SampleDirtyRate();
         Assert.Equal(4_096, vm.MainRam.DirtyPagesPerSecond);
-        var (provider, _) = await ShowDialogAsync(vm);
-
-        provider.Find(".vmc-bandwidth input").Input("1");
-
-        provider.WaitForAssertion(() => Assert.Contains("Will not converge without auto-converge", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal));
-        Assert.False(provider.Find("[data-testid='migrate-start']").HasAttribute("disabled"));
+        return vm;
     }
 
     private async Task<(IRenderedComponent<MudDialogProvider> Provider, IDialogReference Reference)> ShowDialogAsync(VmConsole.Emulation.Vms.Vm vm)

@@ -37,14 +37,30 @@ public sealed class UnsubscribeTests : PersistedConsoleContext
     [Fact]
     public async Task NavMenu_Disposed_LeavesNoHandler()
     {
+        var vm = CreateVm("vm1");
         var cut = Render<NavMenu>();
-        var sources = new (object, string)[] { (Inventory, "InventoryChanged") };
+        var sources = new (object, string)[] { (Inventory, "InventoryChanged"), (vm, "StateChanged") };
         var component = cut.Instance;
         AssertSubscribed(component, sources);
 
         await DisposeComponentsAsync();
 
         await AssertUnsubscribedAsync(component, sources);
+    }
+
+    [Fact]
+    public async Task MigratingBadge_Disposed_LeavesNoHandler()
+    {
+        var migration = StartHeldMigration("vm1");
+        var cut = Render<VmConsole.Server.Components.Shared.MigratingBadge>(p => p.Add(c => c.VmName, "vm1"));
+        var sources = new (object, string)[] { (Engine.Registry, "Started"), (migration, "StatusChanged") };
+        var component = cut.Instance;
+        AssertSubscribed(component, sources);
+
+        await DisposeDirectlyAsync(cut);
+
+        await AssertUnsubscribedAsync(component, sources);
+        await EndAsync(migration);
     }
 
     [Fact]

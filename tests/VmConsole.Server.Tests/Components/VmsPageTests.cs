@@ -1,4 +1,5 @@
 using Bunit;
+using MudBlazor;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
@@ -64,9 +65,12 @@ public sealed class VmsPageTests : ConsoleComponentContext
     public void VmsPage_PauseFromARow_PausesThatVmAndItsChipFollows()
     {
         RenderProviders();
+        var dialogs = Render<MudDialogProvider>();
         var cut = Render<VmsPage>();
 
         Row(cut, "db-1").QuerySelector("[data-action='pause']")!.Click();
+        dialogs.WaitForAssertion(() => dialogs.Find("[data-testid='confirm-yes']"));
+        dialogs.Find("[data-testid='confirm-yes']").Click();
 
         cut.WaitForAssertion(() => Assert.Equal(RunState.Paused, Emulator.GetVm("db-1").RunState));
         cut.WaitForAssertion(() => Assert.Equal("paused", StateOf(cut, "db-1")));
@@ -115,6 +119,7 @@ public sealed class VmsPageRefusalTests : ConsoleComponentContext
     public async Task VmsPage_VmRefusesTheAction_ShowsTheRefusal()
     {
         RenderProviders();
+        var dialogs = Render<MudDialogProvider>();
         var vm = CreateVm("db-1");
         CreateVm("web-1");
         var cut = Render<VmsPage>();
@@ -130,6 +135,8 @@ public sealed class VmsPageRefusalTests : ConsoleComponentContext
         // The page still shows db-1 running with Pause enabled; the VM says no. Found and clicked on the renderer's
         // context, so that no render of a child can come between the two.
         await cut.InvokeAsync(() => VmsPageTests.Row(cut, "db-1").QuerySelector("[data-action='pause']")!.Click());
+        dialogs.WaitForAssertion(() => dialogs.Find("[data-testid='confirm-yes']"));
+        dialogs.Find("[data-testid='confirm-yes']").Click();
 
         cut.WaitForAssertion(() => Assert.Contains("Cannot pause VM 'db-1' while it is paused", cut.Find("[data-testid='vms-error']").TextContent, StringComparison.Ordinal));
         Assert.Equal(RunState.Paused, vm.RunState);

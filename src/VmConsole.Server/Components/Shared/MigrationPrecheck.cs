@@ -110,12 +110,52 @@ public static class MigrationPrecheck
         return items;
     }
 
+    /// <summary>The largest bandwidth the dialog accepts, in MiB/s (QEMU's max-bandwidth allows more; no link here is faster).</summary>
+    public const long MaxBandwidthMiB = 1_048_576;
+
+    /// <summary>The largest downtime limit the dialog accepts, in ms.</summary>
+    public const long MaxDowntimeMs = 2_000_000;
+
+    /// <summary>Why a bandwidth in MiB/s is not one to migrate with (empty, negative, too large), or null when it is (0 is unlimited).</summary>
+    public static string? CheckBandwidth(long? mib) => mib switch
+    {
+        null => "Enter a bandwidth in MiB/s (0 for unlimited).",
+        < 0 or > MaxBandwidthMiB => "Between 0 and 1,048,576 MiB/s.",
+        _ => null,
+    };
+
+    /// <summary>Why a downtime limit in ms is not one to migrate with, or null when it is.</summary>
+    public static string? CheckDowntime(long? ms) => ms switch
+    {
+        null => "Enter a downtime limit in ms.",
+        < 1 or > MaxDowntimeMs => "Between 1 and 2,000,000 ms.",
+        _ => null,
+    };
+
     /// <summary>
     /// A rough convergence estimate: each pass must send what the guest dirtied during the previous one, so passes
-    /// shrink by the ratio of dirty rate to bandwidth until what is left fits in bandwidth x downtime limit.
+    /// shrink by the ratio of dirty rate to bandwidth until what is left fits in bandwidth x downtime limit. Null for a
+    /// bandwidth or downtime limit that is not valid (<see cref="CheckBandwidth"/>, <see cref="CheckDowntime"/>): no
+    /// estimate is made from them.
     /// </summary>
-    public static string Estimate(IVirtualMachine vm, IReadOnlyList<RamBlockRow> blocks, long bandwidthBytesPerSecond, long downtimeLimitMs, bool autoConverge)
+    public static ConvergenceEstimate? Estimate(IVirtualMachine vm, IReadOnlyList<RamBlockRow> blocks, long? bandwidthMiB, long? downtimeLimitMs, bool autoConverge)
     {
+        ArgumentNullException.ThrowIfNull(vm);
+        ArgumentNullException.ThrowIfNull(blocks);
+        if (CheckBandwidth(bandwidthMiB) is not null || CheckDowntime(downtimeLimitMs) is not null)
+        {
+            return null;
+        }
+
+        var bandwidth = bandwidthMiB!.Value * Sizes.MiB;
+        var downtimeLimit = downtimeLimitMs!.Value;
+        var total = blocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
+        TimeSpan? firstPass = bandwidth == 0 ? null : TimeSpan.FromSeconds((double)total / bandwidth);
+        if (bandwidth == 0)
+        {
+            return new("Unlimited bandwidth: no convergence estimate, as the link's speed is not known here.", false, firstPass, total);
+        }
+
         // Emulated: each migratable block's sampled rate; QEMU: its own measurement of the whole guest (4 KiB pages).
         double dirtyBytesPerSecond;
         if (vm.Driver == DriverKind.Emulator)
@@ -128,34 +168,39 @@ public static class MigrationPrecheck
         }
         else
         {
-            return "No dirty rate measured yet: the estimate follows once QEMU has measured one.";
+            return new("No dirty rate measured yet: the estimate follows once QEMU has measured one.", false, firstPass, total);
         }
 
-        var total = (double)blocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
-        if (bandwidthBytesPerSecond == 0)
-        {
-            return "Unlimited bandwidth: converges as fast as the link allows.";
-        }
-
-        var ratio = dirtyBytesPerSecond / bandwidthBytesPerSecond;
+        var dirty = Display.ByteRate(dirtyBytesPerSecond);
+        var link = Display.ByteRate(bandwidth);
+        var ratio = dirtyBytesPerSecond / bandwidth;
         if (ratio >= 1)
         {
             return autoConverge
-                ? $"The guest dirties {Display.Bytes((long)dirtyBytesPerSecond)}/s, faster than the link: auto-converge will have to throttle it to converge."
-                : $"Will not converge without auto-converge: the guest dirties {Display.Bytes((long)dirtyBytesPerSecond)}/s, faster than the {Display.Bytes(bandwidthBytesPerSecond)}/s link.";
+                ? new($"The guest dirties {dirty}, as fast as the {link} link or faster: auto-converge will have to throttle it to converge.", false, firstPass, total)
+                : new($"Will not converge without auto-converge: the guest dirties {dirty}, as fast as the {link} link or faster, so every pass leaves as much to send as the one before.", true, firstPass, total);
         }
 
-        var threshold = bandwidthBytesPerSecond * downtimeLimitMs / 1000.0;
-        var pending = total;
+        var threshold = bandwidth * downtimeLimit / 1000.0;
+        var pending = (double)total;
         var passes = 1;
-        while (pending * ratio > threshold && passes < 100)
+        while (pending * ratio > threshold && passes < MaxPasses)
         {
             pending *= ratio;
             passes++;
         }
 
-        return passes >= 100
-            ? "Converges only very slowly at this bandwidth and downtime limit."
-            : $"Converges in about {passes} pass{(passes == 1 ? "" : "es")} (dirty rate {Display.Bytes((long)dirtyBytesPerSecond)}/s against {Display.Bytes(bandwidthBytesPerSecond)}/s).";
+        if (passes >= MaxPasses)
+        {
+            var downtime = TimeSpan.FromSeconds(pending * ratio / bandwidth);
+            return autoConverge
+                ? new($"Converges only slowly: after {MaxPasses} passes the expected downtime is still {Display.Duration(downtime)}, above the {Display.Duration(downtimeLimit)} limit; auto-converge will have to throttle the guest.", false, firstPass, total)
+                : new($"Will not converge within the downtime limit: after {MaxPasses} passes the expected downtime is still {Display.Duration(downtime)}, above the {Display.Duration(downtimeLimit)} limit (the guest dirties {dirty} against a {link} link).", true, firstPass, total);
+        }
+
+        return new($"Converges in about {passes} pass{(passes == 1 ? "" : "es")} (dirty rate {dirty} against {link}).", false, firstPass, total);
     }
+
+    /// <summary>Passes after which the estimate gives up: an expected downtime still above the limit then is taken as not converging.</summary>
+    private const int MaxPasses = 30;
 }
