@@ -27,7 +27,7 @@ public sealed class BlockActionsTests : ConsoleComponentContext
         });
         Assert.True(vm.MainRam.Migratable);
         var line = Assert.Single(ActionLog.Lines);
-        Assert.Equal(("admin", "UI unset migratable", "vm1", MigratableSetFrozenException.ErrorCode), (line.User, line.Action, line.Vm, line.Code));
+        Assert.Equal(("admin", "Made pc.ram of vm1 not migratable", "vm1", MigratableSetFrozenException.ErrorCode), (line.User, line.Action, line.Vm, line.Code));
     }
 
     [Fact]
@@ -61,7 +61,7 @@ public sealed class BlockActionsTests : ConsoleComponentContext
 
         cut.WaitForAssertion(() => Assert.False(vm.MainRam.Migratable));
         Assert.Empty(cut.FindAll("[data-testid='refusal']"));
-        Assert.Equal("UI unset migratable", Assert.Single(ActionLog.Lines).Action);
+        Assert.Equal("Made pc.ram of vm1 not migratable", Assert.Single(ActionLog.Lines).Action);
     }
 
     private sealed class Holder(string id, MigrationStatus status) : IMigrationLeaseHolder
