@@ -140,7 +140,7 @@ public static class AuditWording
 
     private static string Plug(DeviceRequest? request, string vm) =>
         request is { Memdev: { Length: > 0 } memdev, Id: { Length: > 0 } device }
-            ? $"Plugged {Names.Shorten(memdev)} as {Names.Shorten(request.Driver ?? "pc-dimm")} {Names.Shorten(device)} on {vm}"
+            ? $"Plugged {Names.Shorten(memdev)} as {Names.Shorten(request.Driver ?? "pc-dimm")} {Names.Shorten(device)}"
             : $"Plugged a memory device into {vm}";
 
     private static string Migration(StartMigrationRequest? request, string? vm)
