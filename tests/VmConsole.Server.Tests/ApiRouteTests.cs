@@ -153,7 +153,7 @@ public sealed class ApiRouteTests : SignedInApiTest
 
         var entry = Assert.Single(refused)!;
         Assert.Equal("illegal-power-transition", (string?)entry["code"]);
-        Assert.Equal("POST /api/vms/{vm}/power", (string?)entry["action"]);
+        Assert.Equal("Resumed db-1", (string?)entry["action"]);
         Assert.Equal("admin", (string?)entry["user"]);
         Assert.Single(allowed);
         Assert.Empty(empty);

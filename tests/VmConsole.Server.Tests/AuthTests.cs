@@ -128,7 +128,7 @@ public sealed class AuthTests : IClassFixture<AuthTests.Fixture>
         Assert.Equal("invalid-credentials", (string?)JsonNode.Parse(await wrong.Content.ReadAsStringAsync())!["code"]);
         await _fixture.Factory.Services.GetRequiredService<VmConsole.Server.Recording.ConsoleStore>().FlushAsync();
         var refusals = await _fixture.Factory.Services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<VmConsole.Persistence.ConsoleDbContext>>().CreateDbContext()
-            .AuditLog.Where(a => !a.Allowed && a.Action == "POST /api/auth/login").Select(a => a.Code).ToListAsync();
+            .AuditLog.Where(a => !a.Allowed && a.Action == "Sign-in failed for operator").Select(a => a.Code).ToListAsync();
         Assert.Contains("invalid-credentials", refusals);
     }
 

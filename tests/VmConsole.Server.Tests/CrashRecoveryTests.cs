@@ -72,14 +72,14 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
             }
 
             var audit = await console.AuditAsync();
-            Assert.Equal(creates, audit.Count(a => Allowed(a, "POST", "/api/vms")));
-            Assert.Equal(deletes, audit.Count(a => (bool)a["allowed"]! && ((string)a["action"]!).StartsWith("DELETE ", StringComparison.Ordinal) && ((string)a["target"]!).StartsWith("/api/vms/crash-", StringComparison.Ordinal)));
-            Assert.Equal(migrations.Count, audit.Count(a => Allowed(a, "POST", "/api/migrations")));
+            Assert.Equal(creates, audit.Count(a => Allowed(a, "Created VM ", "/api/vms")));
+            Assert.Equal(deletes, audit.Count(a => (bool)a["allowed"]! && ((string)a["action"]!).StartsWith("Deleted VM ", StringComparison.Ordinal) && ((string)a["target"]!).StartsWith("/api/vms/crash-", StringComparison.Ordinal)));
+            Assert.Equal(migrations.Count, audit.Count(a => Allowed(a, "Started migration of ", "/api/migrations")));
         }
 
         output.WriteLine($"{Rounds} rounds of an acknowledged change, kill -9 and restart: {clock.Elapsed.TotalSeconds:F1} s");
     }
 
-    private static bool Allowed(JsonNode entry, string method, string target) =>
-        (bool)entry["allowed"]! && ((string)entry["action"]!).StartsWith(method + " ", StringComparison.Ordinal) && (string?)entry["target"] == target;
+    private static bool Allowed(JsonNode entry, string action, string target) =>
+        (bool)entry["allowed"]! && ((string)entry["action"]!).StartsWith(action, StringComparison.Ordinal) && (string?)entry["target"] == target;
 }

@@ -106,7 +106,7 @@ public sealed class HubTests : IAsyncLifetime
 
         var entry = await audited.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("operator", entry.User);
-        Assert.Equal("POST /api/vms/{vm}/power", entry.Action);
+        Assert.Equal("Paused tiny-1", entry.Action);
         Assert.Equal("tiny-1", entry.Vm);
         Assert.True(entry.Allowed);
     }

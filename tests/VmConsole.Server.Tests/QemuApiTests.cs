@@ -52,7 +52,7 @@ public sealed class QemuApiTests : SignedInApiTest
         await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms/import", new { name = "x1", host = "nope", path }), HttpStatusCode.NotFound, "host-not-found");
         using var operatorClient = await Factory.CreateSignedInClientAsync(Roles.Operator);
         Assert.Equal(HttpStatusCode.Forbidden, (await operatorClient.PostAsync("/api/vms/import", Form("x2", "host-a", path))).StatusCode);
-        await ApiTestMemory.WaitForAuditAsync(Admin, "from-file", e => e["action"]!.GetValue<string>() == "POST /api/vms/import" && e["allowed"]!.GetValue<bool>());
+        await ApiTestMemory.WaitForAuditAsync(Admin, "from-file", e => e["action"]!.GetValue<string>() == "Imported VM from-file" && e["allowed"]!.GetValue<bool>());
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class QemuApiTests : SignedInApiTest
         Assert.Equal(await File.ReadAllBytesAsync(path), await File.ReadAllBytesAsync(toPath));
         var bad = await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms/to-qemu/export", new { path = "/no/such/dir/x.mig" }), HttpStatusCode.BadRequest, "validation-failed");
         Assert.NotNull(bad["errors"]!["path"]);
-        await ApiTestMemory.WaitForAuditAsync(Admin, "to-qemu", e => e["action"]!.GetValue<string>() == "POST /api/vms/{vm}/export" && e["allowed"]!.GetValue<bool>());
+        await ApiTestMemory.WaitForAuditAsync(Admin, "to-qemu", e => e["action"]!.GetValue<string>() == "Exported to-qemu for QEMU" && e["allowed"]!.GetValue<bool>());
     }
 
     [Fact]

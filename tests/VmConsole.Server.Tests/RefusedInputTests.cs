@@ -23,7 +23,7 @@ public sealed class RefusedInputTests : SignedInApiTest
         var message = problem["errors"]!["path"]![0]!.GetValue<string>();
         Assert.Contains("'/tmp' is a directory", message, StringComparison.Ordinal);
         Assert.Contains(message, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
-        await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "validation-failed", problem["detail"]!.GetValue<string>());
+        await AssertAuditedAsync("tiny-1", "Exported tiny-1 for QEMU", "validation-failed", problem["detail"]!.GetValue<string>());
         Assert.True(Directory.Exists("/tmp"));
     }
 
@@ -38,7 +38,7 @@ public sealed class RefusedInputTests : SignedInApiTest
         var detail = problem["detail"]!.GetValue<string>();
         Assert.Contains("'/dev/full'", detail, StringComparison.Ordinal);
         Assert.Contains("No space left on device", detail, StringComparison.Ordinal);
-        await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "insufficient-storage", detail);
+        await AssertAuditedAsync("tiny-1", "Exported tiny-1 for QEMU", "insufficient-storage", detail);
         Assert.Equal("running", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]!.GetValue<string>());
         Assert.True(File.Exists("/dev/full"), "a failed export removes only a file it created");
     }
@@ -65,7 +65,7 @@ public sealed class RefusedInputTests : SignedInApiTest
         Assert.Contains("closing boundary", detail, StringComparison.Ordinal);
         Assert.NotNull(problem["errors"]);
         Assert.False(Factory.Emulator.TryGetVm("half-1", out _), where);
-        var audited = await WaitForAuditAsync(e => e["action"]!.GetValue<string>() == "POST /api/vms/import" && e["code"]?.GetValue<string>() == "bad-request");
+        var audited = await WaitForAuditAsync(e => e["action"]!.GetValue<string>().StartsWith("Imported VM ", StringComparison.Ordinal) && e["code"]?.GetValue<string>() == "bad-request");
         Assert.False(audited["allowed"]!.GetValue<bool>());
         Assert.Equal(detail, audited["reason"]!.GetValue<string>());
     }
@@ -144,7 +144,7 @@ public sealed class RefusedInputTests : SignedInApiTest
 
             Assert.Equal("running", (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]!.GetValue<string>());
             Assert.False(engine.Registry.Get(id).Status.IsFinal());
-            await AssertAuditedAsync("tiny-1", "POST /api/vms/{vm}/export", "vm-migrating", null);
+            await AssertAuditedAsync("tiny-1", "Exported tiny-1 for QEMU", "vm-migrating", null);
         }
         finally
         {

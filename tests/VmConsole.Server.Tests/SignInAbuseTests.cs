@@ -123,7 +123,7 @@ public sealed class SignInAbuseTests : IAsyncLifetime
 
         await _factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
         await using var db = await _factory.Services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>().CreateDbContextAsync();
-        var refusal = await db.AuditLog.Where(a => a.Action == "POST /api/auth/login" && !a.Allowed).SingleAsync();
+        var refusal = await db.AuditLog.Where(a => a.Action == "Sign-in failed for admin" && !a.Allowed).SingleAsync();
         Assert.Equal("invalid-credentials", refusal.Code);
         Assert.Contains(Stranger, refusal.Reason);
     }
@@ -149,7 +149,7 @@ public sealed class SignInAbuseTests : IAsyncLifetime
         Assert.Equal("/", right.Headers.Location?.ToString());
         await _factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
         await using var db = await _factory.Services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>().CreateDbContextAsync();
-        var rows = await db.AuditLog.Where(a => a.Action == "POST /account/login").OrderBy(a => a.Id).ToListAsync();
+        var rows = await db.AuditLog.Where(a => a.Target == "/account/login").OrderBy(a => a.Id).ToListAsync();
         Assert.Collection(
             rows,
             refused =>

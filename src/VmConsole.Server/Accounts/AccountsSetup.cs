@@ -89,7 +89,7 @@ public static class AccountsSetup
             if (path.StartsWithSegments("/api"))
             {
                 // A refusal at the door is a refusal like any other: who tried what (DESIGN.md section 7).
-                var (action, target, vm) = Api.AuditApi.Describe(context.HttpContext);
+                var (action, target, vm) = Api.AuditApi.Describe(context.HttpContext, status: status);
                 await context.HttpContext.RequestServices.GetRequiredService<Events.ActionLog>()
                     .RecordAsync(Api.AuditApi.UserOf(context.HttpContext), action, target, vm, allowed: false, code, detail, ConsoleSignIn.ClientAddress(context.HttpContext));
             }

@@ -37,18 +37,20 @@ internal static class AuthApi
             }
 
             var result = await signIn.SignInAsync(http, userName, password);
-            // The form is outside the API's audit filter: its sign-ins are audited here, the refused ones with the name tried.
+            // The form is outside the API's audit filter: its sign-ins are audited here, with the name tried and the client's address.
             var tried = userName.Length <= 64 ? userName : userName[..64];
+            var address = ConsoleSignIn.ClientAddress(http);
+            var status = result.Outcome switch { SignInOutcome.SignedIn => StatusCodes.Status200OK, SignInOutcome.Throttled => StatusCodes.Status429TooManyRequests, _ => StatusCodes.Status401Unauthorized };
             await http.RequestServices.GetRequiredService<Events.ActionLog>().RecordAsync(
-                AuditApi.UserOf(http), "POST /account/login", "/account/login", null, result.Outcome == SignInOutcome.SignedIn,
+                AuditApi.UserOf(http), AuditWording.SignIn(tried, status), "/account/login", null, result.Outcome == SignInOutcome.SignedIn,
                 result.Outcome switch { SignInOutcome.SignedIn => null, SignInOutcome.Throttled => ErrorCodes.SignInThrottled, _ => ErrorCodes.InvalidCredentials },
                 result.Outcome switch
                 {
-                    SignInOutcome.SignedIn => null,
+                    SignInOutcome.SignedIn => $"From {address}.",
                     SignInOutcome.Throttled => $"Sign-in as '{tried}' held back: too many failed sign-ins from this address.",
                     _ => $"Sign-in as '{tried}' refused: the user name or password is wrong.",
                 },
-                ConsoleSignIn.ClientAddress(http));
+                address);
             return result.Outcome switch
             {
                 SignInOutcome.SignedIn => Results.LocalRedirect(target),

@@ -11,6 +11,13 @@ public sealed class AuthOptions
     [MinLength(8)]
     public string? BootstrapAdminPassword { get; set; }
 
+    /// <summary>
+    /// Recovery for a lost admin password: at each start, user <c>admin</c> gets this password (and the Admin role
+    /// back), with a warning in the log and a line in the audit log. Remove it once signed in.
+    /// </summary>
+    [MinLength(8)]
+    public string? ResetAdminPassword { get; set; }
+
     /// <summary>How long a session lasts after sign-in, however active (then the user signs in again).</summary>
     [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")]
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(24);

@@ -55,7 +55,7 @@ public static class RateLimits
         var wait = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
         var seconds = (int)Math.Max(1, Math.Ceiling(wait.TotalSeconds));
         var detail = $"Too many requests from this address: try again in {seconds} s.";
-        var (action, target, vm) = AuditApi.Describe(http);
+        var (action, target, vm) = AuditApi.Describe(http, status: StatusCodes.Status429TooManyRequests);
         _ = http.RequestServices.GetRequiredService<Events.ActionLog>()
             .RecordAsync(AuditApi.UserOf(http), action, target, vm, allowed: false, ErrorCodes.RateLimited, detail, ConsoleSignIn.ClientAddress(http));
 

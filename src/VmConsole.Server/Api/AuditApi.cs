@@ -18,19 +18,22 @@ internal static class AuditApi
     {
         group.AddEndpointFilter(async (context, next) =>
         {
-            var result = await next(context);
             var http = context.HttpContext;
+            // The request bodies, for the wording of a refusal the exception handler records.
+            http.Items[AuditWording.ArgumentsKey] = context.Arguments;
+            var result = await next(context);
             if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
             {
                 var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : StatusCodes.Status200OK;
                 var problem = (result as IValueHttpResult)?.Value as Microsoft.AspNetCore.Mvc.ProblemDetails;
                 var log = http.RequestServices.GetRequiredService<ActionLog>();
-                var (action, target, vm) = Describe(http);
+                var (action, target, vm) = Describe(http, status: status);
+                var address = Accounts.ConsoleSignIn.ClientAddress(http);
                 await log.RecordAsync(
                     UserOf(http), action, target, vm, status < 400,
                     status < 400 ? null : problem?.Extensions.TryGetValue("code", out var problemCode) == true ? problemCode as string : $"http-{status}",
-                    status < 400 ? null : problem?.Detail ?? $"HTTP {status}",
-                    Accounts.ConsoleSignIn.ClientAddress(http));
+                    status < 400 ? (action == AuditWording.SignIn(null, status) ? $"From {address}." : null) : problem?.Detail ?? $"HTTP {status}",
+                    address);
             }
 
             return result;
@@ -38,11 +41,16 @@ internal static class AuditApi
         return group;
     }
 
-    /// <summary>The call as the audit log names it; <paramref name="endpoint"/> and <paramref name="routeValues"/> default to the request's (an exception handler passes the ones the failed request had).</summary>
-    public static (string Action, string Target, string? Vm) Describe(HttpContext http, Endpoint? endpoint = null, RouteValueDictionary? routeValues = null)
+    /// <summary>
+    /// The call as the audit log names it (<see cref="AuditWording"/>); <paramref name="endpoint"/> and <paramref name="routeValues"/> default to
+    /// the request's (an exception handler passes the ones the failed request had); <paramref name="status"/> is the answer's, when known.
+    /// </summary>
+    public static (string Action, string Target, string? Vm) Describe(HttpContext http, Endpoint? endpoint = null, RouteValueDictionary? routeValues = null, int? status = null)
     {
         var route = ((endpoint ?? http.GetEndpoint()) as RouteEndpoint)?.RoutePattern.RawText ?? http.Request.Path.Value ?? "";
-        return ($"{http.Request.Method} {route}", http.Request.Path.Value ?? "", (routeValues ?? http.Request.RouteValues)["vm"] as string);
+        var values = routeValues ?? http.Request.RouteValues;
+        var arguments = http.Items.TryGetValue(AuditWording.ArgumentsKey, out var stored) && stored is IList<object?> bound ? bound : [];
+        return (AuditWording.ForApi(http.Request.Method, route, values, arguments, status), http.Request.Path.Value ?? "", values["vm"] as string);
     }
 
     public static string UserOf(HttpContext http) => http.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : ActionLog.Anonymous;

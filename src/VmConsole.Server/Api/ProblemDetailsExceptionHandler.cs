@@ -27,7 +27,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         if (!HttpMethods.IsGet(httpContext.Request.Method))
         {
             var failed = httpContext.Features.Get<IExceptionHandlerFeature>();
-            var (action, target, vm) = AuditApi.Describe(httpContext, failed?.Endpoint, failed?.RouteValues);
+            var (action, target, vm) = AuditApi.Describe(httpContext, failed?.Endpoint, failed?.RouteValues, status);
             var user = AuditApi.UserOf(httpContext);
             var address = Accounts.ConsoleSignIn.ClientAddress(httpContext);
             await (exception is DomainException refusal

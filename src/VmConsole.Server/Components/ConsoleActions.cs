@@ -19,12 +19,12 @@ public sealed class ConsoleActions(IActionLog log)
         try
         {
             await change();
-            await log.AllowedAsync(who, $"UI {action}", target, vm);
+            await log.AllowedAsync(who, Api.AuditWording.ForUi(action, target), target, vm);
             return null;
         }
         catch (DomainException refused)
         {
-            await log.RefusedAsync(who, $"UI {action}", target, vm, refused);
+            await log.RefusedAsync(who, Api.AuditWording.ForUi(action, target), target, vm, refused);
             return refused;
         }
     }

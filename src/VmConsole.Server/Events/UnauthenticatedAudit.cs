@@ -99,7 +99,7 @@ public sealed class UnauthenticatedAudit(TimeProvider time, int rowsPerMinute)
         {
             var addresses = string.Join(", ", _overflowAddresses.Take(5)) + (_overflowAddresses.Count > 5 ? $" and {_overflowAddresses.Count - 5} more" : "");
             lines.Add(new AuditLine(
-                time.GetUtcNow(), ActionLog.Anonymous, "requests without a session", "/", null, false, ErrorCodes.UnauthenticatedFlood,
+                time.GetUtcNow(), ActionLog.Anonymous, "Made requests without a session", "/", null, false, ErrorCodes.UnauthenticatedFlood,
                 $"{_overflow:N0} more refused requests without a session in the minute from {_windowStart:HH:mm:ss} UTC, past the {rowsPerMinute} rows a minute kept one by one (from {addresses})",
                 (int)Math.Min(_overflow, int.MaxValue)));
         }

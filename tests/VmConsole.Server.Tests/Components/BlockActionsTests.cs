@@ -84,7 +84,7 @@ public sealed class BlockActionsTests : ConsoleComponentContext
 
         cut.WaitForAssertion(() => Assert.False(vm.MainRam.Migratable));
         Assert.Empty(cut.FindAll("[data-testid='refusal']"));
-        Assert.Equal("UI unset migratable", Assert.Single(ActionLog.Lines).Action);
+        Assert.Equal("Made pc.ram of vm1 not migratable", Assert.Single(ActionLog.Lines).Action);
     }
 
     private static AngleSharp.Dom.IElement Toggle(IRenderedComponent<VmPage> cut, string idStr) =>

@@ -95,7 +95,7 @@ public sealed class CreateVmDialogTests : ConsoleComponentContext
         Assert.Equal(1024 * Sizes.MiB, vm.MaxMemBytes);
         Assert.Equal(new WorkloadSpec(WorkloadKind.Uniform, 500), vm.Workload.Spec);
         Assert.Equal(RunState.Running, vm.RunState);
-        Assert.Contains(ActionLog.Lines, l => l == ("admin", "UI create VM", "web-2", "web-2", null));
+        Assert.Contains(ActionLog.Lines, l => l == ("admin", "Created VM web-2", "web-2", "web-2", null));
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class CreateVmDialogTests : ConsoleComponentContext
 
         provider.WaitForAssertion(() => Assert.Contains("host-a", provider.Find("[data-testid='create-vm-error']").TextContent, StringComparison.Ordinal));
         Assert.False(Emulator.TryGetVm("big", out _));
-        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI create VM", Target: "big", Code: not null });
+        Assert.Contains(ActionLog.Lines, l => l is { Action: "Created VM big", Target: "big", Code: not null });
         Assert.NotEmpty(provider.FindAll("[data-testid='create-vm-dialog']"));
     }
 

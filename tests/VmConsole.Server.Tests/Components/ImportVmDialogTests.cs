@@ -61,7 +61,7 @@ public sealed class ImportVmDialogTests : ConsoleComponentContext
         var bytes = new byte[Marker.Length];
         vm.FindMigratable("microvm.ram")!.Read(MarkerOffset, bytes);
         Assert.Equal(Marker, bytes);
-        Assert.Contains(ActionLog.Lines, l => l == ("admin", "UI import VM", "copy-1", "copy-1", null));
+        Assert.Contains(ActionLog.Lines, l => l == ("admin", "Imported VM copy-1", "copy-1", "copy-1", null));
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class ImportVmDialogTests : ConsoleComponentContext
         provider.WaitForAssertion(() => Assert.Equal("Not a migration stream", provider.Find("[data-testid='import-error']").TextContent.Trim()), TimeSpan.FromSeconds(10));
         Assert.False(Emulator.TryGetVm("broken", out _));
         Assert.Equal(before, Emulator.Vms.Count);
-        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI import VM", Target: "broken", Code: "invalid-stream" });
+        Assert.Contains(ActionLog.Lines, l => l is { Action: "Imported VM broken", Target: "broken", Code: "invalid-stream" });
         Assert.False(provider.Find("[data-testid='import-submit']").IsDisabled());
     }
 

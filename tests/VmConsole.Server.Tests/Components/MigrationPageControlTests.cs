@@ -30,7 +30,7 @@ public sealed class MigrationPageControlTests : ConsoleComponentContext
         Assert.Equal(MigrationStatus.Completed, migration.Status);
         cut.WaitForAssertion(() => Assert.Equal("completed", cut.Find("[data-testid='migration-status']").GetAttribute("data-status")));
         Assert.Empty(cut.FindAll("[data-testid='migration-continue']"));
-        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI continue migration", Code: null });
+        Assert.Contains(ActionLog.Lines, l => l.Action == $"Continued migration {migration.Id}" && l.Code == null);
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class MigrationPageRefusalTests : ConsoleComponentContext
         await cut.InvokeAsync(() => cut.Find("[data-testid='migration-continue']").Click());
 
         Snackbars.WaitForAssertion(() => Assert.Contains("continue is only for a migration waiting in pre-switchover", Snackbars.Markup, StringComparison.Ordinal));
-        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI continue migration", Code: "not-pre-switchover" });
+        Assert.Contains(ActionLog.Lines, l => l.Action == $"Continued migration {migration.Id}" && l.Code == "not-pre-switchover");
     }
 
     private static Task WaitForAsync(Func<bool> condition) => Eventually.Until(condition, TimeSpan.FromSeconds(20));

@@ -32,7 +32,7 @@ public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
         Assert.Equal(("live-1", RunState.InMigrate, "host-a"), (arriving.Name, arriving.RunState, arriving.Host.Name));
         var migration = Assert.Single(Incoming.All);
         Assert.Equal((MigrationStatus.Setup, uri), (migration.Status, migration.Uri));
-        Assert.Contains(ActionLog.Lines, l => l == ("admin", "UI receive VM from QEMU", "live-1", "live-1", null));
+        Assert.Contains(ActionLog.Lines, l => l == ("admin", "Started receiving live-1 from QEMU", "live-1", "live-1", null));
 
         provider.Find("[data-testid='receive-copy']").Click();
         Assert.Contains(JSInterop.Invocations, i => i.Identifier == "navigator.clipboard.writeText" && (string?)i.Arguments[0] == $"migrate -d {uri}");
@@ -93,7 +93,7 @@ public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
         Assert.True(provider.Find("[data-testid='receive-submit']").IsDisabled());
         Assert.Empty(Emulator.Arriving);
         Assert.Empty(Incoming.All);
-        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI receive VM from QEMU", Target: "live-1", Code: "address-in-use" });
+        Assert.Contains(ActionLog.Lines, l => l is { Action: "Started receiving live-1 from QEMU", Target: "live-1", Code: "address-in-use" });
 
         // Another port clears the refusal.
         provider.Find("[data-testid='receive-uri']").Input("tcp:127.0.0.1:1");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Bunit;
 using MudBlazor;
 using VmConsole.Server.Accounts;
@@ -93,6 +94,25 @@ public sealed class UsersPageTests : PersistedConsoleContext
 
         cut.WaitForAssertion(() => Assert.Contains("You cannot delete the account you are signed in with.", cut.Find("[data-testid='users-error']").TextContent, StringComparison.Ordinal));
         Assert.Contains(await UsersAsync(), u => u.UserName == "admin");
+    }
+
+    [Fact]
+    public async Task UsersPage_AdminResetsAnotherUsersPassword_ItChangesAndIsLogged()
+    {
+        var cut = RenderPage();
+
+        Row(cut, "olga").QuerySelector("[data-action='set-password']")!.Click();
+        _dialogs.WaitForAssertion(() => _dialogs.Find("[data-testid='set-password-submit']"));
+        Assert.Empty(_dialogs.FindAll("[data-testid='current-password']"));
+        _dialogs.Find("[data-testid='new-password']").Input("Olga-New-Password-2");
+        _dialogs.Find("[data-testid='confirm-password']").Input("Olga-New-Password-2");
+        _dialogs.Find("[data-testid='set-password-submit']").Click();
+
+        _dialogs.WaitForAssertion(() => Assert.Empty(_dialogs.FindAll("[data-testid='set-password-dialog']")));
+        await using var scope = Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<Microsoft.AspNetCore.Identity.IdentityUser>>();
+        Assert.True(await users.CheckPasswordAsync((await users.FindByNameAsync("olga"))!, "Olga-New-Password-2"));
+        Assert.Contains(ActionLog.Lines, l => l == ("admin", "Reset the password of olga", "olga", null, null));
     }
 
     private IRenderedComponent<UsersPage> RenderPage()

@@ -140,6 +140,6 @@ public sealed class VmsPageRefusalTests : ConsoleComponentContext
 
         cut.WaitForAssertion(() => Assert.Contains("Cannot pause VM 'db-1' while it is paused", cut.Find("[data-testid='vms-error']").TextContent, StringComparison.Ordinal));
         Assert.Equal(RunState.Paused, vm.RunState);
-        Assert.Contains(ActionLog.Lines, l => l is { Action: "UI power pause", Target: "db-1", Code: "illegal-power-transition" });
+        Assert.Contains(ActionLog.Lines, l => l is { Action: "Paused db-1", Target: "db-1", Code: "illegal-power-transition" });
     }
 }
