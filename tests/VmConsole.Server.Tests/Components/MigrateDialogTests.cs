@@ -1,4 +1,6 @@
 using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using VmConsole.Server.Domain;
 using Microsoft.Extensions.Time.Testing;
 using MudBlazor;
 using VmConsole.Emulation;
@@ -227,4 +229,56 @@ public sealed class MigrateDialogTests : ConsoleComponentContext
         provider.WaitForAssertion(() => provider.Find("[data-testid='migrate-start']"));
         return (provider, reference!);
     }
+}
+
+/// <summary>The dialog's estimate as the dirty-rate sampler runs: one fake clock drives the sampler, the emulator and the dialog.</summary>
+public sealed class MigrateDialogLiveTests : ConsoleComponentContext
+{
+    // The clock the constructor hands to the base class, for AddServices (which the base constructor calls) to register.
+    [ThreadStatic]
+    private static FakeTimeProvider? t_constructing;
+
+    private readonly FakeTimeProvider _clock;
+
+    public MigrateDialogLiveTests()
+        : this(new FakeTimeProvider())
+    {
+    }
+
+    private MigrateDialogLiveTests(FakeTimeProvider clock)
+        : base(Constructing(clock)) => _clock = clock;
+
+    private DirtyRateSampler Sampler => Services.GetRequiredService<DirtyRateSampler>();
+
+    protected override void AddServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(t_constructing!);
+
+    protected override Task StopAsync() => Sampler.StopAsync(CancellationToken.None);
+
+    [Fact]
+    public async Task MigrateDialog_GuestStartsDirtyingFasterThanTheLink_WarningFollowsTheNextSample()
+    {
+        Emulator.AddHost("host-b", 8 * Sizes.GiB);
+        var vm = CreateVm("vm1", memoryMiB: 64);
+        await Sampler.StartAsync(CancellationToken.None);
+        RenderProviders();
+        var provider = Render<MudDialogProvider>();
+        var dialogs = Services.GetRequiredService<IDialogService>();
+        await provider.InvokeAsync(() => dialogs.ShowAsync<MigrateDialog>("Migrate", new DialogParameters<MigrateDialog> { { d => d.Vm, vm } }));
+        provider.WaitForAssertion(() => provider.Find(".vmc-bandwidth input"));
+        provider.Find(".vmc-bandwidth input").Input("1");
+        provider.WaitForAssertion(() => Assert.StartsWith("Converges in about", provider.Find("[data-testid='convergence-estimate']").TextContent.Trim(), StringComparison.Ordinal));
+
+        var page = new byte[4096];
+        for (var i = 0; i < 4096; i++)
+        {
+            vm.MainRam.Write(i * 4096L, page);
+        }
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        provider.WaitForAssertion(() => Assert.NotNull(provider.Find("[data-testid='convergence-warning']")));
+        Assert.Contains("Will not converge without auto-converge", provider.Find("[data-testid='convergence-estimate']").TextContent, StringComparison.Ordinal);
+    }
+
+    private static FakeTimeProvider Constructing(FakeTimeProvider clock) => t_constructing = clock;
 }
