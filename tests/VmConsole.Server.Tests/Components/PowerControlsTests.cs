@@ -84,7 +84,7 @@ public sealed class PowerControlsTests : ConsoleComponentContext
         dialogs.Find("[data-testid='confirm-yes']").Click();
 
         cut.WaitForAssertion(() => Assert.Equal(RunState.Shutdown, vm.RunState));
-        Assert.Equal("UI power shutdown", Assert.Single(ActionLog.Lines).Action);
+        Assert.Equal("Shut down vm1", Assert.Single(ActionLog.Lines).Action);
     }
 
     [Fact]
