@@ -85,7 +85,8 @@ public sealed class MigrationTaskLog(IDbContextFactory<ConsoleDbContext> context
             if (f.PassLines < MaxPassLines || f.Sync % 100 == 0)
             {
                 f.PassLines++;
-                Add(migration.Id, f, MigrationTaskLogLines.Pass(at, from, f.Sync, stats, LiveDirtyRate.PagesPerSecond(inventory, migration)));
+                var stopped = f.Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Completed;
+                Add(migration.Id, f, MigrationTaskLogLines.Pass(at, from, f.Sync, stats, stopped ? null : LiveDirtyRate.PagesPerSecond(inventory, migration), stopped));
             }
         }
 
