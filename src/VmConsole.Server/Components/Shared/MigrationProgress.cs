@@ -51,6 +51,12 @@ public sealed record MigrationFigures(double Percent, bool RemainingGrew, TimeSp
 
     public string ElapsedText => Display.Duration(Elapsed);
 
-    /// <summary>Said instead of moving the bar back.</summary>
-    public const string GrewNote = "remaining grew: the guest dirties faster than the migration sends";
+    /// <summary>
+    /// Said instead of moving the bar back. Remaining grows at each dirty sync by what the guest dirtied during the pass;
+    /// when the guest dirties faster than the migration sends, it will keep growing.
+    /// </summary>
+    public static string GrewNote(double dirtyBytesPerSecond, double sentBytesPerSecond) =>
+        dirtyBytesPerSecond > 0 && dirtyBytesPerSecond >= sentBytesPerSecond
+            ? $"remaining grew: the guest dirties faster than the migration sends ({Display.ByteRate(dirtyBytesPerSecond)} against {Display.ByteRate(sentBytesPerSecond)}); the bar holds at its highest"
+            : "remaining grew: the pages the guest dirtied during the last pass are sent again; the bar holds at its highest";
 }
