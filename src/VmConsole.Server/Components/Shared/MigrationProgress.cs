@@ -23,12 +23,6 @@ public sealed class MigrationProgress
         var percent = status == MigrationStatus.Completed ? 100
             : m.Ram.Total <= 0 ? 0
             : 100.0 * (m.Ram.Total - Math.Clamp(m.Ram.Remaining, 0, m.Ram.Total)) / m.Ram.Total;
-        if (incoming && status != MigrationStatus.Completed)
-        {
-            // A receiver does not know what is left: what came in is all it can say.
-            percent = 0;
-        }
-
         var grew = !status.IsFinal() && _lowestRemaining is { } lowest && m.Ram.Remaining > lowest;
         _lowestRemaining = _lowestRemaining is { } before ? Math.Min(before, m.Ram.Remaining) : m.Ram.Remaining;
         _shown = Math.Max(_shown, percent);
