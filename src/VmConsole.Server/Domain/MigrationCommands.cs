@@ -35,10 +35,12 @@ public static class MigrationCommands
         qmp.Add(Qmp("migrate-set-parameters", values.ToDictionary(p => p.Name, p => (object)p.Value)));
 
         var target = uri ?? $"tcp:127.0.0.1:{ExamplePort}";
-        if (uri is null)
+        hmp.Add((uri, destinationHost) switch
         {
-            hmp.Add($"# {destinationHost} listens first: migrate_incoming {target} (the console uses an in-process channel instead)");
-        }
+            (null, _) => $"# {destinationHost} listens first: migrate_incoming {target} (the console uses an in-process channel instead)",
+            (_, { } host) => $"# {host} listens first: migrate_incoming {target}",
+            _ => $"# the peer listens first (QEMU started with -incoming {target})",
+        });
 
         hmp.Add($"migrate -d {target}");
         qmp.Add(Qmp("migrate", new Dictionary<string, object> { ["uri"] = target }));

@@ -36,7 +36,8 @@ public sealed class MigrationTaskLog(IDbContextFactory<ConsoleDbContext> context
         {
             case MigrationStarted e:
                 var followed = _followed.GetOrAdd(e.Migration.Id, _ => new Followed());
-                followed.Status = e.Migration.Status;
+                // As it was when it started (the snapshot), not as it is by the time the event is read.
+                followed.Status = MigrationStatusNames.TryParse(e.Snapshot.Status, out var status) ? status : MigrationStatus.Setup;
                 Add(e.Migration.Id, followed, MigrationTaskLogLines.Started(e.Snapshot.Events.FirstOrDefault()?.At ?? DateTimeOffset.UtcNow, e.Snapshot));
                 break;
             case MigrationProgressed e when _followed.TryGetValue(e.Migration.Id, out var f):
@@ -85,7 +86,8 @@ public sealed class MigrationTaskLog(IDbContextFactory<ConsoleDbContext> context
             if (f.PassLines < MaxPassLines || f.Sync % 100 == 0)
             {
                 f.PassLines++;
-                Add(migration.Id, f, MigrationTaskLogLines.Pass(at, from, f.Sync, stats, LiveDirtyRate.PagesPerSecond(inventory, migration)));
+                var stopped = f.Status is MigrationStatus.Device or MigrationStatus.PreSwitchover or MigrationStatus.Completed;
+                Add(migration.Id, f, MigrationTaskLogLines.Pass(at, from, f.Sync, stats, stopped ? null : LiveDirtyRate.PagesPerSecond(inventory, migration), stopped));
             }
         }
 

@@ -43,14 +43,20 @@ public static class MigrationTaskLogLines
         return Line(at, MigrationLogKind.Action, text, MigrationCommands.Start(p, c, m.Uri, m.DestinationHost));
     }
 
-    /// <summary>Dirty syncs <paramref name="fromSync"/> to <paramref name="toSync"/> happened (sync 1 is the setup's, so sync n ends pass n - 1).</summary>
-    public static MigrationLogLineDto Pass(DateTimeOffset at, long fromSync, long toSync, MigrationStats s, double? livePagesPerSecond)
+    /// <summary>
+    /// Dirty syncs <paramref name="fromSync"/> to <paramref name="toSync"/> happened (sync 1 is the setup's, so sync n
+    /// ends pass n - 1); <paramref name="stopped"/> when the guest was already stopped for the switchover (the last sync).
+    /// </summary>
+    public static MigrationLogLineDto Pass(DateTimeOffset at, long fromSync, long toSync, MigrationStats s, double? livePagesPerSecond, bool stopped = false)
     {
-        var passes = fromSync == toSync ? $"Pass {toSync - 1}" : $"Passes {fromSync - 1}–{toSync - 1}";
+        var syncs = fromSync == toSync ? $"dirty sync {toSync}" : $"dirty syncs {fromSync}–{toSync}";
+        var passes = stopped ? $"Last sync, guest stopped ({syncs})"
+            : fromSync == toSync ? $"Pass {toSync - 1} done ({syncs})"
+            : $"Passes {fromSync - 1}–{toSync - 1} done ({syncs})";
         var dirtyPages = s.PageSize > 0 ? s.Remaining / s.PageSize : 0;
-        var rate = livePagesPerSecond ?? s.DirtyPagesRate;
-        var text = $"{passes} done (dirty sync {toSync}): sent {Display.Bytes(s.Transferred)}, {dirtyPages:N0} dirty pages ({Display.Bytes(s.Remaining)}) to send, "
-            + $"dirty rate {Display.PageRate(rate, s.PageSize)}, throttle {s.CpuThrottlePercentage} %, expected downtime {(s.ExpectedDowntime is { } d ? $"{d:N0} ms" : "—")}";
+        var rate = livePagesPerSecond is { } live ? $"dirty rate (live) {Display.PageRate(live, s.PageSize)}" : $"dirty rate at sync {Display.PageRate(s.DirtyPagesRate, s.PageSize)}";
+        var text = $"{passes}: sent {Display.Bytes(s.Transferred)}, {dirtyPages:N0} dirty pages ({Display.Bytes(s.Remaining)}) to send, "
+            + $"{rate}, throttle {s.CpuThrottlePercentage} %, expected downtime {(s.ExpectedDowntime is { } d ? $"{d:N0} ms" : "—")}";
         return Line(at, MigrationLogKind.Pass, text);
     }
 

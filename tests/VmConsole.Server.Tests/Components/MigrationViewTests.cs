@@ -75,15 +75,20 @@ public sealed class MigrationViewTests : ConsoleComponentContext
         Assert.Equal("60 %", cut.Find("[data-testid='migration-percent']").TextContent);
         Assert.Empty(cut.FindAll("[data-testid='migration-remaining-grew']"));
 
-        // QEMU's remaining grew (the guest dirtied faster than the pass sent): the bar does not go back to 30 %.
+        // QEMU's remaining grew at a dirty sync: the bar does not go back to 30 %, and the page says why.
         cut.Render(p => p.Add(c => c.Migration, Active(remainingMiB: 700)));
 
         Assert.Equal("60 %", cut.Find("[data-testid='migration-percent']").TextContent);
         Assert.Equal("60", cut.Find("[data-testid='migration-progress']").GetAttribute("data-percent"));
-        Assert.Contains("remaining grew: the guest dirties faster than", cut.Find("[data-testid='migration-remaining-grew']").TextContent, StringComparison.Ordinal);
+        Assert.StartsWith("remaining grew: the pages the guest dirtied during the last pass are sent again", cut.Find("[data-testid='migration-remaining-grew']").TextContent, StringComparison.Ordinal);
+
+        // The guest dirties 128 MiB/s against the 12 MiB/s sent: it will keep growing.
+        cut.Render(p => p.Add(c => c.Migration, Active(remainingMiB: 750)).Add(c => c.LiveDirtyPagesRate, 32_768));
+        Assert.Equal("60 %", cut.Find("[data-testid='migration-percent']").TextContent);
+        Assert.StartsWith("remaining grew: the guest dirties faster than the migration sends (128 MiB/s against 11.9 MiB/s)", cut.Find("[data-testid='migration-remaining-grew']").TextContent, StringComparison.Ordinal);
 
         // Past where it was: the bar moves on and the note goes.
-        cut.Render(p => p.Add(c => c.Migration, Active(remainingMiB: 200)));
+        cut.Render(p => p.Add(c => c.Migration, Active(remainingMiB: 200)).Add(c => c.LiveDirtyPagesRate, 0));
         Assert.Equal("80 %", cut.Find("[data-testid='migration-percent']").TextContent);
         Assert.Empty(cut.FindAll("[data-testid='migration-remaining-grew']"));
     }

@@ -49,6 +49,32 @@ public sealed class MigrationsPageTests : PersistedConsoleContext
         });
     }
 
+    [Fact]
+    public async Task MigrationsPage_Row_ShowsPercentAndEtaWhileRunningThenAHundredPercent()
+    {
+        CreateVm("vm1", memoryMiB: 16);
+        var migration = Engine.Start(new MigrationRequest("vm1")
+        {
+            DestinationHost = "host-b",
+            Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true },
+        });
+        await WaitForAsync(() => migration.Status == MigrationStatus.PreSwitchover);
+
+        var cut = Render<MigrationsPage>();
+        cut.WaitForAssertion(() => Assert.Matches(@"^\d+ % · ETA (about .+|—)$", ProgressOf(cut, migration.Id)));
+
+        migration.Continue();
+
+        cut.WaitForAssertion(() => Assert.Equal("100 %", ProgressOf(cut, migration.Id)), TimeSpan.FromSeconds(20));
+        Assert.Matches(@"^\d+(\.\d)? (ms|s)$", Row(cut, migration.Id).QuerySelector("[data-label='Total time']")!.TextContent.Trim());
+    }
+
+    private static AngleSharp.Dom.IElement Row(IRenderedComponent<MigrationsPage> cut, string id) =>
+        cut.FindAll("[data-testid='migrations-table'] tbody tr").Single(r => r.TextContent.Contains(id, StringComparison.Ordinal));
+
+    private static string ProgressOf(IRenderedComponent<MigrationsPage> cut, string id) =>
+        Row(cut, id).QuerySelector("[data-testid='migration-row-progress']")!.TextContent.Trim();
+
     private static string StatusOf(IRenderedComponent<MigrationsPage> cut, string id) =>
         cut.FindAll("[data-testid='migrations-table'] tbody tr").Single(r => r.TextContent.Contains(id, StringComparison.Ordinal))
             .QuerySelector(".mud-chip")!.TextContent.Trim();

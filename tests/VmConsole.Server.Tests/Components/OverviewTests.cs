@@ -37,6 +37,36 @@ public sealed class OverviewTests : ConsoleComponentContext
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("[data-testid='active-migrations']")));
     }
 
+    [Fact]
+    public async Task Overview_MigrationRow_ShowsPercentElapsedEtaAndRatesInBytesPerSecond()
+    {
+        RenderProviders();
+        var channels = GatedChannels.Install(Engine, holdFlushes: true);
+        CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
+        var writer = await channels.For(migration).WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            var cut = Render<Overview>();
+
+            // Held at the setup's flush: nothing sent, so no ETA yet.
+            cut.WaitForAssertion(() => Assert.Matches(@"^0 % · [\d.]+ (ms|s) · ETA — · 0 B sent · 0 B/s$", Figures(cut, migration.Id)));
+
+            writer.Allow(3);
+            cut.WaitForAssertion(() => Assert.Matches(@"^[1-9]\d* % · ", Figures(cut, migration.Id)), TimeSpan.FromSeconds(10));
+            Assert.DoesNotContain("Mbit/s", Figures(cut, migration.Id), StringComparison.Ordinal);
+        }
+        finally
+        {
+            migration.Cancel();
+            writer.Release();
+            await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+    }
+
+    private static string Figures(IRenderedComponent<Overview> cut, string id) =>
+        string.Join(' ', cut.Find($"[data-testid='active-migrations'] [data-migration='{id}'] [data-testid='active-migration-figures']").TextContent.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+
     /// <summary>
     /// A VM arriving from QEMU is on the overview as on the VMs page: listed as arriving with its migration, which is
     /// among the active migrations with the bytes received; once the stream is in, it is an ordinary running VM.

@@ -23,12 +23,6 @@ public sealed class MigrationProgress
         var percent = status == MigrationStatus.Completed ? 100
             : m.Ram.Total <= 0 ? 0
             : 100.0 * (m.Ram.Total - Math.Clamp(m.Ram.Remaining, 0, m.Ram.Total)) / m.Ram.Total;
-        if (incoming && status != MigrationStatus.Completed)
-        {
-            // A receiver does not know what is left: what came in is all it can say.
-            percent = 0;
-        }
-
         var grew = !status.IsFinal() && _lowestRemaining is { } lowest && m.Ram.Remaining > lowest;
         _lowestRemaining = _lowestRemaining is { } before ? Math.Min(before, m.Ram.Remaining) : m.Ram.Remaining;
         _shown = Math.Max(_shown, percent);
@@ -51,6 +45,12 @@ public sealed record MigrationFigures(double Percent, bool RemainingGrew, TimeSp
 
     public string ElapsedText => Display.Duration(Elapsed);
 
-    /// <summary>Said instead of moving the bar back.</summary>
-    public const string GrewNote = "remaining grew: the guest dirties faster than the migration sends";
+    /// <summary>
+    /// Said instead of moving the bar back. Remaining grows at each dirty sync by what the guest dirtied during the pass;
+    /// when the guest dirties faster than the migration sends, it will keep growing.
+    /// </summary>
+    public static string GrewNote(double dirtyBytesPerSecond, double sentBytesPerSecond) =>
+        dirtyBytesPerSecond > 0 && dirtyBytesPerSecond >= sentBytesPerSecond
+            ? $"remaining grew: the guest dirties faster than the migration sends ({Display.ByteRate(dirtyBytesPerSecond)} against {Display.ByteRate(sentBytesPerSecond)}); the bar holds at its highest"
+            : "remaining grew: the pages the guest dirtied during the last pass are sent again; the bar holds at its highest";
 }
