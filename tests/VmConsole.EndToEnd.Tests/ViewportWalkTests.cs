@@ -95,6 +95,23 @@ public sealed class ViewportWalkTests(ConsoleInBrowser console) : IClassFixture<
             await CheckAsync(page, name, width, errors, problems);
         }
 
+        // Below 1280 px the navigation is folded away and the menu button brings it over the page.
+        var navigation = page.Locator("[data-testid='nav-vms']");
+        if (width < 1280)
+        {
+            await Expect(navigation).Not.ToBeInViewportAsync();
+            await page.GetByLabel("Toggle navigation").ClickAsync();
+            await Expect(navigation).ToBeInViewportAsync();
+            await Shoot(page, width, "navigation-open");
+            await navigation.ClickAsync();
+            await Expect(page).ToHaveURLAsync(new Regex("/vms$"));
+            await Expect(navigation).Not.ToBeInViewportAsync();
+        }
+        else
+        {
+            await Expect(navigation).ToBeInViewportAsync();
+        }
+
         await ConsoleInBrowser.GotoInteractiveAsync(page, migration);
         await page.Locator("[data-testid='migration-cancel']").ClickAsync();
         await Expect(page.Locator("[data-testid='migration-status']")).ToHaveAttributeAsync("data-status", "cancelled");
