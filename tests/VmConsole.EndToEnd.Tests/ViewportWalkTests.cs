@@ -140,6 +140,48 @@ public sealed class ViewportWalkTests(ConsoleInBrowser console) : IClassFixture<
     }
 
     [Fact]
+    public async Task FocusRing_KeyboardOnAButtonAndASwitch_Shows()
+    {
+        var page = await console.NewPageAsync();
+        await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/web-1");
+
+        // Tab through the page as a keyboard user would, until the focus reaches a button.
+        var button = await TabToAsync(page, "el => el.matches('.mud-main-content button.mud-button-root')");
+        Assert.True(button is ["solid", "2px"], $"A focused button's outline is {string.Join(" ", button ?? ["never reached"])}");
+        // The switches are in the Migrate dialog.
+        await page.Locator("[data-testid='migrate-button']").ClickAsync();
+        await Expect(page.Locator("[data-testid='migrate-dialog']")).ToBeVisibleAsync();
+        var toggle = await TabToAsync(page, "el => el.matches('.mud-switch-input')");
+        Assert.True(toggle is ["solid", "2px"], $"A focused switch's outline is {string.Join(" ", toggle ?? ["never reached"])}");
+        await Shoot(page, 1440, "focus-ring");
+        await page.Context.CloseAsync();
+    }
+
+    /// <summary>Presses Tab until the focused element matches; then the outline style and width of what shows it.</summary>
+    private static async Task<string[]?> TabToAsync(IPage page, string matches)
+    {
+        for (var presses = 0; presses < 60; presses++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            var outline = await page.EvaluateAsync<string[]?>($$"""
+                () => {
+                  const el = document.activeElement;
+                  if (!el || !({{matches}})(el)) return null;
+                  const shown = el.closest('.mud-switch-base') || el;
+                  const style = getComputedStyle(shown);
+                  return [style.outlineStyle, style.outlineWidth];
+                }
+                """);
+            if (outline is not null)
+            {
+                return outline;
+            }
+        }
+
+        return null;
+    }
+
+    [Fact]
     public async Task Theme_DarkChosenThenReload_ComesBackDark()
     {
         var page = await console.NewPageAsync();
