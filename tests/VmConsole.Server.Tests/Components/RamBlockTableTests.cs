@@ -40,6 +40,25 @@ public sealed class RamBlockTableTests : ConsoleComponentContext
     }
 
     [Fact]
+    public void RamBlockTable_NarrowScreen_DropsOffsetAndPageSizeButNeverActions()
+    {
+        RenderProviders();
+        var vm = CreateVm("vm1");
+
+        var cut = Render<RamBlockTable>(p => p.Add(t => t.Blocks, Rows(vm)).Add(t => t.Vm, vm).Add(t => t.Emulated, vm).Add(t => t.CanChange, true));
+
+        // app.css hides .vmc-wide-only below 1280 px; the header cell and every body cell of a column carry it together.
+        Assert.Equal(["Offset", "Page size"], cut.FindAll("thead th.vmc-wide-only").Select(h => h.TextContent.Trim()));
+        foreach (var row in cut.FindAll("tbody tr"))
+        {
+            Assert.Equal(2, row.QuerySelectorAll("td.vmc-wide-only").Length);
+            var actions = row.QuerySelectorAll("td").Last();
+            Assert.NotEmpty(actions.QuerySelectorAll("button"));
+            Assert.False(actions.ClassList.Contains("vmc-wide-only"));
+        }
+    }
+
+    [Fact]
     public void RamBlockTable_UnpluggedBackend_IsNamedByBackendIdAndNotMigratable()
     {
         RenderProviders();

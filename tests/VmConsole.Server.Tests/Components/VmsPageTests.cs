@@ -34,6 +34,27 @@ public sealed class VmsPageTests : ConsoleComponentContext
         Assert.Equal("paused", StateOf(cut, "cache-1"));
     }
 
+    [Fact]
+    public void VmsPage_NarrowScreen_DropsMachineAndWorkloadColumnsButNeverActions()
+    {
+        RenderProviders();
+
+        var cut = Render<VmsPage>();
+
+        // app.css hides .vmc-wide-only below 1280 px; the header cell and every body cell of a column carry it together.
+        Assert.Collection(
+            NarrowHidden(cut.FindAll("[data-testid='vms-grid'] thead th")),
+            header => Assert.StartsWith("Machine", header.TextContent.Trim(), StringComparison.Ordinal),
+            header => Assert.StartsWith("Workload / guest", header.TextContent.Trim(), StringComparison.Ordinal));
+        var row = cut.FindAll("tr.vmc-vm-row").First();
+        Assert.Equal(2, NarrowHidden(row.QuerySelectorAll("td")).Count());
+        Assert.All(row.QuerySelectorAll("[data-action]"), action => Assert.Null(action.Closest(".vmc-wide-only")));
+        Assert.NotEmpty(row.QuerySelectorAll("[data-action='delete']"));
+    }
+
+    private static IEnumerable<AngleSharp.Dom.IElement> NarrowHidden(IEnumerable<AngleSharp.Dom.IElement> cells) =>
+        cells.Where(c => c.ClassList.Contains("vmc-wide-only"));
+
     [Theory]
     [InlineData("db", "db-1")]
     [InlineData("HOST-B", "web-1")]
