@@ -54,7 +54,7 @@ public sealed class MainFlowTests(ConsoleInBrowser console) : IClassFixture<Cons
     {
         var page = await console.NewPageAsync();
         await ConsoleInBrowser.GotoInteractiveAsync(page, "/vms/tiny-1");
-        var state = page.Locator("[data-state]").First;
+        var state = page.Locator(".mud-main-content [data-state]").First;
         await Expect(state).ToHaveAttributeAsync("data-state", "running");
         var navigations = 0;
         page.FrameNavigated += (_, frame) => navigations += frame == page.MainFrame ? 1 : 0;

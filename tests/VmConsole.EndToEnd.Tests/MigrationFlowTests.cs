@@ -70,9 +70,18 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(toggle).ToBeDisabledAsync();
         await Expect(toggle).ToHaveAttributeAsync("data-locked", migrationId);
         await Expect(ram.Locator("[data-testid='lock-icon']")).ToHaveAttributeAsync("href", $"migrations/{migrationId}");
-        await ram.Locator(".mud-tooltip-root", new() { Has = toggle }).HoverAsync();
+        await ram.Locator(".mud-tooltip-root", new() { Has = page.Locator("[data-action='toggle-migratable']") }).HoverAsync();
         await Expect(page.GetByText($"Locked while migration {migrationId} is active: unset migratable")).ToBeVisibleAsync();
         await ConsoleInBrowser.ScreenshotAsync(page, "vm-page-refusal.png");
+        // Whoever gets past the page (a script, a page drawn before the migration) meets the console's refusal.
+        var refusal = await page.EvaluateAsync<string>(@"async () => {
+            const blocks = await (await fetch('/api/vms/db-1/ramblocks')).json();
+            const block = blocks.find(b => b.idStr === 'pc.ram');
+            const answer = await fetch(`/api/vms/db-1/ramblocks/${block.id}/migratable`,
+                { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ migratable: false }) });
+            return answer.status + ' ' + (await answer.json()).code;
+        }");
+        Assert.Equal("409 migratable-set-frozen", refusal);
 
         // A backend no device uses is harmless: allowed during the migration.
         await page.Locator("[data-testid='add-backend']").ClickAsync();

@@ -37,7 +37,7 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
 
         // The VM page: a running QEMU VM, its process, and the RAM block table QEMU reports.
         await ConsoleInBrowser.GotoInteractiveAsync(page, $"/vms/{VmName}");
-        await Expect(page.Locator("[data-state]").First).ToHaveAttributeAsync("data-state", "running", new() { Timeout = QemuStart });
+        await Expect(page.Locator(".mud-main-content [data-state]").First).ToHaveAttributeAsync("data-state", "running", new() { Timeout = QemuStart });
         var process = page.Locator("[data-testid='qemu-process']");
         await Expect(process).ToContainTextAsync("7.2", new() { Timeout = Qmp });
         var pid = await FactAsync(process, "Process id");
@@ -81,12 +81,10 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
         await Expect(dialog).ToBeVisibleAsync();
         await Expect(dialog).ToContainTextAsync("qemu-b · QEMU", new() { Timeout = Qmp });
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
-        // Once QEMU has measured the guest's dirty rate, the dialog warns that 1 MiB/s will not converge: go ahead anyway.
-        var startAnyway = dialog.Locator("input[data-testid='start-anyway']");
-        if (await startAnyway.CountAsync() > 0)
-        {
-            await dialog.GetByText("Start anyway, it may not converge").ClickAsync();
-        }
+        // Once QEMU has measured the guest's dirty rate (every 5 s), the dialog warns that 1 MiB/s will not converge:
+        // waited for, so that the warning cannot disable Start between the check and the click; then go ahead anyway.
+        await Expect(dialog.Locator("[data-testid='convergence-warning']")).ToBeVisibleAsync(new() { Timeout = Qmp });
+        await dialog.GetByText("Start anyway, it may not converge").ClickAsync();
 
         await Expect(page.Locator("[data-testid='migrate-start']")).ToBeEnabledAsync(new() { Timeout = Qmp });
         await ConsoleInBrowser.ScreenshotAsync(page, "qemu-migrate-dialog.png");
@@ -119,7 +117,7 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
         var unplug = frozenDimm.Locator("[data-action='unplug']");
         await Expect(unplug).ToBeDisabledAsync();
         await Expect(unplug).ToHaveAttributeAsync("data-locked", migrationId);
-        await frozenDimm.Locator(".mud-tooltip-root", new() { Has = unplug }).HoverAsync();
+        await frozenDimm.Locator(".mud-tooltip-root", new() { Has = vmPage.Locator("[data-action='unplug']") }).HoverAsync();
         await Expect(vmPage.GetByText($"Locked while migration {migrationId} is active: unplugging a memory device")).ToBeVisibleAsync();
         // Nothing was asked of QEMU: the DIMM is plugged, not pending.
         await Expect(vmPage.Locator("[data-testid='unplug-pending']")).ToHaveCountAsync(0);
@@ -144,7 +142,7 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
 
         // The VM page, live: no longer frozen, still running on qemu-a in the same QEMU process, the DIMM still plugged.
         await Expect(vmPage.Locator("[data-testid='freeze-banner']")).ToHaveCountAsync(0, new() { Timeout = Qmp });
-        await Expect(vmPage.Locator("[data-state]").First).ToHaveAttributeAsync("data-state", "running");
+        await Expect(vmPage.Locator(".mud-main-content [data-state]").First).ToHaveAttributeAsync("data-state", "running");
         Assert.Equal("qemu-a", await FactAsync(vmPage.Locator("body"), "Host"));
         Assert.Equal(pid, await FactAsync(vmPage.Locator("[data-testid='qemu-process']"), "Process id"));
         await Expect(Row(vmPage, "mem1").Locator("[data-testid='lock-icon']")).ToHaveCountAsync(0);

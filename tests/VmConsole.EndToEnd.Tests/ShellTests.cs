@@ -40,7 +40,7 @@ public sealed class ShellTests(ConsoleInBrowser console) : IClassFixture<Console
         await Expect(banner).ToBeHiddenAsync(new() { Timeout = 20_000 });
 
         // Back on the same circuit: the page is live again without a reload.
-        var state = page.Locator("[data-state]").First;
+        var state = page.Locator(".mud-main-content [data-state]").First;
         await page.Locator("[data-action='pause']").ClickAsync();
         await page.Locator("[data-testid='confirm-yes']").ClickAsync();
         await Expect(state).ToHaveAttributeAsync("data-state", "paused");

@@ -77,6 +77,9 @@ public sealed class ViewportWalkTests(ConsoleInBrowser console) : IClassFixture<
         var dialog = page.Locator("[data-testid='migrate-dialog']");
         await Expect(dialog).ToBeVisibleAsync();
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
+        // It will not converge, so the dialog warns and starts only once told to go ahead anyway.
+        await Expect(dialog.Locator("[data-testid='convergence-warning']")).ToBeVisibleAsync();
+        await dialog.GetByText("Start anyway, it may not converge").ClickAsync();
         await Shoot(page, width, "migrate-dialog");
         problems.AddRange((await page.EvaluateAsync<string[]>(ControlsOutOfViewScript.Replace(".mud-main-content", ".mud-dialog", StringComparison.Ordinal)))
             .Select(p => $"migrate dialog: {p}"));
