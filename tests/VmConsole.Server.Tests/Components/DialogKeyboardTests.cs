@@ -1,3 +1,4 @@
+using System.Reflection;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
@@ -101,11 +102,25 @@ public sealed class DialogKeyboardTests : ConsoleComponentContext
 
     /// <summary>The element the last focus call went to (bUnit marks each captured element reference in the markup).</summary>
     private AngleSharp.Dom.IElement? LastFocused<T>(IRenderedComponent<T> owner)
-        where T : IComponent
+        where T : class, IComponent
     {
         var focus = JSInterop.Invocations.LastOrDefault(i => i.Identifier == "Blazor._internal.domWrapper.focus");
-        return focus.Arguments is [ElementReference target, ..]
-            ? owner.FindAll($"[blazor\\:elementReference='{target.Id}']").SingleOrDefault()
-            : null;
+        if (focus.Arguments is not [ElementReference target, ..])
+        {
+            return null;
+        }
+
+        // The markup names a captured element when its component's last render captured it; a dialog that re-renders
+        // live (the Migrate dialog follows the dirty rate) leaves it unnamed there, so the input is found from the
+        // MudInput that holds the reference instead.
+        return owner.FindAll($"[blazor\\:elementReference='{target.Id}']").SingleOrDefault()
+            ?? owner.FindComponents<IComponent>()
+                .Select(c => c.Instance)
+                .Where(i => i.GetType().IsGenericType && i.GetType().GetGenericTypeDefinition() == typeof(MudInput<>))
+                .Where(i => i.GetType().GetProperty(nameof(MudInput<string>.ElementReference))?.GetValue(i) is ElementReference r && r.Id == target.Id)
+                .Select(i => i.GetType().GetProperty("InputElementId", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)?.GetValue(i) as string)
+                .Where(id => id is not null)
+                .Select(id => owner.FindAll($"input[id='{id}']").SingleOrDefault())
+                .FirstOrDefault();
     }
 }
