@@ -61,6 +61,17 @@ public sealed class MigrationViewTests : ConsoleComponentContext
     }
 
     [Fact]
+    public void MigrationView_GuestDirtiesFasterThanItIsSent_NoEtaAndSaysWhy()
+    {
+        // 1 MiB/s sent against 2,000 pages/s (7.8 MiB/s) dirtied: remaining over throughput would promise an end
+        // that precopy never reaches.
+        var migration = Active(remainingMiB: 600, mbps: Sizes.MiB * 8 / 1e6) with { TotalTime = 12_000 };
+        var cut = Render<MigrationView>(p => p.Add(c => c.Migration, migration).Add(c => c.Live, true).Add(c => c.LiveDirtyPagesRate, 2000));
+
+        Assert.Equal("none while the guest dirties as fast as this sends", cut.Find("[data-testid='migration-eta']").TextContent);
+    }
+
+    [Fact]
     public void MigrationView_NothingSentYet_EtaIsUnknown()
     {
         var cut = Render<MigrationView>(p => p.Add(c => c.Migration, Active(remainingMiB: 1000, mbps: 0)).Add(c => c.Live, true));

@@ -15,8 +15,11 @@ public sealed class MigrationProgress
     private double _shown;
     private long? _lowestRemaining;
 
-    /// <summary>The figures for <paramref name="m"/> now, given what this view showed before.</summary>
-    public MigrationFigures Update(MigrationDto m)
+    /// <summary>
+    /// The figures for <paramref name="m"/> now, given what this view showed before. <paramref name="liveDirtyPagesRate"/>
+    /// is the guest's dirty rate as measured now, where the view has it (else QEMU's at the last sync is used).
+    /// </summary>
+    public MigrationFigures Update(MigrationDto m, double? liveDirtyPagesRate = null)
     {
         var status = MigrationStatusNames.TryParse(m.Status, out var parsed) ? parsed : MigrationStatus.None;
         var incoming = m.Direction == MigrationDirection.Incoming.ToApiName();
@@ -28,10 +31,14 @@ public sealed class MigrationProgress
         _shown = Math.Max(_shown, percent);
 
         var bytesPerSecond = m.Ram.Mbps * 1e6 / 8;
-        TimeSpan? eta = !status.IsFinal() && !incoming && bytesPerSecond > 0 && m.Ram.Total > 0
+        // Remaining over throughput is an ETA only while the migration gains on the guest: a guest that dirties at
+        // least as fast as the migration sends leaves as much after each pass, and precopy does not end on its own.
+        var dirtyBytesPerSecond = (liveDirtyPagesRate ?? m.Ram.DirtyPagesRate) * m.Ram.PageSize;
+        var outpaced = status is MigrationStatus.Active && !incoming && bytesPerSecond > 0 && dirtyBytesPerSecond >= bytesPerSecond;
+        TimeSpan? eta = !status.IsFinal() && !incoming && !outpaced && bytesPerSecond > 0 && m.Ram.Total > 0
             ? TimeSpan.FromSeconds(m.Ram.Remaining / bytesPerSecond)
             : null;
-        return new MigrationFigures(_shown, grew, TimeSpan.FromMilliseconds(m.TotalTime), eta, status);
+        return new MigrationFigures(_shown, grew, TimeSpan.FromMilliseconds(m.TotalTime), eta, status) { Outpaced = outpaced };
     }
 }
 
@@ -40,8 +47,13 @@ public sealed record MigrationFigures(double Percent, bool RemainingGrew, TimeSp
 {
     public string PercentText => $"{Math.Floor(Percent):0} %";
 
-    /// <summary>"about 1 min 5 s", "done" once completed, "—" when not known.</summary>
-    public string EtaText => Status == MigrationStatus.Completed ? "done" : Eta is { } eta ? $"about {Display.Duration(eta)}" : "—";
+    /// <summary>The guest dirties at least as fast as the migration sends: no end in sight for precopy.</summary>
+    public bool Outpaced { get; init; }
+
+    /// <summary>"about 1 min 5 s", "done" once completed, "none while ..." when outpaced, "—" when not known.</summary>
+    public string EtaText => Status == MigrationStatus.Completed ? "done"
+        : Outpaced ? "none while the guest dirties as fast as this sends"
+        : Eta is { } eta ? $"about {Display.Duration(eta)}" : "—";
 
     public string ElapsedText => Display.Duration(Elapsed);
 
