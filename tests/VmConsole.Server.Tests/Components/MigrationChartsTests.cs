@@ -42,6 +42,16 @@ public sealed class MigrationChartsTests : ConsoleComponentContext
         cut.WaitForAssertion(() => Assert.Contains("Remaining: 1,000 MiB", cut.Find("[data-testid='migration-chart-progress']").TextContent, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void MigrationPoint_BeforeTheMigrationKnowsItsRam_IsNotCharted()
+    {
+        // QEMU in setup: nothing sent, nothing remaining yet; charted, remaining would rise from 0.
+        Assert.False(new MigrationPoint(0.2, 0, 0, 0, 0).Known);
+        Assert.True(new MigrationPoint(1, 128.0 * Sizes.MiB, 0, 0, 0).Known);
+        // Completed: nothing remaining, everything sent.
+        Assert.True(new MigrationPoint(30, 0, 128.0 * Sizes.MiB, 0, 0).Known);
+    }
+
     private static List<string> Texts(IElement chart, string selector) => [.. chart.QuerySelectorAll(selector).Select(t => t.TextContent.Trim())];
 
     /// <summary>20 s of a 1,000 MiB migration at 50 MiB/s, the guest dirtying 8 MiB/s.</summary>

@@ -8,6 +8,12 @@ namespace VmConsole.Server.Components.Shared;
 /// </summary>
 public sealed record MigrationPoint(double Seconds, double RemainingBytes, double TransferredBytes, double DirtyBytesPerSecond, double ThroughputBytesPerSecond)
 {
+    /// <summary>
+    /// False for a point taken before the migration knew its RAM (QEMU in <c>setup</c> says nothing sent and nothing
+    /// remaining): charted, it would draw remaining rising from 0 at the start.
+    /// </summary>
+    public bool Known => RemainingBytes > 0 || TransferredBytes > 0;
+
     /// <param name="livePagesPerSecond">The guest's live dirty rate now (<see cref="Domain.LiveDirtyRate"/>), null when not measured.</param>
     public static MigrationPoint From(MigrationStats stats, double? livePagesPerSecond) => new(
         stats.TotalTime / 1000.0,
