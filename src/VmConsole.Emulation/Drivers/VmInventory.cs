@@ -110,9 +110,14 @@ public sealed class VmInventory
         ArgumentNullException.ThrowIfNull(vm);
         if (!vm.Features.HasFlag(feature))
         {
-            throw DomainException.Conflict(
-                ErrorCodes.NotSupportedByDriver,
-                $"{what} is not supported by the {vm.Driver.ToApiName()} driver that runs VM '{vm.Name}'.");
+            throw DomainException.Conflict(ErrorCodes.NotSupportedByDriver, $"{NotSupported(vm, what)}.");
         }
+    }
+
+    /// <summary>How the console says that <paramref name="vm"/>'s driver cannot do <paramref name="what"/> (no final stop).</summary>
+    public static string NotSupported(IVirtualMachine vm, string what)
+    {
+        ArgumentNullException.ThrowIfNull(vm);
+        return $"{what} is not supported by the {vm.Driver.ToApiName()} driver that runs VM '{vm.Name}'";
     }
 }

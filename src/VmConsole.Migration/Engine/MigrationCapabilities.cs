@@ -19,6 +19,16 @@ public sealed record MigrationCapabilities
 
     public static MigrationCapabilities Default { get; } = new();
 
+    /// <summary>Every capability under QEMU's name (<c>migrate-set-capabilities</c>), with its state.</summary>
+    public IReadOnlyList<(string Name, bool State)> ByQemuName() =>
+    [
+        ("events", Events), ("auto-converge", AutoConverge), ("pause-before-switchover", PauseBeforeSwitchover),
+        ("xbzrle", Xbzrle), ("multifd", Multifd), ("postcopy-ram", PostcopyRam),
+    ];
+
+    /// <summary>The QEMU names of the capabilities that are on.</summary>
+    public IEnumerable<string> EnabledQemuNames() => ByQemuName().Where(c => c.State).Select(c => c.Name);
+
     /// <summary>Refuses what this engine does not do, rather than silently ignoring it.</summary>
     public void Validate()
     {

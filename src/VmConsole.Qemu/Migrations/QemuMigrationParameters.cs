@@ -17,15 +17,7 @@ internal static class QemuMigrationParameters
         ArgumentNullException.ThrowIfNull(capabilities);
         return new Dictionary<string, object>
         {
-            ["capabilities"] = new[]
-            {
-                Capability("events", true),
-                Capability("auto-converge", capabilities.AutoConverge),
-                Capability("pause-before-switchover", capabilities.PauseBeforeSwitchover),
-                Capability("xbzrle", capabilities.Xbzrle),
-                Capability("multifd", capabilities.Multifd),
-                Capability("postcopy-ram", capabilities.PostcopyRam),
-            },
+            ["capabilities"] = (capabilities with { Events = true }).ByQemuName().Select(c => Capability(c.Name, c.State)).ToArray(),
         };
     }
 

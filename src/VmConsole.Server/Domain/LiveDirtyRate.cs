@@ -1,5 +1,6 @@
 using VmConsole.Emulation.Drivers;
 using VmConsole.Migration.Model;
+using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Domain;
 
@@ -12,14 +13,15 @@ namespace VmConsole.Server.Domain;
 public static class LiveDirtyRate
 {
     /// <summary>Pages per second of the VM <paramref name="migration"/> moves, on the host it leaves; null when not measured (a receiver, a VM not running here).</summary>
-    public static double? PagesPerSecond(VmInventory inventory, IMigration migration)
-    {
-        if (migration.Direction == MigrationDirection.Incoming)
-        {
-            return null;
-        }
+    public static double? PagesPerSecond(VmInventory inventory, IMigration migration) =>
+        PagesPerSecond(inventory, migration.VmName, migration.SourceHost, migration.Direction);
 
-        var vm = inventory.Vms.FirstOrDefault(v => v.Name == migration.VmName && v.HostName == migration.SourceHost);
-        return vm?.DirtyPagesPerSecond;
-    }
+    /// <summary>The same for a migration as the API and the pages see it.</summary>
+    public static double? PagesPerSecond(VmInventory inventory, MigrationDto migration) =>
+        PagesPerSecond(inventory, migration.Vm, migration.SourceHost, migration.Direction == MigrationDirection.Incoming.ToApiName() ? MigrationDirection.Incoming : MigrationDirection.Outgoing);
+
+    private static double? PagesPerSecond(VmInventory inventory, string vmName, string sourceHost, MigrationDirection direction) =>
+        direction == MigrationDirection.Incoming
+            ? null
+            : inventory.Vms.FirstOrDefault(v => v.Name == vmName && v.HostName == sourceHost)?.DirtyPagesPerSecond;
 }

@@ -20,7 +20,7 @@ public static class MigrationCommands
     {
         var hmp = new List<string>();
         var qmp = new List<string>();
-        var caps = Capabilities(capabilities).ToList();
+        var caps = capabilities.EnabledQemuNames().ToList();
         if (caps.Count > 0)
         {
             hmp.AddRange(caps.Select(c => $"migrate_set_capability {c} on"));
@@ -57,13 +57,6 @@ public static class MigrationCommands
     public static MigrationCommand Continue { get; } = new(["migrate_continue pre-switchover"], [Qmp("migrate-continue", new Dictionary<string, object> { ["state"] = "pre-switchover" })]);
 
     public static MigrationCommand Postcopy { get; } = new(["migrate_start_postcopy"], [Qmp("migrate-start-postcopy", null)]);
-
-    private static IEnumerable<string> Capabilities(MigrationCapabilities c) =>
-        new (bool On, string Name)[]
-        {
-            (c.Events, "events"), (c.AutoConverge, "auto-converge"), (c.PostcopyRam, "postcopy-ram"),
-            (c.PauseBeforeSwitchover, "pause-before-switchover"), (c.Multifd, "multifd"), (c.Xbzrle, "xbzrle"),
-        }.Where(x => x.On).Select(x => x.Name);
 
     private static IEnumerable<(string Name, long Value)> Parameters(MigrationParameters p, MigrationCapabilities c)
     {

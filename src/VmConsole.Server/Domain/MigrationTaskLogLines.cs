@@ -32,11 +32,7 @@ public static class MigrationTaskLogLines
 
         var p = m.Parameters;
         var c = m.Capabilities;
-        var caps = string.Join(", ", new (bool On, string Name)[]
-        {
-            (c.AutoConverge, "auto-converge"), (c.PostcopyRam, "postcopy-ram"), (c.PauseBeforeSwitchover, "pause-before-switchover"),
-            (c.Multifd, "multifd"), (c.Xbzrle, "xbzrle"), (c.Events, "events"),
-        }.Where(x => x.On).Select(x => x.Name));
+        var caps = string.Join(", ", c.EnabledQemuNames());
         var text = $"Started: {m.Vm} from {m.SourceHost} to {m.DestinationHost ?? m.Uri}; max-bandwidth {(p.MaxBandwidth == 0 ? "unlimited" : Display.ByteRate(p.MaxBandwidth))}, "
             + $"downtime-limit {p.DowntimeLimit:N0} ms{(c.AutoConverge ? $", cpu-throttle {p.CpuThrottleInitial} % + {p.CpuThrottleIncrement} % up to {p.MaxCpuThrottle} %" : "")}; "
             + $"capabilities: {(caps.Length == 0 ? "none" : caps)}";

@@ -1,4 +1,3 @@
-using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation;
 using VmConsole.Migration.Model;
 using VmConsole.Server.Api;
@@ -15,12 +14,6 @@ public sealed class MigrationProgress
     // Written and read by Update only, on the renderer's thread.
     private double _shown;
     private long? _lowestRemaining;
-
-    /// <summary>The guest's dirty rate now, for a row that has only <paramref name="m"/>: the VM on the host it leaves.</summary>
-    public static double? LiveDirtyPagesRate(VmInventory inventory, MigrationDto m) =>
-        m.Direction == MigrationDirection.Incoming.ToApiName()
-            ? null
-            : inventory.Vms.FirstOrDefault(v => v.Name == m.Vm && v.HostName == m.SourceHost)?.DirtyPagesPerSecond;
 
     /// <summary>
     /// The figures for <paramref name="m"/> now, given what this view showed before. <paramref name="liveDirtyPagesRate"/>
