@@ -7,7 +7,8 @@ namespace VmConsole.Server.Api;
 /// <summary>
 /// The audit log's action column, in one plain past-tense style whoever acted, through the API or the UI:
 /// "Signed in", "Sign-in failed for alice", "Plugged mem1 as pc-dimm d1", "Started migration of db-1 to host-b".
-/// A refused action keeps the wording of what was tried; the log's outcome column says it was refused.
+/// A refused action keeps the wording of what was tried; the log's outcome column says it was refused. The pages write
+/// their sentences in the same style when they hand an action to <see cref="Components.ConsoleActions"/>.
 /// </summary>
 public static class AuditWording
 {
@@ -71,59 +72,8 @@ public static class AuditWording
         };
     }
 
-    /// <summary>
-    /// A UI action, as the pages name it to <see cref="Components.ConsoleActions"/> (a short verb phrase: "delete VM",
-    /// "power pause", "plug memory device 'd1'"), about <paramref name="target"/>.
-    /// </summary>
-    public static string ForUi(string operation, string target)
-    {
-        ArgumentNullException.ThrowIfNull(operation);
-        ArgumentNullException.ThrowIfNull(target);
-        const string plug = "plug memory device '";
-        const string power = "power ";
-        const string workload = "set workload ";
-        if (operation.StartsWith(plug, StringComparison.Ordinal))
-        {
-            return $"Plugged {BlockName(target)} as pc-dimm {operation[plug.Length..].TrimEnd('\'')}";
-        }
-
-        if (operation.StartsWith(power, StringComparison.Ordinal))
-        {
-            return Power(operation[power.Length..], target);
-        }
-
-        if (operation.StartsWith(workload, StringComparison.Ordinal))
-        {
-            return $"Set the workload of {target} to {operation[workload.Length..]}";
-        }
-
-        return operation switch
-        {
-            "create VM" => $"Created VM {target}",
-            "delete VM" => $"Deleted VM {target}",
-            "import VM" => $"Imported VM {target}",
-            "receive VM from QEMU" => $"Started receiving {target} from QEMU",
-            "migrate" => $"Started migration of {target}",
-            "cancel migration" => $"Cancelled migration {target}",
-            "continue migration" => $"Continued migration {target}",
-            "start postcopy" => $"Switched migration {target} to postcopy",
-            "add memory backend" => $"Added memory backend {BlockName(target)} to {VmName(target)}",
-            "set migratable" => $"Made {Block(target)} migratable",
-            "unset migratable" => $"Made {Block(target)} not migratable",
-            "resize" => $"Resized {Block(target)}",
-            "free" => $"Freed {Block(target)}",
-            "unplug" => $"Unplugged {Block(target)}",
-            "create user" => $"Created user {target}",
-            "set role" => $"Changed the role of {target}",
-            "set password" => $"Reset the password of {target}",
-            "change own password" => "Changed own password",
-            "unlock user" => $"Unlocked sign-ins as {target}",
-            "delete user" => $"Deleted user {target}",
-            _ => $"{char.ToUpperInvariant(operation[0])}{operation[1..]} {target}".TrimEnd(),
-        };
-    }
-
-    private static string Power(string? action, string vm) => action?.ToLowerInvariant() switch
+    /// <summary>A power action on <paramref name="vm"/>: "Paused db-1", "Shut down db-1".</summary>
+    public static string Power(string? action, string vm) => action?.ToLowerInvariant() switch
     {
         "start" => $"Started {vm}",
         "pause" => $"Paused {vm}",
@@ -149,11 +99,4 @@ public static class AuditWording
         var to = request?.DestinationHost ?? request?.Uri;
         return to is { Length: > 0 } ? $"Started migration of {Names.Shorten(name)} to {Names.Shorten(to)}" : $"Started migration of {Names.Shorten(name)}";
     }
-
-    // A RAM block's target in the UI is "vm/block".
-    private static string VmName(string target) => target.Split('/', 2)[0];
-
-    private static string BlockName(string target) => target.Split('/', 2) is [_, var block] ? block : target;
-
-    private static string Block(string target) => target.Split('/', 2) is [var vm, var block] ? $"{block} of {vm}" : target;
 }

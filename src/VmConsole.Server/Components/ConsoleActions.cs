@@ -13,18 +13,20 @@ namespace VmConsole.Server.Components;
 public sealed class ConsoleActions(IActionLog log)
 {
     /// <summary>Runs <paramref name="change"/>; returns, once the outcome is committed, null when it was done, or the refusal to show.</summary>
+    /// <param name="action">The audit log's sentence for it, in the log's plain past tense ("Deleted VM db-1"), as the API's
+    /// <see cref="Api.AuditWording"/> words its calls; a refusal keeps it, the outcome column says it was refused.</param>
     public async Task<DomainException?> RunAsync(ClaimsPrincipal user, string action, string target, string? vm, Func<Task> change)
     {
         var who = user.Identity?.Name ?? ActionLog.Anonymous;
         try
         {
             await change();
-            await log.AllowedAsync(who, Api.AuditWording.ForUi(action, target), target, vm);
+            await log.AllowedAsync(who, action, target, vm);
             return null;
         }
         catch (DomainException refused)
         {
-            await log.RefusedAsync(who, Api.AuditWording.ForUi(action, target), target, vm, refused);
+            await log.RefusedAsync(who, action, target, vm, refused);
             return refused;
         }
     }

@@ -30,8 +30,8 @@ public sealed class ConsoleActionsTests : PersistedConsoleContext
         var definition = new VmDefinition("kept-1", "host-a", "microvm", 16 * Sizes.MiB);
         try
         {
-            var created = actions.RunAsync(admin, "create VM", "kept-1", "kept-1", () => { Emulator.CreateVm(definition); });
-            var refused = actions.RunAsync(admin, "create VM", "kept-1", "kept-1", () => { Emulator.CreateVm(definition); });
+            var created = actions.RunAsync(admin, "Created VM kept-1", "kept-1", "kept-1", () => { Emulator.CreateVm(definition); });
+            var refused = actions.RunAsync(admin, "Created VM kept-1", "kept-1", "kept-1", () => { Emulator.CreateVm(definition); });
 
             Assert.False(created.IsCompleted, "the creation was reported before it was committed");
             Assert.False(refused.IsCompleted, "the refusal was reported before its audit line was committed");
