@@ -104,11 +104,4 @@ public sealed class PasswordTests : SignedInApiTest
         using var client = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
         return (await client.PostAsJsonAsync("/api/auth/login", new { userName = name, password })).StatusCode;
     }
-
-    private async Task<List<AuditRecord>> AuditAsync(string target)
-    {
-        await Factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
-        await using var db = await Factory.Services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>().CreateDbContextAsync();
-        return await db.AuditLog.AsNoTracking().Where(a => a.Target == target).OrderBy(a => a.Id).ToListAsync();
-    }
 }

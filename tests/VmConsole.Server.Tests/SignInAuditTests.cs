@@ -67,11 +67,4 @@ public sealed class SignInAuditTests : SignedInApiTest
         {
             ["__RequestVerificationToken"] = token, ["userName"] = userName, ["password"] = password, ["returnUrl"] = "/",
         }));
-
-    private async Task<List<AuditRecord>> AuditAsync(string target)
-    {
-        await Factory.Services.GetRequiredService<ConsoleStore>().FlushAsync();
-        await using var db = await Factory.Services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>().CreateDbContextAsync();
-        return await db.AuditLog.AsNoTracking().Where(a => a.Target == target).OrderBy(a => a.Id).ToListAsync();
-    }
 }
