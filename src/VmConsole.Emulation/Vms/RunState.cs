@@ -9,4 +9,10 @@ public enum RunState
     InMigrate,
     PostMigrate,
     Shutdown,
+
+    /// <summary>
+    /// A migration has stopped the guest to finish (QEMU's <c>finish-migrate</c>): from <c>pre-switchover</c> through
+    /// <c>device</c>. It ends in <c>postmigrate</c> when the migration completes, or back where it was when it does not.
+    /// </summary>
+    FinishMigrate,
 }

@@ -138,9 +138,10 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         }
     }
 
+    /// <summary>A VM in finish-migrate passes: its migration holds the freeze, whose refusal names that migration.</summary>
     private static void CheckRunning(Vm vm)
     {
-        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        if (vm.RunState is not (RunState.Running or RunState.Paused or RunState.FinishMigrate))
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
         }

@@ -26,7 +26,9 @@ internal sealed class MigrationRun(
 {
     private readonly Vm _source = migration.Source;
     private readonly MigrationTransport _transport = new(migration, destination, destinationLease, uri, hooks);
-    private bool _pausedByUs;
+
+    // Written and read by the worker only: the run state StopGuest took the source from (running or paused).
+    private RunState? _stoppedFrom;
 
     public async Task RunAsync()
     {
@@ -79,6 +81,10 @@ internal sealed class MigrationRun(
 
     private async Task SwitchOverAsync(PrecopySender sender, CancellationToken cancellation)
     {
+        // As QEMU's migration_completion: the downtime starts, the guest stops (finish-migrate), and only then does
+        // pre-switchover wait for migrate-continue, so the downtime includes that wait.
+        var stoppedAt = time.GetTimestamp();
+        var wasRunning = StopGuest();
         if (migration.Capabilities.PauseBeforeSwitchover)
         {
             Advance(MigrationStatus.Active, MigrationStatus.PreSwitchover);
@@ -90,10 +96,6 @@ internal sealed class MigrationRun(
             Advance(MigrationStatus.Active, MigrationStatus.Device);
         }
 
-        // Stop the guest: from here to the destination running is the downtime.
-        var stoppedAt = time.GetTimestamp();
-        var wasRunning = _source.RunState == RunState.Running;
-        _pausedByUs = _source.TryChangeRunState(RunState.Running, RunState.Paused);
         var state = VmConsoleState.Serialize(_source, wasRunning ? RunState.Running : RunState.Paused);
         await sender.CompleteAsync(qemuCompatible, state, cancellation).ConfigureAwait(false);
         if (peerLoaded is not null)
@@ -129,7 +131,7 @@ internal sealed class MigrationRun(
 
         migration.Counters.SetDowntime((long)time.GetElapsedTime(stoppedAt).TotalMilliseconds);
         sender.ClearThrottle();
-        _source.TryChangeRunState(RunState.Paused, RunState.PostMigrate);
+        _source.TryChangeRunState(RunState.FinishMigrate, RunState.PostMigrate);
         destinationLease?.Dispose();
         if (destination is not null)
         {
@@ -147,6 +149,26 @@ internal sealed class MigrationRun(
         }
 
         migration.ReportProgress();
+    }
+
+    /// <summary>
+    /// vm_stop_force_state(RUN_STATE_FINISH_MIGRATE): the source goes from running or paused to finish-migrate (its
+    /// workload stops dirtying memory). True when it was running.
+    /// </summary>
+    private bool StopGuest()
+    {
+        while (_source.RunState is var current and (RunState.Running or RunState.Paused))
+        {
+            // A pause or resume may slip in between the read and the swap: then read again.
+            if (_source.TryChangeRunState(current, RunState.FinishMigrate))
+            {
+                _stoppedFrom = current;
+                migration.SetStoppedFrom(current);
+                return current == RunState.Running;
+            }
+        }
+
+        throw new MigrationFailedException($"VM '{_source.Name}' is {_source.RunState.ToQemuName()}: the migration cannot stop it to switch over.");
     }
 
     /// <summary>The destination takes over the source's workload and runs (or stays paused, as the source was).</summary>
@@ -198,9 +220,9 @@ internal sealed class MigrationRun(
         }
 
         sender?.ClearThrottle();
-        if (_pausedByUs)
+        if (_stoppedFrom is { } before)
         {
-            _source.TryChangeRunState(RunState.Paused, RunState.Running);
+            _source.TryChangeRunState(RunState.FinishMigrate, before);
         }
 
         sourceLease.Dispose();

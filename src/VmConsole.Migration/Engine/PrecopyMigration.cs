@@ -30,6 +30,7 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
     private ImmutableList<MigrationEvent> _events = [];
     private string? _errorDesc;
     private bool? _verified;
+    private RunState? _stoppedFrom;
 
     // Per block of the stream's setup, in its order: set once by the worker (InitBlockProgress), then the counts are
     // copied in by the worker (PublishProgress, at each flush and dirty sync) and read by GetBlockProgress, all under
@@ -101,6 +102,21 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
 
     /// <summary>Whether the destination's migratable memory matched the source's at switchover; null when it could not be compared.</summary>
     public bool? Verified => _verified;
+
+    /// <summary>
+    /// The run state the source had when the migration stopped it to switch over (it went to <c>finish-migrate</c>):
+    /// running or paused; null until then.
+    /// </summary>
+    public RunState? StoppedFrom
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stoppedFrom;
+            }
+        }
+    }
 
     /// <summary>Completes when the worker has quit and the migration is completed, cancelled or failed.</summary>
     public Task Finished => _finished.Task;
@@ -262,6 +278,14 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
         lock (_gate)
         {
             _verified = verified;
+        }
+    }
+
+    internal void SetStoppedFrom(RunState state)
+    {
+        lock (_gate)
+        {
+            _stoppedFrom = state;
         }
     }
 

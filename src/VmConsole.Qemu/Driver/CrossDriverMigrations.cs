@@ -90,7 +90,6 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         }
 
         PrecopyMigration migration;
-        var wasRunning = new RunStateAtSwitchover(vm);
         try
         {
             if (CrossDriverLayout.FirstMismatch(vm, await destination.RamBlocksAsync(cancellationToken).ConfigureAwait(false)) is { } mismatch)
@@ -119,12 +118,11 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
             throw;
         }
 
-        wasRunning.Follow(migration);
         _ = Task.Run(async () =>
         {
             using (arriving)
             {
-                await FinishToQemuAsync(vm, migration, destination, host, directory, wasRunning).ConfigureAwait(false);
+                await FinishToQemuAsync(vm, migration, destination, host, directory).ConfigureAwait(false);
             }
         });
         return migration;
@@ -187,10 +185,12 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
     /// After the engine's migration has finished: the destination QEMU becomes the VM (running if the VM was), or is
     /// ended and its directory removed.
     /// </summary>
-    private async Task FinishToQemuAsync(Vm source, PrecopyMigration migration, QemuVm destination, QemuHost host, string directory, RunStateAtSwitchover wasRunning)
+    private async Task FinishToQemuAsync(Vm source, PrecopyMigration migration, QemuVm destination, QemuHost host, string directory)
     {
         await migration.Finished.ConfigureAwait(false);
-        wasRunning.Dispose();
+
+        // What the guest was doing when the engine stopped it (finish-migrate) to switch over.
+        var wasRunning = migration.StoppedFrom == RunState.Running;
         if (migration.Status != MigrationStatus.Completed)
         {
             // Completed only once QEMU had loaded the stream (RequireIncomingCompletedAsync); otherwise the source is the VM still.
@@ -200,7 +200,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
 
         try
         {
-            if (wasRunning.Value)
+            if (wasRunning)
             {
                 // Started with -S, QEMU stays paused after the incoming migration; the VM was running at switchover.
                 await destination.RunAsync("cont", null, CancellationToken.None).ConfigureAwait(false);
@@ -221,7 +221,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         catch (DomainException)
         {
             // A QEMU VM took the name meanwhile (only a direct driver call can): the emulated VM stays the VM.
-            source.TryChangeRunState(RunState.PostMigrate, wasRunning.Value ? RunState.Running : RunState.Paused);
+            source.TryChangeRunState(RunState.PostMigrate, wasRunning ? RunState.Running : RunState.Paused);
             await DiscardAsync(destination, directory).ConfigureAwait(false);
             return;
         }
@@ -404,46 +404,6 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         catch (IOException)
         {
             // Binding reports an address in use with its own words.
-        }
-    }
-
-    /// <summary>
-    /// Whether the emulated VM was running when its migration switched over (the engine stops it in <c>device</c>): taken
-    /// when the migration enters <c>device</c>, or at the start if it got there before this followed it.
-    /// </summary>
-    private sealed class RunStateAtSwitchover(Vm vm) : IDisposable
-    {
-        private IMigration? _migration;
-
-        // Written by the start and by the worker raising device; read after Finished.
-        private volatile bool _value = vm.RunState == RunState.Running;
-
-        public bool Value => _value;
-
-        public void Follow(IMigration migration)
-        {
-            _migration = migration;
-            migration.StatusChanged += OnStatusChanged;
-            if (migration.Status is MigrationStatus.Setup or MigrationStatus.Active or MigrationStatus.PreSwitchover)
-            {
-                _value = vm.RunState == RunState.Running;
-            }
-        }
-
-        public void Dispose()
-        {
-            if (_migration is { } migration)
-            {
-                migration.StatusChanged -= OnStatusChanged;
-            }
-        }
-
-        private void OnStatusChanged(IMigration migration, MigrationStatus status)
-        {
-            if (status == MigrationStatus.Device)
-            {
-                _value = vm.RunState == RunState.Running;
-            }
         }
     }
 }

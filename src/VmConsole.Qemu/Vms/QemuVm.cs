@@ -78,6 +78,7 @@ public sealed class QemuVm : IAsyncDisposable
         "prelaunch" => RunState.Prelaunch,
         "inmigrate" => RunState.InMigrate,
         "postmigrate" => RunState.PostMigrate,
+        "finish-migrate" => RunState.FinishMigrate,
         "shutdown" => RunState.Shutdown,
         _ => RunState.Paused,
     };
@@ -267,6 +268,14 @@ public sealed class QemuVm : IAsyncDisposable
     private void Require(RunState expected, PowerAction action, RunState? alsoFrom = null)
     {
         var state = RunState;
+        if (state == RunState.FinishMigrate)
+        {
+            // QEMU 7.2 would take cont here and run the guest while its last pages and device state are on the way.
+            throw DomainException.Conflict(
+                ErrorCodes.IllegalPowerTransition,
+                $"Cannot {action.ToQemuName()} VM '{Name}' while it is finish-migrate: its migration has stopped the guest to switch over. Continue or cancel the migration first (cancel puts the VM back as it was).");
+        }
+
         if (state != expected && state != alsoFrom)
         {
             throw DomainException.Conflict(ErrorCodes.IllegalPowerTransition, $"Cannot {action.ToQemuName()} VM '{Name}' while it is {state.ToQemuName()}.");

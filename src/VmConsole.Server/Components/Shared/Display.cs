@@ -73,7 +73,7 @@ public static class Display
     public static Color StateColor(RunState state) => state switch
     {
         RunState.Running => Color.Success,
-        RunState.Paused => Color.Warning,
+        RunState.Paused or RunState.FinishMigrate => Color.Warning,
         RunState.InMigrate or RunState.PostMigrate => Color.Info,
         RunState.Shutdown => Color.Default,
         _ => Color.Secondary,
@@ -83,7 +83,7 @@ public static class Display
     {
         RunState.Running => Icons.Material.Filled.PlayCircle,
         RunState.Paused => Icons.Material.Filled.PauseCircle,
-        RunState.InMigrate or RunState.PostMigrate => Icons.Material.Filled.SwapHorizontalCircle,
+        RunState.InMigrate or RunState.FinishMigrate or RunState.PostMigrate => Icons.Material.Filled.SwapHorizontalCircle,
         RunState.Shutdown => Icons.Material.Filled.PowerSettingsNew,
         _ => Icons.Material.Filled.HourglassEmpty,
     };
