@@ -20,8 +20,11 @@ internal sealed class GuestAddressMap(Func<long, DomainException> unmapped)
     /// <summary>The guest-physical regions: RAM, DIMMs and firmware ROMs (ROMs shadow RAM where they overlap).</summary>
     public ImmutableArray<GuestMapping> Mappings => _mappings;
 
-    /// <summary>Lays the map out again from the blocks: ROMs first, then main RAM (split around the 4 GiB hole), then other guest-visible RAM.</summary>
-    public void Rebuild(MachinePreset machine, long memoryBytes, RamBlock mainRam, IReadOnlyCollection<RamBlock> blocks)
+    /// <summary>
+    /// Lays the map out again from the blocks: ROMs first, then main RAM (its blocks end to end, as QEMU lays NUMA
+    /// memdevs, split around the 4 GiB hole), then other guest-visible RAM.
+    /// </summary>
+    public void Rebuild(MachinePreset machine, long memoryBytes, IReadOnlyList<RamBlock> mainRam, IReadOnlyCollection<RamBlock> blocks)
     {
         var mappings = ImmutableArray.CreateBuilder<GuestMapping>();
         foreach (var block in blocks.Where(b => b.ReadOnly && b.GuestAddress is not null))
@@ -30,18 +33,36 @@ internal sealed class GuestAddressMap(Func<long, DomainException> unmapped)
         }
 
         var below = machine.BelowFourGiB(memoryBytes);
-        mappings.Add(new GuestMapping(0, below, mainRam, 0));
+        MapRam(mappings, mainRam, 0, 0, below);
         if (memoryBytes > below)
         {
-            mappings.Add(new GuestMapping(4 * GiB, memoryBytes - below, mainRam, below));
+            MapRam(mappings, mainRam, below, 4 * GiB, memoryBytes - below);
         }
 
-        foreach (var block in blocks.Where(b => !b.ReadOnly && b != mainRam && b.GuestAddress is not null))
+        foreach (var block in blocks.Where(b => !b.ReadOnly && !mainRam.Contains(b) && b.GuestAddress is not null))
         {
             mappings.Add(new GuestMapping(block.GuestAddress!.Value, block.UsedLength, block, 0));
         }
 
         _mappings = mappings.ToImmutable();
+    }
+
+    /// <summary>Maps <paramref name="length"/> bytes of main RAM from RAM offset <paramref name="from"/> at guest address <paramref name="start"/>, one mapping per block it crosses.</summary>
+    private static void MapRam(ImmutableArray<GuestMapping>.Builder mappings, IReadOnlyList<RamBlock> mainRam, long from, long start, long length)
+    {
+        var blockStart = 0L;
+        foreach (var block in mainRam)
+        {
+            var blockEnd = blockStart + block.UsedLength;
+            var begin = Math.Max(from, blockStart);
+            var end = Math.Min(from + length, blockEnd);
+            if (begin < end)
+            {
+                mappings.Add(new GuestMapping(start + (begin - from), end - begin, block, begin - blockStart));
+            }
+
+            blockStart = blockEnd;
+        }
     }
 
     /// <summary>Writes at guest-physical addresses, as the guest (or qtest's write) does. Writes to ROM are discarded, as on hardware.</summary>

@@ -95,8 +95,11 @@ public sealed partial class Vm : IDisposable
 
     public RunState RunState => _runState;
 
-    /// <summary>The machine's main RAM block (pc.ram, microvm.ram), which the guest workload writes.</summary>
+    /// <summary>The first block of main RAM (pc.ram, microvm.ram, the memory-backend, or NUMA node 0's memdev), which the guest workload writes.</summary>
     public RamBlock MainRam => _memory.MainRam;
+
+    /// <summary>The blocks that hold main RAM, in guest order: one, or one per NUMA node.</summary>
+    public ImmutableArray<RamBlock> MainRamBlocks => _memory.MainRamBlocks;
 
     /// <summary>The blocks in QEMU's order (largest max_length first), as last published.</summary>
     public ImmutableArray<RamBlock> RamBlocks => _memory.RamBlocks;

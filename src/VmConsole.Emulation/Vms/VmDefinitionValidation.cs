@@ -13,6 +13,7 @@ internal static class VmDefinitionValidation
         Names.ValidateName(definition.Name, "VM");
         var machine = MachinePreset.Find(definition.Machine);
         ValidateMemory(definition, machine);
+        VmLayoutValidation.Validate(definition, machine);
         if (definition.Guest != GuestProgram.None)
         {
             throw DomainException.Invalid(

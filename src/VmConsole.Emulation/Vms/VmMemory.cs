@@ -23,6 +23,7 @@ internal sealed class VmMemory
     private readonly Host _host;
     private readonly MachinePreset _machine;
     private readonly long _memoryBytes;
+    private readonly VmDefinition _definition;
     private readonly MigrationFreeze _freeze;
     private readonly Action _ensureNotDisposed;
     private readonly Action<VmChangeKind> _raise;
@@ -43,6 +44,7 @@ internal sealed class VmMemory
         _host = vm.Host;
         _machine = vm.Machine;
         _memoryBytes = vm.MemoryBytes;
+        _definition = vm.Definition;
         _freeze = freeze;
         _ensureNotDisposed = ensureNotDisposed;
         _raise = raise;
@@ -52,8 +54,11 @@ internal sealed class VmMemory
         Map = new GuestAddressMap(unmapped);
     }
 
-    /// <summary>The machine's main RAM block (pc.ram, microvm.ram), which the guest workload writes.</summary>
-    public RamBlock MainRam { get; private set; } = null!;
+    /// <summary>The first block of main RAM (pc.ram, microvm.ram, the memory-backend, or NUMA node 0's memdev).</summary>
+    public RamBlock MainRam => MainRamBlocks[0];
+
+    /// <summary>The blocks that hold main RAM in guest order: one, or one per NUMA node. Set once at creation.</summary>
+    public ImmutableArray<RamBlock> MainRamBlocks { get; private set; } = [];
 
     /// <summary>The blocks in QEMU's order (largest max_length first), as last published.</summary>
     public ImmutableArray<RamBlock> RamBlocks => _blockView;
@@ -86,12 +91,27 @@ internal sealed class VmMemory
         }
     }
 
-    /// <summary>Adds the machine's main RAM and its firmware ROMs (loaded), and publishes them.</summary>
+    /// <summary>
+    /// Adds main RAM as the definition lays it out (the machine's block, a memory-backend, or one block per NUMA memdev,
+    /// as QEMU 7.2 names them) and the machine's firmware ROMs (loaded), and publishes them.
+    /// </summary>
     public void AddMachineBlocks()
     {
         lock (_gate)
         {
-            MainRam = AddBlock(_machine.MainRamIdStr, null, _memoryBytes, _memoryBytes, RamBlockFlags.Migratable, guestAddress: 0);
+            var sizes = _definition.NumaNodes.Count > 0 ? _definition.NumaNodes.Select(n => n.SizeBytes).ToList() : [_memoryBytes];
+            var idStrs = _definition.MainRamIdStrs(_machine);
+            var below = _machine.BelowFourGiB(_memoryBytes);
+            var ramOffset = 0L;
+            var main = ImmutableArray.CreateBuilder<RamBlock>(idStrs.Count);
+            for (var i = 0; i < idStrs.Count; i++)
+            {
+                var guestAddress = ramOffset < below ? ramOffset : (4 * GiB) + ramOffset - below;
+                main.Add(AddBlock(idStrs[i], null, sizes[i], sizes[i], RamBlockFlags.Migratable, guestAddress));
+                ramOffset += sizes[i];
+            }
+
+            MainRamBlocks = main.MoveToImmutable();
             foreach (var firmware in _machine.Firmware)
             {
                 var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
@@ -115,7 +135,7 @@ internal sealed class VmMemory
         lock (_gate)
         {
             EnsureNotDisposed();
-            if (_blocks.Any(b => b.BackendId == backendId))
+            if (_blocks.Any(b => b.BackendId == backendId) || MainRamBlocks.Any(b => b.IdStr == backendId))
             {
                 throw DomainException.Conflict(ErrorCodes.BackendExists, $"VM '{_vmName}' already has a memory backend '{backendId}'.");
             }
@@ -402,7 +422,7 @@ internal sealed class VmMemory
 
     private void Publish()
     {
-        Map.Rebuild(_machine, _memoryBytes, MainRam, _blocks);
+        Map.Rebuild(_machine, _memoryBytes, MainRamBlocks, _blocks);
         _blockView = [.. _blocks];
         _deviceView = [.. _dimms.BySlot];
     }

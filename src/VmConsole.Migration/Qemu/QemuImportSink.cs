@@ -9,8 +9,9 @@ namespace VmConsole.Migration.Qemu;
 
 /// <summary>
 /// Builds a VM from a QEMU stream as it is read: the machine from the configuration section, then at the RAM
-/// setup a VM (not yet in the inventory) with the stream's main RAM size, its firmware blocks resized to the
-/// stream's lengths, and every other block taken as a pc-dimm backend; then the pages into guest memory.
+/// setup a VM (not yet in the inventory) with the layout the stream's block list describes (<see cref="QemuStreamLayout"/>:
+/// main RAM under its idstr or NUMA memdevs, pc-dimm backends, firmware blocks resized to the stream's lengths); then
+/// the pages into guest memory.
 /// </summary>
 /// <remarks>Called by one reading task only; the counters are read by others with Volatile.</remarks>
 internal sealed class QemuImportSink(Emulator emulator, string name, string host, ArrivingVm? arriving = null) : IMigrationStreamSink, IDisposable
@@ -47,44 +48,12 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
     public void OnRamBlocks(IReadOnlyList<RamBlockHeader> blocks)
     {
         var machine = Machine!;
-        var main = blocks.FirstOrDefault(b => b.IdStr == machine.MainRamIdStr);
-        if (main.IdStr is null)
-        {
-            throw new MigrationStreamException($"The stream has no '{machine.MainRamIdStr}' block, the main RAM of a {machine.Name} machine");
-        }
-
-        var dimms = new List<RamBlockHeader>();
-        foreach (var block in blocks)
-        {
-            if (block.IdStr == machine.MainRamIdStr)
-            {
-                continue;
-            }
-
-            if (machine.Firmware.FirstOrDefault(f => f.IdStr == block.IdStr) is { } firmware)
-            {
-                CheckLength(block, firmware.UsedLength, firmware.MaxLength, firmware.Flags.HasFlag(RamBlockFlags.Resizeable));
-            }
-            else if (machine.SupportsMemoryHotplug && IsBackendId(block.IdStr))
-            {
-                dimms.Add(block);
-            }
-            else
-            {
-                throw new MigrationStreamException($"Unknown ramblock \"{block.IdStr}\", cannot accept migration");
-            }
-        }
-
-        var definition = new VmDefinition(name, host, machine.Name, main.UsedLength)
-        {
-            Id = arriving?.Id ?? Guid.NewGuid(),
-            Slots = dimms.Count,
-            MaxMemBytes = dimms.Count == 0 ? 0 : main.UsedLength + dimms.Sum(d => d.UsedLength),
-        };
+        var layout = QemuStreamLayout.Read(machine, blocks);
+        var definition = layout.ToDefinition(machine, name, host, arriving?.Id ?? Guid.NewGuid());
         var vm = emulator.CreateIncomingVm(definition);
         Vm = vm;
         vm.TryChangeRunState(RunState.Prelaunch, RunState.InMigrate);
-        foreach (var dimm in dimms)
+        foreach (var dimm in layout.Dimms)
         {
             vm.AddMemoryBackend(dimm.IdStr, dimm.UsedLength);
             vm.PlugDimm("dimm-" + dimm.IdStr, dimm.IdStr);
@@ -94,7 +63,7 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
         for (var i = 0; i < blocks.Count; i++)
         {
             var block = vm.FindMigratable(blocks[i].IdStr)
-                ?? throw new MigrationStreamException($"Unknown ramblock \"{blocks[i].IdStr}\", cannot accept migration");
+                ?? throw QemuStreamLayout.Unknown(blocks[i]);
             if (block.UsedLength != blocks[i].UsedLength)
             {
                 vm.Resize(block.Id, blocks[i].UsedLength);
@@ -152,27 +121,5 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
         }
 
         _memory = [];
-    }
-
-    /// <summary>A memory backend's id (object-add id=...), which becomes the idstr of the block a pc-dimm plugs.</summary>
-    private static bool IsBackendId(string idStr) => Names.IsValidQemuId(idStr);
-
-    /// <summary>QEMU's ram_load checks for a block of the destination's machine.</summary>
-    private static void CheckLength(RamBlockHeader block, long usedLength, long maxLength, bool resizeable)
-    {
-        if (block.UsedLength == usedLength)
-        {
-            return;
-        }
-
-        if (!resizeable)
-        {
-            throw new MigrationStreamException($"Size mismatch: {block.IdStr}: 0x{block.UsedLength:x} != 0x{usedLength:x}: Invalid argument");
-        }
-
-        if (block.UsedLength > maxLength)
-        {
-            throw new MigrationStreamException($"Size too large: {block.IdStr}: 0x{block.UsedLength:x} > 0x{maxLength:x}: Invalid argument");
-        }
     }
 }

@@ -26,6 +26,15 @@ internal sealed class VmConfiguration : IEntityTypeConfiguration<VmRecord>
         vm.Property(v => v.Machine).HasMaxLength(32);
         vm.Property(v => v.WorkloadKind).HasMaxLength(16);
         vm.Property(v => v.RunState).HasMaxLength(16);
+        vm.Property(v => v.MainRamBackend).HasMaxLength(63);
+        vm.OwnsMany(v => v.NumaNodes, node =>
+        {
+            node.ToTable("VmNumaNodes");
+            node.WithOwner().HasForeignKey("VmId");
+            node.HasKey("VmId", nameof(NumaNodeRecord.Node));
+            node.Property(n => n.Node).ValueGeneratedNever();
+            node.Property(n => n.Memdev).HasMaxLength(63);
+        });
         vm.OwnsMany(v => v.Blocks, block =>
         {
             block.ToTable("VmRamBlocks");

@@ -497,6 +497,10 @@ namespace VmConsole.Persistence.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("MainRamBackend")
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("MaxMemBytes")
                         .HasColumnType("INTEGER");
 
@@ -636,6 +640,30 @@ namespace VmConsole.Persistence.Migrations
                                 .HasForeignKey("VmId");
                         });
 
+                    b.OwnsMany("VmConsole.Persistence.Records.NumaNodeRecord", "NumaNodes", b1 =>
+                        {
+                            b1.Property<Guid>("VmId")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<int>("Node")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("Memdev")
+                                .IsRequired()
+                                .HasMaxLength(63)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<long>("SizeBytes")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("VmId", "Node");
+
+                            b1.ToTable("VmNumaNodes", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("VmId");
+                        });
+
                     b.OwnsMany("VmConsole.Persistence.Records.RamBlockRecord", "Blocks", b1 =>
                         {
                             b1.Property<Guid>("VmId")
@@ -676,6 +704,8 @@ namespace VmConsole.Persistence.Migrations
                     b.Navigation("Blocks");
 
                     b.Navigation("Devices");
+
+                    b.Navigation("NumaNodes");
                 });
 
             modelBuilder.Entity("VmConsole.Persistence.Records.MigrationRecord", b =>

@@ -17,6 +17,12 @@ public sealed class VmRecord
 
     public long MaxMemBytes { get; set; }
 
+    /// <summary>The backend that holds main RAM (-machine memory-backend=ID); null: the machine's own block.</summary>
+    public string? MainRamBackend { get; set; }
+
+    /// <summary>The NUMA nodes and their memdevs; empty: no NUMA.</summary>
+    public List<NumaNodeRecord> NumaNodes { get; set; } = [];
+
     public required string WorkloadKind { get; set; }
 
     public long PagesPerSecond { get; set; }

@@ -12,8 +12,8 @@ namespace VmConsole.Qemu.Driver;
 internal static class CrossDriverLayout
 {
     /// <summary>
-    /// The QEMU that can receive <paramref name="vm"/>: its machine, memory, slots and maxmem, every backend (plugged ones
-    /// as pc-dimms, in slot order), no guest program.
+    /// The QEMU that can receive <paramref name="vm"/>: its machine, memory (under its main RAM backend or on its NUMA
+    /// memdevs), slots and maxmem, every backend (plugged ones as pc-dimms, in slot order), no guest program.
     /// </summary>
     public static QemuVmSpec SpecFor(Vm vm)
     {
@@ -27,6 +27,8 @@ internal static class CrossDriverLayout
             .ToList();
         return new QemuVmSpec(vm.Name, vm.Machine.Name, vm.MemoryBytes)
         {
+            MainRamBackend = vm.Definition.MainRamBackend,
+            NumaNodes = vm.Definition.NumaNodes,
             Slots = vm.Slots,
             MaxMemBytes = vm.Slots > 0 ? vm.MaxMemBytes : 0,
             Backends = backends,
@@ -34,14 +36,17 @@ internal static class CrossDriverLayout
     }
 
     /// <summary>
-    /// The first migratable block of <paramref name="vm"/> that the QEMU reporting <paramref name="qemuBlocks"/> could not
-    /// load (no migratable block of that idstr, or another length it cannot be resized to), or null when all fit.
+    /// The first difference, block by block, between the migratable blocks of <paramref name="vm"/> and those of the QEMU
+    /// reporting <paramref name="qemuBlocks"/>: a block of the VM QEMU has no migratable block of that idstr for, or has
+    /// at another length it cannot be resized to (QEMU would refuse the stream); then a migratable block of QEMU the VM
+    /// has none of (QEMU would load the stream and leave that RAM empty). Null when the layouts match.
     /// </summary>
     public static string? FirstMismatch(Vm vm, IReadOnlyList<QemuRamBlock> qemuBlocks)
     {
         ArgumentNullException.ThrowIfNull(vm);
         ArgumentNullException.ThrowIfNull(qemuBlocks);
-        foreach (var block in vm.RamBlocks.Where(b => b.Migratable))
+        var blocks = vm.RamBlocks.Where(b => b.Migratable).ToList();
+        foreach (var block in blocks)
         {
             var twin = qemuBlocks.FirstOrDefault(q => q.Migratable && q.IdStr == block.IdStr);
             if (twin is null)
@@ -56,6 +61,9 @@ internal static class CrossDriverLayout
             }
         }
 
-        return null;
+        var extra = qemuBlocks.FirstOrDefault(q => q.Migratable && blocks.All(b => b.IdStr != q.IdStr));
+        return extra is null
+            ? null
+            : $"QEMU's {vm.Machine.Name} has block '{extra.IdStr}' ({Sizes.Format(extra.UsedLength)}) and the VM has no block of that name, so that RAM would stay empty";
     }
 }

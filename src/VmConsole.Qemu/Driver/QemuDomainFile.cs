@@ -12,7 +12,8 @@ namespace VmConsole.Qemu.Driver;
 /// </summary>
 internal sealed record QemuDomainFile(
     Guid Id, string Host, string Name, string Machine, long MemoryBytes, int Slots, long MaxMemBytes,
-    IReadOnlyList<QemuMemoryBackend> Backends, GuestProgram Guest, IReadOnlyList<string>? CommandLine)
+    IReadOnlyList<QemuMemoryBackend> Backends, GuestProgram Guest, IReadOnlyList<string>? CommandLine,
+    string? MainRamBackend = null, IReadOnlyList<NumaNode>? NumaNodes = null)
 {
     public const string FileName = "domain.json";
 
@@ -23,12 +24,14 @@ internal sealed record QemuDomainFile(
         Slots = Slots,
         MaxMemBytes = MaxMemBytes,
         Backends = Backends,
+        MainRamBackend = MainRamBackend,
+        NumaNodes = NumaNodes ?? [],
         Guest = Guest == GuestProgram.Sweep ? SweepGuest.For(MemoryBytes) : null,
     };
 
     public static QemuDomainFile From(Guid id, string host, QemuVmSpec spec, IReadOnlyList<string>? commandLine) => new(
         id, host, spec.Name, spec.Machine, spec.MemoryBytes, spec.Slots, spec.MaxMemBytes, spec.Backends,
-        spec.Guest is null ? GuestProgram.None : GuestProgram.Sweep, commandLine);
+        spec.Guest is null ? GuestProgram.None : GuestProgram.Sweep, commandLine, spec.MainRamBackend, spec.NumaNodes);
 
     /// <summary>Writes the file whole (to a temporary file, then renamed), in a directory only the console's user reads.</summary>
     public async Task SaveAsync(string directory, CancellationToken cancellationToken = default)

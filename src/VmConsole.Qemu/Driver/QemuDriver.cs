@@ -244,6 +244,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         {
             Slots = definition.Slots,
             MaxMemBytes = definition.Slots > 0 ? definition.MaxMemBytes : 0,
+            MainRamBackend = definition.MainRamBackend,
+            NumaNodes = definition.NumaNodes,
             Guest = definition.Guest == GuestProgram.Sweep ? SweepGuest.For(definition.MemoryBytes) : null,
         };
         spec.Validate();

@@ -23,17 +23,8 @@ public static class QemuCommandLine
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
-        var args = new List<string> { "-name", spec.Name, "-M", spec.Machine, "-m", Memory(spec) };
-        foreach (var backend in spec.Backends)
-        {
-            args.AddRange(["-object", $"memory-backend-ram,id={backend.Id},size={Mib(backend.SizeBytes)}M"]);
-        }
-
-        foreach (var backend in spec.Backends.Where(b => b.DimmId is not null))
-        {
-            args.AddRange(["-device", $"pc-dimm,id={backend.DimmId},memdev={backend.Id}"]);
-        }
-
+        var args = new List<string> { "-name", spec.Name };
+        args.AddRange(Layout(spec));
         if (spec.Guest is not null)
         {
             args.AddRange(["-kernel", Path.Combine(runtimeDirectory, GuestImageFile)]);
@@ -54,6 +45,44 @@ public static class QemuCommandLine
             "-qmp", $"unix:{Path.Combine(runtimeDirectory, MonitorFile)},server=on,wait=off",
             "-daemonize", "-pidfile", Path.Combine(runtimeDirectory, PidFile),
         ]);
+        return args;
+    }
+
+    /// <summary>
+    /// The arguments that make the VM's RAM layout, and only those: <c>-M</c> (with <c>memory-backend=ID</c>), <c>-m</c>,
+    /// the memory backends (main RAM's, the NUMA memdevs, the others), <c>-numa node,memdev=</c> and the pc-dimms. A QEMU
+    /// started with them has the same migratable blocks as the VM they were built for.
+    /// </summary>
+    public static IReadOnlyList<string> Layout(QemuVmSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var machine = spec.MainRamBackend is null ? spec.Machine : $"{spec.Machine},memory-backend={spec.MainRamBackend}";
+        var args = new List<string> { "-M", machine, "-m", Memory(spec) };
+        if (spec.MainRamBackend is not null)
+        {
+            args.AddRange(["-object", $"memory-backend-ram,id={spec.MainRamBackend},size={Mib(spec.MemoryBytes)}M"]);
+        }
+
+        foreach (var node in spec.NumaNodes)
+        {
+            args.AddRange(["-object", $"memory-backend-ram,id={node.Memdev},size={Mib(node.SizeBytes)}M"]);
+        }
+
+        foreach (var backend in spec.Backends)
+        {
+            args.AddRange(["-object", $"memory-backend-ram,id={backend.Id},size={Mib(backend.SizeBytes)}M"]);
+        }
+
+        foreach (var node in spec.NumaNodes)
+        {
+            args.AddRange(["-numa", $"node,memdev={node.Memdev}"]);
+        }
+
+        foreach (var backend in spec.Backends.Where(b => b.DimmId is not null))
+        {
+            args.AddRange(["-device", $"pc-dimm,id={backend.DimmId},memdev={backend.Id}"]);
+        }
+
         return args;
     }
 

@@ -1,4 +1,5 @@
 using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
 
 namespace VmConsole.Qemu.Processes;
 
@@ -16,6 +17,12 @@ public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
     public long MaxMemBytes { get; init; }
 
     public IReadOnlyList<QemuMemoryBackend> Backends { get; init; } = [];
+
+    /// <summary>The backend that holds main RAM (<c>-machine memory-backend=ID</c>, its block is named ID); null: the machine's own.</summary>
+    public string? MainRamBackend { get; init; }
+
+    /// <summary>NUMA nodes, each on its own memdev (<c>-numa node,memdev=ID</c>); their sizes add up to the memory. Empty: no NUMA.</summary>
+    public IReadOnlyList<NumaNode> NumaNodes { get; init; } = [];
 
     /// <summary>The guest program: none (firmware only), or the project's sweep guest.</summary>
     public Guests.SweepGuest? Guest { get; init; }
@@ -61,7 +68,8 @@ public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
             Guest.Validate(MemoryBytes);
         }
 
-        var ids = new HashSet<string>(StringComparer.Ordinal);
+        ValidateLayout();
+        var ids = new HashSet<string>(MainRamIds(), StringComparer.Ordinal);
         foreach (var backend in Backends)
         {
             Names.ValidateQemuId(backend.Id, "backend id");
@@ -85,6 +93,48 @@ public sealed record QemuVmSpec(string Name, string Machine, long MemoryBytes)
         if (dimms.Count > Slots || MemoryBytes + dimms.Sum(b => b.SizeBytes) > Math.Max(MaxMemBytes, MemoryBytes))
         {
             throw DomainException.Invalid(ErrorCodes.NoFreeSlot, $"{dimms.Count} DIMM(s) of {dimms.Sum(b => b.SizeBytes) / Sizes.MiB} MiB do not fit in {Slots} slot(s) and maxmem {MaxMemBytes / Sizes.MiB} MiB.", "backends");
+        }
+    }
+
+    /// <summary>The backend ids that hold main RAM: the memory-backend, or the NUMA memdevs.</summary>
+    private IEnumerable<string> MainRamIds() => MainRamBackend is null ? NumaNodes.Select(n => n.Memdev) : [MainRamBackend];
+
+    /// <summary>The main RAM backend and NUMA memdevs, with QEMU's own checks of them.</summary>
+    private void ValidateLayout()
+    {
+        if (MainRamBackend is not null)
+        {
+            Names.ValidateQemuId(MainRamBackend, "main RAM backend");
+            if (NumaNodes.Count > 0)
+            {
+                throw DomainException.Invalid(ErrorCodes.InvalidParameter, "'-machine memory-backend' and '-numa memdev' properties are mutually exclusive.", "numaNodes");
+            }
+        }
+
+        if (NumaNodes.Count == 0)
+        {
+            return;
+        }
+
+        var memdevs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in NumaNodes)
+        {
+            Names.ValidateQemuId(node.Memdev, "NUMA memdev");
+            if (!memdevs.Add(node.Memdev))
+            {
+                throw DomainException.Invalid(ErrorCodes.DuplicateIdstr, $"NUMA memdev '{node.Memdev}' is used by two nodes.", "numaNodes");
+            }
+
+            if (node.SizeBytes < Sizes.MiB || node.SizeBytes % Sizes.MiB != 0)
+            {
+                throw DomainException.Invalid(ErrorCodes.InvalidMemorySize, $"NUMA memdev '{node.Memdev}' must be a whole number of MiB, at least 1 MiB.", "numaNodes");
+            }
+        }
+
+        if (NumaNodes.Sum(n => n.SizeBytes) is var total && total != MemoryBytes)
+        {
+            throw DomainException.Invalid(
+                ErrorCodes.InvalidMemorySize, $"total memory for NUMA nodes (0x{total:x}) should equal RAM size (0x{MemoryBytes:x})", "numaNodes");
         }
     }
 }

@@ -19,7 +19,7 @@ internal static class InvalidFields
     /// <summary>A rule about the request that belongs to no single field.</summary>
     public const string Request = "";
 
-    public static string FieldOf(DomainException refusal, PathString path) => refusal.Code switch
+    public static string FieldOf(DomainException refusal, PathString path) => refusal.Field is { } layout && IsLayoutField(layout) ? layout : refusal.Code switch
     {
         ErrorCodes.InvalidName => "name",
         ErrorCodes.InvalidId => path.Value?.EndsWith("/ramblocks", StringComparison.Ordinal) == true ? "backendId" : "id",
@@ -39,6 +39,10 @@ internal static class InvalidFields
         ErrorCodes.InvalidUsedLength or ErrorCodes.UnalignedUsedLength or ErrorCodes.UsedLengthExceedsMax => "usedLength",
         _ => Request,
     };
+
+    /// <summary>A VM's RAM layout (main RAM backend, NUMA nodes): the domain names the field itself, down to the node.</summary>
+    private static bool IsLayoutField(string field) =>
+        field == "mainRamBackend" || field.StartsWith("numaNodes", StringComparison.Ordinal);
 
     /// <summary>"$.parameters.maxBandwidth" is "parameters.maxBandwidth"; a query or route value its name; otherwise the body.</summary>
     public static string FieldOf(BadHttpRequestException bad, Endpoint? endpoint, HttpRequest request, RouteValueDictionary? routeValues) => bad.InnerException switch

@@ -50,6 +50,7 @@ internal static class VmsApi
             errors.Add("guest", $"'{VmConsole.Emulation.Names.Shorten(guestName)}' is not a guest program; use none or sweep.");
         }
 
+        var numaNodes = ParseNumaNodes(request.NumaNodes, errors);
         if (errors.Any)
         {
             return errors.ToResult();
@@ -63,9 +64,31 @@ internal static class VmsApi
                 Workload = workload,
                 Start = request.Start ?? false,
                 Guest = guest,
+                MainRamBackend = request.MainRamBackend,
+                NumaNodes = numaNodes,
             },
             cancellationToken);
         return TypedResults.Created($"/api/vms/{created.Name}", created.ToDto(migrations));
+    }
+
+    /// <summary>The request's NUMA nodes, each with its memdev and a size in range; the rest (ids, total) is the domain's to check.</summary>
+    private static List<NumaNode> ParseNumaNodes(IReadOnlyList<NumaNodeRequest?>? nodes, RequestErrors errors)
+    {
+        var parsed = new List<NumaNode>();
+        for (var i = 0; i < (nodes?.Count ?? 0); i++)
+        {
+            if (nodes![i] is not { } node)
+            {
+                errors.Add($"numaNodes[{i}]", "A NUMA node needs a memdev and a sizeMiB.");
+                continue;
+            }
+
+            var memdev = errors.Required(node.Memdev, $"numaNodes[{i}].memdev");
+            var sizeMiB = errors.InRange(node.SizeMiB, $"numaNodes[{i}].sizeMiB", 1, Vm.MaxMemoryBytes / MiB);
+            parsed.Add(new NumaNode(memdev, sizeMiB * MiB));
+        }
+
+        return parsed;
     }
 
     private static async Task<IResult> Power(string vm, PowerRequest request, VmInventory inventory, MigrationRegistry migrations, CancellationToken cancellationToken)

@@ -128,6 +128,8 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
         MemoryBytes = vm.MemoryBytes,
         Slots = vm.Slots,
         MaxMemBytes = vm.MaxMemBytes,
+        MainRamBackend = vm.Definition.MainRamBackend,
+        NumaNodes = [.. vm.Definition.NumaNodes.Select((n, i) => new NumaNodeRecord { Node = i, Memdev = n.Memdev, SizeBytes = n.SizeBytes })],
         WorkloadKind = vm.Workload.Spec.Kind.ToString(),
         PagesPerSecond = vm.Workload.Spec.PagesPerSecond,
         WorkingSetBytes = vm.Workload.Spec.WorkingSetBytes,

@@ -121,6 +121,8 @@ internal sealed class ConsoleStartup(
             Id = record.Id,
             Slots = record.Slots,
             MaxMemBytes = record.Slots > 0 ? record.MaxMemBytes : 0,
+            MainRamBackend = record.MainRamBackend,
+            NumaNodes = [.. record.NumaNodes.OrderBy(n => n.Node).Select(n => new NumaNode(n.Memdev, n.SizeBytes))],
         });
         var blocks = record.Blocks.OrderBy(b => b.Position).ToList();
         // Backends get back the ids they had (rows from before ids were kept have 0: a new id, as then).

@@ -33,7 +33,7 @@ public sealed class QemuImportErrorTests
         { "Size mismatch: pc.bios: 0x20000 != 0x10000: Invalid argument", Build("microvm", [.. Microvm[..2], new("pc.bios", 128 << 10), .. Microvm[3..]]) },
         { "Size too large: /rom@etc/acpi/tables: 0x400000 > 0x200000: Invalid argument", Build("microvm", [Microvm[0], new("/rom@etc/acpi/tables", 4 << 20), .. Microvm[2..]]) },
         { "Machine type received is 'virt-7.2'", Build("virt-7.2", Microvm) },
-        { "The stream has no 'pc.ram' block", Build("pc-q35-7.2", Microvm) },
+        { "The stream has no RAM block besides the q35 firmware", Build("pc-q35-7.2", [new("pc.bios", 256 << 10), new("pc.rom", 128 << 10)]) },
         { "Section 'timer' 0 cannot be stepped over: the stream does not end with the VM description", Build("microvm", Microvm, Timer(withSubsection: true), description: null) },
         { "Unknown savevm section or instance 'timer' 1", Build("microvm", Microvm, Timer(withSubsection: true, instance: 1), TimerDescription) },
         { "Subsection timer/dma not found in section 'timer'", Build("microvm", Microvm, Timer(withSubsection: false), TimerDescription) },
