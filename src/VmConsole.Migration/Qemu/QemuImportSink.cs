@@ -98,6 +98,10 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
         Interlocked.Increment(ref _normalPages);
     }
 
+    /// <summary>The page as received so far, for an XBZRLE delta.</summary>
+    public void ReadPage(int block, long offset, Span<byte> page) =>
+        _memory[block].Span(offset, QemuFormat.TargetPageSize).CopyTo(page);
+
     public void OnRamSectionDone(bool end)
     {
     }

@@ -43,8 +43,12 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     private readonly Lock _gate = new();
     private ImmutableList<MigrationEvent> _events;
 
-    private QemuIncomingMigration(Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel, string sourceHost)
+    private readonly IncomingCapabilities _capabilities;
+
+    private QemuIncomingMigration(
+        Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel, string sourceHost, IncomingCapabilities capabilities)
     {
+        _capabilities = capabilities;
         _cancel = cancel;
         SourceHost = sourceHost;
         Id = "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
@@ -89,8 +93,11 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     /// <summary>QEMU's defaults: the sender's own parameters are not part of the stream.</summary>
     public MigrationParameters Parameters => MigrationParameters.Default;
 
-    /// <summary>QEMU's defaults: the sender's own capabilities are not part of the stream.</summary>
-    public MigrationCapabilities Capabilities => MigrationCapabilities.Default;
+    /// <summary>QEMU's defaults, with postcopy-ram when the listener was told of it: the sender's own capabilities are not part of the stream.</summary>
+    public MigrationCapabilities Capabilities => MigrationCapabilities.Default with { PostcopyRam = _capabilities.PostcopyRam };
+
+    /// <summary>What the listener was told of the source's capabilities (the stream reads differently with them).</summary>
+    public IncomingCapabilities IncomingCapabilities => _capabilities;
 
     public MigrationStatus Status => (MigrationStatus)Volatile.Read(ref _status);
 
@@ -119,8 +126,16 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     /// address that cannot be listened on, such as a port in use (409 <c>address-in-use</c>).
     /// </exception>
     /// <param name="sourceHost">The console's QEMU host the VM leaves, if it is one (null: a QEMU outside the console).</param>
+    /// <param name="capabilities">The source's postcopy-ram and x-ignore-shared, set on a QEMU destination too; default none.</param>
     public static QemuIncomingMigration Listen(
-        Emulator emulator, MigrationRegistry registry, string name, string host, string uri, TimeProvider? time = null, string? sourceHost = null)
+        Emulator emulator,
+        MigrationRegistry registry,
+        string name,
+        string host,
+        string uri,
+        TimeProvider? time = null,
+        string? sourceHost = null,
+        IncomingCapabilities? capabilities = null)
     {
         ArgumentNullException.ThrowIfNull(emulator);
         ArgumentNullException.ThrowIfNull(registry);
@@ -133,10 +148,10 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         var import = new QemuStreamImport(emulator, time);
         import.CheckTarget(name, host);
         var cancel = new CancellationTokenSource();
-        (Task<PipeReader> Accepted, IAsyncDisposable Listener) channel;
+        (Task<(PipeReader Input, Socket Socket)> Accepted, IAsyncDisposable Listener) channel;
         try
         {
-            channel = MigrationChannel.Listen(parsed, cancel.Token);
+            channel = MigrationChannel.ListenForPeer(parsed, cancel.Token);
         }
         catch (SocketException ex)
         {
@@ -159,7 +174,8 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
             throw;
         }
 
-        var migration = new QemuIncomingMigration(emulator, arriving, parsed, time ?? TimeProvider.System, cancel, sourceHost ?? MigrationPeers.Qemu);
+        var migration = new QemuIncomingMigration(
+            emulator, arriving, parsed, time ?? TimeProvider.System, cancel, sourceHost ?? MigrationPeers.Qemu, capabilities ?? IncomingCapabilities.Default);
         registry.Add(migration);
         _ = Task.Run(() => migration.RunAsync(import, channel.Accepted, channel.Listener));
         return migration;
@@ -220,11 +236,13 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         _cancel.Dispose();
     }
 
-    private async Task RunAsync(QemuStreamImport import, Task<PipeReader> accepted, IAsyncDisposable listener)
+    private async Task RunAsync(QemuStreamImport import, Task<(PipeReader Input, Socket Socket)> accepted, IAsyncDisposable listener)
     {
+        ReturnPathWriter? returnPath = null;
         try
         {
-            var input = await accepted.ConfigureAwait(false);
+            var (input, socket) = await accepted.ConfigureAwait(false);
+            returnPath = new ReturnPathWriter(socket);
             SetStatus(MigrationStatus.Setup, MigrationStatus.Active);
             _ = ReportProgressAsync();
             var result = await import.ImportAsync(
@@ -238,17 +256,24 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
                     Volatile.Write(ref _sink, sink);
                     Volatile.Write(ref _reader, reader);
                 },
-                _cancel.Token).ConfigureAwait(false);
+                _cancel.Token,
+                returnPath,
+                _capabilities).ConfigureAwait(false);
+
+            // A source that opened the return path completes only on this answer.
+            returnPath.SendShut(failed: false);
             Volatile.Write(ref _result, result);
             Finish(MigrationStatus.Completed, null);
         }
         catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
         {
+            returnPath?.SendShut(failed: true);
             _emulator.ReleaseArriving(Arriving);
             Finish(MigrationStatus.Cancelled, null);
         }
         catch (Exception ex)
         {
+            returnPath?.SendShut(failed: true);
             _emulator.ReleaseArriving(Arriving);
             Finish(MigrationStatus.Failed, ex.Message);
         }

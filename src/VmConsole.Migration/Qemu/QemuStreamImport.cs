@@ -68,12 +68,14 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         QemuVmDescription? description,
         ArrivingVm? arriving,
         Action<QemuImportSink, MigrationStreamReader>? started,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        IMigrationReturnPath? returnPath = null,
+        IncomingCapabilities? capabilities = null)
     {
         var startedAt = _time.GetTimestamp();
         var sink = new QemuImportSink(emulator, name, host, arriving);
         var deviceSections = new QemuDeviceSections(new DeviceStateSkipping { Description = description });
-        var reader = new MigrationStreamReader(input, sink, Limits, deviceSections);
+        var reader = new MigrationStreamReader(input, sink, Limits, deviceSections, returnPath, capabilities);
         started?.Invoke(sink, reader);
         try
         {

@@ -69,7 +69,10 @@ public sealed class MigrationChannel : IAsyncDisposable
     /// Listens on <paramref name="uri"/> (unix or tcp) for one sender; the returned task gives the receiving end
     /// once it has connected. The listener is bound before this method returns.
     /// </summary>
-    public static (Task<PipeReader> Accepted, IAsyncDisposable Listener) Listen(MigrationUri uri, CancellationToken cancellationToken)
+    public static (Task<PipeReader> Accepted, IAsyncDisposable Listener) Listen(MigrationUri uri, CancellationToken cancellationToken) =>
+        Listen(uri, cancellationToken, leaveSocketOpen: false);
+
+    private static (Task<PipeReader> Accepted, IAsyncDisposable Listener) Listen(MigrationUri uri, CancellationToken cancellationToken, bool leaveSocketOpen)
     {
         if (uri.Kind == TransportKind.File)
         {
@@ -85,7 +88,21 @@ public sealed class MigrationChannel : IAsyncDisposable
         listener.Bind(EndPoint(uri));
         listener.Listen(1);
         var owner = new SocketOwner(listener, uri);
-        return (AcceptAsync(owner, cancellationToken), owner);
+        return (AcceptAsync(owner, leaveSocketOpen, cancellationToken), owner);
+    }
+
+    /// <summary>
+    /// As <see cref="Listen"/>, but the task gives the accepted socket too, for a receiver that answers on it (QEMU's
+    /// return path). The socket stays open when the reader is completed; the listener closes it.
+    /// </summary>
+    public static (Task<(PipeReader Input, Socket Socket)> Accepted, IAsyncDisposable Listener) ListenForPeer(MigrationUri uri, CancellationToken cancellationToken)
+    {
+        var (accepted, listener) = Listen(uri, cancellationToken, leaveSocketOpen: true);
+        var owner = (SocketOwner)listener;
+        return (WithSocketAsync(accepted, owner), listener);
+
+        static async Task<(PipeReader, Socket)> WithSocketAsync(Task<PipeReader> accepted, SocketOwner owner) =>
+            (await accepted.ConfigureAwait(false), owner.Accepted!);
     }
 
     /// <summary>Opens a stream file to read.</summary>
@@ -103,11 +120,11 @@ public sealed class MigrationChannel : IAsyncDisposable
         }
     }
 
-    private static async Task<PipeReader> AcceptAsync(SocketOwner owner, CancellationToken cancellationToken)
+    private static async Task<PipeReader> AcceptAsync(SocketOwner owner, bool leaveSocketOpen, CancellationToken cancellationToken)
     {
         var socket = await owner.Listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
         owner.Accepted = socket;
-        return PipeReader.Create(new NetworkStream(socket, ownsSocket: true), new StreamPipeReaderOptions(pool: PipeBufferPool.Large, bufferSize: 1 << 20));
+        return PipeReader.Create(new NetworkStream(socket, ownsSocket: !leaveSocketOpen), new StreamPipeReaderOptions(pool: PipeBufferPool.Large, bufferSize: 1 << 20));
     }
 
     /// <summary>

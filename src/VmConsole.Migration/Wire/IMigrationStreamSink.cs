@@ -21,6 +21,13 @@ public interface IMigrationStreamSink
     /// <summary>A raw page of <see cref="QemuFormat.TargetPageSize"/> bytes (RAM_SAVE_FLAG_PAGE). The data is valid only during the call.</summary>
     void OnPage(int block, long offset, ReadOnlySequence<byte> data);
 
+    /// <summary>
+    /// Copies the page the destination holds at <paramref name="offset"/> of <paramref name="block"/> into
+    /// <paramref name="page"/>: an XBZRLE record is a delta against it. A sink that keeps no pages refuses.
+    /// </summary>
+    void ReadPage(int block, long offset, Span<byte> page) =>
+        throw new MigrationStreamException("Failed to load XBZRLE page - this destination keeps no pages to decode it against");
+
     /// <summary>A RAM section part or end has been read through its EOS and footer.</summary>
     void OnRamSectionDone(bool end);
 

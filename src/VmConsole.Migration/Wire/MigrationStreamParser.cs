@@ -19,6 +19,7 @@ internal sealed class MigrationStreamParser : IDisposable
     private readonly MigrationStreamLimits _limits;
     private readonly IDeviceSectionHandler? _deviceSections;
     private readonly RamSectionReader _ram;
+    private readonly MigrationCommandReader _commands;
 
     private readonly PayloadBuffer _payload = new();
 
@@ -40,12 +41,17 @@ internal sealed class MigrationStreamParser : IDisposable
     /// <summary>The header of the device section being stepped over.</summary>
     private DeviceSectionHeader _device = new(0, "", 0, 0);
 
-    public MigrationStreamParser(IMigrationStreamSink sink, MigrationStreamLimits limits, IDeviceSectionHandler? deviceSections)
+    /// <param name="returnPath">Where the answers to the source go (a live migration); null for a file.</param>
+    /// <param name="capabilities">What the destination was told of the source's capabilities.</param>
+    public MigrationStreamParser(
+        IMigrationStreamSink sink, MigrationStreamLimits limits, IDeviceSectionHandler? deviceSections, IMigrationReturnPath? returnPath = null, IncomingCapabilities? capabilities = null)
     {
         _sink = sink;
         _limits = limits;
         _deviceSections = deviceSections;
-        _ram = new RamSectionReader(sink, _limits);
+        capabilities ??= IncomingCapabilities.Default;
+        _commands = new MigrationCommandReader(returnPath, capabilities);
+        _ram = new RamSectionReader(sink, _limits, _commands, capabilities);
     }
 
     private enum Stage
@@ -174,8 +180,8 @@ internal sealed class MigrationStreamParser : IDisposable
                 throw new MigrationStreamException(
                     "Unsupported savevm section type 5 (QEMU_VM_SUBSECTION) outside a device's state: VmConsole loads only 'ram' and 'vmconsole/state'");
             case QemuFormat.Command:
-                throw new MigrationStreamException(
-                    "Unsupported savevm section type 8 (QEMU_VM_COMMAND): VmConsole takes no migration commands (postcopy, return path, packaged streams)");
+                _reading = "a command (QEMU_VM_COMMAND)";
+                return _commands.TryRead(ref reader);
             default:
                 throw new MigrationStreamException($"Unknown savevm section type {type}");
         }
@@ -192,6 +198,7 @@ internal sealed class MigrationStreamParser : IDisposable
         }
 
         var id = idStr[..idLength];
+        UnsupportedSections.Refuse(id);
         var isRam = id.SequenceEqual("ram"u8);
         if (_deviceSections is not null && !isRam && !id.SequenceEqual("vmconsole/state"u8))
         {
@@ -435,6 +442,13 @@ internal sealed class MigrationStreamParser : IDisposable
         }
 
         _payload.Append(ref reader);
+        if (reader.End && _commands.ReturnPathOpen && Qemu.QemuVmDescription.Locate(_payload.Span) >= 0)
+        {
+            // A source with a return path sends nothing after the description and waits for SHUT: the stream ends here.
+            FinishDeviceTail(_base + reader.Consumed);
+            _stage = Stage.Done;
+        }
+
         return true;
     }
 

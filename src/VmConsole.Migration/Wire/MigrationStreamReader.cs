@@ -35,12 +35,21 @@ public sealed class MigrationStreamReader
 
     /// <param name="deviceSections">When given, device sections VmConsole does not model are stepped over by it (for a
     /// QEMU stream: with QEMU's description after EOF); without it they are refused.</param>
-    public MigrationStreamReader(PipeReader input, IMigrationStreamSink sink, MigrationStreamLimits? limits = null, IDeviceSectionHandler? deviceSections = null)
+    /// <param name="returnPath">A live migration's answers to the source (OPEN_RETURN_PATH, PING); null for a file, whose
+    /// return-path commands are taken and ignored.</param>
+    /// <param name="capabilities">What the destination was told of the source's capabilities (the block list's extra fields).</param>
+    public MigrationStreamReader(
+        PipeReader input,
+        IMigrationStreamSink sink,
+        MigrationStreamLimits? limits = null,
+        IDeviceSectionHandler? deviceSections = null,
+        IMigrationReturnPath? returnPath = null,
+        IncomingCapabilities? capabilities = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(sink);
         _input = input;
-        _parser = new MigrationStreamParser(sink, limits ?? MigrationStreamLimits.Default, deviceSections);
+        _parser = new MigrationStreamParser(sink, limits ?? MigrationStreamLimits.Default, deviceSections, returnPath, capabilities);
     }
 
     /// <summary>Bytes consumed from the stream so far.</summary>

@@ -16,6 +16,9 @@ internal sealed class RamSectionReader
 {
     private readonly IMigrationStreamSink _sink;
     private readonly MigrationStreamLimits _limits;
+    private readonly MigrationCommandReader _commands;
+    private readonly IncomingCapabilities _capabilities;
+    private readonly RamPageDecoder _decoder;
 
     /// <summary>The RAM setup's blocks, in stream order; indexes are what the sink receives.</summary>
     private readonly List<RamBlockHeader> _blocks = [];
@@ -39,10 +42,14 @@ internal sealed class RamSectionReader
     /// <summary>Block of the previous page record in this section, for CONTINUE; -1 at each section's start.</summary>
     private int _lastBlock = -1;
 
-    public RamSectionReader(IMigrationStreamSink sink, MigrationStreamLimits limits)
+    /// <param name="commands">Says whether the source has postcopy-ram (told, or learnt from its POSTCOPY_ADVISE).</param>
+    public RamSectionReader(IMigrationStreamSink sink, MigrationStreamLimits limits, MigrationCommandReader commands, IncomingCapabilities capabilities)
     {
         _sink = sink;
         _limits = limits;
+        _commands = commands;
+        _capabilities = capabilities;
+        _decoder = new RamPageDecoder(sink);
         _blockLookup = _blockIndex.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
@@ -182,7 +189,8 @@ internal sealed class RamSectionReader
     private bool TryReadSetupBlock(ref SequenceReader<byte> reader, scoped Span<byte> idStr, out bool last)
     {
         last = false;
-        if (!TryReadIdStr(ref reader, idStr, out var idLength) || !TryReadBe64(ref reader, out var usedLength))
+        if (!TryReadIdStr(ref reader, idStr, out var idLength) || !TryReadBe64(ref reader, out var usedLength)
+            || !RamBlockExtras.TryRead(ref reader, _commands.PostcopyRam, _capabilities.XIgnoreShared, lastBlock: usedLength == _remaining, out var pageSize, out var address))
         {
             return false;
         }
@@ -222,7 +230,7 @@ internal sealed class RamSectionReader
         }
 
         _blockIndex.Add(id.ToArray(), number);
-        _blocks.Add(new RamBlockHeader(name, (long)usedLength));
+        _blocks.Add(new RamBlockHeader(name, (long)usedLength) { PageSize = pageSize, GuestAddress = address });
         _remaining -= usedLength;
         last = _remaining == 0;
         return true;
@@ -263,7 +271,7 @@ internal sealed class RamSectionReader
         }
 
         var kind = flags & ~QemuFormat.RamFlagContinue;
-        if (kind is not (QemuFormat.RamFlagZero or QemuFormat.RamFlagPage))
+        if (kind is not (QemuFormat.RamFlagZero or QemuFormat.RamFlagPage or QemuFormat.RamFlagXbzrle or QemuFormat.RamFlagCompressPage))
         {
             throw UnknownFlags(flags);
         }
@@ -295,6 +303,19 @@ internal sealed class RamSectionReader
         if (offset >= (ulong)_blocks[block].UsedLength)
         {
             throw new MigrationStreamException($"Illegal RAM offset {offset:x}");
+        }
+
+        if (kind is QemuFormat.RamFlagXbzrle or QemuFormat.RamFlagCompressPage)
+        {
+            var read = kind == QemuFormat.RamFlagXbzrle
+                ? _decoder.TryReadXbzrle(ref reader, block, (long)offset)
+                : _decoder.TryReadCompressed(ref reader, block, (long)offset);
+            if (read)
+            {
+                _lastBlock = block;
+            }
+
+            return read;
         }
 
         if (kind == QemuFormat.RamFlagZero)

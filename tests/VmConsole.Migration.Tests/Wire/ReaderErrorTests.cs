@@ -146,10 +146,8 @@ public sealed class ReaderErrorTests
         AssertErrorAsync(AfterSetup().U8(QemuFormat.VmDescription).Be32(2).Raw("{}"u8), "Unknown savevm section type 6");
 
     [Fact]
-    public Task Read_Command_NotSupported() =>
-        AssertErrorAsync(
-            AfterSetup().U8(QemuFormat.Command).Raw([0, 1, 0, 0]),
-            "Unsupported savevm section type 8 (QEMU_VM_COMMAND): VmConsole takes no migration commands (postcopy, return path, packaged streams)");
+    public Task Read_UnknownCommand_QemusWords() =>
+        AssertErrorAsync(AfterSetup().U8(QemuFormat.Command).Raw([0, 0x20, 0, 3]), "MIG_CMD 0x20 unknown (len 0x3)");
 
     [Fact]
     public Task Read_SubsectionAtTopLevel_NotSupported() =>
@@ -259,9 +257,8 @@ public sealed class ReaderErrorTests
             "Illegal RAM offset fffffffffffff000");
 
     [Theory]
-    [InlineData(QemuFormat.RamFlagXbzrle, "0x40")]
-    [InlineData(QemuFormat.RamFlagCompressPage, "0x100")]
     [InlineData(QemuFormat.RamFlagHook, "0x80")]
+    [InlineData(QemuFormat.RamFlagXbzrle | QemuFormat.RamFlagCompressPage, "0x140")]
     [InlineData(QemuFormat.RamFlagFull, "0x1")]
     [InlineData(QemuFormat.RamFlagMemSize, "0x4")]
     [InlineData(QemuFormat.RamFlagZero | QemuFormat.RamFlagPage, "0xa")]

@@ -1,0 +1,14 @@
+namespace VmConsole.Migration.Wire;
+
+/// <summary>
+/// The capabilities a QEMU destination learns from its own settings (the user sets them on both ends) and that change
+/// how the stream reads: <c>postcopy-ram</c> (a POSTCOPY_ADVISE with page sizes, and a page size in the block list for
+/// a block whose pages are not the host's) and <c>x-ignore-shared</c> (a guest address per block in the block list).
+/// </summary>
+/// <param name="PostcopyRam">The destination has <c>postcopy-ram</c>: a 0-byte POSTCOPY_ADVISE is refused as QEMU does.
+/// Without it a 16-byte advise still turns it on (the source has it: VmConsole takes such a stream, as long as it stays precopy).</param>
+/// <param name="XIgnoreShared">The source has <c>x-ignore-shared</c>: every block of the list carries its guest address.</param>
+public sealed record IncomingCapabilities(bool PostcopyRam = false, bool XIgnoreShared = false)
+{
+    public static IncomingCapabilities Default { get; } = new();
+}
