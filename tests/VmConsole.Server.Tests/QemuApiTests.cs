@@ -34,7 +34,7 @@ public sealed class QemuApiTests : SignedInApiTest
         Assert.Equal("microvm", body["import"]!["machineType"]!.GetValue<string>());
         Assert.Equal(new FileInfo(path).Length, body["import"]!["bytesRead"]!.GetValue<long>());
         Assert.Contains(body["import"]!["blocks"]!.AsArray(), b => b!["idStr"]!.GetValue<string>() == "microvm.ram" && b["usedLength"]!.GetValue<long>() == 16 << 20);
-        Assert.Contains(body["import"]!["notImported"]!.AsArray(), s => s!["name"]!.GetValue<string>() == "cpu");
+        Assert.Contains(body["import"]!["deviceState"]!["sections"]!.AsArray(), s => s!["name"]!.GetValue<string>() == "cpu");
         Assert.True(body["import"]!["normalPages"]!.GetValue<long>() >= Places.Length);
 
         var block = await MemoryApiTests.BlockIdAsync(Admin, "from-file", "microvm.ram");

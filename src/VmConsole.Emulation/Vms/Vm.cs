@@ -35,9 +35,6 @@ public sealed partial class Vm : IDisposable
     private volatile RunState _runState = RunState.Prelaunch;
     private bool _disposed;
 
-    // Written once by the import that created the VM (a single reference, published whole), read by anyone.
-    private ImmutableArray<NotImportedDeviceSection> _notImported = [];
-
     internal Vm(VmDefinition definition, Host host, TimeProvider time)
     {
         Machine = VmDefinitionValidation.Validate(definition);
@@ -137,17 +134,6 @@ public sealed partial class Vm : IDisposable
     public RamBlock GetBlock(int id) =>
         RamBlocks.FirstOrDefault(b => b.Id == id)
         ?? throw DomainException.NotFound(ErrorCodes.BlockNotFound, $"VM '{Name}' has no RAM block with id {id}.");
-
-    /// <summary>The device sections of the QEMU stream this VM was imported from that were not loaded; empty for a VM made here.</summary>
-    public ImmutableArray<NotImportedDeviceSection> NotImportedDeviceState { get => _notImported; private set => _notImported = value; }
-
-    /// <summary>Keeps the device sections an import stepped over, for the console to show.</summary>
-    public void SetNotImportedDeviceState(IEnumerable<NotImportedDeviceSection> sections)
-    {
-        ArgumentNullException.ThrowIfNull(sections);
-        NotImportedDeviceState = [.. sections];
-        Raise(VmChangeKind.Devices);
-    }
 
     /// <summary>The migratable block with this idstr, or null.</summary>
     public RamBlock? FindMigratable(string idStr) => RamBlocks.FirstOrDefault(b => b.Migratable && b.IdStr == idStr);

@@ -153,19 +153,26 @@ internal sealed class PrecopySender
         }
     }
 
-    /// <summary>With the guest stopped: the last dirty pages, VmConsole's state section, EOF.</summary>
+    /// <summary>
+    /// With the guest stopped: the last dirty pages, then for a VmConsole peer its state section and EOF, for QEMU the
+    /// device state QEMU sent with the VM (unchanged, in its order), EOF and the description.
+    /// </summary>
     public async Task CompleteAsync(bool qemuCompatible, byte[] state, CancellationToken cancellationToken)
     {
         Sync();
         _writer.BeginRamSection(RamSectionId, end: true);
         await SendDirtyAsync(paced: false, downtime: true, cancellationToken).ConfigureAwait(false);
         _writer.EndRamSection(RamSectionId);
-        if (!qemuCompatible)
+        if (qemuCompatible)
+        {
+            Qemu.DeviceStateWriter.WriteEnd(_writer, _source.DeviceState, StateSectionId);
+        }
+        else
         {
             _writer.WriteVmConsoleState(StateSectionId, state);
+            _writer.WriteEof();
         }
 
-        _writer.WriteEof();
         await FlushAsync(downtime: true, cancellationToken).ConfigureAwait(false);
         await _output.CompleteAsync().ConfigureAwait(false);
     }

@@ -6,55 +6,75 @@ using static VmConsole.Migration.Wire.WireRead;
 namespace VmConsole.Migration.Qemu;
 
 /// <summary>
-/// Steps over the device sections of a QEMU stream for a <see cref="MigrationStreamReader"/>, with QEMU's description
-/// after EOF (see <see cref="DeviceStateSkipping"/>), and keeps what it stepped over for the imported VM. A section
-/// must have a version QEMU 7.2 loads (<see cref="QemuDeviceVersions"/>), since it goes back to QEMU unchanged.
+/// Keeps the device sections of a QEMU stream for a <see cref="MigrationStreamReader"/>: each section's header and its
+/// state bytes exactly as they came, in stream order, with the device's part of QEMU's description after EOF (see
+/// <see cref="DeviceStateSkipping"/>: the description says how long each state is). A section must have a version
+/// QEMU 7.2 loads (<see cref="QemuDeviceVersions"/>), since it goes back to QEMU unchanged.
 /// </summary>
-/// <remarks>Used by the task reading the stream; <see cref="Skipped"/> is complete once the read has returned.</remarks>
+/// <remarks>Used by the task reading the stream; <see cref="Kept"/> is complete once the read has returned.</remarks>
 public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSectionHandler
 {
-    private readonly List<NotImportedDeviceSection> _skipped = [];
+    private readonly List<DeviceSection> _kept = [];
 
-    /// <summary>The device section being stepped over: its header, its state's length once stepped over, and its description when known.</summary>
-    private NotImportedDeviceSection _device = new("", 0, 0, 0);
+    /// <summary>The device section being read: its header, then its state once read.</summary>
+    private DeviceSectionHeader _header = new(0, "", 0, 0);
 
     private DeviceSectionDescription? _description;
 
-    private uint _sectionId;
+    /// <summary>The state bytes of the section being read, once read.</summary>
+    private byte[] _state = [];
 
-    /// <summary>The device sections stepped over, in stream order.</summary>
-    public IReadOnlyList<NotImportedDeviceSection> Skipped => _skipped;
+    /// <summary>The description's top-level fields but <c>devices</c>, once the description is known.</summary>
+    private string? _fieldsJson = options.Description?.FieldsJson;
+
+    private long _keptBytes;
+
+    /// <summary>The device sections, in stream order.</summary>
+    public IReadOnlyList<DeviceSection> Sections => _kept;
+
+    /// <summary>What the stream carried as device state, once read to its end; null when it had no device section.</summary>
+    public DeviceState? Kept => _kept.Count == 0 ? null : new DeviceState(_kept, _fieldsJson ?? "{}");
 
     public int MaxTailBytes => options.MaxDeviceStateBytes;
 
     public bool BeginSection(DeviceSectionHeader header)
     {
-        _device = new NotImportedDeviceSection(header.Name, header.InstanceId, header.VersionId, 0);
-        _sectionId = header.SectionId;
+        _header = header;
+        QemuDeviceVersions.Check(header.Name, header.VersionId);
         if (options.Description is { } description)
         {
             _description = description.Find(header.Name, header.InstanceId) ?? throw UnknownSection(header.Name, header.InstanceId);
-            QemuDeviceVersions.Check(header.Name, header.VersionId);
             return true;
         }
 
-        QemuDeviceVersions.Check(header.Name, header.VersionId);
         return false;
     }
 
     public bool TrySkipState(ref SequenceReader<byte> reader)
     {
-        var start = reader.Consumed;
-        if (!DeviceStateSkipper.TrySkip(ref reader, _description!.State, _device.Name))
+        var start = reader.Position;
+        if (!DeviceStateSkipper.TrySkip(ref reader, _description!.State, _header.Name))
         {
             return false;
         }
 
-        _device = _device with { Bytes = reader.Consumed - start };
+        _state = reader.Sequence.Slice(start, reader.Position).ToArray();
         return true;
     }
 
-    public void EndSection() => _skipped.Add(_device);
+    public void EndSection() => Keep(_header, _state, _description!);
+
+    /// <summary>Keeps one section once its footer is read; more than the limit of device state in all is refused.</summary>
+    private void Keep(DeviceSectionHeader header, byte[] state, DeviceSectionDescription description)
+    {
+        _keptBytes += state.Length + description.Json.Length;
+        if (_keptBytes > options.MaxDeviceStateBytes)
+        {
+            throw new MigrationStreamException($"More than {options.MaxDeviceStateBytes} bytes of device state came with the stream (at section '{header.Name}')");
+        }
+
+        _kept.Add(new DeviceSection(header.Name, header.InstanceId, header.VersionId, state, description.Json));
+    }
 
     /// <inheritdoc/>
     /// <remarks>Finds the description at the end of <paramref name="tail"/>, then reads each section with it, footer and next header included.</remarks>
@@ -65,7 +85,7 @@ public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSec
         if (start < 0)
         {
             throw new MigrationStreamException(
-                $"Section '{_device.Name}' {_device.InstanceId} cannot be stepped over: the stream does not end with the VM description QEMU writes after EOF");
+                $"Section '{_header.Name}' {_header.InstanceId} cannot be read: the stream does not end with the VM description QEMU writes after EOF");
         }
 
         if (!WireText.TryDecode(bytes[start..], out var json))
@@ -74,20 +94,21 @@ public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSec
         }
 
         var description = QemuVmDescription.Parse(json);
+        _fieldsJson = description.FieldsJson;
         var reader = new SequenceReader<byte>(tail.Slice(0, start - 5));
         Span<byte> idStr = stackalloc byte[WireText.MaxIdStrLength];
-        var device = _device;
-        var sectionId = _sectionId;
+        var device = _header;
+        var sectionId = _header.SectionId;
         while (true)
         {
             var found = description.Find(device.Name, device.InstanceId) ?? throw UnknownSection(device.Name, device.InstanceId);
-            var bodyStart = reader.Consumed;
+            var bodyStart = reader.Position;
             if (!DeviceStateSkipper.TrySkip(ref reader, found.State, device.Name))
             {
                 throw TailTruncated($"the state of section '{device.Name}'", bytesRead);
             }
 
-            var length = reader.Consumed - bodyStart;
+            var state = reader.Sequence.Slice(bodyStart, reader.Position).ToArray();
             if (!reader.TryRead(out var mark) || !TryReadBe32(ref reader, out var footerId))
             {
                 throw TailTruncated($"the footer of section '{device.Name}'", bytesRead);
@@ -103,7 +124,7 @@ public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSec
                 throw new MigrationStreamException($"Mismatched section id in footer for {device.Name} - read 0x{footerId:x} expected 0x{sectionId:x}");
             }
 
-            _skipped.Add(device with { Bytes = length });
+            Keep(device, state, found);
             if (!reader.TryRead(out var type))
             {
                 throw TailTruncated("a section header (the stream has not reached EOF)", bytesRead);
@@ -127,7 +148,7 @@ public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSec
                 throw TailTruncated("a section header", bytesRead);
             }
 
-            device = new NotImportedDeviceSection(WireText.Lenient(idStr[..idLength]), instanceId, versionId, 0);
+            device = new DeviceSectionHeader(sectionId, WireText.Lenient(idStr[..idLength]), instanceId, versionId);
             QemuDeviceVersions.Check(device.Name, versionId);
         }
 

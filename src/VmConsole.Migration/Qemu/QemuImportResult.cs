@@ -6,12 +6,12 @@ namespace VmConsole.Migration.Qemu;
 /// <summary>What an import made: the VM (in the inventory, running), what the stream carried, and what it cost.</summary>
 /// <param name="MachineType">The configuration section's name, e.g. <c>pc-q35-7.2</c>.</param>
 /// <param name="Blocks">The RAM setup's blocks, in stream order.</param>
-/// <param name="NotImported">Device sections stepped over (also kept on the VM).</param>
+/// <param name="DeviceState">The device sections kept verbatim (also the VM's), null when the stream had none.</param>
 public sealed record QemuImportResult(
     Vm Vm,
     string MachineType,
     IReadOnlyList<RamBlockHeader> Blocks,
-    IReadOnlyList<NotImportedDeviceSection> NotImported,
+    DeviceState? DeviceState,
     long BytesRead,
     long NormalPages,
     long ZeroPages,

@@ -10,8 +10,10 @@ namespace VmConsole.Migration.Qemu;
 /// <summary>
 /// Writes a VM's migratable memory as a stream QEMU 7.2 loads with <c>-incoming defer</c> and <c>migrate-incoming
 /// exec:cat FILE</c>: the header, the configuration section (QEMU's versioned machine name), the RAM section (setup,
-/// then one end section with every page, zero pages as one-byte records) and EOF; no device state and no description
-/// (QEMU only warns). The VM's block list is frozen for the export, and a running guest is paused during it so
+/// then one end section with every page, zero pages as one-byte records), then the device state QEMU sent with the VM
+/// (<see cref="DeviceStateWriter"/>: its sections unchanged, EOF, the description), so that QEMU goes on where the
+/// guest stopped. A VM made here has none: the stream ends with EOF and QEMU boots it from reset (it only warns about
+/// the missing description). The VM's block list is frozen for the export, and a running guest is paused during it so
 /// that the copy is one moment's.
 /// </summary>
 public static class QemuStreamExport
@@ -102,10 +104,11 @@ public static class QemuStreamExport
             }
 
             writer.EndRamSection(RamSectionId);
-            writer.WriteEof();
+            var deviceState = vm.DeviceState;
+            DeviceStateWriter.WriteEnd(writer, deviceState, RamSectionId + 1);
             await writer.FlushAsync(holder.Token(cancellationToken)).ConfigureAwait(false);
             await pipe.CompleteAsync().ConfigureAwait(false);
-            return new QemuExportResult(machineType, headers, writer.BytesWritten, normal, zero);
+            return new QemuExportResult(machineType, headers, writer.BytesWritten, normal, zero, deviceState);
         }
         finally
         {

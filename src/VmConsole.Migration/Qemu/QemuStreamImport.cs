@@ -7,8 +7,9 @@ namespace VmConsole.Migration.Qemu;
 
 /// <summary>
 /// Makes a VM from a QEMU 7.2 migration stream (a file written by <c>migrate exec:cat &gt; FILE</c>, or a live
-/// <c>migrate</c>): machine from the configuration section, blocks and pages from the RAM section, and device
-/// sections VmConsole does not model stepped over with the description QEMU writes after EOF. A stream that does
+/// <c>migrate</c>): machine from the configuration section, blocks and pages from the RAM section, and the device
+/// sections VmConsole does not model kept verbatim with their part of the description QEMU writes after EOF (the VM's
+/// <see cref="Vm.DeviceState"/>, sent back when it goes to QEMU). A stream that does
 /// not fit fails with QEMU's words (<see cref="MigrationStreamException"/>) and leaves no VM behind.
 /// </summary>
 public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = null)
@@ -22,7 +23,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
     /// <summary>
     /// Imports the stream read from <paramref name="input"/> (left open) into a new VM <paramref name="name"/> on
     /// <paramref name="host"/>. A seekable input has its description read from its end first, so that device sections
-    /// are stepped over as they come; otherwise they are kept until the description arrives.
+    /// are cut out as they come; otherwise the bytes from the first one on are kept until the description arrives.
     /// </summary>
     /// <exception cref="MigrationStreamException">The stream is malformed, truncated, or does not fit a VmConsole machine.</exception>
     /// <exception cref="DomainException">The name is taken or invalid, the host is unknown or lacks the memory.</exception>
@@ -82,14 +83,14 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
             await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
             sink.Dispose();
             var vm = sink.Vm ?? throw new MigrationStreamException("The stream reached EOF without a RAM section: it carries no memory to import");
-            vm.SetNotImportedDeviceState(deviceSections.Skipped);
+            vm.SetDeviceState(deviceSections.Kept);
             vm.TryChangeRunState(RunState.InMigrate, RunState.Running);
             emulator.CommitIncoming(vm, arriving);
             return new QemuImportResult(
                 vm,
                 sink.MachineType!,
                 sink.Blocks,
-                deviceSections.Skipped,
+                vm.DeviceState,
                 reader.BytesRead,
                 sink.NormalPages,
                 sink.ZeroPages,

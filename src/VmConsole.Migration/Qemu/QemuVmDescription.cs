@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Qemu;
@@ -7,15 +8,16 @@ namespace VmConsole.Migration.Qemu;
 /// <summary>
 /// The JSON description QEMU writes after EOF (<c>{"page_size": 4096, "devices": [...]}</c>, the layout
 /// scripts/analyze-migration.py reads): every non-iterable section in stream order, with its field sizes, so
-/// that device state VmConsole does not model can be stepped over.
+/// that device state VmConsole does not model can be cut into its sections and kept, each with its part.
 /// </summary>
 public sealed class QemuVmDescription
 {
     private readonly Dictionary<(string Name, uint Instance), DeviceSectionDescription> _byName;
 
-    private QemuVmDescription(string json, long pageSize, IReadOnlyList<DeviceSectionDescription> devices)
+    private QemuVmDescription(string json, string fieldsJson, long pageSize, IReadOnlyList<DeviceSectionDescription> devices)
     {
         Json = json;
+        FieldsJson = fieldsJson;
         PageSize = pageSize;
         Devices = devices;
         _byName = [];
@@ -26,6 +28,9 @@ public sealed class QemuVmDescription
     }
 
     public string Json { get; }
+
+    /// <summary>The top-level fields other than <c>devices</c> (<c>page_size</c>, ...), as a JSON object in their order.</summary>
+    public string FieldsJson { get; }
 
     public long PageSize { get; }
 
@@ -48,16 +53,49 @@ public sealed class QemuVmDescription
                 {
                     var name = device.GetProperty("name").GetString() ?? "";
                     var instance = device.TryGetProperty("instance_id", out var id) ? id.GetUInt32() : 0;
-                    devices.Add(new DeviceSectionDescription(name, instance, ParseState(device, name)));
+                    devices.Add(new DeviceSectionDescription(name, instance, ParseState(device, name), device.GetRawText()));
                 }
             }
 
-            return new QemuVmDescription(json, pageSize, devices);
+            return new QemuVmDescription(json, OtherFields(root), pageSize, devices);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or KeyNotFoundException or OverflowException)
         {
             throw new MigrationStreamException($"The VM description after EOF is not valid: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// The description of kept device state, rebuilt from its parts: the other top-level fields as they came, then
+    /// <c>devices</c> with each section's object in section order (QEMU writes <c>page_size</c> first, then <c>devices</c>).
+    /// </summary>
+    public static string Rebuild(DeviceState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            using (var fields = JsonDocument.Parse(state.DescriptionFields))
+            {
+                foreach (var property in fields.RootElement.EnumerateObject())
+                {
+                    property.WriteTo(writer);
+                }
+            }
+
+            writer.WriteStartArray("devices");
+            foreach (var section in state.Sections)
+            {
+                // Text QEMU wrote, kept from a parsed description (nested deeper than the writer checks by default).
+                writer.WriteRawValue(section.Description, skipInputValidation: true);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>
@@ -120,6 +158,34 @@ public sealed class QemuVmDescription
         {
             stream.Position = position;
         }
+    }
+
+    /// <summary>The root's properties but <c>devices</c>, written back as they came.</summary>
+    private static string OtherFields(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new MigrationStreamException("The VM description after EOF is not valid: it is not a JSON object");
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.NameEquals("devices"))
+                {
+                    continue;
+                }
+
+                property.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static VmStateDescription ParseState(JsonElement element, string section)

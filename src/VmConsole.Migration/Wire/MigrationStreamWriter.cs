@@ -208,6 +208,25 @@ public sealed class MigrationStreamWriter
         WriteFooter(sectionId);
     }
 
+    /// <summary>
+    /// A device section sent whole (QEMU_VM_SECTION_FULL): its header (<paramref name="idStr"/>, instance and version
+    /// ids), <paramref name="state"/> as it is, and the footer.
+    /// </summary>
+    /// <exception cref="ArgumentException">The idstr is empty or longer than 255 UTF-8 bytes.</exception>
+    public void WriteDeviceSection(uint sectionId, string idStr, uint instanceId, uint versionId, ReadOnlySpan<byte> state)
+    {
+        ArgumentNullException.ThrowIfNull(idStr);
+        var name = Encoding.UTF8.GetBytes(idStr);
+        if (name.Length is 0 or > WireText.MaxIdStrLength)
+        {
+            throw new ArgumentException($"A section idstr needs 1 to 255 UTF-8 bytes, '{idStr}' has {name.Length}.", nameof(idStr));
+        }
+
+        WriteSectionHeader(QemuFormat.SectionFull, sectionId, name, instanceId, versionId);
+        WriteBytes(state);
+        WriteFooter(sectionId);
+    }
+
     /// <summary>The EOF marker: byte 0x00.</summary>
     public void WriteEof()
     {

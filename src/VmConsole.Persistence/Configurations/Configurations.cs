@@ -53,6 +53,14 @@ internal sealed class VmConfiguration : IEntityTypeConfiguration<VmRecord>
             device.Property(d => d.Driver).HasMaxLength(32);
             device.Property(d => d.Memdev).HasMaxLength(63);
         });
+        vm.OwnsMany(v => v.DeviceSections, section =>
+        {
+            section.ToTable("VmDeviceSections");
+            section.WithOwner().HasForeignKey("VmId");
+            section.HasKey("VmId", nameof(DeviceSectionRecord.Position));
+            section.Property(s => s.Position).ValueGeneratedNever();
+            section.Property(s => s.IdStr).HasMaxLength(255);
+        });
     }
 }
 

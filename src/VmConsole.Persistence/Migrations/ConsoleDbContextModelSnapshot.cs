@@ -484,6 +484,9 @@ namespace VmConsole.Persistence.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("DeviceStateFields")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Host")
                         .IsRequired()
                         .HasMaxLength(63)
@@ -640,6 +643,41 @@ namespace VmConsole.Persistence.Migrations
                                 .HasForeignKey("VmId");
                         });
 
+                    b.OwnsMany("VmConsole.Persistence.Records.DeviceSectionRecord", "DeviceSections", b1 =>
+                        {
+                            b1.Property<Guid>("VmId")
+                                .HasColumnType("TEXT");
+
+                            b1.Property<int>("Position")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<string>("Description")
+                                .IsRequired()
+                                .HasColumnType("TEXT");
+
+                            b1.Property<string>("IdStr")
+                                .IsRequired()
+                                .HasMaxLength(255)
+                                .HasColumnType("TEXT");
+
+                            b1.Property<long>("InstanceId")
+                                .HasColumnType("INTEGER");
+
+                            b1.Property<byte[]>("State")
+                                .IsRequired()
+                                .HasColumnType("BLOB");
+
+                            b1.Property<long>("VersionId")
+                                .HasColumnType("INTEGER");
+
+                            b1.HasKey("VmId", "Position");
+
+                            b1.ToTable("VmDeviceSections", (string)null);
+
+                            b1.WithOwner()
+                                .HasForeignKey("VmId");
+                        });
+
                     b.OwnsMany("VmConsole.Persistence.Records.NumaNodeRecord", "NumaNodes", b1 =>
                         {
                             b1.Property<Guid>("VmId")
@@ -702,6 +740,8 @@ namespace VmConsole.Persistence.Migrations
                         });
 
                     b.Navigation("Blocks");
+
+                    b.Navigation("DeviceSections");
 
                     b.Navigation("Devices");
 

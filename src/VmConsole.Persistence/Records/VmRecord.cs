@@ -40,4 +40,13 @@ public sealed class VmRecord
     public List<RamBlockRecord> Blocks { get; set; } = [];
 
     public List<DeviceRecord> Devices { get; set; } = [];
+
+    /// <summary>
+    /// The VM description's top-level fields but <c>devices</c> (JSON) of the CPU and device state QEMU sent with the VM;
+    /// null for a VM without device state (made in the console).
+    /// </summary>
+    public string? DeviceStateFields { get; set; }
+
+    /// <summary>The device sections of that state, in stream order.</summary>
+    public List<DeviceSectionRecord> DeviceSections { get; set; } = [];
 }

@@ -58,8 +58,15 @@ internal static class ApiMapping
     public static ImportSummaryDto ToDto(this VmConsole.Migration.Qemu.QemuImportResult r) => new(
         r.MachineType,
         [.. r.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
-        [.. r.NotImported.Select(s => new NotImportedDto(s.Name, s.InstanceId, s.VersionId, s.Bytes))],
+        r.DeviceState.ToDto(),
         r.BytesRead, r.NormalPages, r.ZeroPages, r.Duration.TotalMilliseconds);
+
+    /// <summary>A VM's device state for the API; none (a VM made here) says that QEMU boots it from reset.</summary>
+    public static DeviceStateDto ToDto(this DeviceState? state) => new(
+        state is not null,
+        VmConsole.Migration.Qemu.DeviceStateNotes.For(state),
+        state is null ? [] : [.. state.Sections.Select(s => new DeviceSectionDto(s.IdStr, s.InstanceId, s.VersionId, s.State.Length))],
+        state?.StateBytes ?? 0);
 
     /// <summary>Any migration, live: the one mapping to the API's shape.</summary>
     public static MigrationDto ToDto(this IMigration m)

@@ -38,7 +38,14 @@ internal static class QemuApi
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Write the VM as a QEMU 7.2 stream: a download <vm>.qemu-stream without a body; with JSON {path} (Admin) into that server file")
-            .WithDescription("QEMU loads it with -incoming defer and migrate-incoming exec:cat FILE. A running VM is paused while it is written. Optional JSON body {path} (ExportVmRequest).");
+            .WithDescription("QEMU loads it with -incoming defer and migrate-incoming exec:cat FILE. A running VM is paused while it is written. Optional JSON body {path} (ExportVmRequest). "
+                + "A VM that came from QEMU carries its CPU and device state back (QEMU goes on where the guest stopped); a VM made here has none, so QEMU boots it from reset: deviceState in the summary says which.");
+        vms.MapGet("/{vm}/device-state", DeviceState)
+            .RequireAuthorization()
+            .Produces<DeviceStateDto>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("The CPU and device state the VM carries for QEMU: the sections QEMU sent with it (name, instance, version, bytes), or none")
+            .WithDescription("Kept verbatim from the stream or live migration the VM came from and sent back unchanged, in QEMU's order, by export and migration to QEMU. carried false: QEMU boots the VM from reset.");
         vms.MapPost("/incoming", Incoming)
             .RequireAuthorization(Roles.CanOperate)
             .Produces<MigrationDto>(StatusCodes.Status202Accepted)
@@ -207,6 +214,9 @@ internal static class QemuApi
         return Results.Empty;
     }
 
+    private static DeviceStateDto DeviceState(string vm, Emulator emulator, VmConsole.Emulation.Drivers.VmInventory inventory) =>
+        inventory.RequireEmulated(emulator, vm, VmConsole.Emulation.Drivers.VmFeatures.Export, "Device state kept for QEMU").DeviceState.ToDto();
+
     /// <summary>
     /// Writes the stream into a server file. A file that cannot be opened is a 400 on <c>path</c>; a disk that fills up is
     /// a 507; either way a file the export created is removed (one that was there, such as a device, is left alone).
@@ -254,7 +264,7 @@ internal static class QemuApi
 
         return TypedResults.Ok(new ExportSummaryDto(
             target.Name, path, result.MachineType, [.. result.Blocks.Select(b => new StreamBlockDto(b.IdStr, b.UsedLength))],
-            result.BytesWritten, result.NormalPages, result.ZeroPages));
+            result.BytesWritten, result.NormalPages, result.ZeroPages, result.DeviceState.ToDto()));
     }
 
     /// <summary>ENOSPC (its errno is the HResult on Linux) or Windows' ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL.</summary>

@@ -147,6 +147,18 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
             Migratable = b.Migratable,
         })],
         Devices = [.. vm.Devices.Select(d => new DeviceRecord { DeviceId = d.Id, Driver = d.Driver, Memdev = d.Memdev })],
+        DeviceStateFields = vm.DeviceState?.DescriptionFields,
+        DeviceSections = vm.DeviceState is { } state
+            ? [.. state.Sections.Select((s, i) => new DeviceSectionRecord
+            {
+                Position = i,
+                IdStr = s.IdStr,
+                InstanceId = s.InstanceId,
+                VersionId = s.VersionId,
+                State = s.State.ToArray(),
+                Description = s.Description,
+            })]
+            : [],
     };
 
     // VMs with a definition write queued and not yet taken by the writer. Added on the event's thread, removed

@@ -95,7 +95,7 @@ internal sealed class ConsoleStartup(
         }
 
         var restored = 0;
-        // Blocks and devices are two owned collections: one query would return blocks x devices rows per VM (and EF
+        // Blocks, devices and device sections are owned collections: one query would return their product per VM (and EF
         // warns at every start); a query per collection returns each row once.
         foreach (var record in await db.Vms.AsNoTracking().AsSplitQuery().OrderBy(v => v.Name).ToListAsync(cancellationToken))
         {
@@ -150,6 +150,14 @@ internal sealed class ConsoleStartup(
             {
                 vm.Resize(block.Id, stored.UsedLength);
             }
+        }
+
+        if (record.DeviceStateFields is { } fields && record.DeviceSections.Count > 0)
+        {
+            // Kept verbatim, to go back to QEMU with the VM as it came.
+            vm.SetDeviceState(new DeviceState(
+                record.DeviceSections.OrderBy(s => s.Position).Select(s => new DeviceSection(s.IdStr, (uint)s.InstanceId, (uint)s.VersionId, s.State, s.Description)),
+                fields));
         }
 
         if (Enum.TryParse<WorkloadKind>(record.WorkloadKind, out var kind) && kind != WorkloadKind.Idle)

@@ -7,10 +7,10 @@ using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Tests.Qemu;
 
-/// <summary>Streams that do not fit fail with QEMU's words and leave no VM (and no reserved memory) behind; device state is stepped over by its description.</summary>
+/// <summary>Streams that do not fit fail with QEMU's words and leave no VM (and no reserved memory) behind; device state is cut into sections by its description and kept.</summary>
 public sealed class QemuImportErrorTests
 {
-    private static readonly RamBlockHeader[] Microvm =
+    internal static readonly RamBlockHeader[] Microvm =
     [
         new("microvm.ram", 16 << 20), new("/rom@etc/acpi/tables", 4096), new("pc.bios", 64 << 10), new("/rom@etc/table-loader", 4096), new("/rom@etc/acpi/rsdp", 4096),
     ];
@@ -18,7 +18,7 @@ public sealed class QemuImportErrorTests
     private const string TimerDescription =
         """{"page_size": 4096, "devices": [{"name": "timer", "instance_id": 0, "vmsd_name": "timer", "version": 2, "fields": [{"name": "cpu_ticks_offset", "type": "int64", "size": 8}, {"name": "unused", "type": "unused_buffer", "size": 8}, {"name": "cpu_clock_offset", "type": "int64", "size": 8}], "subsections": [{"vmsd_name": "timer/dma", "version": 1, "fields": [{"name": "a", "type": "uint32", "size": 4, "array_len": 2}]}]}]}""";
 
-    private const string TimerAndApicDescription =
+    internal const string TimerAndApicDescription =
         """{"page_size": 4096, "devices": [{"name": "timer", "instance_id": 0, "vmsd_name": "timer", "version": 2, "fields": [{"name": "cpu_ticks_offset", "type": "int64", "size": 8}, {"name": "unused", "type": "unused_buffer", "size": 8}, {"name": "cpu_clock_offset", "type": "int64", "size": 8}], "subsections": [{"vmsd_name": "timer/dma", "version": 1, "fields": [{"name": "a", "type": "uint32", "size": 4, "array_len": 2}]}]}, {"name": "apic", "instance_id": 0, "vmsd_name": "apic", "version": 3, "fields": [{"name": "apicbase", "type": "uint32", "size": 4}]}]}""";
 
     private const string AhciDescription =
@@ -34,7 +34,7 @@ public sealed class QemuImportErrorTests
         { "Size too large: /rom@etc/acpi/tables: 0x400000 > 0x200000: Invalid argument", Build("microvm", [Microvm[0], new("/rom@etc/acpi/tables", 4 << 20), .. Microvm[2..]]) },
         { "Machine type received is 'virt-7.2'", Build("virt-7.2", Microvm) },
         { "The stream has no RAM block besides the q35 firmware", Build("pc-q35-7.2", [new("pc.bios", 256 << 10), new("pc.rom", 128 << 10)]) },
-        { "Section 'timer' 0 cannot be stepped over: the stream does not end with the VM description", Build("microvm", Microvm, Timer(withSubsection: true), description: null) },
+        { "Section 'timer' 0 cannot be read: the stream does not end with the VM description", Build("microvm", Microvm, Timer(withSubsection: true), description: null) },
         { "Unknown savevm section or instance 'timer' 1", Build("microvm", Microvm, Timer(withSubsection: true, instance: 1), TimerDescription) },
         { "Subsection timer/dma not found in section 'timer'", Build("microvm", Microvm, Timer(withSubsection: false), TimerDescription) },
         { "The VM description after EOF is not valid", Build("microvm", Microvm, Timer(withSubsection: true), TimerDescription.Replace("\"fields\"", "\"fields\":{}, \"x\"", StringComparison.Ordinal)) },
@@ -60,7 +60,7 @@ public sealed class QemuImportErrorTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task Import_DeviceSectionWithSubsection_SteppedOverAndListed(bool seekable)
+    public async Task Import_DeviceSectionWithSubsection_KeptVerbatimWithItsDescription(bool seekable)
     {
         using var emulator = QemuStreams.NewEmulator(out var host);
         var bytes = Build("microvm", Microvm, Timer(withSubsection: true), TimerDescription);
@@ -68,8 +68,11 @@ public sealed class QemuImportErrorTests
 
         var result = await new QemuStreamImport(emulator).ImportAsync("vm1", host, input);
 
-        var timer = Assert.Single(result.NotImported);
-        Assert.Equal(new Emulation.Vms.NotImportedDeviceSection("timer", 0, 2, 24 + 1 + 1 + 9 + 4 + 8), timer);
+        var timer = Assert.Single(result.DeviceState!.Sections);
+        Assert.Equal(("timer", 0u, 2u), (timer.IdStr, timer.InstanceId, timer.VersionId));
+        // Between the header (1 + 4 + 1 + 5 + 4 + 4 bytes) and the footer (5 bytes).
+        Assert.Equal(Timer(withSubsection: true)[19..^5], timer.State.ToArray());
+        Assert.Same(result.DeviceState, result.Vm.DeviceState);
         var page = new byte[4096];
         result.Vm.ReadGuest(0x5000, page);
         Assert.All(page, b => Assert.Equal(0x5A, b));
@@ -112,8 +115,8 @@ public sealed class QemuImportErrorTests
     [InlineData("microvm ")]
     public void FindPreset_NameQemu72DoesNotHave_Null(string machineType) => Assert.Null(QemuMachineTypes.FindPreset(machineType));
 
-    /// <summary>A one-field 'apic' device section (4 bytes), section id 8.</summary>
-    private static byte[] Apic(uint version) => Section(8, "apic", version, 4);
+    /// <summary>A one-field 'apic' device section (4 bytes), section id 8 unless given.</summary>
+    internal static byte[] Apic(uint version, uint id = 8) => Section(id, "apic", version, 4);
 
     /// <summary>A one-field ich9_ahci device section (4 bytes) under its PCI path, section id 9.</summary>
     private static byte[] Ahci(uint version) => Section(9, "0000:00:1f.2/ich9_ahci", version, 4);
@@ -132,11 +135,11 @@ public sealed class QemuImportErrorTests
         return [.. bytes];
     }
 
-    /// <summary>A 'timer' device section (24 bytes of fields, optionally the 'timer/dma' subsection), section id 7.</summary>
-    private static byte[] Timer(bool withSubsection, uint instance = 0, uint version = 2)
+    /// <summary>A 'timer' device section (24 bytes of fields, optionally the 'timer/dma' subsection), section id 7 unless given.</summary>
+    internal static byte[] Timer(bool withSubsection, uint instance = 0, uint version = 2, uint id = 7)
     {
         var bytes = new List<byte> { QemuFormat.SectionFull };
-        bytes.AddRange(Be32(7));
+        bytes.AddRange(Be32(id));
         bytes.Add(5);
         bytes.AddRange("timer"u8.ToArray());
         bytes.AddRange(Be32(instance));
@@ -152,12 +155,12 @@ public sealed class QemuImportErrorTests
         }
 
         bytes.Add(QemuFormat.SectionFooter);
-        bytes.AddRange(Be32(7));
+        bytes.AddRange(Be32(id));
         return [.. bytes];
     }
 
     /// <summary>Header, configuration, RAM (one page of 0x5A at 0x5000 of the first block, the rest zero pages of the first page), device bytes, EOF, description.</summary>
-    private static byte[] Build(string machine, RamBlockHeader[] blocks, byte[]? devices = null, string? description = null)
+    internal static byte[] Build(string machine, RamBlockHeader[] blocks, byte[]? devices = null, string? description = null)
     {
         var output = new MemoryStream();
         var pipe = PipeWriter.Create(output, new StreamPipeWriterOptions(leaveOpen: true));

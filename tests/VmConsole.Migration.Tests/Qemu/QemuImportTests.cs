@@ -39,9 +39,9 @@ public sealed class QemuImportTests
                 Assert.Equal(QemuStreams.Pattern(address, length), read);
             }
 
-            Assert.Contains(result.NotImported, s => s is { Name: "cpu", InstanceId: 0 });
-            Assert.Contains(result.NotImported, s => s is { Name: "ioapic", InstanceId: 1 });
-            Assert.Equal(result.NotImported, vm.NotImportedDeviceState);
+            Assert.Contains(result.DeviceState!.Sections, s => s is { IdStr: "cpu", InstanceId: 0 });
+            Assert.Contains(result.DeviceState.Sections, s => s is { IdStr: "ioapic", InstanceId: 1 });
+            Assert.Same(result.DeviceState, vm.DeviceState);
             Assert.Equal(file.Length, result.BytesRead);
             Assert.Equal(new QemuImportProgress(file.Length, file.Length), reports[^1]);
             Assert.Equal((16L << 20) / 4096, vm.RamBlocks.Single(b => b.IdStr == "microvm.ram").UsedPages);
@@ -100,8 +100,8 @@ public sealed class QemuImportTests
             var inDimm = new byte[32];
             mem1.Read(0x10_0010, inDimm);
             Assert.Equal(QemuStreams.Pattern(dimmBase + 0x10_0010, 32), inDimm);
-            Assert.Contains(result.NotImported, s => s.Name == "0000:00:1f.2/ich9_ahci");
-            Assert.Equal("globalstate", result.NotImported[^1].Name);
+            Assert.Contains(result.DeviceState!.Sections, s => s.IdStr == "0000:00:1f.2/ich9_ahci");
+            Assert.Equal("globalstate", result.DeviceState.Sections[^1].IdStr);
         }
         finally
         {

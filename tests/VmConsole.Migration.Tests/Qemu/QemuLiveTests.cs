@@ -60,7 +60,7 @@ public sealed class QemuLiveTests
         Assert.Equal(vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength), stats.Total);
         Assert.True(stats.Normal >= 4, $"{stats.Normal} normal pages");
         Assert.True(stats.Normal + stats.Duplicate >= stats.Total / 4096);
-        Assert.Contains(vm.NotImportedDeviceState, s => s.Name == "cpu");
+        Assert.Contains(vm.DeviceState!.Sections, s => s.IdStr == "cpu");
     }
 
     [Fact]

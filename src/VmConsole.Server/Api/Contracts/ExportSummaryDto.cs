@@ -1,3 +1,5 @@
 namespace VmConsole.Server.Api;
 
-public sealed record ExportSummaryDto(string Vm, string Path, string MachineType, IReadOnlyList<StreamBlockDto> Blocks, long BytesWritten, long NormalPages, long ZeroPages);
+/// <param name="DeviceState">The device state written after the memory, or none (QEMU boots the VM from reset), with a sentence saying which.</param>
+public sealed record ExportSummaryDto(
+    string Vm, string Path, string MachineType, IReadOnlyList<StreamBlockDto> Blocks, long BytesWritten, long NormalPages, long ZeroPages, DeviceStateDto DeviceState);
