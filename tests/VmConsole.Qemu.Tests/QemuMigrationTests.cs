@@ -184,7 +184,13 @@ public sealed class QemuMigrationTests : IAsyncLifetime
 
         await Eventually.Until(() => migration.Status == MigrationStatus.PreSwitchover || migration.Status.IsFinal(), TimeSpan.FromSeconds(120), () => $"{migration.Status}");
         Assert.Equal(MigrationStatus.PreSwitchover, migration.Status);
-        Assert.Equal(RunState.Paused, (await RefreshedAsync(source)).RunState);
+        Assert.Equal(RunState.FinishMigrate, (await RefreshedAsync(source)).RunState);
+        Assert.Equal("finish-migrate", source.QemuStatus);
+
+        // QEMU 7.2 would take cont here and run the guest while its last pages are on the way: the console refuses.
+        var refused = await Assert.ThrowsAsync<DomainException>(() => source.ResumeAsync());
+        Assert.Contains("while it is finish-migrate: its migration has stopped the guest to switch over", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("finish-migrate", (await RefreshedAsync(source)).QemuStatus);
 
         await migration.ContinueAsync();
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(120));

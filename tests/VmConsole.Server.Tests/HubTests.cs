@@ -190,6 +190,46 @@ public sealed class HubTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Hub_SubscribedToAMigratingVm_ReceivesFinishMigrateAtPreSwitchoverThenRunningAfterCancel()
+    {
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var back = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _connection.On<VmDto>(nameof(IConsoleClient.VmChanged), vm =>
+        {
+            if (vm.Name != "tiny-1")
+            {
+                return;
+            }
+
+            if (vm.RunState == "finish-migrate")
+            {
+                stopped.TrySetResult();
+            }
+            else if (vm.RunState == "running" && stopped.Task.IsCompleted)
+            {
+                back.TrySetResult();
+            }
+        });
+        await _connection.InvokeAsync(nameof(ConsoleHub.SubscribeVm), "tiny-1");
+
+        var started = await _client.PostAsync(new Uri("/api/migrations", UriKind.Relative), Json("{\"vm\":\"tiny-1\",\"destinationHost\":\"host-a\",\"capabilities\":{\"pauseBeforeSwitchover\":true}}"));
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, started.StatusCode);
+        var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        await stopped.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var engine = _factory.Services.GetRequiredService<MigrationEngine>();
+        await Eventually.Until(() => engine.Registry.Get(id).Status == MigrationStatus.PreSwitchover, TimeSpan.FromSeconds(20), () => $"{id} is {engine.Registry.Get(id).Status}");
+        Assert.Equal("finish-migrate", (string?)(await _client.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]);
+
+        var refused = await _client.PostAsync(new Uri("/api/vms/tiny-1/power", UriKind.Relative), Json("{\"action\":\"pause\"}"));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("while it is finish-migrate", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, (await _client.PostAsync(new Uri($"/api/migrations/{id}/cancel", UriKind.Relative), null)).StatusCode);
+
+        await back.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("running", (string?)(await _client.GetFromJsonAsync<JsonObject>("/api/vms/tiny-1"))!["runState"]);
+    }
+
+    [Fact]
     public async Task Hub_SubscribedToAVm_ReceivesVmChangedOnPowerAndRamBlocksChangedOnANewBackend()
     {
         var changed = new TaskCompletionSource<VmDto>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -62,7 +62,7 @@ public sealed class PeerLoadedTests
             Assert.Equal(MigrationStatus.Completed, await EngineFixture.WaitFinishedAsync(migration));
             var call = Assert.Single(calls);
             // In device, with the guest stopped, after the stream's last byte (the file is whole when the peer is asked).
-            Assert.Equal((MigrationStatus.Device, RunState.Paused, migration.GetStats().Transferred), call);
+            Assert.Equal((MigrationStatus.Device, RunState.FinishMigrate, migration.GetStats().Transferred), call);
             Assert.Equal(RunState.PostMigrate, source.RunState);
         }
         finally

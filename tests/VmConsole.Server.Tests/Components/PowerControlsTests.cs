@@ -2,6 +2,7 @@ using Bunit;
 using MudBlazor;
 using VmConsole.Migration.Engine;
 using VmConsole.Emulation.Vms;
+using VmConsole.Emulation.Workloads;
 using VmConsole.Server.Components.Shared;
 
 namespace VmConsole.Server.Tests.Components;
@@ -133,7 +134,10 @@ public sealed class PowerControlsTests : ConsoleComponentContext
         var dialogs = Render<MudDialogProvider>();
         Emulator.AddHost("host-b", 8 * VmConsole.Emulation.Sizes.GiB);
         var vm = CreateVm("vm1", memoryMiB: 32);
-        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true } });
+        vm.SetWorkload(new WorkloadSpec(WorkloadKind.Uniform, 2_000));
+
+        // It dirties 8 MiB/s and may send 1 MiB/s: it stays active (at pre-switchover the guest would be stopped).
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = VmConsole.Emulation.Sizes.MiB } });
         var cut = Render<PowerControls>(p => p.Add(c => c.Vm, vm));
 
         cut.Find("[data-action='pause']").Click();
@@ -168,5 +172,32 @@ public sealed class PowerControlsTests : ConsoleComponentContext
         Assert.Single(cut.FindAll(".mud-alert"));
         Assert.DoesNotContain("Cannot pause", Snackbars.Markup, StringComparison.Ordinal);
         Assert.Equal(RunState.Paused, vm.RunState);
+    }
+
+    [Fact]
+    public async Task PowerControls_SourceInFinishMigrate_OnlyShutdownStaysEnabled()
+    {
+        RenderProviders();
+        Emulator.AddHost("host-b", 8 * VmConsole.Emulation.Sizes.GiB);
+        var vm = CreateVm("vm1", memoryMiB: 32);
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Capabilities = MigrationCapabilities.Default with { PauseBeforeSwitchover = true } });
+        await Eventually.Until(() => migration.Status == VmConsole.Emulation.MigrationStatus.PreSwitchover, TimeSpan.FromSeconds(20), () => $"{migration.Status}");
+
+        var cut = Render<PowerControls>(p => p.Add(c => c.Vm, vm));
+
+        Assert.Equal(RunState.FinishMigrate, vm.RunState);
+        foreach (var action in new[] { "start", "pause", "resume", "reset" })
+        {
+            Assert.True(cut.Find($"[data-action='{action}']").HasAttribute("disabled"), action);
+        }
+
+        Assert.False(cut.Find("[data-action='shutdown']").HasAttribute("disabled"));
+        migration.Cancel();
+        await migration.Finished.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(RunState.Running, vm.RunState);
+
+        // The page above re-renders the controls on the VM's changes.
+        cut.Render();
+        Assert.False(cut.Find("[data-action='pause']").HasAttribute("disabled"));
     }
 }
