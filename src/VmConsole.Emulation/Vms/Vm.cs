@@ -53,7 +53,7 @@ public sealed partial class Vm : IDisposable
         try
         {
             _memory.AddMachineBlocks();
-            _workload = new GuestWorkload(MainRam, time, Name);
+            _workload = new GuestWorkload(MainRamBlocks, time, Name);
             _workload.SetSpec(definition.Workload);
         }
         catch

@@ -22,7 +22,10 @@ public sealed class GuestWorkload : IDisposable
     /// <summary>The most time a stalled workload makes up for.</summary>
     public static readonly TimeSpan MaxBacklog = TimeSpan.FromMilliseconds(200);
 
-    private readonly RamBlock _ram;
+    // Main RAM in guest order (one block, or one per NUMA node); fixed for the VM's life.
+    private readonly RamBlock[] _ram;
+    private readonly long[] _firstPage;
+    private readonly long _ramBytes;
     private readonly TimeProvider _time;
     private readonly ManualResetEventSlim _wake = new(false);
 
@@ -51,9 +54,17 @@ public sealed class GuestWorkload : IDisposable
 
     private Thread? _thread;
 
-    internal GuestWorkload(RamBlock ram, TimeProvider time, string vmName)
+    /// <param name="ram">Main RAM in guest order: the workload writes its pages as one range, across NUMA nodes.</param>
+    internal GuestWorkload(IReadOnlyList<RamBlock> ram, TimeProvider time, string vmName)
     {
-        _ram = ram;
+        _ram = [.. ram];
+        _firstPage = new long[_ram.Length];
+        for (var i = 1; i < _ram.Length; i++)
+        {
+            _firstPage[i] = _firstPage[i - 1] + (_ram[i - 1].UsedLength / _ram[i - 1].PageSize);
+        }
+
+        _ramBytes = _ram.Sum(b => b.UsedLength);
         _time = time;
         VmName = vmName;
     }
@@ -113,7 +124,7 @@ public sealed class GuestWorkload : IDisposable
 
     internal void SetSpec(WorkloadSpec spec)
     {
-        spec.Validate(_ram.UsedLength, _ram.PageSize);
+        spec.Validate(_ramBytes, _ram[0].PageSize);
         Interlocked.Exchange(ref _runningSince, _time.GetTimestamp());
         _spec = spec;
         if (spec.Kind != WorkloadKind.Idle && _thread is null && !_stopping)
@@ -182,37 +193,72 @@ public sealed class GuestWorkload : IDisposable
 
     private void Write(WorkloadSpec spec, long pages, Random random)
     {
-        var pageSize = _ram.PageSize;
-        var workingPages = (spec.WorkingSetBytes == 0 ? _ram.UsedLength : spec.WorkingSetBytes) / pageSize;
+        var pageSize = _ram[0].PageSize;
+        var workingPages = (spec.WorkingSetBytes == 0 ? _ramBytes : spec.WorkingSetBytes) / pageSize;
         var hotPages = Math.Max(1, workingPages / 5);
-        using var access = _ram.Memory.Acquire();
-        for (long i = 0; i < pages; i++)
+        var accesses = new Memory.GuestMemoryAccess[_ram.Length];
+        try
         {
-            long page;
-            switch (spec.Kind)
+            for (var b = 0; b < _ram.Length; b++)
             {
-                case WorkloadKind.Sweep:
-                    page = Interlocked.Increment(ref _sweepPage) - 1;
-                    page %= workingPages;
-                    access.Span(page * pageSize, 1)[0]++;
-                    break;
-                case WorkloadKind.Hotspot:
-                    page = random.Next(10) < 8 || hotPages == workingPages
-                        ? random.NextInt64(hotPages)
-                        : hotPages + random.NextInt64(workingPages - hotPages);
-                    WriteWord(access, (page * pageSize) + (random.Next((int)(pageSize / 8)) * 8), random.NextInt64());
-                    break;
-                default:
-                    page = random.NextInt64(workingPages);
-                    WriteWord(access, (page * pageSize) + (random.Next((int)(pageSize / 8)) * 8), random.NextInt64());
-                    break;
+                accesses[b] = _ram[b].Memory.Acquire();
             }
 
-            _ram.DirtyLog.Set(page);
-            _ram.RateLog.Set(page);
+            for (long i = 0; i < pages; i++)
+            {
+                long page;
+                switch (spec.Kind)
+                {
+                    case WorkloadKind.Sweep:
+                        page = Interlocked.Increment(ref _sweepPage) - 1;
+                        page %= workingPages;
+                        break;
+                    case WorkloadKind.Hotspot:
+                        page = random.Next(10) < 8 || hotPages == workingPages
+                            ? random.NextInt64(hotPages)
+                            : hotPages + random.NextInt64(workingPages - hotPages);
+                        break;
+                    default:
+                        page = random.NextInt64(workingPages);
+                        break;
+                }
+
+                var block = BlockOf(page);
+                var inBlock = page - _firstPage[block];
+                if (spec.Kind == WorkloadKind.Sweep)
+                {
+                    accesses[block].Span(inBlock * pageSize, 1)[0]++;
+                }
+                else
+                {
+                    WriteWord(accesses[block], (inBlock * pageSize) + (random.Next((int)(pageSize / 8)) * 8), random.NextInt64());
+                }
+
+                _ram[block].DirtyLog.Set(inBlock);
+                _ram[block].RateLog.Set(inBlock);
+            }
+        }
+        finally
+        {
+            foreach (var access in accesses)
+            {
+                access.Dispose();
+            }
         }
 
         Interlocked.Add(ref _pagesWritten, pages);
+    }
+
+    /// <summary>The main RAM block that holds guest RAM page <paramref name="page"/>.</summary>
+    private int BlockOf(long page)
+    {
+        var block = _ram.Length - 1;
+        while (_firstPage[block] > page)
+        {
+            block--;
+        }
+
+        return block;
     }
 
     private static void WriteWord(Memory.GuestMemoryAccess access, long offset, long value) =>

@@ -1,0 +1,92 @@
+using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
+using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
+using VmConsole.Migration.Model;
+using VmConsole.Qemu.Driver;
+using VmConsole.Qemu.Processes;
+
+namespace VmConsole.Qemu.Tests;
+
+/// <summary>
+/// An emulated VM with a RAM layout other than the machine's own (NUMA nodes, a memory-backend) live-migrated to a QEMU
+/// host against real QEMU 7.2: the QEMU the console starts has the VM's layout, and the bytes arrive where the guest
+/// had them. Every process started under this test's directory is killed at the end, even when a test fails.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class CrossDriverLayoutTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
+
+    private readonly string _directory = QemuProcess.TempDirectory();
+    private readonly Emulator _emulator = new();
+    private readonly MigrationEngine _engine;
+    private readonly QemuDriver _driver;
+    private readonly CrossDriverMigrations _cross;
+
+    public CrossDriverLayoutTests()
+    {
+        _emulator.AddHost("ehost-a", 4 * Sizes.GiB);
+        _engine = new MigrationEngine(_emulator);
+        _driver = new QemuDriver([new QemuHostConfig("qhost-a", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "a"))], TimeSpan.FromSeconds(10));
+        _cross = new CrossDriverMigrations(_emulator, _engine, _driver);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await QemuProcess.KillAllUnderAsync(_directory);
+        await _engine.DisposeAsync();
+        await _driver.DisposeAsync();
+        _emulator.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    public static TheoryData<string, string?, int[]> Layouts() => new()
+    {
+        { "q35", null, [32, 32] },
+        { "pc", null, [48, 16] },
+        { "microvm", "mem", [] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task ToQemu_VmWithItsOwnLayout_QemuStartedWithItHasTheBytes(string machine, string? backend, int[] nodesMiB)
+    {
+        var memory = nodesMiB.Length > 0 ? nodesMiB.Sum() * Sizes.MiB : 32 * Sizes.MiB;
+        var vm = _emulator.CreateVm(new VmDefinition("lay-1", "ehost-a", machine, memory)
+        {
+            MainRamBackend = backend,
+            NumaNodes = [.. nodesMiB.Select((size, i) => new NumaNode($"node{i}", size * Sizes.MiB))],
+            Start = true,
+        });
+        var firstNodeEnd = nodesMiB.Length > 0 ? nodesMiB[0] * Sizes.MiB : memory / 2;
+        (long Address, int Length)[] places = [(0x10_0000, 4096), (firstNodeEnd - 100, 200), (memory - 4096, 4096)];
+        foreach (var (address, length) in places)
+        {
+            vm.WriteGuest(address, Pattern(address, length));
+        }
+
+        var migration = await _cross.MigrateToQemuAsync("lay-1", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        await migration.Finished.WaitAsync(Bound);
+        Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
+        await Eventually.UntilAsync(() => Task.FromResult(_driver.IsNameTaken("lay-1") && _driver.GetDomain("lay-1").Running is not null), Bound, () => "the VM did not arrive on QEMU");
+
+        var domain = _driver.GetDomain("lay-1");
+        Assert.Equal(backend, domain.Spec.MainRamBackend);
+        Assert.Equal(vm.Definition.NumaNodes, domain.Spec.NumaNodes);
+        var blocks = await ((IVirtualMachine)domain).GetRamBlocksAsync();
+        Assert.Equal(vm.MainRamBlocks.Select(b => (b.IdStr, b.UsedLength)), vm.MainRamBlocks.Select(b => blocks.Single(q => q.IdStr == b.IdStr)).Select(q => (q.IdStr, q.UsedLength)));
+        var running = domain.Running!;
+        foreach (var (address, length) in places)
+        {
+            var file = Path.Combine(running.RuntimeDirectory, $"pmem-{address:x}.bin");
+            await running.RunAsync("pmemsave", new Dictionary<string, object> { ["val"] = address, ["size"] = length, ["filename"] = file }, CancellationToken.None);
+            Assert.Equal(Pattern(address, length), await File.ReadAllBytesAsync(file));
+        }
+    }
+
+    private static byte[] Pattern(long address, int length) =>
+        [.. Enumerable.Range(0, length).Select(i => (byte)(((address + i) * 7 + 13) % 251 + 1))];
+}
