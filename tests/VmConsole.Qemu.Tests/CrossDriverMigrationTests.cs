@@ -215,16 +215,31 @@ public sealed class CrossDriverMigrationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task FromQemu_PostcopyAsked_RefusedBeforeAnythingStarts()
+    public async Task FromQemu_MultifdAsked_RefusedBeforeAnythingStarts()
     {
         var domain = await _driver.CreateVirtualMachineAsync(new VmDefinition("sweep-z", "qhost-a", "pc", 32 * Sizes.MiB) { Start = true });
 
-        var refused = await Assert.ThrowsAsync<DomainException>(() => _cross.MigrateFromQemuAsync("sweep-z", "ehost-a", MigrationParameters.Default, MigrationCapabilities.Default with { PostcopyRam = true }));
+        var refused = await Assert.ThrowsAsync<DomainException>(() => _cross.MigrateFromQemuAsync("sweep-z", "ehost-a", MigrationParameters.Default, MigrationCapabilities.Default with { Multifd = true }));
 
         Assert.Equal(ErrorCodes.UnsupportedCapability, refused.Code);
         Assert.Empty(_engine.Registry.All);
         Assert.False(domain.Frozen);
         Assert.False(_emulator.IsNameTaken("sweep-z"));
+    }
+
+    [Fact]
+    public async Task FromQemu_PostcopyRamSetButNotStarted_CompletesInPrecopy()
+    {
+        var domain = (QemuDomain)await _driver.CreateVirtualMachineAsync(new VmDefinition("sweep-p", "qhost-a", "pc", 32 * Sizes.MiB) { Guest = GuestProgram.Sweep, Start = true });
+        await Eventually.UntilAsync(async () => (await domain.ReadGuestPhysicalAsync(SweepGuest.LowestStart, 1))[0] != 0, Bound, () => "the sweep guest never ran");
+
+        // The source opens the return path and advises postcopy: the console answers PING and SHUT, takes the advice.
+        var migration = await _cross.MigrateFromQemuAsync("sweep-p", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default with { PostcopyRam = true });
+        await migration.Finished.WaitAsync(Bound);
+
+        Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
+        Assert.True(migration.Capabilities.PostcopyRam);
+        Assert.Equal("ehost-a", _emulator.GetVm("sweep-p").Host.Name);
     }
 
     private Task ArrivedOnQemu(string name)

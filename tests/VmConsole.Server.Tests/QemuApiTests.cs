@@ -240,6 +240,20 @@ public sealed class QemuApiTests : SignedInApiTest
     }
 
     [Fact]
+    public async Task Incoming_WithTheSourcesPostcopyRam_TheMigrationShowsIt()
+    {
+        var response = await Admin.PostAsJsonAsync(
+            "/api/vms/incoming", new { name = "told", host = "host-a", uri = $"tcp:127.0.0.1:{LoopbackPorts.Free()}", capabilities = new { postcopyRam = true, xIgnoreShared = true } });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var migration = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.True(migration["capabilities"]!["postcopyRam"]!.GetValue<bool>());
+        var id = migration["id"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.Accepted, (await Admin.PostAsync($"/api/migrations/{id}/cancel", null)).StatusCode);
+        Assert.Equal("cancelled", (await ApiTestMemory.WaitForMigrationAsync(Admin, id))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Incoming_PortInUse_Is409AddressInUse()
     {
         using var busy = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

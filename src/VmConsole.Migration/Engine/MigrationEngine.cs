@@ -5,6 +5,7 @@ using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Model;
 using VmConsole.Migration.Qemu;
 using VmConsole.Migration.Transports;
+using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Engine;
 
@@ -94,8 +95,9 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
     /// Invalid or taken name, unknown host, a URI that is not unix: or loopback tcp:, or an address in use.
     /// </exception>
     /// <param name="sourceHost">The console's QEMU host the VM leaves, if it is one (null: a QEMU outside the console).</param>
-    public QemuIncomingMigration ReceiveFromQemu(string name, string host, string uri, string? sourceHost = null) =>
-        QemuIncomingMigration.Listen(emulator, Registry, name, host, uri, _time, sourceHost);
+    /// <param name="capabilities">The source's postcopy-ram and x-ignore-shared, as a QEMU destination is told them.</param>
+    public QemuIncomingMigration ReceiveFromQemu(string name, string host, string uri, string? sourceHost = null, IncomingCapabilities? capabilities = null) =>
+        QemuIncomingMigration.Listen(emulator, Registry, name, host, uri, _time, sourceHost, capabilities);
 
     /// <summary>
     /// Cancels the migrations this engine runs (they live in this process); others in the registry, such as QEMU-to-QEMU

@@ -190,10 +190,16 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         }
     }
 
+    /// <summary>Postcopy is the source's to start, and the console's listener takes precopy only (postcopy-ram set or not): always refused.</summary>
+    /// <exception cref="DomainException">Always 409 <c>postcopy-not-enabled</c>.</exception>
+    public Task StartPostcopyAsync(CancellationToken cancellationToken = default) => throw (_capabilities.PostcopyRam
+        ? DomainException.Conflict(
+            ErrorCodes.PostcopyNotEnabled,
+            $"Migration {Names.Shorten(Id)} of VM '{VmName}' is received from QEMU in precopy: the source has postcopy-ram, but the console does not take postcopy (a switch fails the migration).")
+        : MigrationRefusals.PostcopyNotEnabled(Id, VmName));
+
     /// <summary>A receiver never waits in pre-switchover: the sender decides when to switch over.</summary>
     /// <exception cref="DomainException">Always 409 <c>not-pre-switchover</c>.</exception>
-    /// <summary>Postcopy is the source's to start (and the console's listener takes precopy only): always refused.</summary>
-    public Task StartPostcopyAsync(CancellationToken cancellationToken = default) => throw MigrationRefusals.PostcopyNotEnabled(Id, VmName);
 
     public Task ContinueAsync(CancellationToken cancellationToken = default) =>
         throw MigrationRefusals.NotPreSwitchover(Id, Status.ToQemuName());

@@ -3,6 +3,7 @@ using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Model;
 using VmConsole.Migration.Qemu;
+using VmConsole.Migration.Wire;
 using VmConsole.Qemu.Migrations;
 using VmConsole.Qemu.Processes;
 using VmConsole.Qemu.Vms;
@@ -134,7 +135,8 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
     /// </summary>
     /// <exception cref="DomainException">
     /// The VM is shut off or held by another migration, the host is unknown, a capability the console's listener cannot
-    /// take (postcopy-ram, pause-before-switchover, multifd: 400 <c>unsupported-capability</c>), or QEMU's refusal.
+    /// take (pause-before-switchover, multifd: 400 <c>unsupported-capability</c>), or QEMU's refusal. postcopy-ram is
+    /// taken for a migration that stays precopy (the console never starts postcopy).
     /// </exception>
     public async Task<IMigration> MigrateFromQemuAsync(
         string name, string destinationHost, MigrationParameters parameters, MigrationCapabilities capabilities, CancellationToken cancellationToken = default)
@@ -152,7 +154,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
 
         var uri = $"unix:{Path.Combine(source.RuntimeDirectory, OutgoingSocket)}";
         TryDelete(Path.Combine(source.RuntimeDirectory, OutgoingSocket));
-        var incoming = engine.ReceiveFromQemu(name, destinationHost, uri, domain.HostName);
+        var incoming = engine.ReceiveFromQemu(name, destinationHost, uri, domain.HostName, new IncomingCapabilities(PostcopyRam: capabilities.PostcopyRam));
         try
         {
             // Held before the first command goes to the source, until the end is cleaned up (DESIGN.md section 3).
@@ -363,12 +365,11 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         await source.RunAsync("migrate-set-parameters", QemuMigrationParameters.Source(p), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>What the console's QEMU listener cannot take: it never waits in pre-switchover, has no multifd channels and no postcopy.</summary>
+    /// <summary>What the console's QEMU listener cannot take: it never continues a source waiting in pre-switchover and has no multifd channels.</summary>
     private static void RefuseUnreceivable(MigrationCapabilities capabilities)
     {
         var (field, what) = capabilities switch
         {
-            { PostcopyRam: true } => ("postcopyRam", "postcopy-ram"),
             { PauseBeforeSwitchover: true } => ("pauseBeforeSwitchover", "pause-before-switchover"),
             { Multifd: true } => ("multifd", "multifd"),
             _ => (null, null),
@@ -377,7 +378,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         {
             throw DomainException.Invalid(
                 ErrorCodes.UnsupportedCapability,
-                $"Capability '{what}' is not available from a QEMU VM to an emulator host: the console's listener takes one precopy stream (with xbzrle and auto-converge) and switches over when QEMU does.",
+                $"Capability '{what}' is not available from a QEMU VM to an emulator host: the console's listener takes one precopy stream (with xbzrle, auto-converge, and postcopy-ram as long as postcopy is not started) and switches over when QEMU does.",
                 field);
         }
     }

@@ -287,7 +287,8 @@ internal static class QemuApi
         }
 
         AuditAs(http, name);
-        var migration = engine.ReceiveFromQemu(name, host, uri);
+        var capabilities = new IncomingCapabilities(request.Capabilities?.PostcopyRam ?? false, request.Capabilities?.XIgnoreShared ?? false);
+        var migration = engine.ReceiveFromQemu(name, host, uri, capabilities: capabilities);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }
 

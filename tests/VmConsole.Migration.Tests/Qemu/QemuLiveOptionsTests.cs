@@ -153,6 +153,28 @@ public sealed class QemuLiveOptionsTests
         await AssertSourceLivesAsync(qemu, null);
     }
 
+    [Fact]
+    public async Task StartPostcopy_ListenerToldPostcopyRam_RefusedSayingTheConsoleTakesPrecopyOnly()
+    {
+        using var emulator = QemuStreams.NewEmulator(out var host);
+        var directory = QemuProcess.TempDirectory();
+        try
+        {
+            await using var incoming = QemuIncomingMigration.Listen(
+                emulator, new MigrationRegistry(), "told", host, $"unix:{directory}/in.sock", capabilities: new IncomingCapabilities(PostcopyRam: true));
+
+            var refused = await Assert.ThrowsAsync<Emulation.DomainException>(() => incoming.StartPostcopyAsync());
+
+            Assert.Equal("postcopy-not-enabled", refused.Code);
+            Assert.Contains("does not take postcopy", refused.Message, StringComparison.Ordinal);
+            Assert.True(incoming.Capabilities.PostcopyRam);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static async Task FillAsync(QemuProcess qemu)
     {
         foreach (var page in DataPages)

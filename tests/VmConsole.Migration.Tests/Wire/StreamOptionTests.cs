@@ -319,6 +319,99 @@ public sealed class StreamOptionTests
         return [.. Enumerable.Range(0, PageSize).Select(_ => (byte)('a' + random.Next(8)))];
     }
 
+    /// <summary>Every option at once: return path, advise, page sizes and addresses, XBZRLE and compressed pages.</summary>
+    private static StreamBytes EveryOption(int pages)
+    {
+        var stream = Command(Command(Command(Start(), MigrationCommand.OpenReturnPath, []), MigrationCommand.Ping, Be32(1)), MigrationCommand.PostcopyAdvise, Advise(4096 | (2 << 20), 4096))
+            .SectionStart(QemuFormat.SectionStart, 1, "ram", 0, 4).Be64((ulong)(2 * pages * PageSize) | QemuFormat.RamFlagMemSize)
+            .Counted("pc.ram").Be64((ulong)(pages * PageSize)).Be64(0)
+            .Counted("huge").Be64((ulong)(pages * PageSize)).Be64(2 << 20).Be64(0x1_0000_0000)
+            .Be64(QemuFormat.RamFlagEos).Footer(1);
+        var compressed = Compress(Compressible(5));
+        stream.U8(QemuFormat.SectionPart).Be32(1);
+        for (var i = 0; i < pages; i++)
+        {
+            var offset = (ulong)(i * PageSize);
+            stream.Be64(offset | QemuFormat.RamFlagCompressPage).Counted(i % 2 == 0 ? "pc.ram" : "huge").Be32((uint)compressed.Length).Raw(compressed);
+            stream.Be64(offset | QemuFormat.RamFlagXbzrle | QemuFormat.RamFlagContinue).U8(Xbzrle.EncodingFlag).Raw([0, 7]).Raw([(byte)(i % 100), 1, (byte)i, 0x90, 0x01, 0x01]).U8(0xEE);
+        }
+
+        return Command(stream.Be64(QemuFormat.RamFlagEos).Footer(1), MigrationCommand.Ping, Be32(2)).U8(QemuFormat.Eof);
+    }
+
+    [Fact]
+    public async Task EveryOption_ReadInChunksOfAnySize_SameBlocksPagesAndPongs()
+    {
+        var whole = new RecordingReturnPath();
+        var expected = await ReadAsync(EveryOption(8), whole, new IncomingCapabilities(XIgnoreShared: true));
+        var bytes = EveryOption(8).ToArray();
+
+        for (var seed = 0; seed < 8; seed++)
+        {
+            var pipe = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, minimumSegmentSize: 16, useSynchronizationContext: false));
+            var sink = new PageSink();
+            var returnPath = new RecordingReturnPath();
+            var reading = new MigrationStreamReader(pipe.Reader, sink, null, null, returnPath, new IncomingCapabilities(XIgnoreShared: true)).ReadToEndAsync(CancellationToken.None);
+            var random = new Random(seed);
+            for (var position = 0; position < bytes.Length;)
+            {
+                var count = Math.Min(random.Next(1, 12), bytes.Length - position);
+                await pipe.Writer.WriteAsync(bytes.AsMemory(position, count));
+                position += count;
+            }
+
+            await pipe.Writer.CompleteAsync();
+            await reading.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(expected.Blocks, sink.Blocks);
+            Assert.Equal(expected.Pages, sink.Pages);
+            Assert.Equal([1u, 2u], returnPath.Pongs);
+        }
+
+        Assert.Equal([1u, 2u], whole.Pongs);
+        Assert.Equal(8, expected.Pages.Count);
+        var first = Compressible(5);
+        first[0] = 0;
+        first[1 + 144] = 0xEE; // 0x90 0x01: 144 unchanged bytes in two ULEB128 bytes
+        Assert.Equal(first, expected.Pages[(0, 0)]);
+    }
+
+    [Fact]
+    public void Xbzrle_TwoThousandPages_AllocatesNothingPerPage()
+    {
+        var delta = new byte[] { 5, 2, 0xAA, 0xBB, 0x90, 0x01, 0x01, 0xCC };
+        var stream = Start().RamSetup(1, ("pc.ram", 64 * PageSize));
+        stream.U8(QemuFormat.SectionPart).Be32(1);
+        for (var i = 0; i < 2000; i++)
+        {
+            stream.Be64((ulong)(i % 64 * PageSize) | QemuFormat.RamFlagXbzrle | (i == 0 ? 0 : QemuFormat.RamFlagContinue));
+            if (i == 0)
+            {
+                stream.Counted("pc.ram");
+            }
+
+            stream.U8(Xbzrle.EncodingFlag).Raw([0, (byte)delta.Length]).Raw(delta);
+        }
+
+        var bytes = stream.Be64(QemuFormat.RamFlagEos).Footer(1).U8(QemuFormat.Eof).ToArray();
+        var page = new byte[PageSize];
+        ReadCounting(bytes, page); // Warm-up: JIT and tiering.
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var pages = ReadCounting(bytes, page);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(2000, pages);
+        Assert.True(allocated < 48 * 1024, $"{allocated} bytes allocated reading 2,000 XBZRLE pages");
+    }
+
+    private static int ReadCounting(byte[] stream, byte[] page)
+    {
+        var sink = new CountingSink(page);
+        var reading = new MigrationStreamReader(PipeReader.Create(new ReadOnlySequence<byte>(stream)), sink).ReadToEndAsync(CancellationToken.None);
+        Assert.True(reading.IsCompletedSuccessfully, "the read over an in-memory sequence should finish without waiting");
+        return sink.Pages;
+    }
+
     private static byte[] Compress(byte[] data)
     {
         var output = new MemoryStream();
@@ -328,6 +421,46 @@ public sealed class StreamOptionTests
         }
 
         return output.ToArray();
+    }
+
+    /// <summary>Counts pages and keeps none: every XBZRLE delta applies to the same page.</summary>
+    private sealed class CountingSink(byte[] page) : IMigrationStreamSink
+    {
+        public int Pages { get; private set; }
+
+        public void OnConfiguration(string machineType)
+        {
+        }
+
+        public void OnRamBlocks(IReadOnlyList<RamBlockHeader> blocks)
+        {
+        }
+
+        public void OnZeroPage(int block, long offset, byte fill) => Pages++;
+
+        public void OnPage(int block, long offset, ReadOnlySequence<byte> data)
+        {
+            data.CopyTo(page);
+            Pages++;
+        }
+
+        public void ReadPage(int block, long offset, Span<byte> destination) => page.CopyTo(destination);
+
+        public void OnRamSectionDone(bool end)
+        {
+        }
+
+        public void OnVmConsoleState(ReadOnlySequence<byte> payload)
+        {
+        }
+
+        public void OnEof()
+        {
+        }
+
+        public void OnVmDescription(string json)
+        {
+        }
     }
 
     private sealed class RecordingReturnPath : IMigrationReturnPath
@@ -345,6 +478,8 @@ public sealed class StreamOptionTests
     private sealed class PageSink : IMigrationStreamSink
     {
         private readonly Dictionary<(int, long), byte[]> _pages = [];
+
+        public IReadOnlyDictionary<(int Block, long Offset), byte[]> Pages => _pages;
 
         public IReadOnlyList<RamBlockHeader> Blocks { get; private set; } = [];
 
