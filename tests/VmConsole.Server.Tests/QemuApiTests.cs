@@ -110,6 +110,9 @@ public sealed class QemuApiTests : SignedInApiTest
         Assert.False(File.Exists(toPath));
         var summary = (await (await Admin.PostAsJsonAsync("/api/vms/to-qemu/export", new { path = toPath })).Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.Equal(new FileInfo(toPath).Length, summary["bytesWritten"]!.GetValue<long>());
+        // Made in the console: no CPU or device state goes with it, and the summary says what QEMU does then.
+        Assert.False(summary["deviceState"]!["carried"]!.GetValue<bool>());
+        Assert.Contains("QEMU boots it from reset", summary["deviceState"]!["note"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(await File.ReadAllBytesAsync(path), await File.ReadAllBytesAsync(toPath));
         var bad = await ApiErrorTests.AssertProblemAsync(await Admin.PostAsJsonAsync("/api/vms/to-qemu/export", new { path = "/no/such/dir/x.mig" }), HttpStatusCode.BadRequest, "validation-failed");
         Assert.NotNull(bad["errors"]!["path"]);

@@ -171,9 +171,11 @@ internal sealed class MigrationRun(
         throw new MigrationFailedException($"VM '{_source.Name}' is {_source.RunState.ToQemuName()}: the migration cannot stop it to switch over.");
     }
 
-    /// <summary>The destination takes over the source's workload and runs (or stays paused, as the source was).</summary>
+    /// <summary>The destination takes over the source's workload and device state, and runs (or stays paused, as the source was).</summary>
     private void StartDestination(bool wasRunning)
     {
+        // The CPU and device state QEMU sent with the VM goes with it from host to host, to go back to QEMU one day.
+        destination!.SetDeviceState(_source.DeviceState);
         var state = _transport.Sink!.State;
         if (state is not null && state.Workload != WorkloadKind.Idle)
         {

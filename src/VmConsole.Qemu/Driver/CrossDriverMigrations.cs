@@ -16,8 +16,9 @@ namespace VmConsole.Qemu.Driver;
 /// <item>an emulated VM to a QEMU host: a destination QEMU is started there with the VM's machine, memory, backends and
 /// pc-dimms and <c>-incoming defer -S</c>, checked to hold every migratable block, and the engine's QEMU-compatible
 /// sender migrates into it. On completion the QEMU process is the VM (same id and name; <c>cont</c> if the VM was
-/// running), and the emulated source leaves the emulator. The VM has no CPU or device state, so QEMU boots it from
-/// reset; its memory arrives.</item>
+/// running), and the emulated source leaves the emulator. A VM that came from QEMU carries its CPU and device state
+/// back (the sender ends the stream with it), so the guest goes on where it stopped; a VM made here has none, so QEMU
+/// boots it from reset; its memory arrives either way.</item>
 /// <item>a QEMU VM to an emulator host: the console listens (<see cref="MigrationEngine.ReceiveFromQemu"/>) in the
 /// source's runtime directory and the source QEMU <c>migrate</c>s into it, its migratable set held from before the
 /// first command until the end. On completion the VM is an emulated VM (its device state kept verbatim) and the source,

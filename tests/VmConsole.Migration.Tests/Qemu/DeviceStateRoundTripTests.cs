@@ -86,6 +86,22 @@ public sealed class DeviceStateRoundTripTests
     }
 
     [Fact]
+    public async Task MigrationBetweenEmulatorHosts_VmWithDeviceState_ArrivesWithTheSameState()
+    {
+        await using var fixture = new Engine.EngineFixture();
+        var source = fixture.CreateVm("vm1", 32);
+        var state = new DeviceState([new DeviceSection("cpu", 0, 12, new byte[] { 1, 2, 3 }, """{"name":"cpu"}""")], """{"page_size":4096}""");
+        source.SetDeviceState(state);
+
+        var migration = fixture.Engine.Start(new Migration.Engine.MigrationRequest("vm1") { DestinationHost = "host-b" });
+
+        Assert.True(await Engine.EngineFixture.WaitFinishedAsync(migration) == Emulation.MigrationStatus.Completed, Engine.EngineFixture.Describe(migration));
+        var arrived = fixture.Emulator.GetVm("vm1");
+        Assert.NotSame(source, arrived);
+        Assert.Same(state, arrived.DeviceState);
+    }
+
+    [Fact]
     public void SetDeviceState_Kept_RaisedAsDevicesChange()
     {
         using var emulator = QemuStreams.NewEmulator(out var host);

@@ -7,31 +7,37 @@ namespace VmConsole.Server.Tests.Components;
 public sealed class DeviceStatePanelTests : ConsoleComponentContext
 {
     [Fact]
-    public void VmPage_VmMadeHere_ShowsNoDeviceStatePanel()
+    public void VmPage_VmMadeHere_SaysItCarriesNoDeviceStateAndQemuBootsItFromReset()
     {
         RenderProviders();
         CreateVm("vm1");
 
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "vm1"));
 
-        Assert.Empty(cut.FindAll("[data-testid='not-imported']"));
+        var panel = cut.Find("[data-testid='device-state']");
+        Assert.Equal("false", panel.GetAttribute("data-carried"));
+        Assert.Contains("carries no CPU or device state", panel.TextContent, StringComparison.Ordinal);
+        Assert.Contains("QEMU boots it from reset", panel.TextContent, StringComparison.Ordinal);
+        Assert.Empty(panel.QuerySelectorAll("tr[data-section]"));
     }
 
     [Fact]
-    public void VmPage_ImportedWithSkippedSections_ListsEachWithInstanceVersionAndBytes()
+    public void VmPage_DeviceStateFromQemu_ListsEachSectionInOrderWithInstanceVersionAndBytes()
     {
         RenderProviders();
         var vm = CreateVm("vm1");
         var cut = Render<VmPage>(p => p.Add(c => c.Name, "vm1"));
 
-        vm.SetNotImportedDeviceState([new NotImportedDeviceSection("timer", 0, 2, 25), new NotImportedDeviceSection("cpu", 1, 12, 4_321)]);
+        vm.SetDeviceState(new DeviceState(
+            [new DeviceSection("timer", 0, 2, new byte[25], """{"name":"timer"}"""), new DeviceSection("cpu", 1, 12, new byte[4_321], """{"name":"cpu"}""")],
+            """{"page_size":4096}"""));
 
-        cut.WaitForAssertion(() => Assert.NotNull(cut.Find("[data-testid='not-imported']")));
-        var panel = cut.Find("[data-testid='not-imported']");
-        Assert.Contains("these devices, which VmConsole does not model", panel.TextContent, StringComparison.Ordinal);
+        cut.WaitForAssertion(() => Assert.Equal("true", cut.Find("[data-testid='device-state']").GetAttribute("data-carried")));
+        var panel = cut.Find("[data-testid='device-state']");
+        Assert.Contains("sends them back when the VM goes to QEMU", panel.TextContent, StringComparison.Ordinal);
         Assert.Contains("2 sections", panel.TextContent, StringComparison.Ordinal);
-        var cells = panel.QuerySelectorAll("tr[data-section='cpu'] td").Select(td => td.TextContent.Trim()).ToArray();
-        Assert.Equal(["cpu", "1", "12", "4,321"], cells);
+        Assert.Equal(["timer", "cpu"], panel.QuerySelectorAll("tr[data-section]").Select(r => r.GetAttribute("data-section")));
+        Assert.Equal(["cpu", "1", "12", "4,321"], panel.QuerySelectorAll("tr[data-section='cpu'] td").Select(td => td.TextContent.Trim()));
         Assert.Equal(["timer", "0", "2", "25"], panel.QuerySelectorAll("tr[data-section='timer'] td").Select(td => td.TextContent.Trim()));
     }
 

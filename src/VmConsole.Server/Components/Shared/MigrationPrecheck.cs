@@ -65,7 +65,9 @@ public static class MigrationPrecheck
             return
             [
                 new("Driver", true, $"A QEMU is started on {destination.Name} with -incoming defer and the VM's machine, memory, backends and DIMMs; the engine sends it a QEMU-compatible stream."),
-                new("What crosses", true, "Memory only: a VM born in the emulator has no CPU or device state, so QEMU starts it from reset, running the ROM blocks it receives (the emulator's stand-in firmware); its workload stays behind."),
+                (vm as Vm)?.DeviceState is { } state
+                    ? new PrecheckItem("What crosses", true, $"Memory, and the CPU and device state QEMU sent with the VM ({state.Sections.Length} sections), unchanged and in QEMU's order: QEMU goes on where the guest stopped.")
+                    : new PrecheckItem("What crosses", true, "Memory only: a VM born in the emulator has no CPU or device state, so QEMU starts it from reset, running the ROM blocks it receives (the emulator's stand-in firmware); its workload stays behind."),
                 capacity,
                 unplugged is null
                     ? new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}); each is checked against the QEMU started there before anything is sent.")
@@ -76,7 +78,7 @@ public static class MigrationPrecheck
         return
         [
             new("Driver", true, $"The console listens for {vm.Name}'s QEMU on {destination.Name}; QEMU migrates into it and quits once the VM has arrived."),
-            new("What crosses", true, "Memory only: the emulator does not run the guest's CPUs, so the guest program stops; QEMU's CPU and device state is listed on the VM page, not carried on (back in QEMU the VM boots from reset)."),
+            new("What crosses", true, "Memory, and QEMU's CPU and device state kept verbatim: the emulator does not run the guest's CPUs, so the guest program stops here; sent back to QEMU, the VM goes on where it stopped."),
             capacity,
             new("Block compatibility", migratable.Count > 0, $"{migratable.Count} migratable blocks ({Display.Bytes(migratable.Sum(b => b.UsedLength))}) as QEMU reports them."),
         ];
