@@ -89,6 +89,39 @@ public sealed class ConsoleDbContextTests : IDisposable
     }
 
     [Fact]
+    public async Task Vm_WithDeviceSections_BytesAndOrderRoundTrip()
+    {
+        var file = Path.Combine(_folder.FullName, "devstate.db");
+        var services = new ServiceCollection().AddConsolePersistence($"Data Source={file}").BuildServiceProvider();
+        var factory = services.GetRequiredService<IDbContextFactory<ConsoleDbContext>>();
+        await factory.MigrateAsync(CancellationToken.None);
+        var id = Guid.NewGuid();
+        byte[] cpu = [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 31))];
+        await using (var db = await factory.CreateDbContextAsync())
+        {
+            db.Vms.Add(new VmRecord
+            {
+                Id = id, Name = "from-qemu", Host = "host-a", Machine = "pc", MemoryBytes = 64L << 20, WorkloadKind = "Idle", RunState = "running",
+                DeviceStateFields = """{"page_size":4096}""",
+                DeviceSections =
+                [
+                    new() { Position = 1, IdStr = "cpu", InstanceId = 0, VersionId = 12, State = cpu, Description = """{"name":"cpu"}""" },
+                    new() { Position = 0, IdStr = "timer", InstanceId = 0, VersionId = 2, State = [0, 0xFF], Description = """{"name":"timer"}""" },
+                ],
+            });
+            await db.SaveChangesAsync();
+        }
+
+        await using var again = await factory.CreateDbContextAsync();
+        var vm = await again.Vms.SingleAsync(v => v.Id == id);
+        Assert.Equal("""{"page_size":4096}""", vm.DeviceStateFields);
+        var sections = vm.DeviceSections.OrderBy(s => s.Position).ToList();
+        Assert.Equal(["timer", "cpu"], sections.Select(s => s.IdStr));
+        Assert.Equal(cpu, sections[1].State);
+        Assert.Equal((12L, """{"name":"cpu"}"""), (sections[1].VersionId, sections[1].Description));
+    }
+
+    [Fact]
     public void ResolveSqliteFile_RelativeName_IsUnderTheBaseDirectoryWhichIsCreated()
     {
         var resolved = PersistenceSetup.ResolveSqliteFile("Data Source=data/vmconsole.db", _folder.FullName);

@@ -40,14 +40,14 @@ public sealed class QemuDeviceSections(DeviceStateSkipping options) : IDeviceSec
     public bool BeginSection(DeviceSectionHeader header)
     {
         _header = header;
-        QemuDeviceVersions.Check(header.Name, header.VersionId);
         if (options.Description is { } description)
         {
+            // QEMU's order: the section is looked up, then its version checked.
             _description = description.Find(header.Name, header.InstanceId) ?? throw UnknownSection(header.Name, header.InstanceId);
-            return true;
         }
 
-        return false;
+        QemuDeviceVersions.Check(header.Name, header.VersionId);
+        return options.Description is not null;
     }
 
     public bool TrySkipState(ref SequenceReader<byte> reader)

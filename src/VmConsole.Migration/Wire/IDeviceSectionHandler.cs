@@ -3,10 +3,10 @@ using System.Buffers;
 namespace VmConsole.Migration.Wire;
 
 /// <summary>
-/// Steps over the sections a <see cref="MigrationStreamReader"/> does not load itself: device state, a
-/// QEMU_VM_SECTION_FULL of anything but <c>ram</c> and <c>vmconsole/state</c>. The reader reads the stream's framing
-/// (section headers and footers, EOF); the handler knows how long each device's state is. Without a handler the
-/// reader refuses device sections.
+/// Takes the sections a <see cref="MigrationStreamReader"/> does not load itself: device state, a
+/// QEMU_VM_SECTION_FULL of anything but <c>ram</c> and <c>vmconsole/state</c>, which the reader steps over and the
+/// handler keeps. The reader reads the stream's framing (section headers and footers, EOF); the handler knows how long
+/// each device's state is. Without a handler the reader refuses device sections.
 /// </summary>
 /// <remarks>Called only by the task reading the stream, one section at a time.</remarks>
 public interface IDeviceSectionHandler

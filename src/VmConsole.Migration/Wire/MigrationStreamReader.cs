@@ -33,7 +33,7 @@ public sealed class MigrationStreamReader
     /// <summary>Written by the reading task (Volatile), read by anyone through <see cref="BytesRead"/>.</summary>
     private long _bytesRead;
 
-    /// <param name="deviceSections">When given, device sections VmConsole does not model are stepped over by it (for a
+    /// <param name="deviceSections">When given, device sections VmConsole does not model are cut out and kept by it (for a
     /// QEMU stream: with QEMU's description after EOF); without it they are refused.</param>
     /// <param name="returnPath">A live migration's answers to the source (OPEN_RETURN_PATH, PING); null for a file, whose
     /// return-path commands are taken and ignored.</param>
