@@ -165,7 +165,7 @@ internal sealed class PrecopySender
         _writer.EndRamSection(RamSectionId);
         if (qemuCompatible)
         {
-            Qemu.DeviceStateWriter.WriteEnd(_writer, _source.DeviceState, StateSectionId);
+            Qemu.DeviceStateWriter.WriteEnd(_writer, _source.DeviceState, StateSectionId, running: _migration.StoppedFrom == RunState.Running);
         }
         else
         {

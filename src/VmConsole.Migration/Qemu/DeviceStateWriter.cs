@@ -11,10 +11,14 @@ namespace VmConsole.Migration.Qemu;
 /// </summary>
 public static class DeviceStateWriter
 {
-    /// <summary>Writes the device sections (ids from <paramref name="firstSectionId"/> up), EOF and the description.</summary>
-    public static void WriteEnd(MigrationStreamWriter writer, DeviceState? state, uint firstSectionId)
+    /// <summary>
+    /// Writes the device sections (ids from <paramref name="firstSectionId"/> up), EOF and the description; the
+    /// <c>globalstate</c> section says whether the VM was <paramref name="running"/> (<see cref="QemuGlobalState"/>).
+    /// </summary>
+    public static void WriteEnd(MigrationStreamWriter writer, DeviceState? state, uint firstSectionId, bool running)
     {
         ArgumentNullException.ThrowIfNull(writer);
+        state = QemuGlobalState.WithRunState(state, running);
         if (state is null)
         {
             writer.WriteEof();

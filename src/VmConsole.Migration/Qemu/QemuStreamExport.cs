@@ -105,7 +105,7 @@ public static class QemuStreamExport
 
             writer.EndRamSection(RamSectionId);
             var deviceState = vm.DeviceState;
-            DeviceStateWriter.WriteEnd(writer, deviceState, RamSectionId + 1);
+            DeviceStateWriter.WriteEnd(writer, deviceState, RamSectionId + 1, running: pausedByUs);
             await writer.FlushAsync(holder.Token(cancellationToken)).ConfigureAwait(false);
             await pipe.CompleteAsync().ConfigureAwait(false);
             return new QemuExportResult(machineType, headers, writer.BytesWritten, normal, zero, deviceState);

@@ -84,7 +84,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
             sink.Dispose();
             var vm = sink.Vm ?? throw new MigrationStreamException("The stream reached EOF without a RAM section: it carries no memory to import");
             vm.SetDeviceState(deviceSections.Kept);
-            vm.TryChangeRunState(RunState.InMigrate, RunState.Running);
+            vm.TryChangeRunState(RunState.InMigrate, QemuGlobalState.ArrivesRunning(vm.DeviceState) ? RunState.Running : RunState.Paused);
             emulator.CommitIncoming(vm, arriving);
             return new QemuImportResult(
                 vm,

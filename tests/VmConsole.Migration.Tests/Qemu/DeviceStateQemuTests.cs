@@ -1,5 +1,6 @@
 using System.Globalization;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Qemu;
 using VmConsole.Qemu.Guests;
@@ -38,6 +39,10 @@ public sealed class DeviceStateQemuTests
             {
                 var imported = await new QemuStreamImport(emulator).ImportAsync("sweep", host, file);
                 Assert.Contains(imported.DeviceState!.Sections, s => s.IdStr == "cpu");
+
+                // QEMU's globalstate says the guest was stopped: it arrives paused, as in a QEMU destination.
+                Assert.Equal("paused", QemuGlobalState.RunStateOf(imported.DeviceState));
+                Assert.Equal(RunState.Paused, imported.Vm.RunState);
             }
 
             var back = Path.Combine(directory, "back.stream");
@@ -79,6 +84,7 @@ public sealed class DeviceStateQemuTests
             }
 
             Assert.Contains(emulator.GetVm("sweep").DeviceState!.Sections, s => s.IdStr == "cpu");
+            Assert.Equal(RunState.Paused, emulator.GetVm("sweep").RunState);
             var back = $"unix:{directory}/back.sock";
             await using var returned = await StartSweepAsync(image, "-incoming", back);
             await using (var engine = new MigrationEngine(emulator))
