@@ -20,6 +20,7 @@ internal sealed class MigrationStreamParser : IDisposable
     private readonly IDeviceSectionHandler? _deviceSections;
     private readonly RamSectionReader _ram;
     private readonly MigrationCommandReader _commands;
+    private readonly SourceCapabilities _source;
 
     private readonly PayloadBuffer _payload = new();
 
@@ -49,9 +50,9 @@ internal sealed class MigrationStreamParser : IDisposable
         _sink = sink;
         _limits = limits;
         _deviceSections = deviceSections;
-        capabilities ??= IncomingCapabilities.Default;
-        _commands = new MigrationCommandReader(returnPath, capabilities);
-        _ram = new RamSectionReader(sink, _limits, _commands, capabilities);
+        _source = new SourceCapabilities(capabilities ?? IncomingCapabilities.Default);
+        _commands = new MigrationCommandReader(returnPath, _source);
+        _ram = new RamSectionReader(sink, _limits, _source);
     }
 
     private enum Stage
@@ -148,14 +149,30 @@ internal sealed class MigrationStreamParser : IDisposable
     private bool TryReadConfiguration(ref SequenceReader<byte> reader)
     {
         Begin(ref reader, "the configuration section");
-        if (!StreamPreamble.TryReadConfiguration(ref reader, _limits, out var machineType))
+        if (!StreamPreamble.TryReadConfiguration(ref reader, _limits, out var machineType)
+            || !ConfigurationSubsections.TryRead(ref reader, out var xIgnoreShared))
         {
             return false;
         }
 
+        CheckValidated(xIgnoreShared);
         _stage = Stage.Section;
         _sink.OnConfiguration(machineType);
         return true;
+    }
+
+    /// <summary>
+    /// The capabilities QEMU validates on both ends (savevm.c <c>configuration_validate_capabilities</c>): told on and
+    /// received off is QEMU's error; received on turns it on (the console learns what a QEMU destination is told).
+    /// </summary>
+    private void CheckValidated(bool xIgnoreShared)
+    {
+        if (_source.Told.XIgnoreShared && !xIgnoreShared)
+        {
+            throw new MigrationStreamException("Capability x-ignore-shared is on, but received capability is off");
+        }
+
+        _source.XIgnoreShared = xIgnoreShared;
     }
 
     private bool TryReadSectionHeader(ref SequenceReader<byte> reader, scoped Span<byte> idStr)

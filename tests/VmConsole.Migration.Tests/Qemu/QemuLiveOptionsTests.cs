@@ -29,6 +29,8 @@ public sealed class QemuLiveOptionsTests
     [InlineData("return-path")]
     [InlineData("postcopy-ram")]
     [InlineData("compress")]
+    [InlineData("x-ignore-shared")]
+    [InlineData("validate-uuid")]
     public async Task Incoming_SourceWithCapability_CompletesWithTheSourcesMemory(string capability)
     {
         using var emulator = QemuStreams.NewEmulator(out var host);
