@@ -155,24 +155,10 @@ internal sealed class MigrationStreamParser : IDisposable
             return false;
         }
 
-        CheckValidated(xIgnoreShared);
+        _source.TakeValidated(xIgnoreShared);
         _stage = Stage.Section;
         _sink.OnConfiguration(machineType);
         return true;
-    }
-
-    /// <summary>
-    /// The capabilities QEMU validates on both ends (savevm.c <c>configuration_validate_capabilities</c>): told on and
-    /// received off is QEMU's error; received on turns it on (the console learns what a QEMU destination is told).
-    /// </summary>
-    private void CheckValidated(bool xIgnoreShared)
-    {
-        if (_source.Told.XIgnoreShared && !xIgnoreShared)
-        {
-            throw new MigrationStreamException("Capability x-ignore-shared is on, but received capability is off");
-        }
-
-        _source.XIgnoreShared = xIgnoreShared;
     }
 
     private bool TryReadSectionHeader(ref SequenceReader<byte> reader, scoped Span<byte> idStr)

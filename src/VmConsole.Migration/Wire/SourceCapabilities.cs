@@ -12,5 +12,20 @@ internal sealed class SourceCapabilities(IncomingCapabilities told)
 
     public bool PostcopyRam { get; set; } = told.PostcopyRam;
 
-    public bool XIgnoreShared { get; set; } = told.XIgnoreShared;
+    public bool XIgnoreShared { get; private set; } = told.XIgnoreShared;
+
+    /// <summary>
+    /// The capabilities the configuration section says the source has, which QEMU validates on both ends (savevm.c
+    /// <c>configuration_validate_capabilities</c>): told on and received off is QEMU's error; received on turns it on
+    /// (the console learns what a QEMU destination is told).
+    /// </summary>
+    public void TakeValidated(bool xIgnoreShared)
+    {
+        if (told.XIgnoreShared && !xIgnoreShared)
+        {
+            throw new MigrationStreamException("Capability x-ignore-shared is on, but received capability is off");
+        }
+
+        XIgnoreShared = xIgnoreShared;
+    }
 }
