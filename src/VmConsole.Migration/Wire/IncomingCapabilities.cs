@@ -7,7 +7,9 @@ namespace VmConsole.Migration.Wire;
 /// </summary>
 /// <param name="PostcopyRam">The destination has <c>postcopy-ram</c>: a 0-byte POSTCOPY_ADVISE is refused as QEMU does.
 /// Without it a 16-byte advise still turns it on (the source has it: VmConsole takes such a stream, as long as it stays precopy).</param>
-/// <param name="XIgnoreShared">The source has <c>x-ignore-shared</c>: every block of the list carries its guest address.</param>
+/// <param name="XIgnoreShared">The destination has <c>x-ignore-shared</c>: a stream whose configuration does not say the
+/// source has it too is refused as QEMU does. Without it, the configuration's capabilities subsection still turns it on
+/// (every block of the list then carries its guest address).</param>
 public sealed record IncomingCapabilities(bool PostcopyRam = false, bool XIgnoreShared = false)
 {
     public static IncomingCapabilities Default { get; } = new();

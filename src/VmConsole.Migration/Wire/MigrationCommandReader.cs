@@ -12,7 +12,7 @@ namespace VmConsole.Migration.Wire;
 /// Without a return path (a file import) OPEN_RETURN_PATH and PING are taken and ignored: nobody reads an answer.
 /// Used only by the task reading the stream; like the parser, a read that returns false changed nothing.
 /// </remarks>
-internal sealed class MigrationCommandReader(IMigrationReturnPath? returnPath, IncomingCapabilities capabilities)
+internal sealed class MigrationCommandReader(IMigrationReturnPath? returnPath, SourceCapabilities source)
 {
     /// <summary>Data of the largest command taken (POSTCOPY_ADVISE: two be64).</summary>
     private const int MaxTakenLength = 16;
@@ -21,9 +21,6 @@ internal sealed class MigrationCommandReader(IMigrationReturnPath? returnPath, I
 
     /// <summary>Whether OPEN_RETURN_PATH arrived on a stream that has a return path: the source then waits for SHUT at the end.</summary>
     public bool ReturnPathOpen { get; private set; }
-
-    /// <summary>Whether the stream is from a source with <c>postcopy-ram</c> (told, or learnt from a 16-byte POSTCOPY_ADVISE).</summary>
-    public bool PostcopyRam { get; private set; } = capabilities.PostcopyRam;
 
     /// <summary>Reads one command after its type byte <c>0x08</c>.</summary>
     public bool TryRead(ref SequenceReader<byte> reader)
@@ -125,7 +122,7 @@ internal sealed class MigrationCommandReader(IMigrationReturnPath? returnPath, I
         switch (data.Length)
         {
             case 0:
-                if (PostcopyRam)
+                if (source.Told.PostcopyRam)
                 {
                     throw new MigrationStreamException("RAM postcopy is enabled but have 0 byte advise");
                 }
@@ -146,7 +143,7 @@ internal sealed class MigrationCommandReader(IMigrationReturnPath? returnPath, I
                         $"Postcopy needs matching RAM page sizes (s={summary:x} d={QemuFormat.TargetPageSize:x})");
                 }
 
-                PostcopyRam = true;
+                source.PostcopyRam = true;
                 return;
             default:
                 throw new MigrationStreamException($"CMD_POSTCOPY_ADVISE invalid length ({data.Length})");

@@ -20,6 +20,7 @@ internal sealed class MigrationStreamParser : IDisposable
     private readonly IDeviceSectionHandler? _deviceSections;
     private readonly RamSectionReader _ram;
     private readonly MigrationCommandReader _commands;
+    private readonly SourceCapabilities _source;
 
     private readonly PayloadBuffer _payload = new();
 
@@ -49,9 +50,9 @@ internal sealed class MigrationStreamParser : IDisposable
         _sink = sink;
         _limits = limits;
         _deviceSections = deviceSections;
-        capabilities ??= IncomingCapabilities.Default;
-        _commands = new MigrationCommandReader(returnPath, capabilities);
-        _ram = new RamSectionReader(sink, _limits, _commands, capabilities);
+        _source = new SourceCapabilities(capabilities ?? IncomingCapabilities.Default);
+        _commands = new MigrationCommandReader(returnPath, _source);
+        _ram = new RamSectionReader(sink, _limits, _source);
     }
 
     private enum Stage
@@ -148,11 +149,13 @@ internal sealed class MigrationStreamParser : IDisposable
     private bool TryReadConfiguration(ref SequenceReader<byte> reader)
     {
         Begin(ref reader, "the configuration section");
-        if (!StreamPreamble.TryReadConfiguration(ref reader, _limits, out var machineType))
+        if (!StreamPreamble.TryReadConfiguration(ref reader, _limits, out var machineType)
+            || !ConfigurationSubsections.TryRead(ref reader, out var xIgnoreShared))
         {
             return false;
         }
 
+        _source.TakeValidated(xIgnoreShared);
         _stage = Stage.Section;
         _sink.OnConfiguration(machineType);
         return true;

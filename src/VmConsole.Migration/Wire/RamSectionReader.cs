@@ -16,8 +16,7 @@ internal sealed class RamSectionReader
 {
     private readonly IMigrationStreamSink _sink;
     private readonly MigrationStreamLimits _limits;
-    private readonly MigrationCommandReader _commands;
-    private readonly IncomingCapabilities _capabilities;
+    private readonly SourceCapabilities _source;
     private readonly RamPageDecoder _decoder;
 
     /// <summary>The RAM setup's blocks, in stream order; indexes are what the sink receives.</summary>
@@ -42,13 +41,12 @@ internal sealed class RamSectionReader
     /// <summary>Block of the previous page record in this section, for CONTINUE; -1 at each section's start.</summary>
     private int _lastBlock = -1;
 
-    /// <param name="commands">Says whether the source has postcopy-ram (told, or learnt from its POSTCOPY_ADVISE).</param>
-    public RamSectionReader(IMigrationStreamSink sink, MigrationStreamLimits limits, MigrationCommandReader commands, IncomingCapabilities capabilities)
+    /// <param name="source">Says whether the source has postcopy-ram and x-ignore-shared (told, or learnt from the stream).</param>
+    public RamSectionReader(IMigrationStreamSink sink, MigrationStreamLimits limits, SourceCapabilities source)
     {
         _sink = sink;
         _limits = limits;
-        _commands = commands;
-        _capabilities = capabilities;
+        _source = source;
         _decoder = new RamPageDecoder(sink);
         _blockLookup = _blockIndex.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
@@ -190,7 +188,7 @@ internal sealed class RamSectionReader
     {
         last = false;
         if (!TryReadIdStr(ref reader, idStr, out var idLength) || !TryReadBe64(ref reader, out var usedLength)
-            || !RamBlockExtras.TryRead(ref reader, _commands.PostcopyRam, _capabilities.XIgnoreShared, lastBlock: usedLength == _remaining, out var pageSize, out var address))
+            || !RamBlockExtras.TryRead(ref reader, _source.PostcopyRam, _source.XIgnoreShared, lastBlock: usedLength == _remaining, out var pageSize, out var address))
         {
             return false;
         }

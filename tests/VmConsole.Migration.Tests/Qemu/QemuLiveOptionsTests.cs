@@ -29,6 +29,8 @@ public sealed class QemuLiveOptionsTests
     [InlineData("return-path")]
     [InlineData("postcopy-ram")]
     [InlineData("compress")]
+    [InlineData("x-ignore-shared")]
+    [InlineData("validate-uuid")]
     public async Task Incoming_SourceWithCapability_CompletesWithTheSourcesMemory(string capability)
     {
         using var emulator = QemuStreams.NewEmulator(out var host);
@@ -175,7 +177,7 @@ public sealed class QemuLiveOptionsTests
         }
     }
 
-    private static async Task FillAsync(QemuProcess qemu)
+    internal static async Task FillAsync(QemuProcess qemu)
     {
         foreach (var page in DataPages)
         {
@@ -183,11 +185,11 @@ public sealed class QemuLiveOptionsTests
         }
     }
 
-    private static Task SetCapabilitiesAsync(QemuProcess qemu, params string[] names) =>
+    internal static Task SetCapabilitiesAsync(QemuProcess qemu, params string[] names) =>
         qemu.QmpAsync("migrate-set-capabilities", new { capabilities = names.Select(n => new { capability = n, state = true }).ToArray() });
 
     /// <summary>All of the guest's memory in the console equals the source QEMU's (pmemsave of the whole RAM).</summary>
-    private static async Task AssertSameMemoryAsync(QemuProcess qemu, Vm vm)
+    internal static async Task AssertSameMemoryAsync(QemuProcess qemu, Vm vm)
     {
         var file = Path.Combine(qemu.Directory, "memory.bin");
         await qemu.QmpAsync("pmemsave", new Dictionary<string, object> { ["val"] = 0, ["size"] = GuestBytes, ["filename"] = file });

@@ -16,6 +16,10 @@ public sealed class StreamOptionTests
 
     private static StreamBytes Start() => new StreamBytes().Header().Configuration();
 
+    /// <summary>The configuration with QEMU's capabilities subsection, as a source with x-ignore-shared writes it.</summary>
+    private static StreamBytes StartIgnoringShared() =>
+        new StreamBytes().Header().Configuration().U8(QemuFormat.Subsection).Counted("configuration/capabilities").Be32(1).Be32(1).Counted("x-ignore-shared");
+
     private static StreamBytes Command(StreamBytes stream, MigrationCommand command, ReadOnlySpan<byte> data) =>
         stream.U8(QemuFormat.Command).Raw([(byte)((ushort)command >> 8), (byte)command]).Raw([(byte)(data.Length >> 8), (byte)data.Length]).Raw(data);
 
@@ -181,14 +185,14 @@ public sealed class StreamOptionTests
     [Fact]
     public async Task BlockList_IgnoreSharedAndPostcopy_AddressesAndPageSizes()
     {
-        var stream = Command(Start(), MigrationCommand.PostcopyAdvise, Advise(4096 | (2 << 20), 4096))
+        var stream = Command(StartIgnoringShared(), MigrationCommand.PostcopyAdvise, Advise(4096 | (2 << 20), 4096))
             .SectionStart(QemuFormat.SectionStart, 1, "ram", 0, 4).Be64((3 * PageSize) | QemuFormat.RamFlagMemSize)
             .Counted("pc.ram").Be64(PageSize).Be64(0)
             .Counted("huge").Be64(PageSize).Be64(2 << 20).Be64(0x2_0000_0000)
             .Counted("rom").Be64(PageSize).Be64(0xFFFC_0000)
             .Be64(QemuFormat.RamFlagEos).Footer(1).U8(QemuFormat.Eof);
 
-        var sink = await ReadAsync(stream, capabilities: new IncomingCapabilities(XIgnoreShared: true));
+        var sink = await ReadAsync(stream);
 
         Assert.Equal(
             [
@@ -200,13 +204,35 @@ public sealed class StreamOptionTests
     }
 
     [Fact]
-    public async Task BlockList_IgnoreSharedNotSentButTold_ClearError()
+    public async Task Configuration_ToldIgnoreSharedButTheSourceHasNot_QemusWords()
     {
         var stream = Start().RamSetup(1, ("pc.ram", PageSize), ("pc.bios", PageSize)).U8(QemuFormat.Eof);
 
         var message = await ErrorAsync(stream, capabilities: new IncomingCapabilities(XIgnoreShared: true));
 
-        Assert.Contains("x-ignore-shared", message, StringComparison.Ordinal);
+        Assert.Equal("Capability x-ignore-shared is on, but received capability is off", message);
+    }
+
+    [Fact]
+    public async Task Configuration_UuidAndCapabilitiesSubsections_Taken()
+    {
+        var stream = StartIgnoringShared().U8(QemuFormat.Subsection).Counted("configuration/uuid").Be32(1).Raw(new byte[16])
+            .SectionStart(QemuFormat.SectionStart, 1, "ram", 0, 4).Be64(PageSize | QemuFormat.RamFlagMemSize).Counted("pc.ram").Be64(PageSize).Be64(0x10_0000)
+            .Be64(QemuFormat.RamFlagEos).Footer(1).U8(QemuFormat.Eof);
+
+        var sink = await ReadAsync(stream);
+
+        Assert.Equal([new RamBlockHeader("pc.ram", PageSize) { GuestAddress = 0x10_0000 }], sink.Blocks);
+    }
+
+    [Theory]
+    [InlineData("configuration/capabilities", "Received unknown capability postcopy-ram")]
+    [InlineData("configuration/other", "Configuration section: unknown subsection 'configuration/other'")]
+    public async Task Configuration_UnknownCapabilityOrSubsection_Refused(string subsection, string expected)
+    {
+        var stream = Start().U8(QemuFormat.Subsection).Counted(subsection).Be32(1).Be32(1).Counted("postcopy-ram").U8(QemuFormat.Eof);
+
+        Assert.Equal(expected, await ErrorAsync(stream));
     }
 
     [Fact]
@@ -322,7 +348,7 @@ public sealed class StreamOptionTests
     /// <summary>Every option at once: return path, advise, page sizes and addresses, XBZRLE and compressed pages.</summary>
     private static StreamBytes EveryOption(int pages)
     {
-        var stream = Command(Command(Command(Start(), MigrationCommand.OpenReturnPath, []), MigrationCommand.Ping, Be32(1)), MigrationCommand.PostcopyAdvise, Advise(4096 | (2 << 20), 4096))
+        var stream = Command(Command(Command(StartIgnoringShared(), MigrationCommand.OpenReturnPath, []), MigrationCommand.Ping, Be32(1)), MigrationCommand.PostcopyAdvise, Advise(4096 | (2 << 20), 4096))
             .SectionStart(QemuFormat.SectionStart, 1, "ram", 0, 4).Be64((ulong)(2 * pages * PageSize) | QemuFormat.RamFlagMemSize)
             .Counted("pc.ram").Be64((ulong)(pages * PageSize)).Be64(0)
             .Counted("huge").Be64((ulong)(pages * PageSize)).Be64(2 << 20).Be64(0x1_0000_0000)
@@ -343,7 +369,7 @@ public sealed class StreamOptionTests
     public async Task EveryOption_ReadInChunksOfAnySize_SameBlocksPagesAndPongs()
     {
         var whole = new RecordingReturnPath();
-        var expected = await ReadAsync(EveryOption(8), whole, new IncomingCapabilities(XIgnoreShared: true));
+        var expected = await ReadAsync(EveryOption(8), whole);
         var bytes = EveryOption(8).ToArray();
 
         for (var seed = 0; seed < 8; seed++)
@@ -351,7 +377,7 @@ public sealed class StreamOptionTests
             var pipe = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, minimumSegmentSize: 16, useSynchronizationContext: false));
             var sink = new PageSink();
             var returnPath = new RecordingReturnPath();
-            var reading = new MigrationStreamReader(pipe.Reader, sink, null, null, returnPath, new IncomingCapabilities(XIgnoreShared: true)).ReadToEndAsync(CancellationToken.None);
+            var reading = new MigrationStreamReader(pipe.Reader, sink, null, null, returnPath).ReadToEndAsync(CancellationToken.None);
             var random = new Random(seed);
             for (var position = 0; position < bytes.Length;)
             {

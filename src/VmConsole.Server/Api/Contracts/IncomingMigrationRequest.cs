@@ -5,6 +5,7 @@ public sealed record IncomingMigrationRequest(string? Name, string? Host, string
 
 /// <summary>
 /// <c>postcopyRam</c>: the source has postcopy-ram (also learnt from its POSTCOPY_ADVISE; postcopy itself is refused);
-/// <c>xIgnoreShared</c>: the source has x-ignore-shared (a guest address per block in the block list).
+/// <c>xIgnoreShared</c>: the source has x-ignore-shared (also learnt from its configuration section). Told and not
+/// sent, each is refused with QEMU's words, as a QEMU destination set the same way would.
 /// </summary>
 public sealed record IncomingCapabilitiesRequest(bool? PostcopyRam, bool? XIgnoreShared);
