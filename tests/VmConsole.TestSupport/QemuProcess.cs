@@ -35,6 +35,9 @@ public sealed class QemuProcess : IAsyncDisposable
     /// <summary>A short directory under /tmp for sockets and stream files (unix socket paths are short).</summary>
     public string Directory { get; }
 
+    /// <summary>The QEMU process's id.</summary>
+    public int Pid => _process.Id;
+
     public string Stderr
     {
         get

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text.Json;
 using VmConsole.Emulation.Blocks;
 using VmConsole.Emulation.Freeze;
-using VmConsole.Emulation.Memory;
 using VmConsole.Emulation.Vms;
 using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Wire;
@@ -34,33 +33,13 @@ internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, lo
 
 /// <summary>
 /// Loads a stream into a VM waiting in <c>inmigrate</c>, as QEMU's ram_load does: the announced blocks must
-/// exist with the same length (a resizeable block is resized to it), pages land in guest memory, zero
-/// pages touch memory only where it is not already zero (and not at all where it was never backed), and a 2 MiB
-/// extent that arrives whole as page records is written by the <see cref="ExtentWriter"/> threads.
+/// exist with the same length (a resizeable block is resized to it), and the pages land in guest memory through a
+/// <see cref="GuestPageLoader"/>.
 /// </summary>
 internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationStreamSink, IDisposable
 {
-    private const int PageSize = QemuFormat.TargetPageSize;
-
-    private const int ExtentBytes = ExtentWriter.ExtentBytes;
-    private const int ExtentPages = ExtentBytes / PageSize;
-
     private RamBlock[] _blocks = [];
-    private GuestMemoryAccess[] _memory = [];
-
-    /// <summary>
-    /// Per block, one bit per page never backed since before the stream began (empty where the kernel cannot tell). Only
-    /// this sink writes the destination while it is in inmigrate, so clearing a bit on each write keeps it true.
-    /// </summary>
-    private ulong[][] _untouched = [];
-
-    // The extent being staged (see IsUntouchedExtent): its buffer (rented from _writer), block, offset, and how many
-    // of its pages have come.
-    private byte[] _staging = [];
-    private int _stagedBlock;
-    private long _stagedOffset;
-    private int _stagedPages;
-    private ExtentWriter? _writer;
+    private GuestPageLoader? _pages;
 
     public VmConsoleState? State { get; private set; }
 
@@ -104,87 +83,20 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
         }
 
         _blocks = found;
-        _memory = [.. found.Select(b => b.AcquireMemory())];
-        _untouched = new ulong[found.Length][];
-        for (var i = 0; i < found.Length; i++)
-        {
-            var pages = checked((int)(blocks[i].UsedLength / PageSize));
-            var untouched = new ulong[(pages + 63) / 64];
-            _untouched[i] = _memory[i].TryGetUntouched(0, pages, untouched) ? untouched : [];
-        }
+        _pages = new GuestPageLoader(found);
     }
 
-    public void OnZeroPage(int block, long offset, byte fill)
-    {
-        FlushStaged();
-        var untouched = _untouched[block];
-        var index = offset / PageSize;
-        var word = (int)(index >> 6);
-        var mask = 1UL << (int)(index & 63);
-        if (word < untouched.Length && (untouched[word] & mask) != 0)
-        {
-            if (fill == 0)
-            {
-                return; // Never backed, so zero: leave it unbacked, without even reading it.
-            }
+    public void OnZeroPage(int block, long offset, byte fill) => _pages!.OnZeroPage(block, offset, fill);
 
-            untouched[word] &= ~mask;
-        }
+    public void OnPage(int block, long offset, ReadOnlySequence<byte> data) => _pages!.OnPage(block, offset, data);
 
-        _writer?.Drain(); // The page may be in an extent still on its way.
-        var page = _memory[block].Span(offset, PageSize);
-        if (fill != 0 || page.ContainsAnyExcept((byte)0))
-        {
-            page.Fill(fill);
-        }
-    }
-
-    public void OnPage(int block, long offset, ReadOnlySequence<byte> data)
-    {
-        if (_stagedPages > 0)
-        {
-            if (block == _stagedBlock && offset == _stagedOffset + ((long)_stagedPages * PageSize))
-            {
-                data.CopyTo(_staging.AsSpan(_stagedPages * PageSize, PageSize));
-                if (++_stagedPages == ExtentPages)
-                {
-                    CommitExtent();
-                }
-
-                return;
-            }
-
-            FlushStaged();
-        }
-
-        if (offset % ExtentBytes == 0 && IsUntouchedExtent(block, offset))
-        {
-            _writer ??= new ExtentWriter();
-            _staging = _writer.Rent();
-            data.CopyTo(_staging.AsSpan(0, PageSize));
-            _stagedBlock = block;
-            _stagedOffset = offset;
-            _stagedPages = 1;
-            return;
-        }
-
-        MarkWritten(block, offset / PageSize, 1);
-        _writer?.Drain(); // The page may be in an extent still on its way.
-        data.CopyTo(_memory[block].Span(offset, PageSize));
-    }
-
-    public void OnRamSectionDone(bool end)
-    {
-        FlushStaged();
-        _writer?.Drain();
-    }
+    public void OnRamSectionDone(bool end) => _pages?.Flush();
 
     public void OnVmConsoleState(ReadOnlySequence<byte> payload) => State = VmConsoleState.Parse(payload);
 
     public void OnEof()
     {
-        FlushStaged();
-        _writer?.Drain();
+        _pages?.Flush();
         ReachedEof = true;
     }
 
@@ -192,67 +104,9 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     {
     }
 
-    /// <summary>
-    /// An untouched extent that starts with a page record goes to a staging buffer while the records that follow fill
-    /// it page after page: received whole, it goes to the writer threads (every page of it is non-zero, so backing it all
-    /// spends nothing on zeros); otherwise its pages land from the receiver, as they came.
-    /// </summary>
-    private bool IsUntouchedExtent(int block, long offset)
-    {
-        var untouched = _untouched[block];
-        var firstWord = (int)(offset / PageSize / 64);
-        if (firstWord + (ExtentPages / 64) > untouched.Length)
-        {
-            return false;
-        }
-
-        return !untouched.AsSpan(firstWord, ExtentPages / 64).ContainsAnyExcept(ulong.MaxValue);
-    }
-
-    /// <summary>The staged extent is whole: a writer thread puts it into memory.</summary>
-    private void CommitExtent()
-    {
-        MarkWritten(_stagedBlock, _stagedOffset / PageSize, ExtentPages);
-        _writer!.Write(_memory[_stagedBlock], _stagedOffset, _staging);
-        _staging = [];
-        _stagedPages = 0;
-    }
-
-    /// <summary>Writes the pages of an extent that did not come whole where they belong, before any other record (the stream's order holds).</summary>
-    private void FlushStaged()
-    {
-        if (_stagedPages == 0)
-        {
-            return;
-        }
-
-        var length = _stagedPages * PageSize;
-        MarkWritten(_stagedBlock, _stagedOffset / PageSize, _stagedPages);
-        _staging.AsSpan(0, length).CopyTo(_memory[_stagedBlock].Span(_stagedOffset, length));
-        _writer!.Return(_staging);
-        _staging = [];
-        _stagedPages = 0;
-    }
-
-    private void MarkWritten(int block, long firstPage, int count)
-    {
-        var untouched = _untouched[block];
-        for (var page = firstPage; page < firstPage + count && (page >> 6) < untouched.Length; page++)
-        {
-            untouched[page >> 6] &= ~(1UL << (int)(page & 63));
-        }
-    }
-
     public void Dispose()
     {
-        // The writer thread uses the memory accesses below: it finishes first.
-        _writer?.Dispose();
-        _writer = null;
-        foreach (var access in _memory)
-        {
-            access.Dispose();
-        }
-
-        _memory = [];
+        _pages?.Dispose();
+        _pages = null;
     }
 }

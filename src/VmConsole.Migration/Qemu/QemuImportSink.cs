@@ -1,8 +1,8 @@
 using System.Buffers;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Blocks;
-using VmConsole.Emulation.Memory;
 using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
 using VmConsole.Migration.Wire;
 
 namespace VmConsole.Migration.Qemu;
@@ -16,7 +16,7 @@ namespace VmConsole.Migration.Qemu;
 /// <remarks>Called by one reading task only; the counters are read by others with Volatile.</remarks>
 internal sealed class QemuImportSink(Emulator emulator, string name, string host, ArrivingVm? arriving = null) : IMigrationStreamSink, IDisposable
 {
-    private GuestMemoryAccess[] _memory = [];
+    private GuestPageLoader? _pages;
     private long _normalPages;
     private long _zeroPages;
     private long _total;
@@ -73,7 +73,7 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
         }
 
         Blocks = blocks;
-        _memory = [.. found.Select(b => b.AcquireMemory())];
+        _pages = new GuestPageLoader(found);
         Volatile.Write(ref _total, blocks.Sum(b => b.UsedLength));
         if (arriving is not null)
         {
@@ -83,35 +83,31 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
 
     public void OnZeroPage(int block, long offset, byte fill)
     {
-        var page = _memory[block].Span(offset, QemuFormat.TargetPageSize);
-        if (fill != 0 || page.ContainsAnyExcept((byte)0))
-        {
-            page.Fill(fill);
-        }
-
+        _pages!.OnZeroPage(block, offset, fill);
         Interlocked.Increment(ref _zeroPages);
     }
 
     public void OnPage(int block, long offset, ReadOnlySequence<byte> data)
     {
-        data.CopyTo(_memory[block].Span(offset, QemuFormat.TargetPageSize));
+        _pages!.OnPage(block, offset, data);
         Interlocked.Increment(ref _normalPages);
     }
 
     /// <summary>The page as received so far, for an XBZRLE delta.</summary>
-    public void ReadPage(int block, long offset, Span<byte> page) =>
-        _memory[block].Span(offset, QemuFormat.TargetPageSize).CopyTo(page);
+    public void ReadPage(int block, long offset, Span<byte> page) => _pages!.ReadPage(block, offset, page);
 
-    public void OnRamSectionDone(bool end)
-    {
-    }
+    public void OnRamSectionDone(bool end) => _pages?.Flush();
 
     public void OnVmConsoleState(ReadOnlySequence<byte> payload)
     {
         // A VmConsole peer's own section: the import takes RAM only (the VM starts with an idle workload).
     }
 
-    public void OnEof() => ReachedEof = true;
+    public void OnEof()
+    {
+        _pages?.Flush();
+        ReachedEof = true;
+    }
 
     public void OnVmDescription(string json)
     {
@@ -119,11 +115,7 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
 
     public void Dispose()
     {
-        foreach (var access in _memory)
-        {
-            access.Dispose();
-        }
-
-        _memory = [];
+        _pages?.Dispose();
+        _pages = null;
     }
 }

@@ -140,6 +140,48 @@ public sealed class FinishMigrateTests
         }
     }
 
+    [Theory]
+    [InlineData(false, RunState.Running)]
+    [InlineData(true, RunState.Paused)]
+    public async Task Fail_InDevice_SourceGoesBackFromFinishMigrateToTheStateItHad(bool pausedFirst, RunState expected)
+    {
+        await using var fixture = new EngineFixture();
+        var source = fixture.CreateVm("vm1", 16, new WorkloadSpec(WorkloadKind.Uniform, 500), machine: "microvm");
+        if (pausedFirst)
+        {
+            source.Pause();
+        }
+
+        var states = new ConcurrentQueue<RunState>();
+        source.Changed += (vm, kind) =>
+        {
+            if (kind == VmChangeKind.RunState)
+            {
+                states.Enqueue(vm.RunState);
+            }
+        };
+        var file = Path.Combine(Path.GetTempPath(), $"vmc-{Guid.NewGuid():N}.mig");
+        try
+        {
+            var migration = fixture.Engine.Start(new MigrationRequest("vm1")
+            {
+                Uri = "file:" + file,
+                QemuCompatible = true,
+                PeerLoaded = _ => throw new MigrationFailedException("The peer did not load the stream."),
+            });
+
+            Assert.Equal(MigrationStatus.Failed, await EngineFixture.WaitFinishedAsync(migration, Bound));
+            Assert.Equal(expected, source.RunState);
+            Assert.Equal([RunState.FinishMigrate, expected], states);
+            Assert.False(source.Freeze.IsFrozen);
+            fixture.AssertLegalHistory(migration);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task PowerActions_InFinishMigrate_PauseResumeResetRefusedShutdownCancelsTheMigration()
     {
