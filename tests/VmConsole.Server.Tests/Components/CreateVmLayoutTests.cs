@@ -80,7 +80,7 @@ public sealed class CreateVmLayoutTests : ConsoleComponentContext
             "qemu-system-x86_64 -M q35 -m 96M,slots=2,maxmem=256M -object memory-backend-ram,id=m0,size=64M -object memory-backend-ram,id=m1,size=32M "
             + "-object memory-backend-ram,id=d0,size=16M -numa node,memdev=m0 -numa node,memdev=m1 -device pc-dimm,id=dimm0,memdev=d0 -nodefaults -S -incoming defer",
             page.Find("[data-testid='qemu-accept-command']").TextContent));
-        Assert.Contains("QEMU boots it from reset", page.Find("[data-testid='qemu-accept']").TextContent, StringComparison.Ordinal);
+        Assert.Contains("2 NUMA nodes on m0, m1", page.Find("[data-testid='qemu-accept']").TextContent, StringComparison.Ordinal);
     }
 
     private async Task<(IRenderedComponent<MudDialogProvider> Provider, IDialogReference Reference)> ShowDialogAsync()
