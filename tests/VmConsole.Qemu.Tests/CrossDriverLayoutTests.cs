@@ -87,6 +87,45 @@ public sealed class CrossDriverLayoutTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task FromQemuAndBack_NumaQemuVm_ArrivesWithItsNodesAndGoesBackToAQemuWithThem()
+    {
+        NumaNode[] nodes = [new("m0", 32 * Sizes.MiB), new("m1", 32 * Sizes.MiB)];
+        var domain = (QemuDomain)await _driver.CreateVirtualMachineAsync(new VmDefinition("numa-q", "qhost-a", "q35", 64 * Sizes.MiB) { NumaNodes = nodes, Start = true });
+        Assert.Contains("node,memdev=m1", domain.Spec.NumaNodes.Count == 2 ? string.Join(' ', domain.Process!.CommandLine) : "", StringComparison.Ordinal);
+        var qemuBlocks = await ((IVirtualMachine)domain).GetRamBlocksAsync();
+        Assert.Equal([("m0", 32 * Sizes.MiB), ("m1", 32 * Sizes.MiB)], qemuBlocks.Where(b => b.IdStr is "m0" or "m1").Select(b => (b.IdStr, b.UsedLength)));
+        Assert.DoesNotContain(qemuBlocks, b => b.IdStr == "pc.ram");
+        var file = await QemuDomainFile.LoadAsync(_driver.Hosts[0].VmDirectory("numa-q"));
+        Assert.Equal(nodes, file!.ToSpec().NumaNodes);
+
+        var toEmulator = await _cross.MigrateFromQemuAsync("numa-q", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        await toEmulator.Finished.WaitAsync(Bound);
+        Assert.True(toEmulator.Status == MigrationStatus.Completed, $"{toEmulator.Status}: {toEmulator.GetStats().ErrorDesc}");
+        await Eventually.Until(() => _emulator.IsNameTaken("numa-q") && _emulator.TryGetVm("numa-q", out _), Bound, () => "the VM did not arrive in the emulator");
+        var vm = _emulator.GetVm("numa-q");
+        Assert.Equal(nodes, vm.Definition.NumaNodes);
+        (long Address, int Length)[] places = [(0x1FF_F800, 4096), (0x3FF_F000, 4096)];
+        foreach (var (address, length) in places)
+        {
+            vm.WriteGuest(address, Pattern(address, length));
+        }
+
+        // Paused, so that the QEMU it goes to stays paused: a guest without its CPU state would boot from reset there.
+        vm.Pause();
+        await Eventually.Until(() => !_driver.IsNameTaken("numa-q"), Bound, () => "the source QEMU VM is still listed");
+        var back = await _cross.MigrateToQemuAsync("numa-q", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        await back.Finished.WaitAsync(Bound);
+        Assert.True(back.Status == MigrationStatus.Completed, $"{back.Status}: {back.GetStats().ErrorDesc}");
+        await Eventually.UntilAsync(() => Task.FromResult(_driver.IsNameTaken("numa-q") && _driver.GetDomain("numa-q").Running is not null), Bound, () => "the VM did not arrive on QEMU");
+        var returned = _driver.GetDomain("numa-q");
+        Assert.Equal(nodes, returned.Spec.NumaNodes);
+        foreach (var (address, length) in places)
+        {
+            Assert.Equal(Pattern(address, length), await ((IVirtualMachine)returned).ReadGuestPhysicalAsync(address, length));
+        }
+    }
+
     private static byte[] Pattern(long address, int length) =>
         [.. Enumerable.Range(0, length).Select(i => (byte)(((address + i) * 7 + 13) % 251 + 1))];
 }

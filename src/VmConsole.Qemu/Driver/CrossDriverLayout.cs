@@ -9,7 +9,7 @@ namespace VmConsole.Qemu.Driver;
 /// What an emulated VM is as a QEMU process, and whether a QEMU built that way can take its stream (DESIGN.md section
 /// 11): QEMU matches the stream's blocks by idstr and length, resizing only a resizeable block within its maximum.
 /// </summary>
-internal static class CrossDriverLayout
+public static class CrossDriverLayout
 {
     /// <summary>
     /// The QEMU that can receive <paramref name="vm"/>: its machine, memory (under its main RAM backend or on its NUMA

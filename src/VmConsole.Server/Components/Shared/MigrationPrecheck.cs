@@ -35,7 +35,7 @@ public static class MigrationPrecheck
         }
 
         var migratable = blocks.Where(b => b.Migratable).ToList();
-        var needed = vm.MemoryBytes + blocks.Where(b => b.BackendId is not null && b.IdStr != "pc.ram").Sum(b => b.MaxLength);
+        var needed = vm.MemoryBytes + blocks.Where(b => IsExtraBackend(vm, b)).Sum(b => b.MaxLength);
         var free = destination.CapacityBytes - destination.ReservedBytes;
         return
         [
@@ -55,7 +55,7 @@ public static class MigrationPrecheck
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(blocks);
         var migratable = blocks.Where(b => b.Migratable).ToList();
-        var needed = vm.MemoryBytes + blocks.Where(b => b.BackendId is not null && b.IdStr != "pc.ram").Sum(b => b.MaxLength);
+        var needed = vm.MemoryBytes + blocks.Where(b => IsExtraBackend(vm, b)).Sum(b => b.MaxLength);
         var free = destination.CapacityBytes - destination.ReservedBytes;
         var capacity = new PrecheckItem("Destination capacity", free >= needed, $"{Display.Bytes(needed)} needed, {Display.Bytes(free)} free on {destination.Name}.");
         if (vm.Driver == DriverKind.Emulator)
@@ -205,4 +205,11 @@ public static class MigrationPrecheck
 
     /// <summary>Passes after which the estimate gives up: an expected downtime still above the limit then is taken as not converging.</summary>
     private const int MaxPasses = 30;
+
+    /// <summary>
+    /// A backend beyond main RAM. A QEMU VM's main RAM is backends too (QEMU's pc.ram, a memory-backend=ID, the NUMA
+    /// memdevs): migratable without a device, and already in the VM's memory. An emulated VM's main RAM has no backend.
+    /// </summary>
+    private static bool IsExtraBackend(IVirtualMachine vm, RamBlockRow block) =>
+        block.BackendId is not null && (vm.Driver == DriverKind.Emulator || block.DeviceId is not null || !block.Migratable);
 }
