@@ -30,7 +30,8 @@ public sealed class QemuImportTests
             Assert.Equal(MachinePreset.Microvm, vm.Machine);
             Assert.Equal("microvm", result.MachineType);
             Assert.Equal(16L << 20, vm.MemoryBytes);
-            Assert.Equal(Emulation.Vms.RunState.Running, vm.RunState);
+            // The source QEMU never ran (-S): its globalstate says prelaunch, so the VM arrives paused, as in a QEMU destination.
+            Assert.Equal(Emulation.Vms.RunState.Paused, vm.RunState);
             Assert.Equal(["microvm.ram", "/rom@etc/acpi/tables", "pc.bios", "/rom@etc/table-loader", "/rom@etc/acpi/rsdp"], result.Blocks.Select(b => b.IdStr));
             foreach (var (address, length) in MicrovmPlaces)
             {

@@ -46,7 +46,8 @@ public sealed class QemuLiveTests
         Assert.Empty(emulator.Arriving);
         var vm = emulator.GetVm("from-qemu");
         Assert.Equal(arriving.Id, vm.Id);
-        Assert.Equal(RunState.Running, vm.RunState);
+        // The source QEMU never ran (-S): its globalstate says prelaunch, so the VM arrives paused, as in a QEMU destination.
+        Assert.Equal(RunState.Paused, vm.RunState);
         foreach (var (address, length) in QemuExportTests.Places)
         {
             var read = new byte[length];
