@@ -20,6 +20,7 @@ public sealed class PowerTransitionTests
         [(PowerAction.Shutdown, RunState.Running)] = RunState.Shutdown,
         [(PowerAction.Shutdown, RunState.Paused)] = RunState.Shutdown,
         [(PowerAction.Shutdown, RunState.InMigrate)] = RunState.Shutdown,
+        [(PowerAction.Shutdown, RunState.FinishMigrate)] = RunState.Shutdown,
         [(PowerAction.Shutdown, RunState.PostMigrate)] = RunState.Shutdown,
     };
 
@@ -58,6 +59,10 @@ public sealed class PowerTransitionTests
             case RunState.PostMigrate:
                 vm.Start();
                 Assert.True(vm.TryChangeRunState(RunState.Running, RunState.PostMigrate));
+                break;
+            case RunState.FinishMigrate:
+                vm.Start();
+                Assert.True(vm.TryChangeRunState(RunState.Running, RunState.FinishMigrate));
                 break;
             case RunState.Shutdown:
                 await vm.ShutdownAsync();
@@ -102,6 +107,7 @@ public sealed class PowerTransitionTests
     [InlineData(RunState.InMigrate, "inmigrate")]
     [InlineData(RunState.PostMigrate, "postmigrate")]
     [InlineData(RunState.Prelaunch, "prelaunch")]
+    [InlineData(RunState.FinishMigrate, "finish-migrate")]
     public void ToQemuName_RunState_QemuSpelling(RunState state, string expected) => Assert.Equal(expected, state.ToQemuName());
 
     [Fact]

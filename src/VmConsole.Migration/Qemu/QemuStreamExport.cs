@@ -33,7 +33,8 @@ public static class QemuStreamExport
     public static void CheckExportable(Vm vm)
     {
         ArgumentNullException.ThrowIfNull(vm);
-        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        // finish-migrate passes: the migration that stopped the guest holds it, and its refusal says what to do.
+        if (vm.RunState is not (RunState.Running or RunState.Paused or RunState.FinishMigrate))
         {
             throw Emulation.DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can be exported.");
         }

@@ -55,7 +55,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         var vm = emulator.GetVm(name);
         var host = qemu.GetHost(destinationHost);
         var launcher = host.RequireLauncher();
-        if (vm.RunState is not (RunState.Running or RunState.Paused))
+        if (vm.RunState is not (RunState.Running or RunState.Paused or RunState.FinishMigrate))
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{vm.Name}' is {vm.RunState.ToQemuName()}; only a running or paused VM can migrate.");
         }
@@ -148,7 +148,7 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         RefuseUnreceivable(capabilities);
         var domain = qemu.GetDomain(name);
         emulator.GetHost(destinationHost);
-        if (domain.Running is not { } source || source.RunState is not (RunState.Running or RunState.Paused))
+        if (domain.Running is not { } source || source.RunState is not (RunState.Running or RunState.Paused or RunState.FinishMigrate))
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{name}' is {domain.RunState.ToQemuName()}; only a running or paused VM can migrate.");
         }

@@ -137,7 +137,8 @@ public sealed partial class QemuMigration : IMigration
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(registry);
         parameters.Validate();
-        if (source.RunState is not (Emulation.Vms.RunState.Running or Emulation.Vms.RunState.Paused))
+        // finish-migrate passes: the migration that stopped the guest holds it, and its refusal names that migration.
+        if (source.RunState is not (Emulation.Vms.RunState.Running or Emulation.Vms.RunState.Paused or Emulation.Vms.RunState.FinishMigrate))
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{source.Name}' is {source.QemuStatus}; only a running or paused VM can migrate.");
         }

@@ -216,7 +216,4 @@ public sealed class FinishMigrateTests
             source,
             () => migration.Status == MigrationStatus.PreSwitchover ? null : migration,
             () => migration.Status == MigrationStatus.PreSwitchover);
-
-    [Fact]
-    public void QemuName_FinishMigrate_IsQemusSpelling() => Assert.Equal("finish-migrate", RunState.FinishMigrate.ToQemuName());
 }
