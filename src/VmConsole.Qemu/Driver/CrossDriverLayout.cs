@@ -25,12 +25,14 @@ public static class CrossDriverLayout
             // QEMU gives pc-dimms their slots in command-line order: plugged ones after the rest, by the emulator's slot.
             .OrderBy(b => b.DimmId is null ? -1 : devices.First(d => d.Id == b.DimmId).Slot)
             .ToList();
+        // A VM from QEMU keeps the source's ACPI memory hotplug state, one entry per slot: QEMU loads it only with as many.
+        var slots = Math.Max(vm.Slots, Migration.Qemu.QemuMemoryHotplug.SlotsOf(vm.DeviceState));
         return new QemuVmSpec(vm.Name, vm.Machine.Name, vm.MemoryBytes)
         {
             MainRamBackend = vm.Definition.MainRamBackend,
             NumaNodes = vm.Definition.NumaNodes,
-            Slots = vm.Slots,
-            MaxMemBytes = vm.Slots > 0 ? vm.MaxMemBytes : 0,
+            Slots = slots,
+            MaxMemBytes = slots == 0 ? 0 : vm.Slots > 0 ? vm.MaxMemBytes : vm.MemoryBytes + Sizes.GiB,
             Backends = backends,
         };
     }
