@@ -101,17 +101,14 @@ internal sealed partial class VmMemory
         {
             var sizes = _definition.NumaNodes.Count > 0 ? _definition.NumaNodes.Select(n => n.SizeBytes).ToList() : [_memoryBytes];
             var idStrs = _definition.MainRamIdStrs(_machine);
-            var below = _machine.BelowFourGiB(_memoryBytes);
-            var ramOffset = 0L;
             var main = ImmutableArray.CreateBuilder<RamBlock>(idStrs.Count);
             for (var i = 0; i < idStrs.Count; i++)
             {
-                var guestAddress = ramOffset < below ? ramOffset : (4 * GiB) + ramOffset - below;
-                main.Add(AddBlock(idStrs[i], null, sizes[i], sizes[i], RamBlockFlags.Migratable, guestAddress));
-                ramOffset += sizes[i];
+                main.Add(AddBlock(idStrs[i], null, sizes[i], sizes[i], RamBlockFlags.Migratable, guestAddress: null));
             }
 
             MainRamBlocks = main.MoveToImmutable();
+            PlaceMainRam();
             foreach (var firmware in _machine.Firmware)
             {
                 var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
@@ -119,6 +116,26 @@ internal sealed partial class VmMemory
             }
 
             Publish();
+        }
+    }
+
+    /// <summary>Puts main RAM's blocks in the order of <paramref name="idStrs"/> (caller holds the gate, the VM is in inmigrate).</summary>
+    public void OrderMainRam(IReadOnlyList<string> idStrs)
+    {
+        MainRamBlocks = [.. idStrs.Select(id => MainRamBlocks.First(b => b.IdStr == id))];
+        PlaceMainRam();
+        Publish();
+    }
+
+    /// <summary>Gives main RAM's blocks their guest addresses: end to end, split around the 4 GiB hole.</summary>
+    private void PlaceMainRam()
+    {
+        var below = _machine.BelowFourGiB(_memoryBytes);
+        var ramOffset = 0L;
+        foreach (var block in MainRamBlocks)
+        {
+            block.GuestAddress = ramOffset < below ? ramOffset : (4 * GiB) + ramOffset - below;
+            ramOffset += block.UsedLength;
         }
     }
 
