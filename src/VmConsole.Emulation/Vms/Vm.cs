@@ -200,7 +200,7 @@ public sealed partial class Vm : IDisposable
             {
                 foreach (var block in _memory.Blocks.Where(b => b.ReadOnly))
                 {
-                    FirmwareImage.Load(block);
+                    _memory.LoadFirmware(block);
                 }
 
                 _workload.Restart();
@@ -224,7 +224,7 @@ public sealed partial class Vm : IDisposable
             CheckPower(PowerAction.Reset);
             foreach (var block in _memory.Blocks.Where(b => b.ReadOnly))
             {
-                FirmwareImage.Load(block);
+                _memory.LoadFirmware(block);
                 block.MarkDirty(0, block.UsedLength);
             }
 

@@ -18,6 +18,8 @@ namespace VmConsole.Emulation.Vms;
 /// </remarks>
 internal sealed partial class VmMemory
 {
+    private const string AcpiTablesIdStr = "/rom@etc/acpi/tables";
+
     private readonly Lock _gate;
     private readonly string _vmName;
     private readonly Host _host;
@@ -112,10 +114,23 @@ internal sealed partial class VmMemory
             foreach (var firmware in _machine.Firmware)
             {
                 var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
-                FirmwareImage.Load(block);
+                LoadFirmware(block);
             }
 
             Publish();
+        }
+    }
+
+    /// <summary>
+    /// Loads a firmware block's stand-in image; a NUMA VM's ACPI tables also get the SRAT that says its nodes' order.
+    /// </summary>
+    public void LoadFirmware(RamBlock block, Memory.GuestMemory? memory = null)
+    {
+        FirmwareImage.Load(block, memory);
+        if (block.IdStr == AcpiTablesIdStr && _definition.NumaNodes.Count > 1)
+        {
+            using var access = (memory ?? block.Memory).Acquire();
+            AcpiSrat.Write(access.Span(0, (int)Math.Min(block.UsedLength, int.MaxValue)), _machine, [.. MainRamBlocks.Select(b => b.UsedLength)]);
         }
     }
 
@@ -303,7 +318,7 @@ internal sealed partial class VmMemory
             // The new backing is filled before it is published, so no reader ever sees it empty.
             var old = block.Memory;
             var fresh = new Memory.GuestMemory(block.MaxLength);
-            FirmwareImage.Load(block, fresh);
+            LoadFirmware(block, fresh);
             block.Memory = fresh;
             block.MarkDirty(0, block.UsedLength);
             old.Dispose();
