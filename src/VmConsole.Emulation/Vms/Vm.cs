@@ -101,29 +101,6 @@ public sealed partial class Vm : IDisposable
     /// <summary>The blocks that hold main RAM, in guest order: one, or one per NUMA node.</summary>
     public ImmutableArray<RamBlock> MainRamBlocks => _memory.MainRamBlocks;
 
-    /// <summary>
-    /// Puts the NUMA nodes of a VM being received in the guest order its source had (a QEMU stream lists their blocks
-    /// largest first): the guest address map and the definition follow. Only while the VM is in inmigrate.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Not in inmigrate, or <paramref name="memdevs"/> are not the VM's NUMA memdevs.</exception>
-    public void SetNumaNodeOrder(IReadOnlyList<string> memdevs)
-    {
-        ArgumentNullException.ThrowIfNull(memdevs);
-        lock (_gate)
-        {
-            var nodes = Definition.NumaNodes;
-            if (_runState != RunState.InMigrate || memdevs.Count != nodes.Count || !memdevs.Order(StringComparer.Ordinal).SequenceEqual(nodes.Select(n => n.Memdev).Order(StringComparer.Ordinal)))
-            {
-                throw new InvalidOperationException($"VM '{Name}' cannot take the NUMA order {string.Join(", ", memdevs)}.");
-            }
-
-            Definition = Definition with { NumaNodes = [.. memdevs.Select(m => nodes.First(n => n.Memdev == m))] };
-            _memory.OrderMainRam(memdevs);
-        }
-
-        Raise(VmChangeKind.RamBlocks);
-    }
-
     /// <summary>The blocks in QEMU's order (largest max_length first), as last published.</summary>
     public ImmutableArray<RamBlock> RamBlocks => _memory.RamBlocks;
 
