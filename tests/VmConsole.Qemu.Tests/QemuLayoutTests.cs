@@ -20,7 +20,7 @@ public sealed class QemuLayoutTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
-    public static TheoryData<string> Layouts() => ["microvm-backend", "q35-backend", "q35-numa", "q35-dimms"];
+    public static TheoryData<string> Layouts() => ["microvm-backend", "q35-backend", "q35-numa", "q35-numa-unequal", "q35-dimms"];
 
     [Theory]
     [MemberData(nameof(Layouts))]
@@ -108,6 +108,11 @@ public sealed class QemuLayoutTests
             "-object", "memory-backend-ram,id=m0,size=64M", "-object", "memory-backend-ram,id=m1,size=64M",
             "-numa", "node,memdev=m0", "-numa", "node,memdev=m1",
         ],
+        "q35-numa-unequal" => [
+            "-M", "q35", "-m", "128M",
+            "-object", "memory-backend-ram,id=m0,size=32M", "-object", "memory-backend-ram,id=m1,size=96M",
+            "-numa", "node,memdev=m0", "-numa", "node,memdev=m1",
+        ],
         "q35-dimms" => [
             "-M", "q35", "-m", "128M,slots=4,maxmem=1G",
             "-object", "memory-backend-ram,id=d0,size=64M", "-object", "memory-backend-ram,id=d1,size=32M", "-object", "memory-backend-ram,id=d2,size=16M",
@@ -127,6 +132,8 @@ public sealed class QemuLayoutTests
                 return [(0x1000, 1), (0x123_4567, 8), (0x7FF_F000, 4096)];
             case "q35-numa":
                 return [(0x2000, 1), (0x3FF_F800, 4096), (0x400_0000, 16), (0x7FF_F000, 4096)];
+            case "q35-numa-unequal":
+                return [(0x2000, 1), (0x1FF_F800, 4096), (0x200_0000, 16), (0x7FF_F000, 4096)];
             default:
                 var dimms = (await qemu.QmpAsync("query-memory-devices"))!.AsArray().Select(d => d!["data"]!["addr"]!.GetValue<long>()).ToList();
                 Assert.Equal(3, dimms.Count);
@@ -154,6 +161,11 @@ public sealed class QemuLayoutTests
                 Assert.Equal([new NumaNode("m0", 64L << 20), new NumaNode("m1", 64L << 20)], vm.Definition.NumaNodes);
                 Assert.Equal([("m0", 64L), ("m1", 64L)], main);
                 Assert.Null(vm.FindMigratable("pc.ram"));
+                break;
+            case "q35-numa-unequal":
+                // The stream lists m1 (the larger) first; the guest has m0 first, as the SRAT in the ACPI tables says.
+                Assert.Equal([new NumaNode("m0", 32L << 20), new NumaNode("m1", 96L << 20)], vm.Definition.NumaNodes);
+                Assert.Equal([("m0", 32L), ("m1", 96L)], main);
                 break;
             default:
                 Assert.Equal([("pc.ram", 128L)], main);

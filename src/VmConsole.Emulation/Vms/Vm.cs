@@ -76,7 +76,7 @@ public sealed partial class Vm : IDisposable
     public Guid Id => Definition.Id;
 
     /// <summary>What the VM was created from (its machine, memory, slots; the workload it started with).</summary>
-    public VmDefinition Definition { get; }
+    public VmDefinition Definition { get; private set; }
 
     /// <summary>The host the VM runs on.</summary>
     public Host Host { get; }
@@ -163,7 +163,7 @@ public sealed partial class Vm : IDisposable
             {
                 foreach (var block in _memory.Blocks.Where(b => b.ReadOnly))
                 {
-                    FirmwareImage.Load(block);
+                    _memory.LoadFirmware(block);
                 }
 
                 _workload.Restart();
@@ -187,7 +187,7 @@ public sealed partial class Vm : IDisposable
             CheckPower(PowerAction.Reset);
             foreach (var block in _memory.Blocks.Where(b => b.ReadOnly))
             {
-                FirmwareImage.Load(block);
+                _memory.LoadFirmware(block);
                 block.MarkDirty(0, block.UsedLength);
             }
 

@@ -18,6 +18,8 @@ namespace VmConsole.Emulation.Vms;
 /// </remarks>
 internal sealed partial class VmMemory
 {
+    private const string AcpiTablesIdStr = "/rom@etc/acpi/tables";
+
     private readonly Lock _gate;
     private readonly string _vmName;
     private readonly Host _host;
@@ -101,24 +103,54 @@ internal sealed partial class VmMemory
         {
             var sizes = _definition.NumaNodes.Count > 0 ? _definition.NumaNodes.Select(n => n.SizeBytes).ToList() : [_memoryBytes];
             var idStrs = _definition.MainRamIdStrs(_machine);
-            var below = _machine.BelowFourGiB(_memoryBytes);
-            var ramOffset = 0L;
             var main = ImmutableArray.CreateBuilder<RamBlock>(idStrs.Count);
             for (var i = 0; i < idStrs.Count; i++)
             {
-                var guestAddress = ramOffset < below ? ramOffset : (4 * GiB) + ramOffset - below;
-                main.Add(AddBlock(idStrs[i], null, sizes[i], sizes[i], RamBlockFlags.Migratable, guestAddress));
-                ramOffset += sizes[i];
+                main.Add(AddBlock(idStrs[i], null, sizes[i], sizes[i], RamBlockFlags.Migratable, guestAddress: null));
             }
 
             MainRamBlocks = main.MoveToImmutable();
+            PlaceMainRam();
             foreach (var firmware in _machine.Firmware)
             {
                 var block = AddBlock(firmware.IdStr, null, firmware.UsedLength, firmware.MaxLength, firmware.Flags, firmware.GuestAddress?.Invoke(firmware.UsedLength));
-                FirmwareImage.Load(block);
+                LoadFirmware(block);
             }
 
             Publish();
+        }
+    }
+
+    /// <summary>
+    /// Loads a firmware block's stand-in image; a NUMA VM's ACPI tables also get the SRAT that says its nodes' order.
+    /// </summary>
+    public void LoadFirmware(RamBlock block, Memory.GuestMemory? memory = null)
+    {
+        FirmwareImage.Load(block, memory);
+        if (block.IdStr == AcpiTablesIdStr && _definition.NumaNodes.Count > 1)
+        {
+            using var access = (memory ?? block.Memory).Acquire();
+            AcpiSrat.Write(access.Span(0, (int)Math.Min(block.UsedLength, int.MaxValue)), _machine, [.. MainRamBlocks.Select(b => b.UsedLength)]);
+        }
+    }
+
+    /// <summary>Puts main RAM's blocks in the order of <paramref name="idStrs"/> (caller holds the gate, the VM is in inmigrate).</summary>
+    public void OrderMainRam(IReadOnlyList<string> idStrs)
+    {
+        MainRamBlocks = [.. idStrs.Select(id => MainRamBlocks.First(b => b.IdStr == id))];
+        PlaceMainRam();
+        Publish();
+    }
+
+    /// <summary>Gives main RAM's blocks their guest addresses: end to end, split around the 4 GiB hole.</summary>
+    private void PlaceMainRam()
+    {
+        var below = _machine.BelowFourGiB(_memoryBytes);
+        var ramOffset = 0L;
+        foreach (var block in MainRamBlocks)
+        {
+            block.GuestAddress = ramOffset < below ? ramOffset : (4 * GiB) + ramOffset - below;
+            ramOffset += block.UsedLength;
         }
     }
 
@@ -286,7 +318,7 @@ internal sealed partial class VmMemory
             // The new backing is filled before it is published, so no reader ever sees it empty.
             var old = block.Memory;
             var fresh = new Memory.GuestMemory(block.MaxLength);
-            FirmwareImage.Load(block, fresh);
+            LoadFirmware(block, fresh);
             block.Memory = fresh;
             block.MarkDirty(0, block.UsedLength);
             old.Dispose();

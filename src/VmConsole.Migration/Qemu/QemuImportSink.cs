@@ -107,10 +107,28 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
     {
         _pages?.Flush();
         ReachedEof = true;
+        OrderNumaNodes();
     }
 
     public void OnVmDescription(string json)
     {
+    }
+
+    /// <summary>NUMA nodes of different sizes: their guest order is the SRAT's, not the stream's (largest first).</summary>
+    private void OrderNumaNodes()
+    {
+        if (Vm is not { } vm || vm.Definition.NumaNodes is not { Count: > 1 } nodes || nodes.DistinctBy(n => n.SizeBytes).Count() == 1
+            || vm.FindMigratable("/rom@etc/acpi/tables") is not { } tables)
+        {
+            return;
+        }
+
+        var bytes = new byte[tables.UsedLength];
+        tables.Read(0, bytes);
+        if (AcpiNumaOrder.Read(bytes, [.. nodes.Select(n => (n.Memdev, n.SizeBytes))]) is { } order && !order.SequenceEqual(nodes.Select(n => n.Memdev)))
+        {
+            vm.SetNumaNodeOrder(order);
+        }
     }
 
     public void Dispose()
