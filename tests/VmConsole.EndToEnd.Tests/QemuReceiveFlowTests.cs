@@ -50,6 +50,8 @@ public sealed class QemuReceiveFlowTests(ConsoleInBrowser console) : IClassFixtu
         await Expect(vms).ToHaveURLAsync(new Regex("/vms/live-from-qemu$"));
         await Expect(vms.Locator("[data-testid='arriving-banner']")).ToContainTextAsync("arriving from QEMU");
 
+        // A running source (qtest keeps its vCPU from executing): its globalstate says running, so the VM runs on arrival.
+        await qemu.QmpAsync("cont");
         await qemu.QmpAsync("migrate", new { uri });
 
         await Expect(status).ToHaveAttributeAsync("data-status", "active", new() { Timeout = 30_000 });

@@ -30,7 +30,8 @@ public sealed class QemuApiTests : SignedInApiTest
         Assert.True(response.StatusCode == HttpStatusCode.Created, text);
         var body = JsonNode.Parse(text)!;
         Assert.Equal("from-file", body["vm"]!["name"]!.GetValue<string>());
-        Assert.Equal("running", body["vm"]!["runState"]!.GetValue<string>());
+        // The source QEMU never ran (-S): its globalstate says prelaunch, so the VM arrives paused, as in a QEMU destination.
+        Assert.Equal("paused", body["vm"]!["runState"]!.GetValue<string>());
         Assert.Equal("microvm", body["import"]!["machineType"]!.GetValue<string>());
         Assert.Equal(new FileInfo(path).Length, body["import"]!["bytesRead"]!.GetValue<long>());
         Assert.Contains(body["import"]!["blocks"]!.AsArray(), b => b!["idStr"]!.GetValue<string>() == "microvm.ram" && b["usedLength"]!.GetValue<long>() == 16 << 20);
@@ -195,7 +196,7 @@ public sealed class QemuApiTests : SignedInApiTest
         var done = await ApiTestMemory.WaitForMigrationAsync(Admin, id);
         Assert.Equal(["setup", "active", "completed"], statuses.Distinct());
         Assert.Contains("inmigrate", vmStates);
-        Assert.Equal("running", vmStates.Last());
+        Assert.Equal("paused", vmStates.Last()); // the source QEMU never ran (-S): globalstate prelaunch
         Assert.All(arrivingIds, a => Assert.Equal(id, a));
         Assert.True(progress.Count >= 2, $"{progress.Count} progress messages");
         Assert.All(progress, p => Assert.Equal((id, "active", "qemu"), (p.Id, p.Status, p.SourceHost)));
@@ -214,7 +215,7 @@ public sealed class QemuApiTests : SignedInApiTest
         var listed = (await Admin.GetFromJsonAsync<JsonArray>("/api/migrations?vm=from-qemu"))!;
         Assert.Contains(listed, m => m!["id"]!.GetValue<string>() == id && m["status"]!.GetValue<string>() == "completed");
         var vms = (await Admin.GetFromJsonAsync<JsonArray>("/api/vms"))!;
-        Assert.Contains(vms, v => v!["name"]!.GetValue<string>() == "from-qemu" && v["runState"]!.GetValue<string>() == "running");
+        Assert.Contains(vms, v => v!["name"]!.GetValue<string>() == "from-qemu" && v["runState"]!.GetValue<string>() == "paused");
         var block = await MemoryApiTests.BlockIdAsync(Admin, "from-qemu", "microvm.ram");
         foreach (var (address, length) in Places)
         {

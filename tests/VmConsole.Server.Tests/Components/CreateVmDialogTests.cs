@@ -29,6 +29,21 @@ public sealed class CreateVmDialogTests : ConsoleComponentContext
     }
 
     [Fact]
+    public async Task CreateVmDialog_JustOpened_NoNameErrorYetAndCreateDisabledUntilTypedThenCleared()
+    {
+        var (provider, _) = await ShowDialogAsync();
+
+        Assert.Null(provider.ErrorOf("vm-name"));
+        Assert.True(provider.Find("[data-testid='create-vm-submit']").IsDisabled());
+
+        provider.Find("[data-testid='vm-name']").Input("x");
+        provider.Find("[data-testid='vm-name']").Input("");
+
+        provider.WaitForAssertion(() => Assert.Equal("A VM needs a name.", provider.ErrorOf("vm-name")));
+        Assert.True(provider.Find("[data-testid='create-vm-submit']").IsDisabled());
+    }
+
+    [Fact]
     public async Task CreateVmDialog_SlotsWithMaxMemNotAboveMemory_ShowsTheRuleAndKeepsCreateDisabled()
     {
         var (provider, _) = await ShowDialogAsync();
