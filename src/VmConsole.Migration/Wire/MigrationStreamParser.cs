@@ -6,11 +6,13 @@ namespace VmConsole.Migration.Wire;
 /// <summary>
 /// The grammar of QEMU 7.2's migration stream for a <see cref="MigrationStreamReader"/>, which feeds it the pipe's
 /// buffers: record by record, in stages (header, configuration, sections with their footers, EOF, description), telling
-/// the sink what each complete record holds. The <c>ram</c> section's records are read by <see cref="RamSectionReader"/>,
-/// device sections stepped over by an <see cref="IDeviceSectionHandler"/>.
+/// the sink what each complete record holds. This file holds the stages and the records outside sections; sections are
+/// framed in <c>MigrationStreamParser.Sections.cs</c> (the <c>ram</c> section's records read by
+/// <see cref="RamSectionReader"/>, commands by <see cref="MigrationCommandReader"/>), and device sections are handed to an
+/// <see cref="IDeviceSectionHandler"/> in <c>MigrationStreamParser.DeviceSections.cs</c>.
 /// </summary>
 /// <remarks>Used only by the task reading the stream.</remarks>
-internal sealed class MigrationStreamParser : IDisposable
+internal sealed partial class MigrationStreamParser : IDisposable
 {
     private const string RamName = "ram";
     private const string StateName = "vmconsole/state";
@@ -33,14 +35,6 @@ internal sealed class MigrationStreamParser : IDisposable
 
     /// <summary>Stream offset of the buffer being parsed.</summary>
     private long _base;
-
-    /// <summary>The section whose payload is being read and whose footer closes it.</summary>
-    private SectionKind _section;
-
-    private uint _sectionId;
-
-    /// <summary>The header of the device section being stepped over.</summary>
-    private DeviceSectionHeader _device = new(0, "", 0, 0);
 
     /// <param name="returnPath">Where the answers to the source go (a live migration); null for a file.</param>
     /// <param name="capabilities">What the destination was told of the source's capabilities.</param>
@@ -68,13 +62,6 @@ internal sealed class MigrationStreamParser : IDisposable
         AfterEof,
         DescriptionPayload,
         Done,
-    }
-
-    private enum SectionKind
-    {
-        Ram,
-        VmConsoleState,
-        Device,
     }
 
     /// <summary>Whether the stream has been read to its end (the description, or what may follow EOF).</summary>
@@ -161,129 +148,6 @@ internal sealed class MigrationStreamParser : IDisposable
         return true;
     }
 
-    private bool TryReadSectionHeader(ref SequenceReader<byte> reader, scoped Span<byte> idStr)
-    {
-        Begin(ref reader, "a section header (the stream has not reached EOF)");
-        if (!reader.TryRead(out var type))
-        {
-            return false;
-        }
-
-        switch (type)
-        {
-            case QemuFormat.Eof:
-                _stage = Stage.AfterEof;
-                _sink.OnEof();
-                return true;
-            case QemuFormat.SectionStart or QemuFormat.SectionFull:
-                return TryReadSectionStart(ref reader, type, idStr);
-            case QemuFormat.SectionPart or QemuFormat.SectionEnd:
-                return TryReadSectionPart(ref reader, type);
-            case QemuFormat.Subsection:
-                throw new MigrationStreamException(
-                    "Unsupported savevm section type 5 (QEMU_VM_SUBSECTION) outside a device's state: VmConsole loads only 'ram' and 'vmconsole/state'");
-            case QemuFormat.Command:
-                _reading = "a command (QEMU_VM_COMMAND)";
-                return _commands.TryRead(ref reader);
-            default:
-                throw new MigrationStreamException($"Unknown savevm section type {type}");
-        }
-    }
-
-    private bool TryReadSectionStart(ref SequenceReader<byte> reader, byte type, scoped Span<byte> idStr)
-    {
-        if (!TryReadBe32(ref reader, out var sectionId)
-            || !TryReadIdStr(ref reader, idStr, out var idLength)
-            || !TryReadBe32(ref reader, out var instanceId)
-            || !TryReadBe32(ref reader, out var versionId))
-        {
-            return false;
-        }
-
-        var id = idStr[..idLength];
-        UnsupportedSections.Refuse(id);
-        var isRam = id.SequenceEqual("ram"u8);
-        if (_deviceSections is not null && !isRam && !id.SequenceEqual("vmconsole/state"u8))
-        {
-            return StartDeviceSection(ref reader, type, sectionId, id, instanceId, versionId);
-        }
-
-        if ((!isRam && !id.SequenceEqual("vmconsole/state"u8)) || instanceId != 0)
-        {
-            throw new MigrationStreamException(
-                $"Unknown savevm section or instance '{WireText.Lenient(id)}' {instanceId}. Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices");
-        }
-
-        var name = isRam ? RamName : StateName;
-        var supportedVersion = isRam ? QemuFormat.RamVersionId : QemuFormat.VmConsoleStateVersionId;
-        if (versionId != supportedVersion)
-        {
-            throw new MigrationStreamException($"savevm: unsupported version {versionId} for '{name}' v{supportedVersion}");
-        }
-
-        if (isRam)
-        {
-            _ram.StartSetup(sectionId, type);
-            _section = SectionKind.Ram;
-            _sectionId = sectionId;
-            _stage = Stage.Ram;
-            return true;
-        }
-
-        if (type != QemuFormat.SectionFull)
-        {
-            throw new MigrationStreamException("Section 'vmconsole/state' must come as QEMU_VM_SECTION_FULL");
-        }
-
-        if (!TryReadBe32(ref reader, out var length))
-        {
-            return false;
-        }
-
-        if (length > (uint)_limits.MaxDeviceStateBytes)
-        {
-            throw new MigrationStreamException(
-                $"Section 'vmconsole/state': a payload of {length} bytes is larger than the limit of {_limits.MaxDeviceStateBytes}");
-        }
-
-        _section = SectionKind.VmConsoleState;
-        _sectionId = sectionId;
-        _payload.Start((int)length);
-        _stage = Stage.StatePayload;
-        Begin(ref reader, "the payload of section 'vmconsole/state'");
-        return true;
-    }
-
-    private bool TryReadSectionPart(ref SequenceReader<byte> reader, byte type)
-    {
-        if (!TryReadBe32(ref reader, out var sectionId))
-        {
-            return false;
-        }
-
-        _ram.StartPart(sectionId, end: type == QemuFormat.SectionEnd);
-        _section = SectionKind.Ram;
-        _sectionId = sectionId;
-        _stage = Stage.Ram;
-        return true;
-    }
-
-    private bool TryReadRam(ref SequenceReader<byte> reader, scoped Span<byte> idStr)
-    {
-        Begin(ref reader, _ram.Reading);
-        if (!_ram.TryRead(ref reader, idStr, out var done))
-        {
-            return false;
-        }
-
-        if (done)
-        {
-            _stage = Stage.Footer;
-        }
-
-        return true;
-    }
-
     private bool TryReadPayload(ref SequenceReader<byte> reader)
     {
         if (_payload.Append(ref reader) == 0 && !_payload.IsComplete)
@@ -310,53 +174,6 @@ internal sealed class MigrationStreamParser : IDisposable
         _payload.Dispose();
         _stage = Stage.Done;
         _sink.OnVmDescription(json);
-        return true;
-    }
-
-    private bool TryReadFooter(ref SequenceReader<byte> reader)
-    {
-        var name = _section switch
-        {
-            SectionKind.VmConsoleState => StateName,
-            SectionKind.Device => _device.Name,
-            _ => RamName,
-        };
-        Begin(ref reader, $"the footer of section '{name}'");
-        if (!reader.TryRead(out var mark))
-        {
-            return false;
-        }
-
-        if (mark != QemuFormat.SectionFooter)
-        {
-            throw new MigrationStreamException($"Missing section footer for {name}");
-        }
-
-        if (!TryReadBe32(ref reader, out var sectionId))
-        {
-            return false;
-        }
-
-        if (sectionId != _sectionId)
-        {
-            throw new MigrationStreamException($"Mismatched section id in footer for {name} - read 0x{sectionId:x} expected 0x{_sectionId:x}");
-        }
-
-        _stage = Stage.Section;
-        switch (_section)
-        {
-            case SectionKind.Ram:
-                _ram.EndSection();
-                break;
-            case SectionKind.VmConsoleState:
-                _sink.OnVmConsoleState(_payload.Sequence);
-                _payload.Dispose();
-                break;
-            case SectionKind.Device:
-                _deviceSections!.EndSection();
-                break;
-        }
-
         return true;
     }
 
@@ -391,76 +208,5 @@ internal sealed class MigrationStreamParser : IDisposable
         _stage = Stage.DescriptionPayload;
         Begin(ref reader, "the VM description after EOF");
         return true;
-    }
-
-    /// <summary>A device section's header has been read: step over it now, or keep it and all after it for later.</summary>
-    private bool StartDeviceSection(ref SequenceReader<byte> reader, byte type, uint sectionId, scoped ReadOnlySpan<byte> id, uint instanceId, uint versionId)
-    {
-        var name = WireText.Lenient(id);
-        if (type != QemuFormat.SectionFull)
-        {
-            throw new MigrationStreamException(
-                $"Section '{name}' {instanceId} comes as QEMU_VM_SECTION_START: VmConsole steps over device state sent whole (QEMU_VM_SECTION_FULL), and takes no iterable section but 'ram'");
-        }
-
-        _device = new DeviceSectionHeader(sectionId, name, instanceId, versionId);
-        _section = SectionKind.Device;
-        _sectionId = sectionId;
-        if (_deviceSections!.BeginSection(_device))
-        {
-            _stage = Stage.DeviceState;
-            return true;
-        }
-
-        _payload.Start(_deviceSections.MaxTailBytes);
-        _stage = Stage.DeviceTail;
-        Begin(ref reader, $"the device state from section '{name}' on (kept until the VM description after EOF)");
-        return true;
-    }
-
-    private bool TryReadDeviceState(ref SequenceReader<byte> reader)
-    {
-        Begin(ref reader, $"the state of section '{_device.Name}'");
-        if (!_deviceSections!.TrySkipState(ref reader))
-        {
-            return false;
-        }
-
-        _stage = Stage.Footer;
-        return true;
-    }
-
-    /// <summary>Keeps every byte until the stream ends: only the description at its end says how to read them.</summary>
-    private bool TryReadDeviceTail(ref SequenceReader<byte> reader)
-    {
-        if (reader.End)
-        {
-            return false;
-        }
-
-        if (_payload.IsComplete)
-        {
-            throw new MigrationStreamException(
-                $"More than {_deviceSections!.MaxTailBytes} bytes of device state followed the RAM before the stream ended");
-        }
-
-        _payload.Append(ref reader);
-        if (reader.End && _commands.ReturnPathOpen && Qemu.QemuVmDescription.Locate(_payload.Span) >= 0)
-        {
-            // A source with a return path sends nothing after the description and waits for SHUT: the stream ends here.
-            FinishDeviceTail(_base + reader.Consumed);
-            _stage = Stage.Done;
-        }
-
-        return true;
-    }
-
-    /// <summary>The stream ended in <see cref="Stage.DeviceTail"/>: the handler steps over every device section kept, up to the description.</summary>
-    private void FinishDeviceTail(long length)
-    {
-        var json = _deviceSections!.FinishTail(_payload.Sequence, length);
-        _payload.Dispose();
-        _sink.OnEof();
-        _sink.OnVmDescription(json);
     }
 }
