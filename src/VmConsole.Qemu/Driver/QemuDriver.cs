@@ -256,6 +256,12 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
                 $"Host '{host.Name}' has {Sizes.Format(host.CapacityBytes - host.ReservedBytes)} free; VM '{spec.Name}' needs {Sizes.Format(spec.MemoryBytes)}.");
         }
 
+        if (!IsNameTaken(spec.Name))
+        {
+            // A VM of this name that just left for another driver may still be quitting in the folder this one gets.
+            await AwaitDepartedAsync(spec.Name, cancellationToken).ConfigureAwait(false);
+        }
+
         var domain = new QemuDomain(definition.Id, host, spec, null, _teardownTimeout);
         lock (_gate)
         {
