@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
@@ -72,6 +73,39 @@ public sealed class CrossDriverRoundTripTests : IAsyncLifetime
             Assert.Equal((await QemuDomainFile.LoadAsync(folder))?.Id, domain.Id);
             Assert.Equal(Pattern(trip), await ((Emulation.Drivers.IVirtualMachine)domain).ReadGuestPhysicalAsync(0x10_0000, 4096));
         }
+    }
+
+    [Fact]
+    public async Task CreateUnderADepartingName_OldQemuNeverGoes_WaitsThenRefusedWithVmMoving()
+    {
+        var time = new FakeTimeProvider();
+        await using var driver = new QemuDriver([new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "b"))], TimeSpan.FromSeconds(10)) { DepartureTime = time };
+        using var departure = driver.BeginDeparture("slow-q", driver.Hosts[0]);
+
+        var create = driver.CreateVirtualMachineAsync(new VmDefinition("slow-q", "qhost-b", "q35", 32 * Sizes.MiB));
+        Assert.False(create.IsCompleted);
+        time.Advance(QemuDriver.DepartureTimeout);
+
+        var refused = await Assert.ThrowsAsync<DomainException>(() => create);
+        Assert.Equal(ErrorCodes.VmMoving, refused.Code);
+        Assert.Contains(driver.Hosts[0].VmDirectory("slow-q"), refused.Message, StringComparison.Ordinal);
+        Assert.False(driver.IsNameTaken("slow-q"));
+    }
+
+    [Fact]
+    public async Task CreateUnderADepartingName_OldQemuGoes_DefinedOnceItHasGone()
+    {
+        var time = new FakeTimeProvider();
+        await using var driver = new QemuDriver([new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "b"))], TimeSpan.FromSeconds(10)) { DepartureTime = time };
+        var departure = driver.BeginDeparture("slow-q", driver.Hosts[0]);
+
+        var create = driver.CreateVirtualMachineAsync(new VmDefinition("slow-q", "qhost-b", "q35", 32 * Sizes.MiB));
+        Assert.False(driver.IsNameTaken("slow-q"));
+        departure.Dispose();
+
+        await create.WaitAsync(Bound);
+        Assert.True(driver.IsNameTaken("slow-q"));
+        Assert.NotNull(await QemuDomainFile.LoadAsync(driver.Hosts[0].VmDirectory("slow-q")));
     }
 
     private static byte[] Pattern(int trip) => [.. Enumerable.Range(0, 4096).Select(i => (byte)((i * 7 + trip * 31) % 251 + 1))];

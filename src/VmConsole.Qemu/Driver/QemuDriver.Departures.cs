@@ -14,6 +14,9 @@ public sealed partial class QemuDriver
     /// <summary>How long a start under a departing VM's name waits for the old QEMU to quit and its folder to go.</summary>
     internal static readonly TimeSpan DepartureTimeout = TimeSpan.FromSeconds(45);
 
+    /// <summary>The clock <see cref="DepartureTimeout"/> is measured on (the system's; a test's own).</summary>
+    internal TimeProvider DepartureTime { get; init; } = TimeProvider.System;
+
     // Written by BeginDeparture and Departure.Dispose; read by AwaitDepartedAsync. One departure per name at a time
     // (a VM's migration holds its source until it ends).
     private readonly ConcurrentDictionary<string, Departure> _departures = new(StringComparer.Ordinal);
@@ -39,7 +42,7 @@ public sealed partial class QemuDriver
         {
             try
             {
-                await departure.Ended.WaitAsync(DepartureTimeout, cancellationToken).ConfigureAwait(false);
+                await departure.Ended.WaitAsync(DepartureTimeout, DepartureTime, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
