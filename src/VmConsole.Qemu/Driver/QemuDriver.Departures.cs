@@ -4,8 +4,9 @@ using VmConsole.Emulation;
 namespace VmConsole.Qemu.Driver;
 
 /// <summary>
-/// VMs leaving this driver for another one: from the moment the source QEMU is asked to migrate until it has quit and
-/// its folder is gone (or it runs on here, the migration having failed). A QEMU started for the same name meanwhile
+/// VMs leaving a host: for another driver, from the moment the source QEMU is asked to migrate until it has quit and its
+/// folder is gone (or it runs on here, the migration having failed); for another QEMU host, from the moment the VM moves
+/// until the folder it left is gone (or the migration failed). A QEMU started for the same name meanwhile
 /// would share that folder with the departing process (its pid file, its sockets, the folder removed under it), so
 /// every start under a name waits for the name's departure first.
 /// </summary>
@@ -50,6 +51,15 @@ public sealed partial class QemuDriver
                     ErrorCodes.VmMoving,
                     $"VM '{name}' is still leaving QEMU host '{departure.Host.Name}': its old QEMU has not quit or its folder {departure.Host.VmDirectory(name)} is still there after {DepartureTimeout.TotalSeconds:0} s; try again.");
             }
+        }
+    }
+
+    /// <summary>Ends the departure of <paramref name="name"/> from <paramref name="host"/>, if one is under way.</summary>
+    private void EndDeparture(string name, QemuHost host)
+    {
+        if (_departures.TryGetValue(name, out var departure) && departure.Host == host)
+        {
+            departure.Dispose();
         }
     }
 

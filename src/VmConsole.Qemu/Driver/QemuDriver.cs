@@ -326,6 +326,9 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         }
 
         var launcher = destination.RequireLauncher();
+
+        // Straight back to the host it just left: the folder of its old QEMU there goes first.
+        await AwaitDepartedAsync(name, cancellationToken).ConfigureAwait(false);
         if (domain.Running is not { } source)
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{name}' is shut off ({domain.StateReason}); only a running or paused VM can migrate.");
@@ -383,6 +386,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
     /// </summary>
     private async Task CompleteMoveAsync(QemuDomain domain, QemuVm arrived, QemuHost destination, IDisposable arriving)
     {
+        // The source quits and its folder goes (FollowAsync): no QEMU starts under the name until it has.
+        BeginDeparture(domain.Name, domain.Host);
         await domain.MoveAsync(arrived, destination, keepOld: true).ConfigureAwait(false);
 
         // The VM counts on the destination host as its VM now; the marker of the arrival goes.
@@ -397,16 +402,23 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         _following.TryAdd(migration, 0);
         await migration.Finished.ConfigureAwait(false);
         _following.TryRemove(migration, out _);
-        if (migration.Status == MigrationStatus.Completed && domain.Host == destination)
+        try
         {
-            // Moved before completed was said (CompleteMoveAsync); the source has quit since, and its folder goes.
-            RemoveDirectory(from.VmDirectory(domain.Name));
+            if (migration.Status == MigrationStatus.Completed && domain.Host == destination)
+            {
+                // Moved before completed was said (CompleteMoveAsync); the source has quit since, and its folder goes.
+                RemoveDirectory(from.VmDirectory(domain.Name));
+            }
+            else
+            {
+                // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
+                arriving.Dispose();
+                RemoveDirectory(destination.VmDirectory(domain.Name));
+            }
         }
-        else
+        finally
         {
-            // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
-            arriving.Dispose();
-            RemoveDirectory(destination.VmDirectory(domain.Name));
+            EndDeparture(domain.Name, from);
         }
     }
 
