@@ -232,6 +232,17 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
         var domain = QemuDomain.Adopting(source.Id, host, destination, qemu.TeardownTimeout);
         try
         {
+            // Written before the VM is listed: whoever sees it here (and may migrate it on at once) finds its definition
+            // on disk, and no late write lands in a folder it has left since.
+            await domain.SaveAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The next change writes it again; the running process is what counts meanwhile.
+        }
+
+        try
+        {
             qemu.AddArrived(domain);
         }
         catch (DomainException)
@@ -253,14 +264,6 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
         }
 
         qemu.RaiseArrived(domain.Name);
-        try
-        {
-            await domain.SaveAsync().ConfigureAwait(false);
-        }
-        catch (IOException)
-        {
-            // The next change writes it again; the running process is what counts meanwhile.
-        }
     }
 
     /// <summary>Returns once the destination QEMU has loaded the whole stream; fails the engine's migration with QEMU's reason when it has not.</summary>

@@ -102,10 +102,11 @@ public sealed partial class QemuDriver
         {
             // The destination runs already: it counts against its host until it is the VM or is gone.
             var arriving = Arriving(host, domain.ReservedBytes);
+            var leaving = domain.Host;
             var migration = await QemuMigration.RecoverAsync(
                 marker.MigrationId, source, destination, marker.SourceHost, host.Name, launcher, directory, marker.Parameters, marker.Capabilities, registry, TimeProvider.System,
                 arrived => CompleteMoveAsync(domain, arrived, host, arriving)).ConfigureAwait(false);
-            _ = FollowAsync(domain, migration, host, arriving);
+            _ = FollowAsync(domain, migration, leaving, host, arriving);
             return migration;
         }
 

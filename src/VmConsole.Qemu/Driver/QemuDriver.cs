@@ -186,6 +186,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{name}' is shut off ({domain.StateReason}); only a running or paused VM can migrate.");
         }
 
+        // The host it leaves, taken now: a fast migration moves the VM before FollowAsync first runs.
+        var from = domain.Host;
         var arriving = ReserveArriving(destination, name, domain.ReservedBytes);
         var directory = destination.VmDirectory(name);
         QemuMigration migration;
@@ -211,7 +213,7 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
             // Only a restart mid-migration needs it; the migration itself goes on.
         }
 
-        _ = FollowAsync(domain, migration, destination, arriving);
+        _ = FollowAsync(domain, migration, from, destination, arriving);
         return migration;
     }
 
@@ -248,9 +250,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
     }
 
-    private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost destination, IDisposable arriving)
+    private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost from, QemuHost destination, IDisposable arriving)
     {
-        var from = domain.Host;
         _following.TryAdd(migration, 0);
         await migration.Finished.ConfigureAwait(false);
         _following.TryRemove(migration, out _);
