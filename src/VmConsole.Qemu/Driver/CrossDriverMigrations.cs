@@ -27,7 +27,7 @@ namespace VmConsole.Qemu.Driver;
 /// The migration returned is the engine's own, registered in its registry; the name passes from one driver to the
 /// other once it has finished.
 /// </summary>
-public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine engine, QemuDriver qemu)
+public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEngine engine, QemuDriver qemu)
 {
     /// <summary>The socket the destination QEMU listens on, in its VM directory.</summary>
     public const string IncomingSocket = "incoming.sock";
@@ -63,6 +63,10 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         var spec = CrossDriverLayout.SpecFor(vm) with { Incoming = true, Paused = true };
         spec.Validate();
         var needed = spec.MemoryBytes + spec.Backends.Sum(b => b.SizeBytes);
+
+        // A QEMU VM of this name that just left for the emulator may still be quitting in the folder the destination
+        // gets: its name is free for a new QEMU here only once that QEMU has quit and the folder is gone.
+        await qemu.AwaitDepartedAsync(vm.Name, cancellationToken).ConfigureAwait(false);
         if (qemu.IsNameTaken(vm.Name))
         {
             throw DomainException.Conflict(ErrorCodes.VmExists, $"A QEMU VM named '{vm.Name}' already exists.");
@@ -167,6 +171,8 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
             throw;
         }
 
+        // From here until the source has quit and its folder is gone (or it runs on here), no QEMU starts under the name.
+        var departure = qemu.BeginDeparture(name, domain.Host);
         var wasRunning = source.RunState == RunState.Running;
         try
         {
@@ -177,10 +183,17 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         {
             await CancelIncomingAsync(incoming).ConfigureAwait(false);
             source.Memory.Release(incoming);
+            departure.Dispose();
             throw;
         }
 
-        _ = Task.Run(() => FinishFromQemuAsync(domain, source, incoming, wasRunning));
+        _ = Task.Run(async () =>
+        {
+            using (departure)
+            {
+                await FinishFromQemuAsync(domain, source, incoming, wasRunning).ConfigureAwait(false);
+            }
+        });
         return incoming;
     }
 
@@ -219,6 +232,17 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         var domain = QemuDomain.Adopting(source.Id, host, destination, qemu.TeardownTimeout);
         try
         {
+            // Written before the VM is listed: whoever sees it here (and may migrate it on at once) finds its definition
+            // on disk, and no late write lands in a folder it has left since.
+            await domain.SaveAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The next change writes it again; the running process is what counts meanwhile.
+        }
+
+        try
+        {
             qemu.AddArrived(domain);
         }
         catch (DomainException)
@@ -240,86 +264,6 @@ public sealed class CrossDriverMigrations(Emulator emulator, MigrationEngine eng
         }
 
         qemu.RaiseArrived(domain.Name);
-        try
-        {
-            await domain.SaveAsync().ConfigureAwait(false);
-        }
-        catch (IOException)
-        {
-            // The next change writes it again; the running process is what counts meanwhile.
-        }
-    }
-
-    /// <summary>
-    /// After the received migration has finished: the source QEMU (postmigrate) is quit and the VM leaves the QEMU
-    /// driver, or the source's migration is ended and it runs on as it was.
-    /// </summary>
-    private async Task FinishFromQemuAsync(QemuDomain domain, QemuVm source, QemuIncomingMigration incoming, bool wasRunning)
-    {
-        await incoming.Finished.ConfigureAwait(false);
-        if (incoming.Status == MigrationStatus.Completed)
-        {
-            // The emulator holds the name now (the arriving VM took it over): the QEMU domain goes, as moved.
-            qemu.RemoveDeparted(domain);
-            source.Memory.Release(incoming);
-            try
-            {
-                await source.Instance.QuitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is DomainException or TimeoutException)
-            {
-                source.Kill();
-            }
-
-            await domain.DisposeAsync().ConfigureAwait(false);
-            QemuDriver.RemoveVmDirectory(domain.Host.VmDirectory(domain.Name));
-            return;
-        }
-
-        try
-        {
-            await EndSourceMigrationAsync(source).ConfigureAwait(false);
-            if (wasRunning && source.RunState != RunState.Running && source.ExitReason is null)
-            {
-                // Not QemuVm.ResumeAsync: a source left in postmigrate by a stream the console then refused runs again
-                // here on purpose, since no destination runs the guest.
-                await source.RunAsync("cont", null, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            await source.RefreshAsync().ConfigureAwait(false);
-        }
-        catch (DomainException)
-        {
-            // The source QEMU went away: its domain shows it as shut off, with the reason.
-        }
-        finally
-        {
-            source.Memory.Release(incoming);
-        }
-    }
-
-    /// <summary>Waits (bounded) until the source's own migration has ended; one still running is cancelled.</summary>
-    private static async Task EndSourceMigrationAsync(QemuVm source)
-    {
-        var started = TimeProvider.System.GetTimestamp();
-        var cancelled = false;
-        while (TimeProvider.System.GetElapsedTime(started) < EndTimeout)
-        {
-            var status = QemuMigrationStats.Status(await source.RunAsync("query-migrate", null, CancellationToken.None).ConfigureAwait(false));
-            if (status.IsFinal() || status == MigrationStatus.None)
-            {
-                return;
-            }
-
-            if (!cancelled && status != MigrationStatus.Cancelling && TimeProvider.System.GetElapsedTime(started) > TimeSpan.FromSeconds(1))
-            {
-                // The listener is gone, yet QEMU still sends: tell it to stop.
-                await source.RunAsync("migrate_cancel", null, CancellationToken.None).ConfigureAwait(false);
-                cancelled = true;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
-        }
     }
 
     /// <summary>Returns once the destination QEMU has loaded the whole stream; fails the engine's migration with QEMU's reason when it has not.</summary>

@@ -76,154 +76,6 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         _domains.GetValueOrDefault(name ?? "") ?? throw DomainException.NotFound(ErrorCodes.VmNotFound, $"No QEMU VM named '{Names.Shorten(name)}'.");
 
     /// <summary>
-    /// Finds the VMs this console defined before it (re)started, in each available host's runtime directory, and
-    /// re-attaches to every one whose process is alive; the rest are listed as shut off, with the reason. A migration
-    /// that was running is followed again in <paramref name="registry"/> with its id (or its outcome taken, if QEMU
-    /// finished it meanwhile); a QEMU left in a directory without a definition (a destination whose migration never got
-    /// registered) is ended. Returns the migrations followed again.
-    /// </summary>
-    public async Task<IReadOnlyList<IMigration>> LoadAsync(MigrationRegistry? registry = null, CancellationToken cancellationToken = default)
-    {
-        var incoming = new List<(QemuHost Host, string Directory, QemuIncomingFile File)>();
-        foreach (var host in _hosts.Where(h => h.UnavailableReason is null))
-        {
-            var root = Path.Combine(host.RuntimeDirectory, "vms");
-            if (!Directory.Exists(root))
-            {
-                continue;
-            }
-
-            foreach (var directory in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
-            {
-                if (await QemuIncomingFile.LoadAsync(directory, cancellationToken).ConfigureAwait(false) is { } marker)
-                {
-                    incoming.Add((host, directory, marker));
-                    continue;
-                }
-
-                if (await QemuDomainFile.LoadAsync(directory, cancellationToken).ConfigureAwait(false) is not { } file
-                    || file.Host != host.Name || Path.GetFileName(directory) != file.Name || _domains.ContainsKey(file.Name))
-                {
-                    await EndStrayAsync(directory, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                var domain = new QemuDomain(file.Id, host, file.ToSpec(), file.CommandLine, _teardownTimeout);
-                await domain.AttachAsync(cancellationToken).ConfigureAwait(false);
-                lock (_gate)
-                {
-                    _domains = _domains.Add(domain.Name, domain);
-                }
-
-                InventoryChanged?.Invoke(InventoryChangeKind.VmAdded, domain.Name);
-            }
-        }
-
-        var followed = new List<IMigration>();
-        foreach (var (host, directory, marker) in incoming)
-        {
-            if (await RecoverAsync(host, directory, marker, registry, cancellationToken).ConfigureAwait(false) is { } migration)
-            {
-                followed.Add(migration);
-            }
-        }
-
-        return followed;
-    }
-
-    /// <summary>
-    /// A migration's destination found at start: while its source runs, the migration is followed again; a source gone
-    /// after QEMU completed (the console was killed between the completion and the move) leaves the destination as the
-    /// VM; otherwise the destination is ended.
-    /// </summary>
-    private async Task<IMigration?> RecoverAsync(QemuHost host, string directory, QemuIncomingFile marker, MigrationRegistry? registry, CancellationToken cancellationToken)
-    {
-        var launcher = host.Launcher!;
-        if (!_domains.TryGetValue(marker.VmName, out var domain) || domain.Id != marker.DomainId)
-        {
-            await EndStrayAsync(directory, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-
-        var spec = domain.Spec with { Incoming = true, Paused = false };
-        QemuVm? destination;
-        try
-        {
-            destination = await QemuVm.AttachAsync(launcher, spec, directory, TimeProvider.System, null, cancellationToken).ConfigureAwait(false);
-        }
-        catch (QemuStartException)
-        {
-            destination = null;
-        }
-
-        if (destination is null)
-        {
-            await EndStrayAsync(directory, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-
-        if (domain.Running is { } source && registry is not null)
-        {
-            // The destination runs already: it counts against its host until it is the VM or is gone.
-            var arriving = Arriving(host, domain.ReservedBytes);
-            var migration = await QemuMigration.RecoverAsync(
-                marker.MigrationId, source, destination, marker.SourceHost, host.Name, launcher, directory, marker.Parameters, marker.Capabilities, registry, TimeProvider.System,
-                arrived => CompleteMoveAsync(domain, arrived, host, arriving)).ConfigureAwait(false);
-            _ = FollowAsync(domain, migration, host, arriving);
-            return migration;
-        }
-
-        if (domain.Running is null && destination.RunState is RunState.Running or RunState.Paused)
-        {
-            // QEMU completed and the source quit before the console could move the VM: the destination is the VM now.
-            var from = domain.Host;
-            await domain.MoveAsync(destination, host).ConfigureAwait(false);
-            QemuIncomingFile.Delete(directory);
-            RemoveDirectory(from.VmDirectory(domain.Name));
-            InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
-            return null;
-        }
-
-        destination.Kill();
-        await destination.DisposeAsync().ConfigureAwait(false);
-        RemoveDirectory(directory);
-        return null;
-    }
-
-    /// <summary>Ends a QEMU left in a directory the console has no definition for, and removes the directory.</summary>
-    private static async Task EndStrayAsync(string directory, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var text = await File.ReadAllTextAsync(Path.Combine(directory, QemuCommandLine.PidFile), cancellationToken).ConfigureAwait(false);
-            if (int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
-                && QemuInstance.IsProcessAlive(pid) && IsQemuOf(pid, directory))
-            {
-                QemuInstance.Kill(pid);
-            }
-        }
-        catch (IOException)
-        {
-            // No pid file: no process to end.
-        }
-
-        RemoveDirectory(directory);
-    }
-
-    /// <summary>Whether <paramref name="pid"/> is a QEMU started in <paramref name="directory"/> (its command line names it), not a reused pid.</summary>
-    private static bool IsQemuOf(int pid, string directory)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(directory, StringComparison.Ordinal);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>
     /// Defines a QEMU VM on one of this driver's hosts from the same definition as an emulated VM (machine, memory, slots
     /// and maxmem, guest program), checked before anything reaches QEMU; started when the definition says so.
     /// </summary>
@@ -254,6 +106,12 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
             throw DomainException.Conflict(
                 ErrorCodes.HostCapacity,
                 $"Host '{host.Name}' has {Sizes.Format(host.CapacityBytes - host.ReservedBytes)} free; VM '{spec.Name}' needs {Sizes.Format(spec.MemoryBytes)}.");
+        }
+
+        if (!IsNameTaken(spec.Name))
+        {
+            // A VM of this name that just left for another driver may still be quitting in the folder this one gets.
+            await AwaitDepartedAsync(spec.Name, cancellationToken).ConfigureAwait(false);
         }
 
         var domain = new QemuDomain(definition.Id, host, spec, null, _teardownTimeout);
@@ -320,11 +178,16 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         }
 
         var launcher = destination.RequireLauncher();
+
+        // Straight back to the host it just left: the folder of its old QEMU there goes first.
+        await AwaitDepartedAsync(name, cancellationToken).ConfigureAwait(false);
         if (domain.Running is not { } source)
         {
             throw DomainException.Conflict(ErrorCodes.VmNotRunning, $"VM '{name}' is shut off ({domain.StateReason}); only a running or paused VM can migrate.");
         }
 
+        // The host it leaves, taken now: a fast migration moves the VM before FollowAsync first runs.
+        var from = domain.Host;
         var arriving = ReserveArriving(destination, name, domain.ReservedBytes);
         var directory = destination.VmDirectory(name);
         QemuMigration migration;
@@ -350,7 +213,7 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
             // Only a restart mid-migration needs it; the migration itself goes on.
         }
 
-        _ = FollowAsync(domain, migration, destination, arriving);
+        _ = FollowAsync(domain, migration, from, destination, arriving);
         return migration;
     }
 
@@ -377,6 +240,8 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
     /// </summary>
     private async Task CompleteMoveAsync(QemuDomain domain, QemuVm arrived, QemuHost destination, IDisposable arriving)
     {
+        // The source quits and its folder goes (FollowAsync): no QEMU starts under the name until it has.
+        BeginDeparture(domain.Name, domain.Host);
         await domain.MoveAsync(arrived, destination, keepOld: true).ConfigureAwait(false);
 
         // The VM counts on the destination host as its VM now; the marker of the arrival goes.
@@ -385,22 +250,28 @@ public sealed partial class QemuDriver : IVmDriver, IAsyncDisposable
         InventoryChanged?.Invoke(InventoryChangeKind.VmMoved, domain.Name);
     }
 
-    private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost destination, IDisposable arriving)
+    private async Task FollowAsync(QemuDomain domain, QemuMigration migration, QemuHost from, QemuHost destination, IDisposable arriving)
     {
-        var from = domain.Host;
         _following.TryAdd(migration, 0);
         await migration.Finished.ConfigureAwait(false);
         _following.TryRemove(migration, out _);
-        if (migration.Status == MigrationStatus.Completed && domain.Host == destination)
+        try
         {
-            // Moved before completed was said (CompleteMoveAsync); the source has quit since, and its folder goes.
-            RemoveDirectory(from.VmDirectory(domain.Name));
+            if (migration.Status == MigrationStatus.Completed && domain.Host == destination)
+            {
+                // Moved before completed was said (CompleteMoveAsync); the source has quit since, and its folder goes.
+                RemoveDirectory(from.VmDirectory(domain.Name));
+            }
+            else
+            {
+                // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
+                arriving.Dispose();
+                RemoveDirectory(destination.VmDirectory(domain.Name));
+            }
         }
-        else
+        finally
         {
-            // The migration ended the destination QEMU; its directory (sockets, marker) goes too.
-            arriving.Dispose();
-            RemoveDirectory(destination.VmDirectory(domain.Name));
+            EndDeparture(domain.Name, from);
         }
     }
 
