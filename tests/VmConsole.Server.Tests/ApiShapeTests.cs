@@ -14,9 +14,10 @@ public sealed class ApiShapeTests : SignedInApiTest
         var vm = (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/db-1"))!;
 
         // The seven, plus slots, maxMemBytes and workload, which the create and workload routes take and show, and
-        // what the one face of both drivers adds: driver, features, guest, process and stateReason (null for an emulated VM).
+        // what the one face of both drivers adds: driver, features, guest, process and stateReason (null for an emulated VM),
+        // and the RAM layout the create route takes: mainRamBackend and numaNodes.
         Assert.Equal(
-            ["activeMigrationId", "driver", "features", "guest", "host", "id", "machine", "maxMemBytes", "memoryBytes", "name", "process", "runState", "slots", "stateReason", "workload"],
+            ["activeMigrationId", "driver", "features", "guest", "host", "id", "machine", "mainRamBackend", "maxMemBytes", "memoryBytes", "name", "numaNodes", "process", "runState", "slots", "stateReason", "workload"],
             vm.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.True(Guid.TryParse((string?)vm["id"], out _));
         Assert.Equal("db-1", (string?)vm["name"]);

@@ -70,6 +70,14 @@ public sealed class VmLayoutApiTests : IDisposable
         using var again = await second.CreateSignedInClientAsync();
         Assert.Equal(numaBefore, await MigratableAsync(again, "numa-1"));
         Assert.Equal(backendBefore, await MigratableAsync(again, "mb-1"));
+
+        // The VM says its layout as it was asked for.
+        var numaVm = (await again.GetFromJsonAsync<JsonObject>("/api/vms/numa-1"))!;
+        Assert.Null(numaVm["mainRamBackend"]?.GetValue<string>());
+        Assert.Equal([("m0", 64L << 20), ("m1", 32L << 20)], numaVm["numaNodes"]!.AsArray().Select(n => ((string)n!["memdev"]!, (long)n["sizeBytes"]!)));
+        var backendVm = (await again.GetFromJsonAsync<JsonObject>("/api/vms/mb-1"))!;
+        Assert.Equal("mem", backendVm["mainRamBackend"]!.GetValue<string>());
+        Assert.Empty(backendVm["numaNodes"]!.AsArray());
     }
 
     private static async Task<Dictionary<string, long>> MigratableAsync(HttpClient client, string vm) =>

@@ -33,6 +33,12 @@ public interface IVirtualMachine
 
     long MaxMemBytes { get; }
 
+    /// <summary>The memory backend holding main RAM (<c>-machine memory-backend=ID</c>), or null for the machine's own block or NUMA nodes.</summary>
+    string? MainRamBackend { get; }
+
+    /// <summary>The NUMA nodes and their memdevs, in the guest's order (<c>-numa node,memdev=</c>); empty without NUMA.</summary>
+    IReadOnlyList<NumaNode> NumaNodes { get; }
+
     VmFeatures Features { get; }
 
     /// <summary>What it runs as its guest: a QEMU VM's program; an emulated VM has a workload instead (<see cref="GuestProgram.None"/>).</summary>

@@ -31,6 +31,10 @@ public sealed partial class Vm : IVirtualMachine
 
     GuestProgram IVirtualMachine.Guest => Definition.Guest;
 
+    string? IVirtualMachine.MainRamBackend => Definition.MainRamBackend;
+
+    IReadOnlyList<NumaNode> IVirtualMachine.NumaNodes => Definition.NumaNodes;
+
     string IVirtualMachine.Activity => Workload.Spec.ToString();
 
     double? IVirtualMachine.DirtyPagesPerSecond => RamBlocks.Sum(b => b.DirtyPagesPerSecond);

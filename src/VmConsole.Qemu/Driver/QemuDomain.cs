@@ -53,6 +53,10 @@ public sealed partial class QemuDomain : IVirtualMachine, IAsyncDisposable
 
     public string Machine => _spec.Machine;
 
+    public string? MainRamBackend => _spec.MainRamBackend;
+
+    public IReadOnlyList<NumaNode> NumaNodes => _spec.NumaNodes;
+
     /// <summary>Its definition now (backends and DIMMs follow what QEMU accepted).</summary>
     public QemuVmSpec Spec => Running?.Spec ?? Volatile.Read(ref _spec);
 

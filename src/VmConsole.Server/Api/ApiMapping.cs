@@ -17,7 +17,9 @@ internal static class ApiMapping
         vm.Id, vm.Name, vm.HostName, vm.Machine, vm.RunState.ToQemuName(), vm.MemoryBytes, vm.Slots, vm.MaxMemBytes,
         WorkloadOf(vm), migrations.ActiveFor(vm.Name)?.Id, vm.Driver.ToApiName(), vm.StateReason, FeatureNames(vm.Features),
         vm.Process is { } p ? new VmProcessDto(p.Pid, p.QemuVersion, p.CommandLine, p.RuntimeDirectory) : null,
-        vm.Driver == DriverKind.Qemu ? vm.Guest.ToString().ToLowerInvariant() : null);
+        vm.Driver == DriverKind.Qemu ? vm.Guest.ToString().ToLowerInvariant() : null,
+        vm.MainRamBackend,
+        [.. vm.NumaNodes.Select(n => new NumaNodeDto(n.Memdev, n.SizeBytes))]);
 
     public static RamBlockDto ToDto(this RamBlockRow b) => new(
         b.Id, b.IdStr, b.BackendId, b.Offset, b.PageSize, b.UsedLength, b.MaxLength,
