@@ -14,51 +14,25 @@ namespace VmConsole.Qemu.Tests;
 /// Every process started under this test's directory is killed at the end, even when the test fails.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class CrossDriverDeviceStateTests : IAsyncLifetime
+public sealed class CrossDriverDeviceStateTests : CrossDriverTests
 {
     private const long Memory = 64 * Sizes.MiB;
-    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
-
-    private readonly string _directory = QemuProcess.TempDirectory();
-    private readonly Emulator _emulator = new();
-    private readonly MigrationEngine _engine;
-    private readonly QemuDriver _driver;
-    private readonly CrossDriverMigrations _cross;
-
-    public CrossDriverDeviceStateTests()
-    {
-        _emulator.AddHost("ehost-a", 4 * Sizes.GiB);
-        _engine = new MigrationEngine(_emulator);
-        _driver = new QemuDriver([new QemuHostConfig("qhost-a", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "a"))], TimeSpan.FromSeconds(10));
-        _cross = new CrossDriverMigrations(_emulator, _engine, _driver);
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await QemuProcess.KillAllUnderAsync(_directory);
-        await _engine.DisposeAsync();
-        await _driver.DisposeAsync();
-        _emulator.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
 
     [Fact]
     public async Task QemuToEmulatorToQemu_PausedSweepGuest_SameRegistersAndMemoryAndItGoesOn()
     {
-        var source = (QemuDomain)await _driver.CreateVirtualMachineAsync(new VmDefinition("round", "qhost-a", "pc", Memory) { Guest = GuestProgram.Sweep, Start = true });
+        var source = (QemuDomain)await Driver.CreateVirtualMachineAsync(new VmDefinition("round", "qhost-a", "pc", Memory) { Guest = GuestProgram.Sweep, Start = true });
         var sweep = SweepGuest.For(Memory);
         await Eventually.UntilAsync(async () => (await source.ReadGuestPhysicalAsync(sweep.End - SweepGuest.PageSize, 1))[0] != 0, Bound, () => "the sweep never got through its range");
         await source.PowerAsync(PowerAction.Pause);
         var registers = await HmpAsync(source, "info registers");
         var memory = await PhysicalMemoryAsync(source);
 
-        var toEmulator = await _cross.MigrateFromQemuAsync("round", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        var toEmulator = await Cross.MigrateFromQemuAsync("round", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
         await toEmulator.Finished.WaitAsync(Bound);
         Assert.True(toEmulator.Status == MigrationStatus.Completed, $"{toEmulator.Status}: {toEmulator.GetStats().ErrorDesc}");
-        await Eventually.Until(() => _emulator.TryGetVm("round", out _) && !_driver.IsNameTaken("round"), failure: () => "the VM did not move to the emulator");
-        var emulated = _emulator.GetVm("round");
+        await Eventually.Until(() => Emulator.TryGetVm("round", out _) && !Driver.IsNameTaken("round"), failure: () => "the VM did not move to the emulator");
+        var emulated = Emulator.GetVm("round");
         Assert.Contains(emulated.DeviceState!.Sections, s => s.IdStr == "cpu");
         if (emulated.RunState == RunState.Running)
         {
@@ -66,11 +40,11 @@ public sealed class CrossDriverDeviceStateTests : IAsyncLifetime
             await emulated.PowerAsync(PowerAction.Pause);
         }
 
-        var toQemu = await _cross.MigrateToQemuAsync("round", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        var toQemu = await Cross.MigrateToQemuAsync("round", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
         await toQemu.Finished.WaitAsync(Bound);
         Assert.True(toQemu.Status == MigrationStatus.Completed, $"{toQemu.Status}: {toQemu.GetStats().ErrorDesc}");
-        await Eventually.Until(() => _driver.IsNameTaken("round") && !_emulator.IsNameTaken("round"), failure: () => "the VM did not move to QEMU");
-        var returned = (QemuDomain)_driver.GetDomain("round");
+        await Eventually.Until(() => Driver.IsNameTaken("round") && !Emulator.IsNameTaken("round"), failure: () => "the VM did not move to QEMU");
+        var returned = (QemuDomain)Driver.GetDomain("round");
 
         Assert.Equal(registers, await HmpAsync(returned, "info registers"));
         var arrived = await PhysicalMemoryAsync(returned);

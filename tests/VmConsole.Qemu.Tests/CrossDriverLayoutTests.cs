@@ -14,35 +14,8 @@ namespace VmConsole.Qemu.Tests;
 /// had them. Every process started under this test's directory is killed at the end, even when a test fails.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class CrossDriverLayoutTests : IAsyncLifetime
+public sealed class CrossDriverLayoutTests : CrossDriverTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
-
-    private readonly string _directory = QemuProcess.TempDirectory();
-    private readonly Emulator _emulator = new();
-    private readonly MigrationEngine _engine;
-    private readonly QemuDriver _driver;
-    private readonly CrossDriverMigrations _cross;
-
-    public CrossDriverLayoutTests()
-    {
-        _emulator.AddHost("ehost-a", 4 * Sizes.GiB);
-        _engine = new MigrationEngine(_emulator);
-        _driver = new QemuDriver([new QemuHostConfig("qhost-a", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "a"))], TimeSpan.FromSeconds(10));
-        _cross = new CrossDriverMigrations(_emulator, _engine, _driver);
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await QemuProcess.KillAllUnderAsync(_directory);
-        await _engine.DisposeAsync();
-        await _driver.DisposeAsync();
-        _emulator.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
-
     public static TheoryData<string, string?, int[]> Layouts() => new()
     {
         { "q35", null, [32, 32] },
@@ -55,7 +28,7 @@ public sealed class CrossDriverLayoutTests : IAsyncLifetime
     public async Task ToQemu_VmWithItsOwnLayout_QemuStartedWithItHasTheBytes(string machine, string? backend, int[] nodesMiB)
     {
         var memory = nodesMiB.Length > 0 ? nodesMiB.Sum() * Sizes.MiB : 32 * Sizes.MiB;
-        var vm = _emulator.CreateVm(new VmDefinition("lay-1", "ehost-a", machine, memory)
+        var vm = Emulator.CreateVm(new VmDefinition("lay-1", "ehost-a", machine, memory)
         {
             MainRamBackend = backend,
             NumaNodes = [.. nodesMiB.Select((size, i) => new NumaNode($"node{i}", size * Sizes.MiB))],
@@ -68,12 +41,12 @@ public sealed class CrossDriverLayoutTests : IAsyncLifetime
             vm.WriteGuest(address, Pattern(address, length));
         }
 
-        var migration = await _cross.MigrateToQemuAsync("lay-1", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        var migration = await Cross.MigrateToQemuAsync("lay-1", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
         await migration.Finished.WaitAsync(Bound);
         Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
-        await Eventually.UntilAsync(() => Task.FromResult(_driver.IsNameTaken("lay-1") && _driver.GetDomain("lay-1").Running is not null), Bound, () => "the VM did not arrive on QEMU");
+        await Eventually.UntilAsync(() => Task.FromResult(Driver.IsNameTaken("lay-1") && Driver.GetDomain("lay-1").Running is not null), Bound, () => "the VM did not arrive on QEMU");
 
-        var domain = _driver.GetDomain("lay-1");
+        var domain = Driver.GetDomain("lay-1");
         Assert.Equal(backend, domain.Spec.MainRamBackend);
         Assert.Equal(vm.Definition.NumaNodes, domain.Spec.NumaNodes);
         var blocks = await ((IVirtualMachine)domain).GetRamBlocksAsync();
@@ -91,19 +64,19 @@ public sealed class CrossDriverLayoutTests : IAsyncLifetime
     public async Task FromQemuAndBack_NumaQemuVm_ArrivesWithItsNodesAndGoesBackToAQemuWithThem()
     {
         NumaNode[] nodes = [new("m0", 32 * Sizes.MiB), new("m1", 32 * Sizes.MiB)];
-        var domain = (QemuDomain)await _driver.CreateVirtualMachineAsync(new VmDefinition("numa-q", "qhost-a", "q35", 64 * Sizes.MiB) { NumaNodes = nodes, Start = true });
+        var domain = (QemuDomain)await Driver.CreateVirtualMachineAsync(new VmDefinition("numa-q", "qhost-a", "q35", 64 * Sizes.MiB) { NumaNodes = nodes, Start = true });
         Assert.Contains("node,memdev=m1", domain.Spec.NumaNodes.Count == 2 ? string.Join(' ', domain.Process!.CommandLine) : "", StringComparison.Ordinal);
         var qemuBlocks = await ((IVirtualMachine)domain).GetRamBlocksAsync();
         Assert.Equal([("m0", 32 * Sizes.MiB), ("m1", 32 * Sizes.MiB)], qemuBlocks.Where(b => b.IdStr is "m0" or "m1").Select(b => (b.IdStr, b.UsedLength)));
         Assert.DoesNotContain(qemuBlocks, b => b.IdStr == "pc.ram");
-        var file = await QemuDomainFile.LoadAsync(_driver.Hosts[0].VmDirectory("numa-q"));
+        var file = await QemuDomainFile.LoadAsync(Driver.Hosts[0].VmDirectory("numa-q"));
         Assert.Equal(nodes, file!.ToSpec().NumaNodes);
 
-        var toEmulator = await _cross.MigrateFromQemuAsync("numa-q", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        var toEmulator = await Cross.MigrateFromQemuAsync("numa-q", "ehost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
         await toEmulator.Finished.WaitAsync(Bound);
         Assert.True(toEmulator.Status == MigrationStatus.Completed, $"{toEmulator.Status}: {toEmulator.GetStats().ErrorDesc}");
-        await Eventually.Until(() => _emulator.IsNameTaken("numa-q") && _emulator.TryGetVm("numa-q", out _), Bound, () => "the VM did not arrive in the emulator");
-        var vm = _emulator.GetVm("numa-q");
+        await Eventually.Until(() => Emulator.IsNameTaken("numa-q") && Emulator.TryGetVm("numa-q", out _), Bound, () => "the VM did not arrive in the emulator");
+        var vm = Emulator.GetVm("numa-q");
         Assert.Equal(nodes, vm.Definition.NumaNodes);
         (long Address, int Length)[] places = [(0x1FF_F800, 4096), (0x3FF_F000, 4096)];
         foreach (var (address, length) in places)
@@ -113,11 +86,11 @@ public sealed class CrossDriverLayoutTests : IAsyncLifetime
 
         // Paused, so that the QEMU it goes to stays paused: a guest without its CPU state would boot from reset there.
         vm.Pause();
-        var back = await _cross.MigrateToQemuAsync("numa-q", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
+        var back = await Cross.MigrateToQemuAsync("numa-q", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
         await back.Finished.WaitAsync(Bound);
         Assert.True(back.Status == MigrationStatus.Completed, $"{back.Status}: {back.GetStats().ErrorDesc}");
-        await Eventually.UntilAsync(() => Task.FromResult(_driver.IsNameTaken("numa-q") && _driver.GetDomain("numa-q").Running is not null), Bound, () => "the VM did not arrive on QEMU");
-        var returned = _driver.GetDomain("numa-q");
+        await Eventually.UntilAsync(() => Task.FromResult(Driver.IsNameTaken("numa-q") && Driver.GetDomain("numa-q").Running is not null), Bound, () => "the VM did not arrive on QEMU");
+        var returned = Driver.GetDomain("numa-q");
         Assert.Equal(nodes, returned.Spec.NumaNodes);
         foreach (var (address, length) in places)
         {

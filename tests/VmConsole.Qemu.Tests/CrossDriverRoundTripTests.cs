@@ -15,59 +15,33 @@ namespace VmConsole.Qemu.Tests;
 /// even when a test fails.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class CrossDriverRoundTripTests : IAsyncLifetime
+public sealed class CrossDriverRoundTripTests : CrossDriverTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
     private static readonly MigrationParameters Fast = MigrationParameters.Default with { MaxBandwidth = 1L << 30 };
-
-    private readonly string _directory = QemuProcess.TempDirectory();
-    private readonly Emulator _emulator = new();
-    private readonly MigrationEngine _engine;
-    private readonly QemuDriver _driver;
-    private readonly CrossDriverMigrations _cross;
-
-    public CrossDriverRoundTripTests()
-    {
-        _emulator.AddHost("ehost-a", 4 * Sizes.GiB);
-        _engine = new MigrationEngine(_emulator);
-        _driver = new QemuDriver([new QemuHostConfig("qhost-a", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "a"))], TimeSpan.FromSeconds(10));
-        _cross = new CrossDriverMigrations(_emulator, _engine, _driver);
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await QemuProcess.KillAllUnderAsync(_directory);
-        await _engine.DisposeAsync();
-        await _driver.DisposeAsync();
-        _emulator.Dispose();
-        Directory.Delete(_directory, recursive: true);
-    }
 
     [Fact]
     public async Task FromQemuAndStraightBack_SameHostAtOnce_EveryWayBackCompletesAndTheVmRunsInItsFolder()
     {
-        await _driver.CreateVirtualMachineAsync(new VmDefinition("round-q", "qhost-a", "q35", 32 * Sizes.MiB) { Start = true });
-        var folder = _driver.Hosts[0].VmDirectory("round-q");
+        await Driver.CreateVirtualMachineAsync(new VmDefinition("round-q", "qhost-a", "q35", 32 * Sizes.MiB) { Start = true });
+        var folder = Driver.Hosts[0].VmDirectory("round-q");
         for (var trip = 1; trip <= 4; trip++)
         {
-            var toEmulator = await _cross.MigrateFromQemuAsync("round-q", "ehost-a", Fast, MigrationCapabilities.Default);
+            var toEmulator = await Cross.MigrateFromQemuAsync("round-q", "ehost-a", Fast, MigrationCapabilities.Default);
             await toEmulator.Finished.WaitAsync(Bound);
             Assert.True(toEmulator.Status == MigrationStatus.Completed, $"trip {trip} to the emulator: {toEmulator.Status}: {toEmulator.GetStats().ErrorDesc}");
-            var vm = _emulator.GetVm("round-q");
+            var vm = Emulator.GetVm("round-q");
             vm.WriteGuest(0x10_0000, Pattern(trip));
 
             // No waiting for the source QEMU to quit or its folder to go: the way back starts at once.
-            var back = await _cross.MigrateToQemuAsync("round-q", "qhost-a", Fast, MigrationCapabilities.Default);
+            var back = await Cross.MigrateToQemuAsync("round-q", "qhost-a", Fast, MigrationCapabilities.Default);
             await back.Finished.WaitAsync(Bound);
             Assert.True(back.Status == MigrationStatus.Completed, $"trip {trip} back to QEMU: {back.Status}: {back.GetStats().ErrorDesc}");
             await Eventually.UntilAsync(
-                () => Task.FromResult(_driver.TryGetVirtualMachine("round-q", out var arrived) && ((QemuDomain)arrived).Running is not null),
+                () => Task.FromResult(Driver.TryGetVirtualMachine("round-q", out var arrived) && ((QemuDomain)arrived).Running is not null),
                 Bound,
                 () => $"trip {trip}: the VM did not arrive on QEMU");
 
-            var domain = _driver.GetDomain("round-q");
+            var domain = Driver.GetDomain("round-q");
             Assert.Equal(folder, domain.Running!.RuntimeDirectory);
             Assert.True(File.Exists(Path.Combine(folder, QemuCommandLine.PidFile)), $"trip {trip}: the QEMU the VM runs in has no pid file in its folder");
             Assert.Equal((await QemuDomainFile.LoadAsync(folder))?.Id, domain.Id);
@@ -79,7 +53,7 @@ public sealed class CrossDriverRoundTripTests : IAsyncLifetime
     public async Task CreateUnderADepartingName_OldQemuNeverGoes_WaitsThenRefusedWithVmMoving()
     {
         var time = new FakeTimeProvider();
-        await using var driver = new QemuDriver([new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "b"))], TimeSpan.FromSeconds(10)) { DepartureTime = time };
+        await using var driver = new QemuDriver([new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(RuntimeDirectory, "b"))], TimeSpan.FromSeconds(10)) { DepartureTime = time };
         using var departure = driver.BeginDeparture("slow-q", driver.Hosts[0]);
 
         var create = driver.CreateVirtualMachineAsync(new VmDefinition("slow-q", "qhost-b", "q35", 32 * Sizes.MiB));
@@ -96,7 +70,7 @@ public sealed class CrossDriverRoundTripTests : IAsyncLifetime
     public async Task CreateUnderADepartingName_OldQemuGoes_DefinedOnceItHasGone()
     {
         var time = new FakeTimeProvider();
-        await using var driver = new QemuDriver([new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(_directory, "b"))], TimeSpan.FromSeconds(10)) { DepartureTime = time };
+        await using var driver = new QemuDriver([new QemuHostConfig("qhost-b", 4 * Sizes.GiB, QemuLauncher.DefaultBinary, Path.Combine(RuntimeDirectory, "b"))], TimeSpan.FromSeconds(10)) { DepartureTime = time };
         var departure = driver.BeginDeparture("slow-q", driver.Hosts[0]);
 
         var create = driver.CreateVirtualMachineAsync(new VmDefinition("slow-q", "qhost-b", "q35", 32 * Sizes.MiB));
