@@ -95,6 +95,19 @@ public sealed class ApiRouteTests : SignedInApiTest
         var engine = Factory.Services.GetRequiredService<MigrationEngine>();
         await Eventually.Until(() => engine.Registry.Get(id).Status == MigrationStatus.PreSwitchover, TimeSpan.FromSeconds(20), () => $"{id} is {engine.Registry.Get(id).Status}");
 
+        // The charts have the figures it waits with: the last sample is the pre-switchover one, not one from the first pass.
+        var waiting = engine.Registry.Get(id).GetStats();
+        var store = Factory.Services.GetRequiredService<VmConsole.Server.Recording.ConsoleStore>();
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                await store.FlushAsync();
+                var last = (await Admin.GetFromJsonAsync<JsonArray>($"/api/migrations/{id}/samples"))!.LastOrDefault();
+                return last is not null && (long)last["transferred"]! == waiting.Transferred && (long)last["remaining"]! == waiting.Remaining;
+            },
+            TimeSpan.FromSeconds(20),
+            () => $"no sample of the pre-switchover figures (transferred {waiting.Transferred}, remaining {waiting.Remaining})");
+
         var tooEarlyOrLate = await Admin.PostAsync(new Uri("/api/migrations/mig-none/continue", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.NotFound, tooEarlyOrLate.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await Admin.PostAsync(new Uri($"/api/migrations/{id}/continue", UriKind.Relative), null)).StatusCode);

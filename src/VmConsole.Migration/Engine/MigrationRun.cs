@@ -88,6 +88,9 @@ internal sealed class MigrationRun(
         if (migration.Capabilities.PauseBeforeSwitchover)
         {
             Advance(MigrationStatus.Active, MigrationStatus.PreSwitchover);
+
+            // The figures it waits with (nothing moves until Continue), for whoever charts them.
+            migration.ReportProgress();
             await migration.ContinueRequested.WaitAsync(cancellation).ConfigureAwait(false);
             Advance(MigrationStatus.PreSwitchover, MigrationStatus.Device);
         }

@@ -20,7 +20,7 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(500);
 
     // The last progress sample written per migration (timestamps), touched only by the event path's reader.
-    private readonly Dictionary<string, long> _lastSample = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long At, MigrationStatus Status)> _lastSample = new(StringComparer.Ordinal);
 
     /// <summary>The hosts as they are, and every VM's definition, before the first event.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -230,12 +230,16 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
         });
     }
 
-    /// <summary>About two samples a second for the charts, and the last one of a finished migration.</summary>
+    /// <summary>
+    /// About two samples a second for the charts, one whenever the status changes (the figures a migration waits with at
+    /// pre-switchover), and the last one of a finished migration.
+    /// </summary>
     private void SaveSample(MigrationProgressed e)
     {
         var now = time.GetTimestamp();
         var id = e.Migration.Id;
-        if (_lastSample.TryGetValue(id, out var previous) && time.GetElapsedTime(previous, now) < SampleEvery && !e.Stats.Status.IsFinal())
+        if (_lastSample.TryGetValue(id, out var previous) && time.GetElapsedTime(previous.At, now) < SampleEvery
+            && previous.Status == e.Stats.Status && !e.Stats.Status.IsFinal())
         {
             return;
         }
@@ -247,7 +251,7 @@ public sealed class ConsoleRecorder(Emulator emulator, ConsoleStore store, TimeP
         }
         else
         {
-            _lastSample[id] = now;
+            _lastSample[id] = (now, e.Stats.Status);
         }
         var s = e.Stats;
         var sample = new ProgressSampleRecord
