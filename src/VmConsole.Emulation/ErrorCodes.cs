@@ -35,6 +35,7 @@ public static class ErrorCodes
     public const string ExportFailed = "export-failed";
 
     public const string FileWithDestinationHost = "file-with-destination-host";
+    public const string MultifdNotSupportedByProtocol = "multifd-not-supported-by-protocol";
 
     public const string Forbidden = "forbidden";
 

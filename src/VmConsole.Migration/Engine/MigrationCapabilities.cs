@@ -37,14 +37,12 @@ public sealed record MigrationCapabilities
             throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, field: "postcopyRam", message: "Capability 'postcopyRam' is not supported: VmConsole migrates with precopy only.");
         }
 
-        if (Xbzrle)
+        if (Xbzrle && Multifd)
         {
-            throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, field: "xbzrle", message: "Capability 'xbzrle' is not supported: pages are sent whole (zero pages as one byte).");
-        }
-
-        if (Multifd)
-        {
-            throw DomainException.Invalid(ErrorCodes.UnsupportedCapability, field: "multifd", message: "Capability 'multifd' is not supported: one channel carries the stream.");
+            throw DomainException.Invalid(
+                ErrorCodes.UnsupportedCapability,
+                field: "xbzrle",
+                message: "Capabilities 'xbzrle' and 'multifd' do not go together: QEMU 7.2 sends multifd pages whole and never uses XBZRLE with multifd; turn one off.");
         }
     }
 }

@@ -44,6 +44,15 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
                 $"'{Names.Shorten(request.Uri!)}' is a file: a migration to destination host '{Names.Shorten(request.DestinationHost)}' goes through unix:, tcp: or no URI.");
         }
 
+        if (uri is { Kind: TransportKind.File } && request.Capabilities.Multifd)
+        {
+            // QEMU's words (multifd_save_setup): its channels are more connections to the same address, which a file is not.
+            throw DomainException.Invalid(
+                ErrorCodes.MultifdNotSupportedByProtocol,
+                $"multifd is not supported by current protocol: '{Names.Shorten(request.Uri!)}' is a file; multifd needs unix:, tcp: or a destination host of this console.",
+                field: "multifd");
+        }
+
         var vm = emulator.GetVm(request.Vm);
         var destinationHost = request.DestinationHost is null ? null : emulator.GetHost(request.DestinationHost);
         if (destinationHost == vm.Host)

@@ -22,7 +22,17 @@ public sealed record MigrationParameters
 
     public int MultifdChannels { get; init; } = 2;
 
+    /// <summary>Bytes: a power of two, at least one target page (QEMU sizes the cache in pages, rounded down to a power of two).</summary>
     public long XbzrleCacheSize { get; init; } = 64 * Sizes.MiB;
+
+    /// <summary>How multifd packets carry their pages: raw, or through one zlib or zstd stream per channel.</summary>
+    public MultifdCompression MultifdCompression { get; init; } = MultifdCompression.None;
+
+    /// <summary>QEMU's <c>multifd-zlib-level</c>, 0 to 9.</summary>
+    public int MultifdZlibLevel { get; init; } = 1;
+
+    /// <summary>QEMU's <c>multifd-zstd-level</c>, 0 to 20.</summary>
+    public int MultifdZstdLevel { get; init; } = 1;
 
     public static MigrationParameters Default { get; } = new();
 
@@ -37,7 +47,13 @@ public sealed record MigrationParameters
         Check(MaxCpuThrottle >= CpuThrottleInitial, "maxCpuThrottle", $"must not be below cpuThrottleInitial ({CpuThrottleInitial}); got {MaxCpuThrottle}");
         Check(ThrottleTriggerThreshold is >= 1 and <= 100, "throttleTriggerThreshold", $"must be between 1 and 100; got {ThrottleTriggerThreshold}");
         Check(MultifdChannels is >= 1 and <= 255, "multifdChannels", $"must be between 1 and 255; got {MultifdChannels}");
-        Check(XbzrleCacheSize is >= 0 and <= 1L << 40, "xbzrleCacheSize", $"must be between 0 and 1 TiB; got {XbzrleCacheSize}");
+        Check(
+            XbzrleCacheSize >= Wire.QemuFormat.TargetPageSize && XbzrleCacheSize <= 1L << 40 && long.IsPow2(XbzrleCacheSize),
+            "xbzrleCacheSize",
+            $"expects a power of two no less than the target page size ({Wire.QemuFormat.TargetPageSize} bytes) and at most 1 TiB; got {XbzrleCacheSize}");
+        Check(Enum.IsDefined(MultifdCompression), "multifdCompression", $"must be none, zlib or zstd; got {(int)MultifdCompression}");
+        Check(MultifdZlibLevel is >= 0 and <= 9, "multifdZlibLevel", $"must be between 0 and 9; got {MultifdZlibLevel}");
+        Check(MultifdZstdLevel is >= 0 and <= 20, "multifdZstdLevel", $"must be between 0 and 20; got {MultifdZstdLevel}");
     }
 
     private static void Check(bool ok, string name, string problem)

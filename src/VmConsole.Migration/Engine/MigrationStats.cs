@@ -48,4 +48,7 @@ public sealed record MigrationStats
     public int CpuThrottlePercentage { get; init; }
 
     public string? ErrorDesc { get; init; }
+
+    /// <summary>With the xbzrle capability: the cache's figures; null without it.</summary>
+    public XbzrleCacheStats? XbzrleCache { get; init; }
 }
