@@ -26,7 +26,7 @@ public sealed record MigrationParameters
     public long XbzrleCacheSize { get; init; } = 64 * Sizes.MiB;
 
     /// <summary>How multifd packets carry their pages: raw, or through one zlib or zstd stream per channel.</summary>
-    public MultifdCompression MultifdCompression { get; init; } = MultifdCompression.None;
+    public Wire.MultifdCompression MultifdCompression { get; init; } = Wire.MultifdCompression.None;
 
     /// <summary>QEMU's <c>multifd-zlib-level</c>, 0 to 9.</summary>
     public int MultifdZlibLevel { get; init; } = 1;

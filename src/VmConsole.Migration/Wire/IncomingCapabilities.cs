@@ -10,7 +10,16 @@ namespace VmConsole.Migration.Wire;
 /// <param name="XIgnoreShared">The destination has <c>x-ignore-shared</c>: a stream whose configuration does not say the
 /// source has it too is refused as QEMU does. Without it, the configuration's capabilities subsection still turns it on
 /// (every block of the list then carries its guest address).</param>
-public sealed record IncomingCapabilities(bool PostcopyRam = false, bool XIgnoreShared = false)
+/// <param name="Multifd">The source has <c>multifd</c>: besides the main connection it opens <paramref name="MultifdChannels"/>
+/// more to the same address, which carry the non-zero pages (DESIGN.md section 12). Never sent: set on both ends.</param>
+/// <param name="MultifdChannels">QEMU's <c>multifd-channels</c>, the same on both ends.</param>
+/// <param name="MultifdCompression">QEMU's <c>multifd-compression</c>, the same on both ends.</param>
+public sealed record IncomingCapabilities(
+    bool PostcopyRam = false,
+    bool XIgnoreShared = false,
+    bool Multifd = false,
+    int MultifdChannels = 2,
+    MultifdCompression MultifdCompression = MultifdCompression.None)
 {
     public static IncomingCapabilities Default { get; } = new();
 }

@@ -1,4 +1,4 @@
-namespace VmConsole.Migration.Engine;
+namespace VmConsole.Migration.Wire;
 
 /// <summary>QEMU's <c>multifd-compression</c>: how the pages of a multifd packet travel.</summary>
 public enum MultifdCompression
