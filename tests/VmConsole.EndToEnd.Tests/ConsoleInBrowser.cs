@@ -84,8 +84,12 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
         await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-interactive='true']")).ToHaveCountAsync(1);
     }
 
+    /// <remarks>
+    /// A screenshot is a by-product for whoever looks at the run, not something under test: it gets 2 minutes, as a busy
+    /// CI machine took more than Playwright's 15 s default to paint the 10,000-block VM page whole.
+    /// </remarks>
     public static Task ScreenshotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name), FullPage = true });
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name), FullPage = true, Timeout = 120_000 });
 
     public async Task DisposeAsync()
     {

@@ -36,7 +36,7 @@ internal sealed record VmConsoleState(string RunState, WorkloadKind Workload, lo
 /// exist with the same length (a resizeable block is resized to it), and the pages land in guest memory through a
 /// <see cref="GuestPageLoader"/>.
 /// </summary>
-internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationStreamSink, IDisposable
+internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationStreamSink, IMultifdPageSink, IDisposable
 {
     private RamBlock[] _blocks = [];
     private GuestPageLoader? _pages;
@@ -89,6 +89,8 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
     public void OnZeroPage(int block, long offset, byte fill) => _pages!.OnZeroPage(block, offset, fill);
 
     public void OnPage(int block, long offset, ReadOnlySequence<byte> data) => _pages!.OnPage(block, offset, data);
+
+    public Span<byte> MultifdPage(int block, long offset) => _pages!.MultifdPage(block, offset);
 
     public void OnRamSectionDone(bool end) => _pages?.Flush();
 

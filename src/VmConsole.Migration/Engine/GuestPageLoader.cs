@@ -62,14 +62,15 @@ internal sealed class GuestPageLoader : IDisposable
         var index = offset / PageSize;
         var word = (int)(index >> 6);
         var mask = 1UL << (int)(index & 63);
-        if (word < untouched.Length && (untouched[word] & mask) != 0)
+        if (word < untouched.Length && (Volatile.Read(ref untouched[word]) & mask) != 0)
         {
             if (fill == 0)
             {
                 return; // Never backed, so zero: leave it unbacked, without even reading it.
             }
 
-            untouched[word] &= ~mask;
+            // Atomic: multifd channels clear bits of the same word from their own threads.
+            Interlocked.And(ref untouched[word], ~mask);
         }
 
         _writer?.Drain(); // The page may be in an extent still on its way.
@@ -127,6 +128,17 @@ internal sealed class GuestPageLoader : IDisposable
     /// it page after page: received whole, it goes to the writer threads (every page of it is non-zero, so backing it all
     /// spends nothing on zeros); otherwise its pages land from the receiver, as they came.
     /// </summary>
+    /// <summary>
+    /// A page a multifd channel fills now, from its own thread (QEMU's channels write guest memory directly): marked
+    /// written, so that a later zero page for it is not taken for a never-backed one. Safe alongside the main stream's
+    /// zero pages, which never name a page a channel is writing (the SYNC at each EOS orders them).
+    /// </summary>
+    public Span<byte> MultifdPage(int block, long offset)
+    {
+        MarkWritten(block, offset / PageSize, 1);
+        return _memory[block].Span(offset, PageSize);
+    }
+
     private bool IsUntouchedExtent(int block, long offset)
     {
         var untouched = _untouched[block];
@@ -169,7 +181,8 @@ internal sealed class GuestPageLoader : IDisposable
         var untouched = _untouched[block];
         for (var page = firstPage; page < firstPage + count && (page >> 6) < untouched.Length; page++)
         {
-            untouched[page >> 6] &= ~(1UL << (int)(page & 63));
+            // Atomic: multifd channels clear bits of the same word from their own threads.
+            Interlocked.And(ref untouched[page >> 6], ~(1UL << (int)(page & 63)));
         }
     }
 

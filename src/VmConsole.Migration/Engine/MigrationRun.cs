@@ -65,7 +65,11 @@ internal sealed class MigrationRun(
         try
         {
             await _transport.OpenAsync(cancellation).ConfigureAwait(false);
-            sender = new PrecopySender(migration, _source, sourceLease, _transport.Output, time) { QemuMachineType = qemuCompatible };
+            sender = new PrecopySender(migration, _source, sourceLease, _transport.Output, time)
+            {
+                QemuMachineType = qemuCompatible,
+                MultifdOutputs = _transport.MultifdOutputs,
+            };
             await sender.SetupAsync(cancellation).ConfigureAwait(false);
             migration.Counters.MarkSetupDone();
             Advance(MigrationStatus.Setup, MigrationStatus.Active);
@@ -192,7 +196,13 @@ internal sealed class MigrationRun(
     {
         try
         {
-            // Stop the bytes first, so that a receiver still reading sees the end and quits.
+            // Stop the bytes first, so that a receiver still reading sees the end and quits: the multifd channels' tasks
+            // stop before their connections end.
+            if (sender is not null)
+            {
+                await sender.AbortAsync(error).ConfigureAwait(false);
+            }
+
             await _transport.AbortAsync(error).ConfigureAwait(false);
         }
         finally

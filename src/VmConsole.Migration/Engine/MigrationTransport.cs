@@ -21,6 +21,8 @@ internal sealed class MigrationTransport(
     MigrationHooks hooks) : IAsyncDisposable
 {
     private MigrationChannel? _channel;
+    private MigrationChannel[] _multifdChannels = [];
+    private MultifdReceiver? _multifdReceiver;
     private IAsyncDisposable? _listener;
     private Task? _receiving;
     private DestinationSink? _sink;
@@ -28,36 +30,74 @@ internal sealed class MigrationTransport(
     /// <summary>What the sender writes (once <see cref="OpenAsync"/> has returned).</summary>
     public PipeWriter Output => _channel!.Output;
 
+    /// <summary>With multifd: what the sender writes on each channel (once <see cref="OpenAsync"/> has returned); else null.</summary>
+    public IReadOnlyList<PipeWriter>? MultifdOutputs => migration.Capabilities.Multifd ? [.. _multifdChannels.Select(c => c.Output)] : null;
+
     /// <summary>What a destination host of this server received (once <see cref="OpenAsync"/> has returned); null for an external peer.</summary>
     public DestinationSink? Sink => _sink;
 
     /// <summary>Opens the channel and, for a destination host of this server, starts reading the stream into it.</summary>
     public async Task OpenAsync(CancellationToken cancellation)
     {
+        var channels = migration.Capabilities.Multifd ? migration.Parameters.MultifdChannels : 0;
         if (destination is null)
         {
+            // The main connection first: a QEMU 7.2 destination takes the first it accepts as the main one.
             _channel = Hooked(await ConnectAsync(uri!, cancellation).ConfigureAwait(false));
+            if (channels > 0)
+            {
+                _multifdChannels = await ConnectChannelsAsync(uri!, channels, cancellation).ConfigureAwait(false);
+            }
+
             return;
         }
 
-        PipeReader input;
+        Task<PipeReader> input;
+        if (channels > 0)
+        {
+            _multifdReceiver = new MultifdReceiver(channels, migration.Parameters.MultifdCompression);
+        }
+
         if (uri is null)
         {
             _channel = Hooked(MigrationChannel.InProcess());
-            input = _channel.Input!;
+            input = Task.FromResult(_channel.Input!);
+            _multifdChannels = [.. Enumerable.Range(0, channels).Select(_ => MigrationChannel.InProcess())];
+            foreach (var channel in _multifdChannels)
+            {
+                _multifdReceiver!.AddChannel(channel.Input!, cancellation);
+            }
+        }
+        else if (channels > 0)
+        {
+            var listener = MigrationChannel.ListenMany(uri);
+            _listener = listener;
+            _channel = Hooked(await ConnectAsync(uri, cancellation).ConfigureAwait(false));
+            _multifdChannels = await ConnectChannelsAsync(uri, channels, cancellation).ConfigureAwait(false);
+
+            // Told apart by their first bytes, which the sender writes once this returns: the reading waits for them.
+            input = MainOfAsync(MultifdConnections.AcceptAsync(listener, _multifdReceiver!, channels, cancellation));
         }
         else
         {
             var (accepted, listener) = MigrationChannel.Listen(uri, cancellation);
             _listener = listener;
             _channel = Hooked(await ConnectAsync(uri, cancellation).ConfigureAwait(false));
-            input = await accepted.ConfigureAwait(false);
+            input = Task.FromResult(await accepted.ConfigureAwait(false));
         }
 
         _sink = new DestinationSink(destination, destinationLease!);
         var sink = hooks.WrapDestinationSink?.Invoke(migration, _sink) ?? _sink;
-        var reader = new MigrationStreamReader(input, sink);
-        _receiving = Task.Run(() => reader.ReadToEndAsync(cancellation), CancellationToken.None);
+        var multifd = _multifdReceiver;
+        _receiving = Task.Run(
+            async () =>
+            {
+                var reader = new MigrationStreamReader(await input.ConfigureAwait(false), sink, multifd: multifd);
+                await reader.ReadToEndAsync(cancellation).ConfigureAwait(false);
+            },
+            CancellationToken.None);
+
+        static async Task<PipeReader> MainOfAsync(Task<(PipeReader Main, Socket MainSocket)> accepted) => (await accepted.ConfigureAwait(false)).Main;
     }
 
     /// <summary>Waits for the destination host of this server to have read the whole stream, and returns what it received.</summary>
@@ -78,6 +118,11 @@ internal sealed class MigrationTransport(
         if (_channel is not null)
         {
             await _channel.Output.CompleteAsync(error).ConfigureAwait(false);
+        }
+
+        foreach (var channel in _multifdChannels)
+        {
+            await channel.Output.CompleteAsync(error).ConfigureAwait(false);
         }
     }
 
@@ -113,6 +158,17 @@ internal sealed class MigrationTransport(
     {
         try
         {
+            // The channels write into the destination's memory: they stop before it goes.
+            if (_multifdReceiver is not null)
+            {
+                await _multifdReceiver.DisposeAsync().ConfigureAwait(false);
+            }
+
+            foreach (var channel in _multifdChannels)
+            {
+                await channel.DisposeAsync().ConfigureAwait(false);
+            }
+
             _sink?.Dispose();
         }
         finally
@@ -135,6 +191,18 @@ internal sealed class MigrationTransport(
     }
 
     private MigrationChannel Hooked(MigrationChannel channel) => hooks.WrapChannel?.Invoke(migration, channel) ?? channel;
+
+    private static async Task<MigrationChannel[]> ConnectChannelsAsync(MigrationUri uri, int count, CancellationToken cancellation)
+    {
+        try
+        {
+            return await MultifdConnections.ConnectAsync(uri, count, cancellation).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            throw new MigrationFailedException($"Failed to connect the multifd channels to '{uri}': {ex.Message}", ex);
+        }
+    }
 
     private static async Task<MigrationChannel> ConnectAsync(MigrationUri uri, CancellationToken cancellation)
     {

@@ -41,6 +41,9 @@ internal sealed class PrecopySender
     /// <summary>The word of pages never backed, for the bitmap word being sent.</summary>
     private readonly ulong[] _untouched = new ulong[1];
 
+    /// <summary>With multifd: the channels that carry the non-zero pages (made at setup, once the blocks are known).</summary>
+    private MultifdSender? _multifd;
+
     private long _pendingPages;
     private long _flushedAt;
     private long _windowStart;
@@ -63,6 +66,12 @@ internal sealed class PrecopySender
     /// <summary>Name the machine as QEMU 7.2 does in the configuration section (<c>pc-q35-7.2</c>, not <c>q35</c>), for a QEMU peer.</summary>
     public bool QemuMachineType { get; init; }
 
+    /// <summary>With the multifd capability: one writer per channel (the transport connected them after the main one).</summary>
+    public IReadOnlyList<PipeWriter>? MultifdOutputs { get; init; }
+
+    /// <summary>Bytes sent so far: the main stream's and the multifd channels' (headers and pages, as QEMU counts them).</summary>
+    private long Sent => _writer.BytesWritten + (_multifd?.Transferred ?? 0);
+
     /// <summary>
     /// Bytes between flushes: paced, small enough that a 100 ms window's share is met closely (at most 256 KiB);
     /// unthrottled, one pipe buffer (1 MiB), so that each flush is one large write to the transport.
@@ -81,6 +90,15 @@ internal sealed class PrecopySender
         _writer.WriteHeader();
         _writer.WriteConfiguration(QemuMachineType ? Qemu.QemuMachineTypes.ToQemuName(_source.Machine) : _source.Machine.Name);
         _writer.WriteRamSetup(RamSectionId, headers);
+        if (MultifdOutputs is { } outputs)
+        {
+            var parameters = _migration.Parameters;
+            var level = parameters.MultifdCompression == Wire.MultifdCompression.Zstd ? parameters.MultifdZstdLevel : parameters.MultifdZlibLevel;
+            _multifd = new MultifdSender(outputs, parameters.MultifdCompression, level, _blocks);
+
+            // As QEMU's ram_save_setup: the channels' first SYNC goes with the setup's EOS.
+            await _multifd.SyncAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         _bitmaps = new ulong[_blocks.Length][];
         _announcedPages = [.. headers.Select(h => h.UsedLength / PageSize)];
@@ -122,14 +140,15 @@ internal sealed class PrecopySender
         while (true)
         {
             var passStart = _time.GetTimestamp();
-            var bytesBefore = _writer.BytesWritten;
+            var bytesBefore = Sent;
             _writer.BeginRamSection(RamSectionId, end: false);
             _ = await SendDirtyAsync(paced: true, downtime: false, cancellationToken).ConfigureAwait(false);
+            await SyncMultifdAsync(cancellationToken).ConfigureAwait(false);
             _writer.EndRamSection(RamSectionId);
             await FlushAsync(downtime: false, cancellationToken).ConfigureAwait(false);
 
             var passSeconds = Math.Max(_time.GetElapsedTime(passStart).TotalSeconds, 1e-6);
-            var passBytes = _writer.BytesWritten - bytesBefore;
+            var passBytes = Sent - bytesBefore;
             var dirtied = Sync();
             var pendingBytes = _pendingPages * PageSize;
 
@@ -162,6 +181,7 @@ internal sealed class PrecopySender
         Sync();
         _writer.BeginRamSection(RamSectionId, end: true);
         await SendDirtyAsync(paced: false, downtime: true, cancellationToken).ConfigureAwait(false);
+        await SyncMultifdAsync(cancellationToken).ConfigureAwait(false);
         _writer.EndRamSection(RamSectionId);
         if (qemuCompatible)
         {
@@ -175,6 +195,24 @@ internal sealed class PrecopySender
 
         await FlushAsync(downtime: true, cancellationToken).ConfigureAwait(false);
         await _output.CompleteAsync().ConfigureAwait(false);
+        if (_multifd is not null)
+        {
+            await _multifd.CompleteAsync().ConfigureAwait(false);
+            await _multifd.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stops the multifd channels (if any) and ends their connections with <paramref name="error"/>, so that a receiver
+    /// sees the end; then lets go of the guest memory they read. The main stream is the transport's to end.
+    /// </summary>
+    public async Task AbortAsync(Exception error)
+    {
+        if (_multifd is not null)
+        {
+            await _multifd.AbortAsync(error).ConfigureAwait(false);
+            await _multifd.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Sets the guest's throttle back to none (after the migration, whatever its end).</summary>
@@ -214,7 +252,12 @@ internal sealed class PrecopySender
                 }
 
                 SendWord(i, memory, w, bits, _untouched[0]);
-                if (_writer.BytesWritten - _flushedAt >= FlushEvery)
+                if (_multifd is { HasReady: true })
+                {
+                    await _multifd.DispatchAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (Sent - _flushedAt >= FlushEvery)
                 {
                     await FlushAsync(downtime, cancellationToken).ConfigureAwait(false);
                     if (paced)
@@ -246,6 +289,11 @@ internal sealed class PrecopySender
             {
                 _writer.WriteZeroPage(block, offset, 0);
             }
+            else if (_multifd is not null)
+            {
+                // A channel reads it from guest memory when it sends the packet.
+                _multifd.Queue(block, offset);
+            }
             else
             {
                 _writer.WritePage(block, offset, data);
@@ -255,6 +303,15 @@ internal sealed class PrecopySender
             _pendingPages--;
             _pendingPagesPerBlock[block]--;
             _sentPages[block]++;
+        }
+    }
+
+    /// <summary>Before a RAM EOS with multifd: the pages queued go out, then a SYNC on every channel (QEMU's multifd_send_sync_main).</summary>
+    private async Task SyncMultifdAsync(CancellationToken cancellationToken)
+    {
+        if (_multifd is not null)
+        {
+            await _multifd.SyncAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -328,8 +385,9 @@ internal sealed class PrecopySender
     private async Task FlushAsync(bool downtime, CancellationToken cancellationToken)
     {
         await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-        _windowBytes += _writer.BytesWritten - _flushedAt;
-        _flushedAt = _writer.BytesWritten;
+        var sent = Sent;
+        _windowBytes += sent - _flushedAt;
+        _flushedAt = sent;
         _migration.Counters.SetTransferred(_flushedAt, downtime);
         _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         _migration.ReportProgress();
@@ -382,10 +440,10 @@ internal sealed class PrecopySender
         var seconds = _time.GetElapsedTime(_rateMarkAt, now).TotalSeconds;
         if (seconds >= 0.5)
         {
-            var bytes = _writer.BytesWritten - _rateMarkBytes;
+            var bytes = Sent - _rateMarkBytes;
             _migration.Counters.SetThroughput(bytes * 8 / seconds / 1e6, bytes / (double)PageSize / seconds);
             _rateMarkAt = now;
-            _rateMarkBytes = _writer.BytesWritten;
+            _rateMarkBytes = Sent;
         }
     }
 }

@@ -14,7 +14,7 @@ namespace VmConsole.Migration.Qemu;
 /// the pages into guest memory.
 /// </summary>
 /// <remarks>Called by one reading task only; the counters are read by others with Volatile.</remarks>
-internal sealed class QemuImportSink(Emulator emulator, string name, string host, ArrivingVm? arriving = null) : IMigrationStreamSink, IDisposable
+internal sealed class QemuImportSink(Emulator emulator, string name, string host, ArrivingVm? arriving = null) : IMigrationStreamSink, IMultifdPageSink, IDisposable
 {
     private GuestPageLoader? _pages;
     private long _normalPages;
@@ -95,6 +95,13 @@ internal sealed class QemuImportSink(Emulator emulator, string name, string host
 
     /// <summary>The page as received so far, for an XBZRLE delta.</summary>
     public void ReadPage(int block, long offset, Span<byte> page) => _pages!.ReadPage(block, offset, page);
+
+    /// <summary>A page from a multifd channel, written from the channel's thread.</summary>
+    public Span<byte> MultifdPage(int block, long offset)
+    {
+        Interlocked.Increment(ref _normalPages);
+        return _pages!.MultifdPage(block, offset);
+    }
 
     public void OnRamSectionDone(bool end) => _pages?.Flush();
 

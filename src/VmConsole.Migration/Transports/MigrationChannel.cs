@@ -105,6 +105,41 @@ public sealed class MigrationChannel : IAsyncDisposable
             (await accepted.ConfigureAwait(false), owner.Accepted!);
     }
 
+    /// <summary>
+    /// Listens on <paramref name="uri"/> (unix or tcp) for several connections: a multifd migration's main connection and
+    /// its channels, in whatever order they come. Bound before this returns.
+    /// </summary>
+    public static MultiListener ListenMany(MigrationUri uri)
+    {
+        if (uri.Kind == TransportKind.File)
+        {
+            throw new ArgumentException("A file is read, not listened on.", nameof(uri));
+        }
+
+        if (uri.Kind == TransportKind.Unix && File.Exists(uri.Path))
+        {
+            File.Delete(uri.Path);
+        }
+
+        var listener = NewSocket(uri);
+        try
+        {
+            listener.Bind(EndPoint(uri));
+            listener.Listen(Wire.Multifd.MaxChannels + 1);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        return new MultiListener(listener, uri);
+    }
+
+    /// <summary>A reader over an accepted socket, which stays open when the reader completes (its listener closes it).</summary>
+    internal static PipeReader ReaderOf(Socket socket) =>
+        PipeReader.Create(new NetworkStream(socket, ownsSocket: false), new StreamPipeReaderOptions(pool: PipeBufferPool.Large, bufferSize: 1 << 20));
+
     /// <summary>Opens a stream file to read.</summary>
     public static PipeReader OpenFile(MigrationUri uri)
     {
@@ -141,6 +176,62 @@ public sealed class MigrationChannel : IAsyncDisposable
     private static System.Net.EndPoint EndPoint(MigrationUri uri) => uri.Kind == TransportKind.Unix
         ? new UnixDomainSocketEndPoint(uri.Path)
         : new System.Net.IPEndPoint(uri.Address!, uri.Port);
+
+    /// <summary>A listener that accepts several connections; disposing it closes them all and the listener.</summary>
+    public sealed class MultiListener : IAsyncDisposable
+    {
+        private readonly Socket _listener;
+        private readonly MigrationUri _uri;
+        private readonly List<Socket> _accepted = [];
+        private readonly Lock _gate = new();
+        private bool _disposed;
+
+        internal MultiListener(Socket listener, MigrationUri uri)
+        {
+            _listener = listener;
+            _uri = uri;
+        }
+
+        /// <summary>The next connection; it is closed with the listener.</summary>
+        public async Task<Socket> AcceptAsync(CancellationToken cancellationToken)
+        {
+            var socket = await _listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (!_disposed)
+                {
+                    _accepted.Add(socket);
+                    return socket;
+                }
+            }
+
+            socket.Dispose();
+            throw new ObjectDisposedException(nameof(MultiListener));
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Socket[] accepted;
+            lock (_gate)
+            {
+                _disposed = true;
+                accepted = [.. _accepted];
+            }
+
+            _listener.Dispose();
+            foreach (var socket in accepted)
+            {
+                socket.Dispose();
+            }
+
+            if (_uri.Kind == TransportKind.Unix && File.Exists(_uri.Path))
+            {
+                File.Delete(_uri.Path);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
 
     private sealed class SocketOwner(Socket listener, MigrationUri uri) : IAsyncDisposable
     {

@@ -38,15 +38,21 @@ internal sealed partial class MigrationStreamParser : IDisposable
 
     /// <param name="returnPath">Where the answers to the source go (a live migration); null for a file.</param>
     /// <param name="capabilities">What the destination was told of the source's capabilities.</param>
+    /// <param name="multifd">The stream's multifd channels; null without multifd.</param>
     public MigrationStreamParser(
-        IMigrationStreamSink sink, MigrationStreamLimits limits, IDeviceSectionHandler? deviceSections, IMigrationReturnPath? returnPath = null, IncomingCapabilities? capabilities = null)
+        IMigrationStreamSink sink,
+        MigrationStreamLimits limits,
+        IDeviceSectionHandler? deviceSections,
+        IMigrationReturnPath? returnPath = null,
+        IncomingCapabilities? capabilities = null,
+        MultifdReceiver? multifd = null)
     {
         _sink = sink;
         _limits = limits;
         _deviceSections = deviceSections;
         _source = new SourceCapabilities(capabilities ?? IncomingCapabilities.Default);
         _commands = new MigrationCommandReader(returnPath, _source);
-        _ram = new RamSectionReader(sink, _limits, _source);
+        _ram = new RamSectionReader(sink, _limits, _source, multifd);
     }
 
     private enum Stage
@@ -69,6 +75,9 @@ internal sealed partial class MigrationStreamParser : IDisposable
 
     /// <summary>Whether every byte is being kept until the stream ends (see <see cref="IDeviceSectionHandler.FinishTail"/>).</summary>
     public bool KeepingTail => _stage == Stage.DeviceTail;
+
+    /// <summary>A RAM EOS that waits for the multifd channels' SYNCs (the last <see cref="Step"/> returned false for it), once.</summary>
+    public Task? TakeBarrier() => _ram.TakeBarrier();
 
     /// <summary>The next buffer starts at stream offset <paramref name="offset"/>.</summary>
     public void BeginBuffer(long offset) => _base = offset;

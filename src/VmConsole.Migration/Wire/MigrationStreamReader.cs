@@ -27,6 +27,10 @@ public sealed class MigrationStreamReader
 {
     private readonly PipeReader _input;
     private readonly MigrationStreamParser _parser;
+    private readonly MultifdReceiver? _multifd;
+
+    /// <summary>A RAM EOS waiting for the multifd channels: the buffer was parsed up to it and is read again after the wait.</summary>
+    private Task? _barrier;
 
     private int _started;
 
@@ -38,18 +42,22 @@ public sealed class MigrationStreamReader
     /// <param name="returnPath">A live migration's answers to the source (OPEN_RETURN_PATH, PING); null for a file, whose
     /// return-path commands are taken and ignored.</param>
     /// <param name="capabilities">What the destination was told of the source's capabilities (the block list's extra fields).</param>
+    /// <param name="multifd">The stream's multifd channels (they read their pages into the sink, which must be an
+    /// <see cref="IMultifdPageSink"/>); every RAM EOS waits for their SYNCs, and a channel's failure ends the read with it.</param>
     public MigrationStreamReader(
         PipeReader input,
         IMigrationStreamSink sink,
         MigrationStreamLimits? limits = null,
         IDeviceSectionHandler? deviceSections = null,
         IMigrationReturnPath? returnPath = null,
-        IncomingCapabilities? capabilities = null)
+        IncomingCapabilities? capabilities = null,
+        MultifdReceiver? multifd = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(sink);
         _input = input;
-        _parser = new MigrationStreamParser(sink, limits ?? MigrationStreamLimits.Default, deviceSections, returnPath, capabilities);
+        _multifd = multifd;
+        _parser = new MigrationStreamParser(sink, limits ?? MigrationStreamLimits.Default, deviceSections, returnPath, capabilities, multifd);
     }
 
     /// <summary>Bytes consumed from the stream so far.</summary>
@@ -72,15 +80,32 @@ public sealed class MigrationStreamReader
         }
 
         Exception? failure = null;
+        using var linked = _multifd is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _multifd.Failed);
+        var token = linked?.Token ?? cancellationToken;
         try
         {
             while (!_parser.Done)
             {
-                var result = await ReadAsync(cancellationToken).ConfigureAwait(false);
+                var result = await ReadAsync(token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var consumed = Parse(buffer, result.IsCompleted);
+                if (_barrier is { } barrier)
+                {
+                    // The bytes from the EOS on are read again once the channels have caught up.
+                    _barrier = null;
+                    _input.AdvanceTo(consumed);
+                    await _multifd!.WaitForSyncAsync(barrier, token).ConfigureAwait(false);
+                    continue;
+                }
+
                 _input.AdvanceTo(consumed, buffer.End);
             }
+        }
+        catch (OperationCanceledException) when (_multifd?.Error is { } channelError && !cancellationToken.IsCancellationRequested)
+        {
+            // A channel failed while the main stream waited for bytes: its error is the migration's.
+            failure = channelError;
+            throw channelError;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -127,13 +152,14 @@ public sealed class MigrationStreamReader
             var mark = reader.Consumed;
             if (!_parser.Step(ref reader, idStr))
             {
-                // The record is incomplete: give its bytes back and wait for the rest.
+                // The record is incomplete, or a RAM EOS waits for the multifd channels: give its bytes back.
                 reader.Rewind(reader.Consumed - mark);
+                _barrier = _parser.TakeBarrier();
                 break;
             }
         }
 
-        if (!_parser.Done && isCompleted)
+        if (!_parser.Done && isCompleted && _barrier is null)
         {
             if (_parser.KeepingTail && reader.End)
             {

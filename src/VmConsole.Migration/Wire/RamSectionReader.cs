@@ -18,6 +18,7 @@ internal sealed class RamSectionReader
     private readonly MigrationStreamLimits _limits;
     private readonly SourceCapabilities _source;
     private readonly RamPageDecoder _decoder;
+    private readonly MultifdReceiver? _multifd;
 
     /// <summary>The RAM setup's blocks, in stream order; indexes are what the sink receives.</summary>
     private readonly List<RamBlockHeader> _blocks = [];
@@ -42,8 +43,10 @@ internal sealed class RamSectionReader
     private int _lastBlock = -1;
 
     /// <param name="source">Says whether the source has postcopy-ram and x-ignore-shared (told, or learnt from the stream).</param>
-    public RamSectionReader(IMigrationStreamSink sink, MigrationStreamLimits limits, SourceCapabilities source)
+    /// <param name="multifd">The multifd channels of this stream, whose SYNCs every RAM EOS waits for; null without multifd.</param>
+    public RamSectionReader(IMigrationStreamSink sink, MigrationStreamLimits limits, SourceCapabilities source, MultifdReceiver? multifd = null)
     {
+        _multifd = multifd;
         _sink = sink;
         _limits = limits;
         _source = source;
@@ -57,6 +60,20 @@ internal sealed class RamSectionReader
         SetupBlock,
         SetupEos,
         Records,
+    }
+
+    /// <summary>
+    /// Set when a RAM EOS waits for the multifd channels' SYNCs: the read returned false, and the record is to be read
+    /// again once this completes (see <see cref="TakeBarrier"/>).
+    /// </summary>
+    private Task? _barrier;
+
+    /// <summary>The wait a RAM EOS asked for, once: the reader awaits it before reading the EOS again.</summary>
+    public Task? TakeBarrier()
+    {
+        var barrier = _barrier;
+        _barrier = null;
+        return barrier;
     }
 
     /// <summary>The RAM section's id, once its start was read; parts and the end must carry it.</summary>
@@ -129,7 +146,7 @@ internal sealed class RamSectionReader
                 _step = last ? Step.SetupEos : Step.SetupBlock;
                 return true;
             case Step.SetupEos:
-                done = TryReadSetupEos(ref reader);
+                done = TryReadSetupEos(ref reader) && PassSync();
                 return done;
             default:
                 return TryReadRecord(ref reader, idStr, out done);
@@ -141,7 +158,9 @@ internal sealed class RamSectionReader
     {
         if (_setup)
         {
-            _sink.OnRamBlocks(_blocks.ToArray());
+            var blocks = _blocks.ToArray();
+            _sink.OnRamBlocks(blocks);
+            _multifd?.SetBlocks(blocks, _sink as IMultifdPageSink);
         }
         else
         {
@@ -264,8 +283,8 @@ internal sealed class RamSectionReader
         var offset = word & ~QemuFormat.RamFlagMask;
         if (flags == QemuFormat.RamFlagEos)
         {
-            eos = true;
-            return true;
+            eos = PassSync();
+            return eos;
         }
 
         var kind = flags & ~QemuFormat.RamFlagContinue;
@@ -338,6 +357,21 @@ internal sealed class RamSectionReader
         _lastBlock = block;
         _sink.OnPage(block, (long)offset, data);
         return true;
+    }
+
+    /// <summary>
+    /// At a RAM EOS with multifd (QEMU's <c>multifd_recv_sync_main</c>): true once every channel has sent its SYNC; else
+    /// false with <see cref="_barrier"/> set, and nothing changed, so that the EOS is read again after the wait.
+    /// </summary>
+    private bool PassSync()
+    {
+        if (_multifd is null || _multifd.TryPassSync(out var wait))
+        {
+            return true;
+        }
+
+        _barrier = wait;
+        return false;
     }
 
     private static MigrationStreamException UnknownFlags(ulong flags) => new($"Unknown combination of migration flags: 0x{flags:x}");
