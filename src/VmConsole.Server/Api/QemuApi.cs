@@ -276,6 +276,7 @@ internal static class QemuApi
         var name = errors.Required(request.Name, "name");
         var host = errors.Required(request.Host, "host");
         var uri = errors.Required(request.Uri, "uri");
+        var parameters = request.Parameters.ToParameters(errors);
         if (errors.Any)
         {
             return errors.ToResult();
@@ -287,7 +288,8 @@ internal static class QemuApi
         }
 
         AuditAs(http, name);
-        var capabilities = new IncomingCapabilities(request.Capabilities?.PostcopyRam ?? false, request.Capabilities?.XIgnoreShared ?? false);
+        // Checked (400 on parameters.* or capabilities.*) before anything listens.
+        var capabilities = request.Capabilities.ToIncoming(parameters);
         var migration = engine.ReceiveFromQemu(name, host, uri, capabilities: capabilities);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }

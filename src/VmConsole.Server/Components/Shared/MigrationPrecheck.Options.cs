@@ -1,0 +1,47 @@
+using VmConsole.Emulation;
+using VmConsole.Migration.Engine;
+
+namespace VmConsole.Server.Components.Shared;
+
+/// <summary>The migrate dialog's multifd and XBZRLE fields: their rules, and what the dialog says about them.</summary>
+public static partial class MigrationPrecheck
+{
+    /// <summary>The largest XBZRLE cache the dialog accepts, in MiB (QEMU's limit is the guest's RAM; 1 TiB is more than any here).</summary>
+    public const long MaxXbzrleCacheMiB = 1_048_576;
+
+    /// <summary>Why QEMU never combines the two, for the switch that is off while the other is on.</summary>
+    public const string XbzrleWithMultifd =
+        "QEMU never uses XBZRLE with multifd: multifd sends every page whole on its channels. Turn one off to use the other.";
+
+    /// <summary>Why a multifd channel count is not one QEMU takes (1 to 255), or null when it is.</summary>
+    public static string? CheckChannels(int? channels) => channels switch
+    {
+        null => "Enter a number of channels.",
+        < 1 or > 255 => "Between 1 and 255.",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Why an XBZRLE cache size in MiB is not one to migrate with, or null when it is: QEMU's xbzrle-cache-size is a power
+    /// of two (it counts the cache in pages and rounds down), here in whole MiB.
+    /// </summary>
+    public static string? CheckXbzrleCacheMiB(long? mib) => mib switch
+    {
+        null => "Enter a cache size in MiB.",
+        < 1 or > MaxXbzrleCacheMiB => "Between 1 MiB and 1 TiB (1,048,576 MiB), a power of two.",
+        { } v when !long.IsPow2(v) => $"A power of two, such as {1L << (int)long.Log2(v):N0} or {2L << (int)long.Log2(v):N0} MiB.",
+        _ => null,
+    };
+
+    /// <summary>
+    /// What the estimate knows of XBZRLE: before a migration has run passes, nothing (it assumes whole pages); once QEMU's
+    /// encoding-rate is measured, the ratio it uses.
+    /// </summary>
+    public static string XbzrleEstimateNote(double? encodingRate) => encodingRate is > 0 and var rate
+        ? $"XBZRLE: the estimate uses the measured encoding rate ({rate:0.#} bytes of page per byte sent) for every pass after the first."
+        : "XBZRLE: the estimate assumes whole pages until the first passes measure the encoding rate (the migration page shows it); "
+            + "a guest that rewrites the same pages converges faster than this, one that dirties new pages does not.";
+
+    /// <summary>The default XBZRLE cache size in MiB (QEMU's 64 MiB).</summary>
+    public static long DefaultXbzrleCacheMiB => MigrationParameters.Default.XbzrleCacheSize / Sizes.MiB;
+}
