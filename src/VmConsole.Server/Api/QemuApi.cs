@@ -52,7 +52,9 @@ internal static class QemuApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .WithSummary("Create a VM in inmigrate listening on uri (unix:PATH needs Admin; tcp:127.0.0.1:PORT) for QEMU's migrate; 202 with the migration")
-            .WithDescription("The migration is listed and read at /api/migrations/{id} (sourceHost \"qemu\") and cancelled like any other.");
+            .WithDescription("The migration is listed and read at /api/migrations/{id} (sourceHost \"qemu\") and cancelled like any other. "
+                + "capabilities and parameters are the objects of POST /api/migrations (capabilities also take xIgnoreShared), set here before the source connects as on a QEMU destination: "
+                + "multifd with parameters.multifdChannels and parameters.multifdCompression (the source's own; QEMU never sends them), postcopyRam, xIgnoreShared. A bad value is a 400 naming the field.");
     }
 
     private static async Task<IResult> ImportAsync(HttpContext http, QemuStreamImport import, MigrationEngine engine, CancellationToken cancellationToken)

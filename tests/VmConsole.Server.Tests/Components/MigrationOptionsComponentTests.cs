@@ -82,6 +82,20 @@ public sealed class MigrationOptionsComponentTests : ConsoleComponentContext
     }
 
     [Fact]
+    public async Task MigrateDialog_VmWithAnEarlierXbzrleMigration_TheEstimateUsesTheEncodingRateItMeasured()
+    {
+        var earlier = new ScriptedMigration("mig-earlier", "vm1", MigrationParameters.Default, MigrationCapabilities.Default with { Xbzrle = true }, TimeProvider.System);
+        Engine.Registry.Add(earlier);
+        earlier.Report(new MigrationStats { Status = MigrationStatus.Completed, XbzrleCache = new(64 * Sizes.MiB, Sizes.MiB, 1000, 10, 0.01, 6.5, 0) });
+        var provider = await ShowMigrateDialogAsync(CreateVm("vm1"));
+
+        provider.Find("input[data-testid='migrate-xbzrle']").Change(true);
+
+        provider.WaitForAssertion(() => Assert.Contains(
+            "uses the encoding rate this VM's last XBZRLE migration measured (6.5 bytes of page per byte sent)", provider.Find("[data-testid='xbzrle-estimate-note']").TextContent, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task MigrateDialog_MultifdWithZstdOnFourChannels_StartsWithThem()
     {
         var provider = await ShowMigrateDialogAsync(CreateVm("vm1"));

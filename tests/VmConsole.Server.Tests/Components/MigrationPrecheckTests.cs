@@ -62,7 +62,7 @@ public sealed class MigrationPrecheckTests : ConsoleComponentContext
         Assert.Equal("Converges in about 4 passes (dirty rate 9 MiB/s, 2.3 MiB/s on the wire with XBZRLE against 10 MiB/s).", encoded.Text);
         Assert.Equal(whole.FirstPass, encoded.FirstPass);
         Assert.Contains("assumes whole pages", MigrationPrecheck.XbzrleEstimateNote(encodingRate: null), StringComparison.Ordinal);
-        Assert.Contains("measured encoding rate (4 bytes of page per byte sent)", MigrationPrecheck.XbzrleEstimateNote(4), StringComparison.Ordinal);
+        Assert.Contains("last XBZRLE migration measured (4 bytes of page per byte sent)", MigrationPrecheck.XbzrleEstimateNote(4), StringComparison.Ordinal);
     }
 
     [Theory]

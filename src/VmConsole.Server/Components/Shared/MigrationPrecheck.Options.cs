@@ -1,5 +1,6 @@
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Server.Recording;
 
 namespace VmConsole.Server.Components.Shared;
 
@@ -34,13 +35,25 @@ public static partial class MigrationPrecheck
     };
 
     /// <summary>
-    /// What the estimate knows of XBZRLE: before a migration has run passes, nothing (it assumes whole pages); once QEMU's
-    /// encoding-rate is measured, the ratio it uses.
+    /// What the estimate knows of XBZRLE: before a migration of the VM has run passes with it, nothing (it assumes whole
+    /// pages); once one has measured QEMU's encoding-rate, the ratio it uses.
     /// </summary>
     public static string XbzrleEstimateNote(double? encodingRate) => encodingRate is > 0 and var rate
-        ? $"XBZRLE: the estimate uses the measured encoding rate ({rate:0.#} bytes of page per byte sent) for every pass after the first."
+        ? $"XBZRLE: the estimate uses the encoding rate this VM's last XBZRLE migration measured ({rate:0.#} bytes of page per byte sent) for every pass after the first; "
+            + "a guest that now dirties its pages differently encodes differently."
         : "XBZRLE: the estimate assumes whole pages until the first passes measure the encoding rate (the migration page shows it); "
             + "a guest that rewrites the same pages converges faster than this, one that dirties new pages does not.";
+
+    /// <summary>
+    /// The encoding rate (bytes of page per byte sent) the VM's newest completed migration with XBZRLE measured, or null
+    /// when none did: the ratio the estimate can use before this migration's own passes measure theirs.
+    /// </summary>
+    public static async Task<double?> LastXbzrleEncodingRateAsync(MigrationHistory history, string vm)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var completed = await history.ListAsync(vm, MigrationStatus.Completed, CancellationToken.None);
+        return completed.FirstOrDefault(m => m.Capabilities.Xbzrle && m.XbzrleCache is { EncodingRate: > 0 })?.XbzrleCache!.EncodingRate;
+    }
 
     /// <summary>The default XBZRLE cache size in MiB (QEMU's 64 MiB).</summary>
     public static long DefaultXbzrleCacheMiB => MigrationParameters.Default.XbzrleCacheSize / Sizes.MiB;
