@@ -1,7 +1,9 @@
+using System.Reflection;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Qemu;
 using VmConsole.Migration.Wire;
@@ -46,6 +48,21 @@ public sealed class MigrationOptionsComponentTests : ConsoleComponentContext
         Assert.Contains("QEMU never uses XBZRLE with multifd", provider.Find("[data-testid='migrate-multifd-why']").TextContent, StringComparison.Ordinal);
         Assert.Empty(provider.FindAll("[data-testid='migrate-xbzrle-why']"));
         Assert.True(provider.Find("[data-testid='migrate-channels']").IsDisabled());
+    }
+
+    [Fact]
+    public async Task MigrateDialog_QemuVm_OffersMultifdXbzrleAndPostcopyWithTheSameRules()
+    {
+        var qemuVm = DispatchProxy.Create<IVirtualMachine, QemuVmStub>();
+        var provider = await ShowMigrateDialogAsync(qemuVm);
+
+        Assert.NotEmpty(provider.FindAll("[data-testid='migrate-postcopy']"));
+        provider.Find("input[data-testid='migrate-xbzrle']").Change(true);
+
+        provider.WaitForAssertion(() => Assert.True(provider.Find("input[data-testid='migrate-multifd']").IsDisabled()));
+        Assert.NotNull(provider.Find("[data-testid='xbzrle-estimate-note']"));
+        provider.Find("[data-testid='migrate-xbzrle-cache']").Input("3");
+        provider.WaitForAssertion(() => Assert.Equal("A power of two, such as 2 or 4 MiB.", provider.ErrorOf("migrate-xbzrle-cache")));
     }
 
     [Theory]
@@ -206,7 +223,7 @@ public sealed class MigrationOptionsComponentTests : ConsoleComponentContext
     private static string XbzrleFact(IRenderedComponent<MigrationPage> cut, string label) =>
         cut.FindAll("[data-testid='migration-xbzrle'] .vmc-fact").Single(f => f.Children[0].TextContent.Trim() == label).Children[1].TextContent.Trim();
 
-    private async Task<IRenderedComponent<MudDialogProvider>> ShowMigrateDialogAsync(VmConsole.Emulation.Vms.Vm vm)
+    private async Task<IRenderedComponent<MudDialogProvider>> ShowMigrateDialogAsync(IVirtualMachine vm)
     {
         _popovers = RenderProviders();
         var provider = Render<MudDialogProvider>();
@@ -214,5 +231,22 @@ public sealed class MigrationOptionsComponentTests : ConsoleComponentContext
         await provider.InvokeAsync(() => dialogs.ShowAsync<MigrateDialog>("Migrate", new DialogParameters<MigrateDialog> { { d => d.Vm, vm } }));
         provider.WaitForAssertion(() => provider.Find("[data-testid='migrate-start']"));
         return provider;
+    }
+
+    /// <summary>A running VM of the QEMU driver as the dialog sees it: its name and host, 64 MiB of pc.ram, QEMU's features and a measured dirty rate.</summary>
+    public class QemuVmStub : DispatchProxy
+    {
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) => targetMethod?.Name switch
+        {
+            "get_Name" => "q-1",
+            "get_HostName" => "qemu-a",
+            "get_Driver" => DriverKind.Qemu,
+            "get_Features" => VmFeatures.Process | VmFeatures.MeasuredDirtyRate | VmFeatures.ReadGuestMemory | VmFeatures.Postcopy,
+            "get_MemoryBytes" => 64 * Sizes.MiB,
+            "get_DirtyPagesPerSecond" => (double?)100,
+            "GetRamBlocksAsync" => Task.FromResult<IReadOnlyList<RamBlockRow>>(
+                [new(1, "pc.ram", "pc.ram", null, 0, 4096, 64 * Sizes.MiB, 64 * Sizes.MiB, Migratable: true, Resizeable: false, Shared: false, ReadOnly: false, GuestAddress: 0, 0)]),
+            _ => throw new NotSupportedException(targetMethod?.Name),
+        };
     }
 }
