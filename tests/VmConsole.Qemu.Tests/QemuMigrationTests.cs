@@ -2,6 +2,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Vms;
 using VmConsole.Migration.Engine;
 using VmConsole.Migration.Model;
+using VmConsole.Migration.Wire;
 using VmConsole.Qemu.Guests;
 using VmConsole.Qemu.Migrations;
 using VmConsole.Qemu.Processes;
@@ -159,21 +160,31 @@ public sealed class QemuMigrationTests : IAsyncLifetime
         Assert.Null(SweepGuest.Check(await FirstBytesAsync(migration.Destination!)));
     }
 
-    /// <summary>XBZRLE (with its cache) and multifd with four channels move the same guest just as well.</summary>
+    /// <summary>
+    /// XBZRLE (with its cache, whose figures QEMU reports) and multifd with four channels, raw or compressed (the
+    /// destination told the same compression), move the same guest just as well.
+    /// </summary>
     [Theory]
-    [InlineData("xbzrle")]
-    [InlineData("multifd")]
-    public async Task Migrate_WithXbzrleOrMultifd_CompletesAndTheDestinationKeepsTheInvariant(string capability)
+    [InlineData("xbzrle", MultifdCompression.None)]
+    [InlineData("multifd", MultifdCompression.None)]
+    [InlineData("multifd", MultifdCompression.Zlib)]
+    [InlineData("multifd", MultifdCompression.Zstd)]
+    public async Task Migrate_WithXbzrleOrMultifd_CompletesAndTheDestinationKeepsTheInvariant(string capability, MultifdCompression compression)
     {
-        var source = await StartSourceAsync($"sweep-{capability}");
+        var source = await StartSourceAsync($"sweep-{capability}-{compression.ToQemuName()}");
         var capabilities = MigrationCapabilities.Default with { AutoConverge = true, Xbzrle = capability == "xbzrle", Multifd = capability == "multifd" };
+        var parameters = MigrationParameters.Default with
+        {
+            MaxBandwidth = Sizes.GiB, MultifdChannels = 4, XbzrleCacheSize = 16 * Sizes.MiB, MultifdCompression = compression, MultifdZlibLevel = 2, MultifdZstdLevel = 2,
+        };
 
-        var migration = await StartMigrationAsync(source, MigrationParameters.Default with { MaxBandwidth = Sizes.GiB, MultifdChannels = 4, XbzrleCacheSize = 16 * Sizes.MiB }, capabilities);
+        var migration = await StartMigrationAsync(source, parameters, capabilities);
         await migration.Finished.WaitAsync(TimeSpan.FromSeconds(120));
 
         Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
         Assert.Null(migration.MigratableSetDifference);
         Assert.Null(SweepGuest.Check(await FirstBytesAsync(migration.Destination!)));
+        Assert.Equal(capability == "xbzrle" ? 16 * Sizes.MiB : null, migration.GetStats().XbzrleCache?.CacheSize);
     }
 
     [Fact]

@@ -30,6 +30,9 @@ public enum VmFeatures
     /// <summary>Its dirty rate measured by QEMU (<c>calc-dirty-rate</c>) rather than sampled by the console per block.</summary>
     MeasuredDirtyRate = 64,
 
-    /// <summary>Its migrations can use multifd, XBZRLE and postcopy (QEMU's own; the engine refuses them).</summary>
-    AdvancedMigration = 128,
+    /// <summary>
+    /// Its migrations can switch to postcopy (QEMU's own; the engine migrates with precopy only). Multifd and XBZRLE are
+    /// no feature: every driver's migrations have them (QEMU's, and the engine's as sender and receiver).
+    /// </summary>
+    Postcopy = 128,
 }

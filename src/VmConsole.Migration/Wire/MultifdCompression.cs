@@ -1,6 +1,7 @@
 namespace VmConsole.Migration.Wire;
 
-/// <summary>QEMU's <c>multifd-compression</c>: how the pages of a multifd packet travel.</summary>
+/// <summary>QEMU's <c>multifd-compression</c>: how the pages of a multifd packet travel (in JSON by QEMU's name).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(MultifdCompressionJsonConverter))]
 public enum MultifdCompression
 {
     None,

@@ -17,7 +17,7 @@ namespace VmConsole.Qemu.Driver;
 /// </remarks>
 public sealed partial class QemuDomain : IVirtualMachine, IAsyncDisposable
 {
-    private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.MeasuredDirtyRate | VmFeatures.ReadGuestMemory | VmFeatures.AdvancedMigration;
+    private const VmFeatures QemuFeatures = VmFeatures.Process | VmFeatures.MeasuredDirtyRate | VmFeatures.ReadGuestMemory | VmFeatures.Postcopy;
 
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     private readonly TimeSpan _teardownTimeout;

@@ -1,4 +1,5 @@
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Wire;
 
 namespace VmConsole.Qemu.Migrations;
 
@@ -35,14 +36,25 @@ internal static class QemuMigrationParameters
             ["throttle-trigger-threshold"] = p.ThrottleTriggerThreshold,
             ["multifd-channels"] = p.MultifdChannels,
             ["xbzrle-cache-size"] = p.XbzrleCacheSize,
+            ["multifd-compression"] = p.MultifdCompression.ToQemuName(),
+            ["multifd-zlib-level"] = p.MultifdZlibLevel,
+            ["multifd-zstd-level"] = p.MultifdZstdLevel,
         };
     }
 
-    /// <summary>The destination's <c>migrate-set-parameters</c> arguments: with multifd it must expect as many channels as the source opens.</summary>
+    /// <summary>
+    /// The destination's <c>migrate-set-parameters</c> arguments: with multifd it must expect as many channels as the
+    /// source opens, and decompress what the source's <c>multifd-compression</c> compressed (the packets' flags are
+    /// checked against it, never followed).
+    /// </summary>
     public static Dictionary<string, object> Destination(MigrationParameters p)
     {
         ArgumentNullException.ThrowIfNull(p);
-        return new Dictionary<string, object> { ["multifd-channels"] = p.MultifdChannels };
+        return new Dictionary<string, object>
+        {
+            ["multifd-channels"] = p.MultifdChannels,
+            ["multifd-compression"] = p.MultifdCompression.ToQemuName(),
+        };
     }
 
     private static Dictionary<string, object> Capability(string name, bool state) => new() { ["capability"] = name, ["state"] = state };

@@ -37,8 +37,17 @@ internal static class QemuMigrationStats
             DowntimeBytes = Long(ram, "downtime-bytes") ?? 0,
             CpuThrottlePercentage = (int)(Long(info, "cpu-throttle-percentage") ?? 0),
             ErrorDesc = info.TryGetProperty("error-desc", out var e) ? e.GetString() : null,
+            XbzrleCache = Xbzrle(info),
         };
     }
+
+    /// <summary>query-migrate's <c>xbzrle-cache</c>: there only with the xbzrle capability.</summary>
+    private static XbzrleCacheStats? Xbzrle(JsonElement info) =>
+        info.TryGetProperty("xbzrle-cache", out var x) && x.ValueKind == JsonValueKind.Object
+            ? new XbzrleCacheStats(
+                Long(x, "cache-size") ?? 0, Long(x, "bytes") ?? 0, Long(x, "pages") ?? 0, Long(x, "cache-miss") ?? 0,
+                Double(x, "cache-miss-rate"), Double(x, "encoding-rate"), Long(x, "overflow") ?? 0)
+            : null;
 
     private static long? Long(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : null;

@@ -2,6 +2,7 @@ using VmConsole.Emulation;
 using VmConsole.Emulation.Blocks;
 using VmConsole.Emulation.Drivers;
 using VmConsole.Emulation.Vms;
+using VmConsole.Migration.Engine;
 using VmConsole.Migration.Model;
 
 namespace VmConsole.Server.Api;
@@ -80,8 +81,12 @@ internal static class ApiMapping
             new MigrationRamDto(s.Transferred, s.Remaining, s.Total, s.Duplicate, s.Normal, s.NormalBytes, s.DirtyPagesRate, s.Mbps,
                 s.DirtySyncCount, s.PageSize, s.PagesPerSecond, s.PrecopyBytes, s.DowntimeBytes),
             s.CpuThrottlePercentage, s.ErrorDesc, m.Verified, m.ThrottleSteps, [.. m.Events.Select(e => new MigrationEventDto(e.Status.ToQemuName(), e.At))],
-            m.Direction.ToApiName());
+            m.Direction.ToApiName(), s.XbzrleCache.ToDto());
     }
+
+    /// <summary>The xbzrle-cache figures as the API shows them; null without the capability.</summary>
+    public static XbzrleCacheDto? ToDto(this XbzrleCacheStats? x) =>
+        x is null ? null : new(x.CacheSize, x.Bytes, x.Pages, x.CacheMiss, x.CacheMissRate, x.EncodingRate, x.Overflow);
 
     /// <summary>The API's spelling of a direction: <c>outgoing</c>, <c>incoming</c>.</summary>
     public static string ToApiName(this MigrationDirection direction) => direction == MigrationDirection.Incoming ? "incoming" : "outgoing";

@@ -24,7 +24,7 @@ internal static class InvalidFields
         ErrorCodes.InvalidName => "name",
         ErrorCodes.InvalidId => path.Value?.EndsWith("/ramblocks", StringComparison.Ordinal) == true ? "backendId" : "id",
         ErrorCodes.InvalidParameter => refusal.Field is { } parameter ? $"parameters.{parameter}" : "parameters",
-        ErrorCodes.UnsupportedCapability => refusal.Field is { } capability ? $"capabilities.{capability}" : "capabilities",
+        ErrorCodes.UnsupportedCapability or ErrorCodes.MultifdNotSupportedByProtocol => refusal.Field is { } capability ? $"capabilities.{capability}" : "capabilities",
         ErrorCodes.InvalidUri => "uri",
         ErrorCodes.DestinationNeeded => "destinationHost",
         ErrorCodes.InvalidMachine => "machine",

@@ -102,41 +102,20 @@ internal static class MigrationsApi
             errors.Add("uri", "Give 'destinationHost' or 'uri', not both: to a host of this console the console chooses the channel; 'uri' is for a peer already listening there, such as QEMU with -incoming.");
         }
 
+        var parameters = request.Parameters.ToParameters(errors);
         if (errors.Any)
         {
             return errors.ToResult();
         }
 
-        var p = request.Parameters;
-        var defaults = MigrationParameters.Default;
-        var c = request.Capabilities;
-        var caps = MigrationCapabilities.Default;
         var migration = await starter.StartAsync(new MigrationRequest(vm)
         {
             DestinationHost = request.DestinationHost,
             Uri = request.Uri,
             // A uri without a destination host of this server has a peer outside it: QEMU, so its format unless told otherwise.
             QemuCompatible = request.QemuCompatible ?? (request.Uri is not null && request.DestinationHost is null),
-            Parameters = new MigrationParameters
-            {
-                MaxBandwidth = p?.MaxBandwidth ?? defaults.MaxBandwidth,
-                DowntimeLimit = p?.DowntimeLimit ?? defaults.DowntimeLimit,
-                CpuThrottleInitial = p?.CpuThrottleInitial ?? defaults.CpuThrottleInitial,
-                CpuThrottleIncrement = p?.CpuThrottleIncrement ?? defaults.CpuThrottleIncrement,
-                MaxCpuThrottle = p?.MaxCpuThrottle ?? defaults.MaxCpuThrottle,
-                ThrottleTriggerThreshold = p?.ThrottleTriggerThreshold ?? defaults.ThrottleTriggerThreshold,
-                MultifdChannels = p?.MultifdChannels ?? defaults.MultifdChannels,
-                XbzrleCacheSize = p?.XbzrleCacheSize ?? defaults.XbzrleCacheSize,
-            },
-            Capabilities = new MigrationCapabilities
-            {
-                AutoConverge = c?.AutoConverge ?? caps.AutoConverge,
-                PostcopyRam = c?.PostcopyRam ?? caps.PostcopyRam,
-                PauseBeforeSwitchover = c?.PauseBeforeSwitchover ?? caps.PauseBeforeSwitchover,
-                Multifd = c?.Multifd ?? caps.Multifd,
-                Xbzrle = c?.Xbzrle ?? caps.Xbzrle,
-                Events = c?.Events ?? caps.Events,
-            },
+            Parameters = parameters,
+            Capabilities = request.Capabilities.ToCapabilities(),
         }, cancellationToken);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }

@@ -52,7 +52,9 @@ internal static class QemuApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .WithSummary("Create a VM in inmigrate listening on uri (unix:PATH needs Admin; tcp:127.0.0.1:PORT) for QEMU's migrate; 202 with the migration")
-            .WithDescription("The migration is listed and read at /api/migrations/{id} (sourceHost \"qemu\") and cancelled like any other.");
+            .WithDescription("The migration is listed and read at /api/migrations/{id} (sourceHost \"qemu\") and cancelled like any other. "
+                + "capabilities and parameters are the objects of POST /api/migrations (capabilities also take xIgnoreShared), set here before the source connects as on a QEMU destination: "
+                + "multifd with parameters.multifdChannels and parameters.multifdCompression (the source's own; QEMU never sends them), postcopyRam, xIgnoreShared. A bad value is a 400 naming the field.");
     }
 
     private static async Task<IResult> ImportAsync(HttpContext http, QemuStreamImport import, MigrationEngine engine, CancellationToken cancellationToken)
@@ -276,6 +278,7 @@ internal static class QemuApi
         var name = errors.Required(request.Name, "name");
         var host = errors.Required(request.Host, "host");
         var uri = errors.Required(request.Uri, "uri");
+        var parameters = request.Parameters.ToParameters(errors);
         if (errors.Any)
         {
             return errors.ToResult();
@@ -287,7 +290,8 @@ internal static class QemuApi
         }
 
         AuditAs(http, name);
-        var capabilities = new IncomingCapabilities(request.Capabilities?.PostcopyRam ?? false, request.Capabilities?.XIgnoreShared ?? false);
+        // Checked (400 on parameters.* or capabilities.*) before anything listens.
+        var capabilities = request.Capabilities.ToIncoming(parameters);
         var migration = engine.ReceiveFromQemu(name, host, uri, capabilities: capabilities);
         return TypedResults.Accepted($"/api/migrations/{migration.Id}", migration.ToDto());
     }

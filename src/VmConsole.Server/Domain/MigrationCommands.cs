@@ -1,5 +1,6 @@
 using System.Text.Json;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Wire;
 
 namespace VmConsole.Server.Domain;
 
@@ -32,7 +33,7 @@ public static class MigrationCommands
 
         var values = Parameters(parameters, capabilities).ToList();
         hmp.AddRange(values.Select(p => $"migrate_set_parameter {p.Name} {p.Value}"));
-        qmp.Add(Qmp("migrate-set-parameters", values.ToDictionary(p => p.Name, p => (object)p.Value)));
+        qmp.Add(Qmp("migrate-set-parameters", values.ToDictionary(p => p.Name, p => p.Value)));
 
         var target = uri ?? $"tcp:127.0.0.1:{ExamplePort}";
         hmp.Add((uri, destinationHost) switch
@@ -47,10 +48,33 @@ public static class MigrationCommands
         return new MigrationCommand(hmp, qmp);
     }
 
-    /// <summary>What the console does to receive from a QEMU (its <c>-incoming</c>), and what that QEMU then runs.</summary>
-    public static MigrationCommand Incoming(string uri) => new(
-        [$"migrate_incoming {uri}", $"# then, on the source QEMU: migrate -d {uri}"],
-        [Qmp("migrate-incoming", new Dictionary<string, object> { ["uri"] = uri })]);
+    /// <summary>
+    /// What the console does to receive from a QEMU (its <c>-incoming</c>), and what that QEMU then runs: with multifd,
+    /// the capability and the channel count and compression a destination sets first (the same as the source's).
+    /// </summary>
+    public static MigrationCommand Incoming(string uri, MigrationParameters? parameters = null, MigrationCapabilities? capabilities = null)
+    {
+        var hmp = new List<string>();
+        var qmp = new List<string>();
+        if (capabilities is { Multifd: true } && parameters is not null)
+        {
+            var values = new List<(string Name, object Value)>
+            {
+                ("multifd-channels", parameters.MultifdChannels), ("multifd-compression", parameters.MultifdCompression.ToQemuName()),
+            };
+            hmp.Add("migrate_set_capability multifd on");
+            hmp.AddRange(values.Select(p => $"migrate_set_parameter {p.Name} {p.Value}"));
+            qmp.Add(Qmp("migrate-set-capabilities", new Dictionary<string, object>
+            {
+                ["capabilities"] = new[] { new Dictionary<string, object> { ["capability"] = "multifd", ["state"] = true } },
+            }));
+            qmp.Add(Qmp("migrate-set-parameters", values.ToDictionary(p => p.Name, p => p.Value)));
+        }
+
+        hmp.AddRange([$"migrate_incoming {uri}", $"# then, on the source QEMU: migrate -d {uri}"]);
+        qmp.Add(Qmp("migrate-incoming", new Dictionary<string, object> { ["uri"] = uri }));
+        return new MigrationCommand(hmp, qmp);
+    }
 
     public static MigrationCommand Cancel { get; } = new(["migrate_cancel"], [Qmp("migrate_cancel", null)]);
 
@@ -58,7 +82,8 @@ public static class MigrationCommands
 
     public static MigrationCommand Postcopy { get; } = new(["migrate_start_postcopy"], [Qmp("migrate-start-postcopy", null)]);
 
-    private static IEnumerable<(string Name, long Value)> Parameters(MigrationParameters p, MigrationCapabilities c)
+    /// <summary>The parameters that apply to these capabilities, under QEMU's names: numbers, and QEMU's word for multifd-compression.</summary>
+    private static IEnumerable<(string Name, object Value)> Parameters(MigrationParameters p, MigrationCapabilities c)
     {
         yield return ("max-bandwidth", p.MaxBandwidth);
         yield return ("downtime-limit", p.DowntimeLimit);
@@ -73,6 +98,15 @@ public static class MigrationCommands
         if (c.Multifd)
         {
             yield return ("multifd-channels", p.MultifdChannels);
+            yield return ("multifd-compression", p.MultifdCompression.ToQemuName());
+            if (p.MultifdCompression == MultifdCompression.Zlib)
+            {
+                yield return ("multifd-zlib-level", p.MultifdZlibLevel);
+            }
+            else if (p.MultifdCompression == MultifdCompression.Zstd)
+            {
+                yield return ("multifd-zstd-level", p.MultifdZstdLevel);
+            }
         }
 
         if (c.Xbzrle)

@@ -1,5 +1,6 @@
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Wire;
 using VmConsole.Server.Api;
 using VmConsole.Server.Components.Shared;
 
@@ -27,7 +28,7 @@ public static class MigrationTaskLogLines
     {
         if (m.Direction == VmConsole.Migration.Model.MigrationDirection.Incoming.ToApiName())
         {
-            return Line(at, MigrationLogKind.Action, $"Started: listening on {m.Uri} for VM {m.Vm} from {m.SourceHost}, to run on {m.DestinationHost}", MigrationCommands.Incoming(m.Uri ?? ""));
+            return Line(at, MigrationLogKind.Action, $"Started: listening on {m.Uri} for VM {m.Vm} from {m.SourceHost}, to run on {m.DestinationHost}", MigrationCommands.Incoming(m.Uri ?? "", m.Parameters, m.Capabilities));
         }
 
         var p = m.Parameters;
@@ -35,7 +36,9 @@ public static class MigrationTaskLogLines
         var caps = string.Join(", ", c.EnabledQemuNames());
         var text = $"Started: {m.Vm} from {m.SourceHost} to {m.DestinationHost ?? m.Uri}; max-bandwidth {(p.MaxBandwidth == 0 ? "unlimited" : Display.ByteRate(p.MaxBandwidth))}, "
             + $"downtime-limit {p.DowntimeLimit:N0} ms{(c.AutoConverge ? $", cpu-throttle {p.CpuThrottleInitial} % + {p.CpuThrottleIncrement} % up to {p.MaxCpuThrottle} %" : "")}; "
-            + $"capabilities: {(caps.Length == 0 ? "none" : caps)}";
+            + $"capabilities: {(caps.Length == 0 ? "none" : caps)}"
+            + (c.Multifd ? $"; multifd-channels {p.MultifdChannels}, multifd-compression {p.MultifdCompression.ToQemuName()}" : "")
+            + (c.Xbzrle ? $"; xbzrle-cache-size {Display.Bytes(p.XbzrleCacheSize)}" : "");
         return Line(at, MigrationLogKind.Action, text, MigrationCommands.Start(p, c, m.Uri, m.DestinationHost));
     }
 

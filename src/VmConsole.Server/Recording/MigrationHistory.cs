@@ -68,6 +68,6 @@ public sealed class MigrationHistory(IDbContextFactory<ConsoleDbContext> context
                 stats?.PagesPerSecond ?? 0, stats?.PrecopyBytes ?? 0, stats?.DowntimeBytes ?? 0),
             stats?.CpuThrottlePercentage ?? 0, m.ErrorDesc, m.Verified, [],
             [.. m.Events.OrderBy(e => e.At).ThenBy(e => e.Id).Select(e => new MigrationEventDto(e.Status, e.At))],
-            m.Direction);
+            m.Direction, stats?.XbzrleCache.ToDto());
     }
 }

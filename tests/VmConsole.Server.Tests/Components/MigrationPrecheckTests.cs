@@ -47,6 +47,35 @@ public sealed class MigrationPrecheckTests : ConsoleComponentContext
         Assert.StartsWith("Converges in about 1 pass", estimate.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Estimate_XbzrleEncodingRateKnown_LaterPassesSendTheDeltasAndItConverges()
+    {
+        var vm = CreateVm("vm1");
+        // 10 MiB/s link, the guest dirtying 9 MiB/s: whole pages never get under 3 MiB in 30 passes; deltas a quarter of that do.
+        var blocks = new[] { Block(1 * Sizes.GiB, pagesPerSecond: 9.0 * Sizes.MiB / 4096) };
+
+        var whole = MigrationPrecheck.Estimate(vm, blocks, 10, 300, autoConverge: false)!;
+        var encoded = MigrationPrecheck.Estimate(vm, blocks, 10, 300, autoConverge: false, xbzrleEncodingRate: 4)!;
+
+        Assert.True(whole.WillNotConverge);
+        Assert.False(encoded.WillNotConverge);
+        Assert.Equal("Converges in about 4 passes (dirty rate 9 MiB/s, 2.3 MiB/s on the wire with XBZRLE against 10 MiB/s).", encoded.Text);
+        Assert.Equal(whole.FirstPass, encoded.FirstPass);
+        Assert.Contains("assumes whole pages", MigrationPrecheck.XbzrleEstimateNote(encodingRate: null), StringComparison.Ordinal);
+        Assert.Contains("last XBZRLE migration measured (4 bytes of page per byte sent)", MigrationPrecheck.XbzrleEstimateNote(4), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(64L, null)]
+    [InlineData(1L, null)]
+    [InlineData(1_048_576L, null)]
+    [InlineData(null, "Enter a cache size in MiB.")]
+    [InlineData(0L, "Between 1 MiB and 1 TiB (1,048,576 MiB), a power of two.")]
+    [InlineData(2_097_152L, "Between 1 MiB and 1 TiB (1,048,576 MiB), a power of two.")]
+    [InlineData(48L, "A power of two, such as 32 or 64 MiB.")]
+    public void CheckXbzrleCacheMiB_QemusPowerOfTwoRule(long? mib, string? error) =>
+        Assert.Equal(error, MigrationPrecheck.CheckXbzrleCacheMiB(mib));
+
     private static RamBlockRow Block(long usedLength, double pagesPerSecond) =>
         new(1, "pc.ram", null, null, 0, 4096, usedLength, usedLength, Migratable: true, Resizeable: false, Shared: false, ReadOnly: false, GuestAddress: 0, pagesPerSecond);
 }

@@ -40,6 +40,10 @@ public static class Display
     public static string PageRate(double pagesPerSecond, long pageSize = 4096) =>
         double.IsNaN(pagesPerSecond) || pagesPerSecond < 0 ? "-" : $"{ByteRate(pagesPerSecond * pageSize)} ({Rate(pagesPerSecond)} pages/s)";
 
+    /// <summary>A share from 0 to 1 as a percentage ("12.5 %"); "-" when not known (NaN or negative).</summary>
+    public static string Percent(double share) =>
+        double.IsNaN(share) || double.IsInfinity(share) || share < 0 ? "-" : $"{share * 100:0.#} %";
+
     /// <summary>A duration as a person reads it: "850 ms", "4.2 s", "57 s", "3 min 5 s", "1 h 3 min", "2 d 4 h"; "-" when not known.</summary>
     public static string Duration(TimeSpan? duration)
     {

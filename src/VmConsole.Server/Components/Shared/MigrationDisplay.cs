@@ -1,6 +1,8 @@
 using MudBlazor;
 using VmConsole.Emulation;
 using VmConsole.Migration.Engine;
+using VmConsole.Migration.Wire;
+using VmConsole.Server.Api;
 
 namespace VmConsole.Server.Components.Shared;
 
@@ -23,4 +25,38 @@ public static class MigrationDisplay
         MigrationStatus.Failing => "Failing...",
         _ => status.ToQemuName(),
     };
+
+    /// <summary>
+    /// How the pages travel, as the migration was set: "multifd, 4 channels, zstd (level 1)", "XBZRLE, 64 MiB cache",
+    /// "postcopy-ram"; empty for plain precopy.
+    /// </summary>
+    public static string Transfer(MigrationDto migration)
+    {
+        ArgumentNullException.ThrowIfNull(migration);
+        var p = migration.Parameters;
+        var c = migration.Capabilities;
+        var parts = new List<string>();
+        if (c.Multifd)
+        {
+            var level = p.MultifdCompression switch
+            {
+                MultifdCompression.Zlib => $" (level {p.MultifdZlibLevel})",
+                MultifdCompression.Zstd => $" (level {p.MultifdZstdLevel})",
+                _ => "",
+            };
+            parts.Add($"multifd, {p.MultifdChannels} channel{(p.MultifdChannels == 1 ? "" : "s")}, compression {p.MultifdCompression.ToQemuName()}{level}");
+        }
+
+        if (c.Xbzrle)
+        {
+            parts.Add($"XBZRLE, {Display.Bytes(p.XbzrleCacheSize)} cache");
+        }
+
+        if (c.PostcopyRam)
+        {
+            parts.Add("postcopy-ram");
+        }
+
+        return string.Join(" · ", parts);
+    }
 }

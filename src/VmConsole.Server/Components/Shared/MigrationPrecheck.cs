@@ -9,7 +9,7 @@ namespace VmConsole.Server.Components.Shared;
 /// What can be known before a migration starts: whether the destination can hold the VM, whether the name is free
 /// there, whether the block layout can be rebuilt, and whether precopy can converge at the chosen bandwidth.
 /// </summary>
-public static class MigrationPrecheck
+public static partial class MigrationPrecheck
 {
     /// <summary>The checks for a VM of any driver: the emulator's own for an emulated VM, the driver's path and the host's room otherwise.</summary>
     public static IReadOnlyList<PrecheckItem> Run(Emulator emulator, IVirtualMachine vm, IVmHost? destination, IReadOnlyList<RamBlockRow> blocks)
@@ -138,9 +138,12 @@ public static class MigrationPrecheck
     /// A rough convergence estimate: each pass must send what the guest dirtied during the previous one, so passes
     /// shrink by the ratio of dirty rate to bandwidth until what is left fits in bandwidth x downtime limit. Null for a
     /// bandwidth or downtime limit that is not valid (<see cref="CheckBandwidth"/>, <see cref="CheckDowntime"/>): no
-    /// estimate is made from them.
+    /// estimate is made from them. With XBZRLE, <paramref name="xbzrleEncodingRate"/> (QEMU's encoding-rate: bytes of
+    /// page per byte sent, once passes have measured it) shrinks what every pass after the first sends; unknown (null),
+    /// the estimate assumes whole pages (<see cref="XbzrleEstimateNote"/> says so).
     /// </summary>
-    public static ConvergenceEstimate? Estimate(IVirtualMachine vm, IReadOnlyList<RamBlockRow> blocks, long? bandwidthMiB, long? downtimeLimitMs, bool autoConverge)
+    public static ConvergenceEstimate? Estimate(
+        IVirtualMachine vm, IReadOnlyList<RamBlockRow> blocks, long? bandwidthMiB, long? downtimeLimitMs, bool autoConverge, double? xbzrleEncodingRate = null)
     {
         ArgumentNullException.ThrowIfNull(vm);
         ArgumentNullException.ThrowIfNull(blocks);
@@ -175,7 +178,10 @@ public static class MigrationPrecheck
 
         var dirty = Display.ByteRate(dirtyBytesPerSecond);
         var link = Display.ByteRate(bandwidth);
-        var ratio = dirtyBytesPerSecond / bandwidth;
+
+        // The first pass sends whole pages (XBZRLE encodes only pages its cache holds); the later ones send the deltas.
+        var encoded = xbzrleEncodingRate is > 1 and var rate ? dirtyBytesPerSecond / rate : dirtyBytesPerSecond;
+        var ratio = encoded / bandwidth;
         if (ratio >= 1)
         {
             return autoConverge
@@ -200,7 +206,8 @@ public static class MigrationPrecheck
                 : new($"Will not converge within the downtime limit: after {MaxPasses} passes the expected downtime is still {Display.Duration(downtime)}, above the {Display.Duration(downtimeLimit)} limit (the guest dirties {dirty} against a {link} link).", true, firstPass, total);
         }
 
-        return new($"Converges in about {passes} pass{(passes == 1 ? "" : "es")} (dirty rate {dirty} against {link}).", false, firstPass, total);
+        var xbzrle = encoded < dirtyBytesPerSecond ? $", {Display.ByteRate(encoded)} on the wire with XBZRLE" : "";
+        return new($"Converges in about {passes} pass{(passes == 1 ? "" : "es")} (dirty rate {dirty}{xbzrle} against {link}).", false, firstPass, total);
     }
 
     /// <summary>Passes after which the estimate gives up: an expected downtime still above the limit then is taken as not converging.</summary>
