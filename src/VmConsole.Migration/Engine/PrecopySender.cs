@@ -29,6 +29,9 @@ internal sealed class PrecopySender
     private readonly TimeProvider _time;
 
     private RamBlock[] _blocks = [];
+
+    /// <summary>With the xbzrle capability: what sends non-zero pages through the XBZRLE cache (made at setup).</summary>
+    private XbzrleSender? _xbzrle;
     private ulong[][] _bitmaps = [];
 
     /// <summary>Per block: the pages of the used_length the setup announced; the stream may name no page beyond.</summary>
@@ -85,6 +88,11 @@ internal sealed class PrecopySender
         _bitmaps = new ulong[_blocks.Length][];
         _announcedPages = [.. headers.Select(h => h.UsedLength / PageSize)];
         _sentPages = new long[_blocks.Length];
+        if (_migration.Capabilities.Xbzrle)
+        {
+            _xbzrle = new XbzrleSender(_writer, _migration.Counters, _migration.Parameters.XbzrleCacheSize, [.. headers.Select(h => h.UsedLength)]);
+        }
+
         _pendingPagesPerBlock = new long[_blocks.Length];
         for (var i = 0; i < _blocks.Length; i++)
         {
@@ -160,6 +168,7 @@ internal sealed class PrecopySender
     public async Task CompleteAsync(bool qemuCompatible, byte[] state, CancellationToken cancellationToken)
     {
         Sync();
+        _xbzrle?.LastStage = true;
         _writer.BeginRamSection(RamSectionId, end: true);
         await SendDirtyAsync(paced: false, downtime: true, cancellationToken).ConfigureAwait(false);
         _writer.EndRamSection(RamSectionId);
@@ -229,7 +238,8 @@ internal sealed class PrecopySender
     }
 
     /// <summary>
-    /// Sends the pages of one bitmap word: zero pages as one-byte records, the rest whole. Pages in
+    /// Sends the pages of one bitmap word: zero pages as one-byte records, the rest whole (with XBZRLE, through its
+    /// cache: a delta, nothing, or the page whole). Pages in
     /// <paramref name="untouched"/> were never backed: zero without reading them (reading would fault each one in).
     /// </summary>
     private void SendWord(int block, Emulation.Memory.GuestMemoryAccess memory, int word, ulong bits, ulong untouched)
@@ -245,13 +255,18 @@ internal sealed class PrecopySender
             if (zero)
             {
                 _writer.WriteZeroPage(block, offset, 0);
+                _xbzrle?.OnZeroPage(block, offset);
+                _migration.Counters.CountPage(zero: true);
             }
             else
             {
-                _writer.WritePage(block, offset, data);
+                ReadOnlySpan<byte> whole = data;
+                if (_xbzrle?.TrySend(block, offset, data, out whole) != true)
+                {
+                    _writer.WritePage(block, offset, whole);
+                    _migration.Counters.CountPage(zero: false);
+                }
             }
-
-            _migration.Counters.CountPage(zero);
             _pendingPages--;
             _pendingPagesPerBlock[block]--;
             _sentPages[block]++;
@@ -274,6 +289,7 @@ internal sealed class PrecopySender
         _pendingPages = CountPending();
         _migration.Counters.CountSync();
         _migration.Counters.SetDirtyRate(dirtied / seconds);
+        _xbzrle?.OnSync();
         _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         return dirtied;
     }
