@@ -29,9 +29,6 @@ internal sealed class PrecopySender
     private readonly TimeProvider _time;
 
     private RamBlock[] _blocks = [];
-
-    /// <summary>With the xbzrle capability: what sends non-zero pages through the XBZRLE cache (made at setup).</summary>
-    private XbzrleSender? _xbzrle;
     private ulong[][] _bitmaps = [];
 
     /// <summary>Per block: the pages of the used_length the setup announced; the stream may name no page beyond.</summary>
@@ -43,6 +40,9 @@ internal sealed class PrecopySender
 
     /// <summary>The word of pages never backed, for the bitmap word being sent.</summary>
     private readonly ulong[] _untouched = new ulong[1];
+
+    /// <summary>With the xbzrle capability: what sends non-zero pages through the XBZRLE cache (made at setup).</summary>
+    private XbzrleSender? _xbzrle;
 
     private long _pendingPages;
     private long _flushedAt;
@@ -88,12 +88,12 @@ internal sealed class PrecopySender
         _bitmaps = new ulong[_blocks.Length][];
         _announcedPages = [.. headers.Select(h => h.UsedLength / PageSize)];
         _sentPages = new long[_blocks.Length];
+        _pendingPagesPerBlock = new long[_blocks.Length];
         if (_migration.Capabilities.Xbzrle)
         {
             _xbzrle = new XbzrleSender(_writer, _migration.Counters, _migration.Parameters.XbzrleCacheSize, [.. headers.Select(h => h.UsedLength)]);
         }
 
-        _pendingPagesPerBlock = new long[_blocks.Length];
         for (var i = 0; i < _blocks.Length; i++)
         {
             var block = _blocks[i];
@@ -267,6 +267,7 @@ internal sealed class PrecopySender
                     _migration.Counters.CountPage(zero: false);
                 }
             }
+
             _pendingPages--;
             _pendingPagesPerBlock[block]--;
             _sentPages[block]++;
