@@ -92,6 +92,9 @@ internal sealed class DestinationSink(Vm vm, MigrationLease lease) : IMigrationS
 
     public Span<byte> MultifdPage(int block, long offset) => _pages!.MultifdPage(block, offset);
 
+    /// <summary>The page as loaded so far: the base an XBZRLE delta applies to.</summary>
+    public void ReadPage(int block, long offset, Span<byte> page) => _pages!.ReadPage(block, offset, page);
+
     public void OnRamSectionDone(bool end) => _pages?.Flush();
 
     public void OnVmConsoleState(ReadOnlySequence<byte> payload) => State = VmConsoleState.Parse(payload);

@@ -8,7 +8,7 @@ namespace VmConsole.Migration.Engine;
 /// throughput, dirty rate, CPU throttle, and the setup time, downtime and total time. Written by the migration's
 /// worker and its sender, read by anyone at any time.
 /// </summary>
-internal sealed class MigrationCounters
+internal sealed partial class MigrationCounters
 {
     private readonly TimeProvider _time;
     private readonly long _startedAt;
@@ -74,6 +74,7 @@ internal sealed class MigrationCounters
             DowntimeBytes = Interlocked.Read(ref _downtimeBytes),
             CpuThrottlePercentage = Volatile.Read(ref _throttle),
             ErrorDesc = errorDesc,
+            XbzrleCache = GetXbzrleStats(),
         };
     }
 
@@ -101,6 +102,9 @@ internal sealed class MigrationCounters
     public void SetDirtyRate(double dirtyPagesRate) => Interlocked.Exchange(ref _dirtyPagesRate, dirtyPagesRate);
 
     public void CountSync() => Interlocked.Increment(ref _dirtySyncCount);
+
+    /// <summary>QEMU's <c>dirty_sync_count</c>: the bitmap syncs so far (the age of XBZRLE cache items).</summary>
+    public long DirtySyncCount => Interlocked.Read(ref _dirtySyncCount);
 
     public void SetExpectedDowntime(long milliseconds) => Interlocked.Exchange(ref _expectedDowntime, milliseconds);
 

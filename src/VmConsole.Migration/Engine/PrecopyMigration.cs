@@ -55,7 +55,7 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
         Capabilities = capabilities;
         Total = totalBytes;
         _time = time;
-        _counters = new MigrationCounters(totalBytes, time);
+        _counters = new MigrationCounters(totalBytes, time) { XbzrleCacheSize = capabilities.Xbzrle ? parameters.XbzrleCacheSize : null };
         _progressThrottle = new ProgressThrottle(time, () => Status.IsFinal(), () => Progress?.Invoke(this));
         _events = [new MigrationEvent(MigrationStatus.Setup, time.GetUtcNow())];
     }

@@ -44,6 +44,9 @@ internal sealed class PrecopySender
     /// <summary>With multifd: the channels that carry the non-zero pages (made at setup, once the blocks are known).</summary>
     private MultifdSender? _multifd;
 
+    /// <summary>With the xbzrle capability: what sends non-zero pages through the XBZRLE cache (made at setup).</summary>
+    private XbzrleSender? _xbzrle;
+
     private long _pendingPages;
     private long _flushedAt;
     private long _windowStart;
@@ -104,6 +107,11 @@ internal sealed class PrecopySender
         _announcedPages = [.. headers.Select(h => h.UsedLength / PageSize)];
         _sentPages = new long[_blocks.Length];
         _pendingPagesPerBlock = new long[_blocks.Length];
+        if (_migration.Capabilities.Xbzrle)
+        {
+            _xbzrle = new XbzrleSender(_writer, _migration.Counters, _migration.Parameters.XbzrleCacheSize, [.. headers.Select(h => h.UsedLength)]);
+        }
+
         for (var i = 0; i < _blocks.Length; i++)
         {
             var block = _blocks[i];
@@ -179,6 +187,7 @@ internal sealed class PrecopySender
     public async Task CompleteAsync(bool qemuCompatible, byte[] state, CancellationToken cancellationToken)
     {
         Sync();
+        _xbzrle?.LastStage = true;
         _writer.BeginRamSection(RamSectionId, end: true);
         await SendDirtyAsync(paced: false, downtime: true, cancellationToken).ConfigureAwait(false);
         await SyncMultifdAsync(cancellationToken).ConfigureAwait(false);
@@ -272,7 +281,8 @@ internal sealed class PrecopySender
     }
 
     /// <summary>
-    /// Sends the pages of one bitmap word: zero pages as one-byte records, the rest whole. Pages in
+    /// Sends the pages of one bitmap word: zero pages as one-byte records, the rest whole (with XBZRLE, through its
+    /// cache: a delta, nothing, or the page whole). Pages in
     /// <paramref name="untouched"/> were never backed: zero without reading them (reading would fault each one in).
     /// </summary>
     private void SendWord(int block, Emulation.Memory.GuestMemoryAccess memory, int word, ulong bits, ulong untouched)
@@ -288,18 +298,25 @@ internal sealed class PrecopySender
             if (zero)
             {
                 _writer.WriteZeroPage(block, offset, 0);
+                _xbzrle?.OnZeroPage(block, offset);
+                _migration.Counters.CountPage(zero: true);
             }
             else if (_multifd is not null)
             {
                 // A channel reads it from guest memory when it sends the packet.
                 _multifd.Queue(block, offset);
+                _migration.Counters.CountPage(zero: false);
             }
             else
             {
-                _writer.WritePage(block, offset, data);
+                ReadOnlySpan<byte> whole = data;
+                if (_xbzrle?.TrySend(block, offset, data, out whole) != true)
+                {
+                    _writer.WritePage(block, offset, whole);
+                    _migration.Counters.CountPage(zero: false);
+                }
             }
 
-            _migration.Counters.CountPage(zero);
             _pendingPages--;
             _pendingPagesPerBlock[block]--;
             _sentPages[block]++;
@@ -331,6 +348,7 @@ internal sealed class PrecopySender
         _pendingPages = CountPending();
         _migration.Counters.CountSync();
         _migration.Counters.SetDirtyRate(dirtied / seconds);
+        _xbzrle?.OnSync();
         _migration.PublishProgress(_pendingPages * PageSize, _sentPages, _pendingPagesPerBlock);
         return dirtied;
     }

@@ -175,6 +175,25 @@ public sealed class MigrationStreamWriter
         WriteBytes(data);
     }
 
+    /// <summary>
+    /// An XBZRLE page (ram.c <c>save_xbzrle_page</c>): be64 (offset | XBZRLE), the block, byte
+    /// <see cref="Xbzrle.EncodingFlag"/>, be16 length, then <paramref name="delta"/> (see <see cref="Xbzrle.Encode"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="delta"/> is empty or longer than a page.</exception>
+    public void WriteXbzrlePage(int block, long offset, ReadOnlySpan<byte> delta)
+    {
+        if (delta.IsEmpty || delta.Length > Xbzrle.MaxLength)
+        {
+            throw new ArgumentException($"An XBZRLE delta has 1 to {Xbzrle.MaxLength} bytes, not {delta.Length}.", nameof(delta));
+        }
+
+        var span = WritePageHeader(block, offset, QemuFormat.RamFlagXbzrle, trailer: Xbzrle.HeaderLength, out var length);
+        span[length] = Xbzrle.EncodingFlag;
+        BinaryPrimitives.WriteUInt16BigEndian(span[(length + 1)..], (ushort)delta.Length);
+        Advance(length + Xbzrle.HeaderLength);
+        WriteBytes(delta);
+    }
+
     /// <summary>Closes the RAM part or end opened by <see cref="BeginRamSection"/>: be64 EOS, then the footer.</summary>
     public void EndRamSection(uint sectionId)
     {

@@ -6,7 +6,7 @@ namespace VmConsole.Migration.Wire;
 /// changed run length and its bytes) against the page the destination holds, lengths in ULEB128 of one or two bytes,
 /// the trailing unchanged run left out. A sender and a receiver share this format.
 /// </summary>
-public static class Xbzrle
+public static partial class Xbzrle
 {
     /// <summary>The byte that follows the record's address word (ENCODING_FLAG_XBZRLE).</summary>
     public const byte EncodingFlag = 0x01;

@@ -257,6 +257,7 @@ public sealed class StreamOptionTests
     [InlineData(new byte[] { 0x02, 0, 2, 1, 1, 0xAA }, 6, "Failed to load XBZRLE page - wrong compression!")]
     [InlineData(new byte[] { 0x01, 0x10, 0x01 }, 0, "Failed to load XBZRLE page - len overflow!")]
     [InlineData(new byte[] { 0x01, 0, 4, 0x80, 0x21, 1, 0xAA }, 0, "Failed to load XBZRLE page - decode error!")] // a run past the page
+    [InlineData(new byte[] { 0x01, 0, 5, 0xFF, 0x1F, 2, 0xAA, 0xBB }, 0, "Failed to load XBZRLE page - decode error!")] // a changed run past the page
     [InlineData(new byte[] { 0x01, 0, 3, 0, 0, 0xAA }, 0, "Failed to load XBZRLE page - decode error!")] // a changed run of 0
     [InlineData(new byte[] { 0x01, 0, 4, 0, 5, 0xAA, 0xBB }, 0, "Failed to load XBZRLE page - decode error!")] // a run past the delta
     [InlineData(new byte[] { 0x01, 0, 4, 0x80, 0x80, 1, 0xAA }, 0, "Failed to load XBZRLE page - decode error!")] // a length of three bytes
