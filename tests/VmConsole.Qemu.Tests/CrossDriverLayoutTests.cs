@@ -97,7 +97,4 @@ public sealed class CrossDriverLayoutTests : CrossDriverTests
             Assert.Equal(Pattern(address, length), await ((IVirtualMachine)returned).ReadGuestPhysicalAsync(address, length));
         }
     }
-
-    private static byte[] Pattern(long address, int length) =>
-        [.. Enumerable.Range(0, length).Select(i => (byte)(((address + i) * 7 + 13) % 251 + 1))];
 }

@@ -184,19 +184,6 @@ public sealed class CrossDriverMigrationTests : CrossDriverTests
     }
 
     [Fact]
-    public async Task FromQemu_MultifdAsked_RefusedBeforeAnythingStarts()
-    {
-        var domain = await Driver.CreateVirtualMachineAsync(new VmDefinition("sweep-z", "qhost-a", "pc", 32 * Sizes.MiB) { Start = true });
-
-        var refused = await Assert.ThrowsAsync<DomainException>(() => Cross.MigrateFromQemuAsync("sweep-z", "ehost-a", MigrationParameters.Default, MigrationCapabilities.Default with { Multifd = true }));
-
-        Assert.Equal(ErrorCodes.UnsupportedCapability, refused.Code);
-        Assert.Empty(Engine.Registry.All);
-        Assert.False(domain.Frozen);
-        Assert.False(Emulator.IsNameTaken("sweep-z"));
-    }
-
-    [Fact]
     public async Task FromQemu_PostcopyRamSetButNotStarted_CompletesInPrecopy()
     {
         var domain = (QemuDomain)await Driver.CreateVirtualMachineAsync(new VmDefinition("sweep-p", "qhost-a", "pc", 32 * Sizes.MiB) { Guest = GuestProgram.Sweep, Start = true });
@@ -209,84 +196,5 @@ public sealed class CrossDriverMigrationTests : CrossDriverTests
         Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
         Assert.True(migration.Capabilities.PostcopyRam);
         Assert.Equal("ehost-a", Emulator.GetVm("sweep-p").Host.Name);
-    }
-
-    private Task ArrivedOnQemu(string name)
-    {
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Driver.InventoryChanged += (kind, changed) =>
-        {
-            if (kind == InventoryChangeKind.VmMoved && changed == name && Driver.IsNameTaken(name))
-            {
-                arrived.TrySetResult();
-            }
-        };
-        return arrived.Task;
-    }
-
-    /// <summary>Guest-physical bytes as QEMU has them: <c>pmemsave</c> into the VM's runtime directory.</summary>
-    private static async Task<byte[]> PhysicalMemoryAsync(QemuDomain domain, long address, int length)
-    {
-        var vm = domain.Running!;
-        var file = Path.Combine(vm.RuntimeDirectory, $"pmem-{address:x}.bin");
-        await vm.RunAsync("pmemsave", new Dictionary<string, object> { ["val"] = address, ["size"] = length, ["filename"] = file }, CancellationToken.None);
-        var bytes = await File.ReadAllBytesAsync(file);
-        File.Delete(file);
-        return bytes;
-    }
-
-    private static IEnumerable<string> Runs(byte[] bytes)
-    {
-        var start = 0;
-        for (var i = 1; i <= bytes.Length; i++)
-        {
-            if (i == bytes.Length || bytes[i] != bytes[start])
-            {
-                yield return $"{start}-{i - 1}:{bytes[start]}";
-                start = i;
-            }
-        }
-    }
-
-    private static byte[] Pattern(long address, int length)
-    {
-        var bytes = new byte[length];
-        for (var i = 0; i < length; i++)
-        {
-            bytes[i] = (byte)(((address + i) * 7 + 13) % 251 + 1);
-        }
-
-        return bytes;
-    }
-
-    private static List<int> QemuPidsUnder(string directory)
-    {
-        var pids = new List<int>();
-        foreach (var proc in Directory.GetDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline"));
-                if (cmdline.Contains(QemuProcess.Binary, StringComparison.Ordinal) && cmdline.Contains(directory + "/", StringComparison.Ordinal))
-                {
-                    pids.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-                // Gone meanwhile.
-            }
-            catch (UnauthorizedAccessException)
-            {
-                // Not ours.
-            }
-        }
-
-        return pids;
     }
 }

@@ -1,4 +1,6 @@
+using System.Globalization;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Drivers;
 using VmConsole.Migration.Engine;
 using VmConsole.Qemu.Driver;
 using VmConsole.Qemu.Processes;
@@ -42,5 +44,84 @@ public abstract class CrossDriverTests : IAsyncLifetime
         await Driver.DisposeAsync();
         Emulator.Dispose();
         Directory.Delete(RuntimeDirectory, recursive: true);
+    }
+
+    protected Task ArrivedOnQemu(string name)
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Driver.InventoryChanged += (kind, changed) =>
+        {
+            if (kind == InventoryChangeKind.VmMoved && changed == name && Driver.IsNameTaken(name))
+            {
+                arrived.TrySetResult();
+            }
+        };
+        return arrived.Task;
+    }
+
+    /// <summary>Guest-physical bytes as QEMU has them: <c>pmemsave</c> into the VM's runtime directory.</summary>
+    protected static async Task<byte[]> PhysicalMemoryAsync(QemuDomain domain, long address, int length)
+    {
+        var vm = domain.Running!;
+        var file = Path.Combine(vm.RuntimeDirectory, $"pmem-{address:x}.bin");
+        await vm.RunAsync("pmemsave", new Dictionary<string, object> { ["val"] = address, ["size"] = length, ["filename"] = file }, CancellationToken.None);
+        var bytes = await File.ReadAllBytesAsync(file);
+        File.Delete(file);
+        return bytes;
+    }
+
+    protected static IEnumerable<string> Runs(byte[] bytes)
+    {
+        var start = 0;
+        for (var i = 1; i <= bytes.Length; i++)
+        {
+            if (i == bytes.Length || bytes[i] != bytes[start])
+            {
+                yield return $"{start}-{i - 1}:{bytes[start]}";
+                start = i;
+            }
+        }
+    }
+
+    protected static byte[] Pattern(long address, int length)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)(((address + i) * 7 + 13) % 251 + 1);
+        }
+
+        return bytes;
+    }
+
+    protected static List<int> QemuPidsUnder(string directory)
+    {
+        var pids = new List<int>();
+        foreach (var proc in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline"));
+                if (cmdline.Contains(QemuProcess.Binary, StringComparison.Ordinal) && cmdline.Contains(directory + "/", StringComparison.Ordinal))
+                {
+                    pids.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // Gone meanwhile.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours.
+            }
+        }
+
+        return pids;
     }
 }

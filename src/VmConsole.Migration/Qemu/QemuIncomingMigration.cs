@@ -45,10 +45,21 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
 
     private readonly IncomingCapabilities _capabilities;
 
+    /// <summary>With multifd: the channels beside the main connection.</summary>
+    private readonly MultifdReceiver? _multifd;
+
     private QemuIncomingMigration(
-        Emulator emulator, ArrivingVm arriving, MigrationUri uri, TimeProvider time, CancellationTokenSource cancel, string sourceHost, IncomingCapabilities capabilities)
+        Emulator emulator,
+        ArrivingVm arriving,
+        MigrationUri uri,
+        TimeProvider time,
+        CancellationTokenSource cancel,
+        string sourceHost,
+        IncomingCapabilities capabilities,
+        MultifdReceiver? multifd)
     {
         _capabilities = capabilities;
+        _multifd = multifd;
         _cancel = cancel;
         SourceHost = sourceHost;
         Id = "mig-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
@@ -90,11 +101,16 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     /// <summary>Where it listens.</summary>
     public string Uri { get; }
 
-    /// <summary>QEMU's defaults: the sender's own parameters are not part of the stream.</summary>
-    public MigrationParameters Parameters => MigrationParameters.Default;
+    /// <summary>
+    /// QEMU's defaults but for multifd's channel count and compression, which the listener was told (they are not part
+    /// of the stream, and both ends need the same).
+    /// </summary>
+    public MigrationParameters Parameters => _capabilities.Multifd
+        ? MigrationParameters.Default with { MultifdChannels = _capabilities.MultifdChannels, MultifdCompression = _capabilities.MultifdCompression }
+        : MigrationParameters.Default;
 
-    /// <summary>QEMU's defaults, with postcopy-ram when the listener was told of it: the sender's own capabilities are not part of the stream.</summary>
-    public MigrationCapabilities Capabilities => MigrationCapabilities.Default with { PostcopyRam = _capabilities.PostcopyRam };
+    /// <summary>QEMU's defaults, with postcopy-ram and multifd when the listener was told of them: the sender's own capabilities are not part of the stream.</summary>
+    public MigrationCapabilities Capabilities => MigrationCapabilities.Default with { PostcopyRam = _capabilities.PostcopyRam, Multifd = _capabilities.Multifd };
 
     /// <summary>What the listener was told of the source's capabilities (the stream reads differently with them).</summary>
     public IncomingCapabilities IncomingCapabilities => _capabilities;
@@ -145,13 +161,30 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
             throw DomainException.Invalid(ErrorCodes.InvalidUri, "An incoming migration listens on unix:PATH or tcp:HOST:PORT; import a file instead.");
         }
 
+        var told = capabilities ?? IncomingCapabilities.Default;
+        if (told.Multifd && told.MultifdChannels is < 1 or > Multifd.MaxChannels)
+        {
+            throw DomainException.Invalid(
+                ErrorCodes.InvalidParameter, $"Migration parameter 'multifdChannels' must be between 1 and {Multifd.MaxChannels}; got {told.MultifdChannels}.", field: "multifdChannels");
+        }
+
         var import = new QemuStreamImport(emulator, time);
         import.CheckTarget(name, host);
         var cancel = new CancellationTokenSource();
+        var multifd = told.Multifd ? new MultifdReceiver(told.MultifdChannels, told.MultifdCompression, time: time) : null;
         (Task<(PipeReader Input, Socket Socket)> Accepted, IAsyncDisposable Listener) channel;
         try
         {
-            channel = MigrationChannel.ListenForPeer(parsed, cancel.Token);
+            if (multifd is null)
+            {
+                channel = MigrationChannel.ListenForPeer(parsed, cancel.Token);
+            }
+            else
+            {
+                // The main connection and the channels, told apart by their first bytes in whatever order QEMU connects them.
+                var listener = MigrationChannel.ListenMany(parsed);
+                channel = (MultifdConnections.AcceptAsync(listener, multifd, told.MultifdChannels, cancel.Token), listener);
+            }
         }
         catch (SocketException ex)
         {
@@ -175,7 +208,7 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         }
 
         var migration = new QemuIncomingMigration(
-            emulator, arriving, parsed, time ?? TimeProvider.System, cancel, sourceHost ?? MigrationPeers.Qemu, capabilities ?? IncomingCapabilities.Default);
+            emulator, arriving, parsed, time ?? TimeProvider.System, cancel, sourceHost ?? MigrationPeers.Qemu, told, multifd);
         registry.Add(migration);
         _ = Task.Run(() => migration.RunAsync(import, channel.Accepted, channel.Listener));
         return migration;
@@ -215,7 +248,7 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         var endedAt = Volatile.Read(ref _endedAt);
         var elapsed = endedAt != 0 ? _time.GetElapsedTime(_startedAt, endedAt) : _time.GetElapsedTime(_startedAt);
         var seconds = Math.Max(elapsed.TotalSeconds, 1e-6);
-        var transferred = reader?.BytesRead ?? 0;
+        var transferred = (reader?.BytesRead ?? 0) + (_multifd?.BytesRead ?? 0);
         var normal = sink?.NormalPages ?? 0;
         var zero = sink?.ZeroPages ?? 0;
         var total = sink?.Total ?? 0;
@@ -264,7 +297,8 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
                 },
                 _cancel.Token,
                 returnPath,
-                _capabilities).ConfigureAwait(false);
+                _capabilities,
+                _multifd).ConfigureAwait(false);
 
             // A source that opened the return path completes only on this answer.
             returnPath.SendShut(failed: false);
@@ -285,6 +319,11 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         }
         finally
         {
+            if (_multifd is not null)
+            {
+                await _multifd.DisposeAsync().ConfigureAwait(false);
+            }
+
             await listener.DisposeAsync().ConfigureAwait(false);
             _finished.TrySetResult();
         }

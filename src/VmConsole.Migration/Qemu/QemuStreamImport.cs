@@ -71,16 +71,18 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         Action<QemuImportSink, MigrationStreamReader>? started,
         CancellationToken cancellationToken,
         IMigrationReturnPath? returnPath = null,
-        IncomingCapabilities? capabilities = null)
+        IncomingCapabilities? capabilities = null,
+        MultifdReceiver? multifd = null)
     {
         var startedAt = _time.GetTimestamp();
         var sink = new QemuImportSink(emulator, name, host, arriving);
         var deviceSections = new QemuDeviceSections(new DeviceStateSkipping { Description = description });
-        var reader = new MigrationStreamReader(input, sink, Limits, deviceSections, returnPath, capabilities);
+        var reader = new MigrationStreamReader(input, sink, Limits, deviceSections, returnPath, capabilities, multifd);
         started?.Invoke(sink, reader);
         try
         {
             await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+            await StopChannelsAsync(multifd).ConfigureAwait(false);
             sink.Dispose();
             var vm = sink.Vm ?? throw new MigrationStreamException("The stream reached EOF without a RAM section: it carries no memory to import");
             vm.SetDeviceState(deviceSections.Kept);
@@ -98,6 +100,7 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
         }
         catch
         {
+            await StopChannelsAsync(multifd).ConfigureAwait(false);
             sink.Dispose();
             if (arriving is not null)
             {
@@ -111,6 +114,15 @@ public sealed class QemuStreamImport(Emulator emulator, TimeProvider? time = nul
             }
 
             throw;
+        }
+    }
+
+    /// <summary>The multifd channels write into the sink's memory: they stop before it is let go.</summary>
+    private static async Task StopChannelsAsync(MultifdReceiver? multifd)
+    {
+        if (multifd is not null)
+        {
+            await multifd.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -47,6 +47,7 @@ public sealed class MultifdReceiver : IAsyncDisposable
 
     private long _pages;
     private long _bytes;
+    private int _disposed;
 
     /// <param name="channels">multifd-channels, as set on the source.</param>
     /// <param name="compression">multifd-compression, as set on the source.</param>
@@ -102,10 +103,15 @@ public sealed class MultifdReceiver : IAsyncDisposable
     public void AddChannel(PipeReader input, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var task = Task.Run(() => ReadChannelAsync(input, cancellation), CancellationToken.None);
         lock (_gate)
         {
-            _tasks.Add(task);
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                input.Complete();
+                return;
+            }
+
+            _tasks.Add(Task.Run(() => ReadChannelAsync(input, cancellation), CancellationToken.None));
         }
     }
 
@@ -176,6 +182,14 @@ public sealed class MultifdReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        lock (_gate)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+        }
+
         await _failed.CancelAsync().ConfigureAwait(false);
         _blocksReady.TrySetCanceled();
         Task[] tasks;
@@ -232,7 +246,17 @@ public sealed class MultifdReceiver : IAsyncDisposable
         }
 
         waiter?.TrySetResult();
-        _failed.Cancel();
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            try
+            {
+                _failed.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile: nothing is left to stop.
+            }
+        }
     }
 
     private async Task ReadChannelAsync(PipeReader input, CancellationToken cancellation)

@@ -147,22 +147,25 @@ internal sealed class RamSectionReader
                 return true;
             case Step.SetupEos:
                 done = TryReadSetupEos(ref reader) && PassSync();
+                if (done)
+                {
+                    // The list is whole at its EOS: the sink and the multifd channels have the blocks now, not at the
+                    // footer, which a QEMU source may not flush until its channels have sent pages into these blocks.
+                    var blocks = _blocks.ToArray();
+                    _sink.OnRamBlocks(blocks);
+                    _multifd?.SetBlocks(blocks, _sink as IMultifdPageSink);
+                }
+
                 return done;
             default:
                 return TryReadRecord(ref reader, idStr, out done);
         }
     }
 
-    /// <summary>The section's footer has been read: tells the sink the blocks (setup) or that a part or the end is done.</summary>
+    /// <summary>The section's footer has been read: tells the sink that a part or the end is done (the setup's blocks went at its EOS).</summary>
     public void EndSection()
     {
-        if (_setup)
-        {
-            var blocks = _blocks.ToArray();
-            _sink.OnRamBlocks(blocks);
-            _multifd?.SetBlocks(blocks, _sink as IMultifdPageSink);
-        }
-        else
+        if (!_setup)
         {
             _sink.OnRamSectionDone(_end);
         }

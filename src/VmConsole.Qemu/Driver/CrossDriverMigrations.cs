@@ -106,7 +106,14 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
             }
 
             var uri = $"unix:{Path.Combine(directory, IncomingSocket)}";
-            await destination.RunAsync("migrate-set-capabilities", QemuMigrationParameters.Capabilities(MigrationCapabilities.Default), cancellationToken).ConfigureAwait(false);
+            // A QEMU destination is told what changes how the stream reads: multifd (its channels) and their compression.
+            await destination.RunAsync(
+                "migrate-set-capabilities", QemuMigrationParameters.Capabilities(MigrationCapabilities.Default with { Multifd = capabilities.Multifd }), cancellationToken).ConfigureAwait(false);
+            if (capabilities.Multifd)
+            {
+                await destination.RunAsync("migrate-set-parameters", QemuMigrationParameters.Destination(parameters), cancellationToken).ConfigureAwait(false);
+            }
+
             await destination.RunAsync("migrate-incoming", new Dictionary<string, object> { ["uri"] = uri }, cancellationToken).ConfigureAwait(false);
             migration = engine.Start(new MigrationRequest(vm.Name)
             {
@@ -140,7 +147,7 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
     /// </summary>
     /// <exception cref="DomainException">
     /// The VM is shut off or held by another migration, the host is unknown, a capability the console's listener cannot
-    /// take (pause-before-switchover, multifd: 400 <c>unsupported-capability</c>), or QEMU's refusal. postcopy-ram is
+    /// take (pause-before-switchover: 400 <c>unsupported-capability</c>), or QEMU's refusal. postcopy-ram is
     /// taken for a migration that stays precopy (the console never starts postcopy).
     /// </exception>
     public async Task<IMigration> MigrateFromQemuAsync(
@@ -159,7 +166,12 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
 
         var uri = $"unix:{Path.Combine(source.RuntimeDirectory, OutgoingSocket)}";
         TryDelete(Path.Combine(source.RuntimeDirectory, OutgoingSocket));
-        var incoming = engine.ReceiveFromQemu(name, destinationHost, uri, domain.HostName, new IncomingCapabilities(PostcopyRam: capabilities.PostcopyRam));
+        var incoming = engine.ReceiveFromQemu(
+            name,
+            destinationHost,
+            uri,
+            domain.HostName,
+            new IncomingCapabilities(PostcopyRam: capabilities.PostcopyRam, Multifd: capabilities.Multifd, MultifdChannels: parameters.MultifdChannels, MultifdCompression: parameters.MultifdCompression));
         try
         {
             // Held before the first command goes to the source, until the end is cleaned up (DESIGN.md section 3).
@@ -310,20 +322,19 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
         await source.RunAsync("migrate-set-parameters", QemuMigrationParameters.Source(p), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>What the console's QEMU listener cannot take: it never continues a source waiting in pre-switchover and has no multifd channels.</summary>
+    /// <summary>What the console's QEMU listener cannot take: it never continues a source waiting in pre-switchover.</summary>
     private static void RefuseUnreceivable(MigrationCapabilities capabilities)
     {
         var (field, what) = capabilities switch
         {
             { PauseBeforeSwitchover: true } => ("pauseBeforeSwitchover", "pause-before-switchover"),
-            { Multifd: true } => ("multifd", "multifd"),
             _ => (null, null),
         };
         if (field is not null)
         {
             throw DomainException.Invalid(
                 ErrorCodes.UnsupportedCapability,
-                $"Capability '{what}' is not available from a QEMU VM to an emulator host: the console's listener takes one precopy stream (with xbzrle, auto-converge, and postcopy-ram as long as postcopy is not started) and switches over when QEMU does.",
+                $"Capability '{what}' is not available from a QEMU VM to an emulator host: the console's listener takes precopy (with multifd, xbzrle, auto-converge, and postcopy-ram as long as postcopy is not started) and switches over when QEMU does.",
                 field);
         }
     }
