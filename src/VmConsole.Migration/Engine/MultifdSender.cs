@@ -26,7 +26,11 @@ internal sealed class MultifdSender : IAsyncDisposable
     private readonly Channel<Packet> _free;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _workers;
-    private readonly SemaphoreSlim _syncRelease = new(0);
+    /// <summary>
+    /// Per channel: let go after the SYNC it wrote, once every channel has written one. One each, not one shared: a
+    /// channel slow to reach its wait would find its release taken by a faster one, which would then send a second SYNC.
+    /// </summary>
+    private readonly SemaphoreSlim[] _syncRelease;
     private readonly List<Packet> _ready = [];
 
     // Written by the workers: SYNCs written in the current round (Interlocked), and the first failure.
@@ -44,6 +48,7 @@ internal sealed class MultifdSender : IAsyncDisposable
     public MultifdSender(IReadOnlyList<PipeWriter> outputs, MultifdCompression compression, int level, IReadOnlyList<RamBlock> blocks)
     {
         _outputs = [.. outputs];
+        _syncRelease = [.. _outputs.Select(_ => new SemaphoreSlim(0))];
         _compression = compression;
         _level = level;
         _idStrs = [.. blocks.Select(b => System.Text.Encoding.UTF8.GetBytes(b.IdStr))];
@@ -121,7 +126,10 @@ internal sealed class MultifdSender : IAsyncDisposable
         }
 
         // Each channel took exactly one SYNC and waited there: the next round may start.
-        _syncRelease.Release(_outputs.Length);
+        foreach (var release in _syncRelease)
+        {
+            release.Release();
+        }
     }
 
     /// <summary>After the last SYNC: the channels close their connections cleanly.</summary>
@@ -169,7 +177,10 @@ internal sealed class MultifdSender : IAsyncDisposable
         }
 
         _stop.Dispose();
-        _syncRelease.Dispose();
+        foreach (var release in _syncRelease)
+        {
+            release.Dispose();
+        }
     }
 
     private async Task WaitForWorkersAsync()
@@ -236,7 +247,7 @@ internal sealed class MultifdSender : IAsyncDisposable
                         _syncsDone.TrySetResult();
                     }
 
-                    await _syncRelease.WaitAsync(token).ConfigureAwait(false);
+                    await _syncRelease[id].WaitAsync(token).ConfigureAwait(false);
                 }
             }
         }
