@@ -7,7 +7,7 @@ using VmConsole.Migration.Engine;
 using VmConsole.Migration.Tests.Engine;
 using VmConsole.Migration.Wire;
 
-namespace VmConsole.Migration.Tests.Multifd;
+namespace VmConsole.Migration.Tests.MultifdChannels;
 
 /// <summary>
 /// Console to console with multifd, in the shape of QEMU's migration-test matrix: compression none/zlib/zstd, 2 and 16
