@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
+using VmConsole.Migration.Transports;
 using ZstdSharp;
 
 namespace VmConsole.Migration.Wire;
@@ -11,7 +13,8 @@ public delegate Span<byte> MultifdPageTarget(int index);
 /// One channel's compressor for <c>multifd-compression</c> zlib or zstd (QEMU's multifd-zlib.c, multifd-zstd.c): one
 /// stream for the channel's whole life, its pages fed one by one and flushed at the end of each packet (Z_SYNC_FLUSH,
 /// ZSTD_e_flush), so that each packet's payload decodes with what came before it on the same channel. Each page is copied
-/// before it is compressed (the guest may be writing it). Buffers are made once per channel; nothing per page.
+/// before it is compressed (the guest may be writing it). The output buffer is one of the pipes' 1 MiB buffers
+/// (<see cref="PipeBufferPool.Large"/>), rented once per channel and given back with it; nothing per page.
 /// </summary>
 internal sealed class MultifdPacketEncoder : IDisposable
 {
@@ -20,7 +23,8 @@ internal sealed class MultifdPacketEncoder : IDisposable
 
     private readonly MultifdCompression _compression;
     private readonly byte[] _page = new byte[QemuFormat.TargetPageSize];
-    private readonly byte[] _output = new byte[OutputCapacity];
+    private readonly IMemoryOwner<byte> _lease;
+    private readonly byte[] _output;
     private readonly SpanWriteStream? _zlibOutput;
     private readonly ZLibStream? _zlib;
     private readonly Compressor? _zstd;
@@ -29,19 +33,30 @@ internal sealed class MultifdPacketEncoder : IDisposable
     public MultifdPacketEncoder(MultifdCompression compression, int level)
     {
         _compression = compression;
+        if (compression == MultifdCompression.None)
+        {
+            throw new ArgumentException("Pages without compression are sent as they are.", nameof(compression));
+        }
+
+        (_lease, _output) = RentBuffer();
         if (compression == MultifdCompression.Zlib)
         {
             _zlibOutput = new SpanWriteStream(_output);
             _zlib = new ZLibStream(_zlibOutput, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true);
         }
-        else if (compression == MultifdCompression.Zstd)
+        else
         {
             _zstd = new Compressor(level);
         }
-        else
-        {
-            throw new ArgumentException("Pages without compression are sent as they are.", nameof(compression));
-        }
+    }
+
+    /// <summary>A channel's 1 MiB buffer from the pipes' pool, and its array.</summary>
+    internal static (IMemoryOwner<byte> Lease, byte[] Array) RentBuffer()
+    {
+        var lease = PipeBufferPool.Large.Rent(OutputCapacity);
+        return MemoryMarshal.TryGetArray<byte>(lease.Memory, out var segment) && segment.Offset == 0 && segment.Array!.Length >= OutputCapacity
+            ? (lease, segment.Array)
+            : throw new InvalidOperationException("The pipes' pool gave a buffer that is not a whole array.");
     }
 
     /// <summary>Starts a packet's payload.</summary>
@@ -103,6 +118,7 @@ internal sealed class MultifdPacketEncoder : IDisposable
     {
         _zlib?.Dispose();
         _zstd?.Dispose();
+        _lease.Dispose();
     }
 
     /// <summary>A stream that appends to a fixed buffer (the zlib stream's output).</summary>

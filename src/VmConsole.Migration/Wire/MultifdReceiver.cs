@@ -340,7 +340,8 @@ public sealed class MultifdReceiver : IAsyncDisposable
         private readonly long[] _offsets = new long[Multifd.PagesPerPacket];
         private readonly uint _expectedFlag = Multifd.CompressionFlag(owner._compression);
         private readonly MultifdPacketDecoder? _decoder = owner._compression == MultifdCompression.None ? null : new MultifdPacketDecoder(owner._compression, id);
-        private byte[]? _payload;
+        /// <summary>A compressed packet's payload: one of the pipes' 1 MiB buffers, rented on the first and kept for the channel's life.</summary>
+        private (IMemoryOwner<byte> Lease, byte[] Array)? _payload;
 
         public async Task RunAsync(CancellationToken token)
         {
@@ -375,7 +376,11 @@ public sealed class MultifdReceiver : IAsyncDisposable
             }
         }
 
-        public void Dispose() => _decoder?.Dispose();
+        public void Dispose()
+        {
+            _decoder?.Dispose();
+            _payload?.Lease.Dispose();
+        }
 
         private async Task ReadPagesAsync(MultifdPacketHeader packet, CancellationToken token)
         {
@@ -416,10 +421,10 @@ public sealed class MultifdReceiver : IAsyncDisposable
             }
             else
             {
-                _payload ??= new byte[MultifdPacketEncoder.OutputCapacity];
-                payload.CopyTo(_payload);
+                _payload ??= MultifdPacketEncoder.RentBuffer();
+                payload.CopyTo(_payload.Value.Array);
                 var offsets = _offsets;
-                _decoder.Decode(_payload, (int)length, packet.Pages, i => sink.MultifdPage(block, offsets[i]));
+                _decoder.Decode(_payload.Value.Array, (int)length, packet.Pages, i => sink.MultifdPage(block, offsets[i]));
             }
 
             input.AdvanceTo(payload.End);
