@@ -127,6 +127,38 @@ public sealed class CrossDriverMultifdTests : CrossDriverTests
         Assert.Equal(Pattern(0x2F0_0000, 4096), await PhysicalMemoryAsync((QemuDomain)Driver.GetDomain("mfd-cancel"), 0x2F0_0000, 4096));
     }
 
+    [Fact]
+    public async Task ToQemu_AutoConvergeWithPauseBeforeSwitchover_ThrottledThenQemuHasEveryByteTheSourceStoppedWith()
+    {
+        // QEMU's "auto-converge" test: a guest dirtying faster than the link, throttled until it converges, checked
+        // against the memory the source stopped with at pre-switchover.
+        var vm = Emulator.CreateVm(new VmDefinition("conv-1", "ehost-a", "pc", 32 * Sizes.MiB)
+        {
+            Start = true,
+            Workload = new Emulation.Workloads.WorkloadSpec(Emulation.Workloads.WorkloadKind.Uniform, 4_000, 16 * Sizes.MiB),
+        });
+        var arrived = ArrivedOnQemu("conv-1");
+        var parameters = MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB, DowntimeLimit = 100, CpuThrottleIncrement = 20 };
+
+        var migration = await Cross.MigrateToQemuAsync("conv-1", "qhost-a", parameters, MigrationCapabilities.Default with { AutoConverge = true, PauseBeforeSwitchover = true });
+        await Eventually.Until(() => migration.Status == MigrationStatus.PreSwitchover || migration.Status.IsFinal(), Bound, () => $"the migration is {migration.Status}");
+        Assert.True(migration.Status == MigrationStatus.PreSwitchover, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
+        // Above the firmware's low megabyte and below its tables near the top of RAM: the guest runs on in QEMU, and an
+        // emulator-born VM runs QEMU's firmware there.
+        const long start = 0x10_0000;
+        var stoppedWith = new byte[15 * (int)Sizes.MiB];
+        vm.ReadGuest(start, stoppedWith);
+        await migration.ContinueAsync();
+        await migration.Finished.WaitAsync(Bound);
+
+        Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
+        Assert.NotEmpty(migration.ThrottleSteps);
+        await arrived.WaitAsync(Bound);
+        var actual = await PhysicalMemoryAsync((QemuDomain)Driver.GetDomain("conv-1"), start, stoppedWith.Length);
+        var first = FirstDifference(stoppedWith, actual);
+        Assert.True(first < 0, $"QEMU's memory differs from what the source stopped with at guest address 0x{start + first:x}");
+    }
+
     private static MigrationParameters Parameters(MultifdCompression compression, int channels) =>
         MigrationParameters.Default with { MaxBandwidth = 1L << 30, MultifdChannels = channels, MultifdCompression = compression };
 

@@ -85,7 +85,7 @@ public sealed class CrossDriverApiTests : SignedInApiTest
     {
         (await Admin.PostAsJsonAsync("/api/vms", new { name = "xvm-2", host = "qemu-a", machine = "pc", memoryMiB = 32, start = true })).EnsureSuccessStatusCode();
 
-        var refused = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "xvm-2", destinationHost = "host-a", capabilities = new { multifd = true } });
+        var refused = await Admin.PostAsJsonAsync("/api/migrations", new { vm = "xvm-2", destinationHost = "host-a", capabilities = new { pauseBeforeSwitchover = true } });
 
         await ApiErrorTests.AssertProblemAsync(refused, HttpStatusCode.BadRequest, "unsupported-capability");
         var vm = (await Admin.GetFromJsonAsync<JsonObject>("/api/vms/xvm-2"))!;
