@@ -1,10 +1,3 @@
-using System.IO.Pipelines;
-using System.Numerics;
-using VmConsole.Emulation.Blocks;
-using VmConsole.Emulation.Freeze;
-using VmConsole.Emulation.Vms;
-using VmConsole.Migration.Wire;
-
 namespace VmConsole.Migration.Engine;
 
 /// <summary>The sender's flushes, its max-bandwidth pacing in 100 ms windows, and its throughput figures.</summary>
