@@ -144,7 +144,12 @@ internal static class EngineMacroChild
     {
         DestinationHost = "host-b",
         Uri = "unix:" + socket,
-        Parameters = MigrationParameters.Default with { MaxBandwidth = 0, MultifdChannels = Math.Max(1, multifdChannels), MultifdCompression = VmConsole.Migration.Wire.MultifdCompression.None },
+        Parameters = MigrationParameters.Default with
+        {
+            MaxBandwidth = 0,
+            MultifdChannels = multifdChannels > 0 ? multifdChannels : MigrationParameters.Default.MultifdChannels,
+            MultifdCompression = VmConsole.Migration.Wire.MultifdCompression.None,
+        },
         Capabilities = MigrationCapabilities.Default with { Multifd = multifdChannels > 0 },
     };
 
