@@ -24,7 +24,10 @@ internal static class ChildProcess
 
         object result = name switch
         {
-            EngineMacroChild.Name => await EngineMacroChild.RunAsync(long.Parse(args[2], CultureInfo.InvariantCulture), args[3]).ConfigureAwait(false),
+            EngineMacroChild.Name => await EngineMacroChild.RunAsync(
+                long.Parse(args[2], CultureInfo.InvariantCulture),
+                args[3],
+                args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 0).ConfigureAwait(false),
             _ => throw new ArgumentException($"No child measurement named '{name}'.", nameof(args)),
         };
         Console.Out.WriteLine(Prefix + JsonSerializer.Serialize(result, result.GetType()));

@@ -46,7 +46,10 @@ internal static class EngineMacroChild
 
     private const int WarmUpRounds = 5;
 
-    public static async Task<EngineMacroResult> RunAsync(long size, string workDirectory)
+    /// <param name="size">Guest bytes.</param>
+    /// <param name="workDirectory">Where the socket goes.</param>
+    /// <param name="multifdChannels">0 for plain precopy (Macro A); else multifd with this many channels, compression none (the multifd job), warm-ups included.</param>
+    public static async Task<EngineMacroResult> RunAsync(long size, string workDirectory, int multifdChannels = 0)
     {
         var baseline = ProcessMemory.ResidentMiB();
         using var emulator = new Emulator();
@@ -58,7 +61,7 @@ internal static class EngineMacroChild
         for (var round = 0; round < WarmUpRounds; round++)
         {
             Fill(emulator.CreateVm(new VmDefinition("warm-up", "host-a", "microvm", WarmUpBytes) { Start = true }));
-            var warmUp = engine.Start(new MigrationRequest("warm-up") { DestinationHost = "host-b", Uri = "unix:" + socket, Parameters = MigrationParameters.Default with { MaxBandwidth = 0 } });
+            var warmUp = engine.Start(Request("warm-up", socket, multifdChannels));
             await warmUp.Finished.ConfigureAwait(false);
             await emulator.DeleteVmAsync("warm-up").ConfigureAwait(false);
 
@@ -89,12 +92,7 @@ internal static class EngineMacroChild
         // and then perf report --time START,END.
         var perfMarks = Environment.GetEnvironmentVariable("VMCONSOLE_BENCH_PERF_MARKS") == "1";
         var windowStart = Stopwatch.GetTimestamp();
-        var job = engine.Start(new MigrationRequest("bench")
-        {
-            DestinationHost = "host-b",
-            Uri = "unix:" + socket,
-            Parameters = MigrationParameters.Default with { MaxBandwidth = 0 },
-        });
+        var job = engine.Start(Request("bench", socket, multifdChannels));
         await job.Finished.ConfigureAwait(false);
         var finished = clock.Elapsed;
         if (perfMarks)
@@ -107,7 +105,7 @@ internal static class EngineMacroChild
         var stats = job.GetStats();
         if (job.Status != MigrationStatus.Completed)
         {
-            throw new InvalidOperationException($"Macro A's migration ended {job.Status.ToQemuName()}: {job.ErrorDesc}");
+            throw new InvalidOperationException($"Macro A's migration (multifd channels {multifdChannels}) ended {job.Status.ToQemuName()}: {job.ErrorDesc}");
         }
 
         TimeSpan Mark(MigrationStatus status)
@@ -140,6 +138,20 @@ internal static class EngineMacroChild
             allocated,
             cpu.TotalSeconds);
     }
+
+    /// <summary>To host-b over the unix socket, unlimited bandwidth; with multifd (compression none) when <paramref name="multifdChannels"/> is above 0.</summary>
+    private static MigrationRequest Request(string vm, string socket, int multifdChannels) => new(vm)
+    {
+        DestinationHost = "host-b",
+        Uri = "unix:" + socket,
+        Parameters = MigrationParameters.Default with
+        {
+            MaxBandwidth = 0,
+            MultifdChannels = multifdChannels > 0 ? multifdChannels : MigrationParameters.Default.MultifdChannels,
+            MultifdCompression = VmConsole.Migration.Wire.MultifdCompression.None,
+        },
+        Capabilities = MigrationCapabilities.Default with { Multifd = multifdChannels > 0 },
+    };
 
     private static unsafe void Fill(Vm vm)
     {

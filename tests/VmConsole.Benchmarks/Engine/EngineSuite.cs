@@ -76,11 +76,11 @@ internal static class MacroA
         return runs;
     }
 
-    /// <summary>One run of Macro A in its own child process.</summary>
-    public static Task<EngineMacroResult> RunOnceAsync(BenchmarkOptions options, CancellationToken cancellationToken) =>
+    /// <summary>One run of Macro A in its own child process; with multifd and that many channels when <paramref name="multifdChannels"/> is above 0.</summary>
+    public static Task<EngineMacroResult> RunOnceAsync(BenchmarkOptions options, CancellationToken cancellationToken, int multifdChannels = 0) =>
         ChildProcess.RunAsync<EngineMacroResult>(
             EngineMacroChild.Name,
-            [GuestBytes(options).ToString(CultureInfo.InvariantCulture), options.WorkDirectory],
+            [GuestBytes(options).ToString(CultureInfo.InvariantCulture), options.WorkDirectory, multifdChannels.ToString(CultureInfo.InvariantCulture)],
             TimeSpan.FromMinutes(5),
             cancellationToken);
 }

@@ -77,7 +77,12 @@ public sealed class QemuSuite : IBenchmarkSuite
         ];
     }
 
-    private static async Task<(double Wall, long TotalTime)> MigrateOnceAsync(string memoryFile, long size)
+    /// <summary>
+    /// One QEMU-to-QEMU migration of <paramref name="memoryFile"/>'s bytes; with <paramref name="multifdChannels"/> above
+    /// 0, multifd with that many channels (compression none): the destination then starts with <c>-incoming defer</c>,
+    /// is told the capability and the channel count, and only then listens (<c>migrate-incoming</c>), as QEMU wants.
+    /// </summary>
+    internal static async Task<(double Wall, long TotalTime)> MigrateOnceAsync(string memoryFile, long size, int multifdChannels = 0)
     {
         var mib = (size >> 20).ToString(CultureInfo.InvariantCulture) + "M";
         await using var source = await QemuProcess.StartAsync(
@@ -85,11 +90,25 @@ public sealed class QemuSuite : IBenchmarkSuite
             qtest: false).ConfigureAwait(false);
         // The socket lives in the source's directory, removed when the source is disposed (after the destination).
         var uri = "unix:" + Path.Combine(source.Directory, "migrate.sock");
+        var multifd = multifdChannels > 0;
         await using var destination = await QemuProcess.StartAsync(
-            ["-M", "microvm,memory-backend=mem", "-m", mib, "-object", $"memory-backend-ram,id=mem,size={mib}", "-incoming", uri],
+            ["-M", "microvm,memory-backend=mem", "-m", mib, "-object", $"memory-backend-ram,id=mem,size={mib}", "-incoming", multifd ? "defer" : uri],
             qtest: false).ConfigureAwait(false);
         object events = new { capabilities = new[] { new { capability = "events", state = true } } };
         await destination.QmpAsync("migrate-set-capabilities", events).ConfigureAwait(false);
+        if (multifd)
+        {
+            object capabilities = new { capabilities = new[] { new { capability = "multifd", state = true } } };
+            var channels = new Dictionary<string, object> { ["multifd-channels"] = multifdChannels, ["multifd-compression"] = "none" };
+            foreach (var qemu in new[] { source, destination })
+            {
+                await qemu.QmpAsync("migrate-set-capabilities", capabilities).ConfigureAwait(false);
+                await qemu.QmpAsync("migrate-set-parameters", channels).ConfigureAwait(false);
+            }
+
+            await destination.QmpAsync("migrate-incoming", new { uri }).ConfigureAwait(false);
+        }
+
         await source.QmpAsync("migrate-set-parameters", new Dictionary<string, object> { ["max-bandwidth"] = 1L << 40, ["downtime-limit"] = 2000 }).ConfigureAwait(false);
 
         var clock = Stopwatch.StartNew();
