@@ -162,10 +162,10 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         }
 
         var told = capabilities ?? IncomingCapabilities.Default;
-        if (told.Multifd && told.MultifdChannels is < 1 or > Multifd.MaxChannels)
+        if (told.Multifd)
         {
-            throw DomainException.Invalid(
-                ErrorCodes.InvalidParameter, $"Migration parameter 'multifdChannels' must be between 1 and {Multifd.MaxChannels}; got {told.MultifdChannels}.", field: "multifdChannels");
+            // The same rules as the source's parameters (multifd-channels 1 to 255).
+            (MigrationParameters.Default with { MultifdChannels = told.MultifdChannels, MultifdCompression = told.MultifdCompression }).Validate();
         }
 
         var import = new QemuStreamImport(emulator, time);

@@ -171,7 +171,10 @@ internal sealed class MultifdPacketEncoder : IDisposable
 internal sealed class MultifdPacketDecoder : IDisposable
 {
     private readonly int _channel;
-    private readonly SpanReadStream? _zlibInput;
+    private readonly CompressedPage.SpanSource? _zlibInput;
+
+    /// <summary>The bytes of the previous zlib payload its stream had not pulled when its pages were out (none, so far seen).</summary>
+    private byte[] _carry = [];
     private readonly ZLibStream? _zlib;
     private readonly Decompressor? _zstd;
 
@@ -180,7 +183,7 @@ internal sealed class MultifdPacketDecoder : IDisposable
         _channel = channel;
         if (compression == MultifdCompression.Zlib)
         {
-            _zlibInput = new SpanReadStream();
+            _zlibInput = new CompressedPage.SpanSource(); // What it does not read of one packet carries over to the next.
             _zlib = new ZLibStream(_zlibInput, CompressionMode.Decompress, leaveOpen: true);
         }
         else if (compression == MultifdCompression.Zstd)
@@ -200,6 +203,15 @@ internal sealed class MultifdPacketDecoder : IDisposable
         {
             if (_zlib is not null)
             {
+                if (_carry.Length > 0)
+                {
+                    // Rare: the last packet's tail comes first. Its own buffer, as the channel reuses the payload's.
+                    var joined = new byte[_carry.Length + length];
+                    _carry.CopyTo(joined, 0);
+                    payload.AsSpan(0, length).CopyTo(joined.AsSpan(_carry.Length));
+                    (payload, length, _carry) = (joined, joined.Length, []);
+                }
+
                 _zlibInput!.Set(payload, length);
                 for (var i = 0; i < pages; i++)
                 {
@@ -209,6 +221,13 @@ internal sealed class MultifdPacketDecoder : IDisposable
                     {
                         throw SizeMismatch((long)(i * QemuFormat.TargetPageSize) + read, pages);
                     }
+                }
+
+                // What the zlib stream has not pulled of this payload belongs before the next one (it is one stream).
+                var unread = length - (int)_zlibInput.Position;
+                if (unread > 0)
+                {
+                    _carry = payload.AsSpan(length - unread, unread).ToArray();
                 }
 
                 return;
@@ -255,49 +274,4 @@ internal sealed class MultifdPacketDecoder : IDisposable
 
     private MigrationStreamException SizeMismatch(long received, int pages) =>
         new($"multifd {_channel}: packet size received {received} size expected {(long)pages * QemuFormat.TargetPageSize}");
-
-    /// <summary>The current packet's payload, read by the zlib stream; what it does not read of one packet carries over.</summary>
-    private sealed class SpanReadStream : Stream
-    {
-        private byte[] _buffer = [];
-        private int _position;
-        private int _length;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public void Set(byte[] buffer, int length)
-        {
-            _buffer = buffer;
-            _position = 0;
-            _length = length;
-        }
-
-        public override int Read(Span<byte> buffer)
-        {
-            var count = Math.Min(buffer.Length, _length - _position);
-            _buffer.AsSpan(_position, count).CopyTo(buffer);
-            _position += count;
-            return count;
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
 }

@@ -39,6 +39,37 @@ public sealed class MultifdWireTests
         Assert.Equal(6, sink.MultifdPages);
     }
 
+    [Theory]
+    [InlineData(MultifdCompression.Zlib)]
+    [InlineData(MultifdCompression.Zstd)]
+    public async Task ManyIncompressiblePackets_OneStreamPerChannelAcrossThem_EveryPageLands(MultifdCompression compression)
+    {
+        // Random pages compress to more than they are: a packet's payload ends in the middle of the decompressor's
+        // reads, and what it has not read of one packet must be the start of the next.
+        var random = new Random(7);
+        var channel = new ChannelBytes(0, compression).Sync();
+        var expected = new Dictionary<int, byte[]>();
+        for (var packet = 0; packet < 12; packet++)
+        {
+            // Packets of 7 to 63 pages, some rewriting pages an earlier packet carried (the later one wins).
+            var count = 7 + (packet * 5 % 57);
+            var pages = Enumerable.Range((packet * 3) % (BlockPages - count), count).ToArray();
+            var data = pages.Select(_ => { var bytes = new byte[PageSize]; random.NextBytes(bytes); return bytes; }).ToArray();
+            channel.Pages("pc.ram", [.. pages.Select(p => (long)p)], data);
+            for (var i = 0; i < pages.Length; i++)
+            {
+                expected[pages[i]] = data[i];
+            }
+        }
+
+        var sink = await ReadAsync(MainStream(), compression, [channel.Sync()]);
+
+        foreach (var (page, data) in expected)
+        {
+            Assert.True(data.AsSpan().SequenceEqual(sink.Page(page)), $"page {page} differs");
+        }
+    }
+
     public static TheoryData<string, string> BadChannels => new()
     {
         { "hello magic", "multifd: received packet magic 11223345 expected 11223344" },
@@ -238,11 +269,9 @@ public sealed class MultifdWireTests
 
         public ChannelBytes Sync() => Packet(Multifd.FlagSync, "", [], []);
 
-        public ChannelBytes Pages(string block, long[] pages, int seed)
-        {
-            var data = pages.Select((_, i) => PageData(seed + i)).ToArray();
-            return Packet(0, block, [.. pages.Select(p => p * PageSize)], data);
-        }
+        public ChannelBytes Pages(string block, long[] pages, int seed) => Pages(block, pages, [.. pages.Select((_, i) => PageData(seed + i))]);
+
+        public ChannelBytes Pages(string block, long[] pages, byte[][] data) => Packet(0, block, [.. pages.Select(p => p * PageSize)], data);
 
         public ChannelBytes Raw(byte[] bytes)
         {
