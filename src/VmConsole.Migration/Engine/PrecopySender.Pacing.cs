@@ -29,10 +29,13 @@ internal sealed partial class PrecopySender
                 var elapsed = _time.GetElapsedTime(_windowStart);
                 if (elapsed < Window)
                 {
+                    // The timer is set before the wait is announced: a fake clock that moves on as soon as it sees the
+                    // wait must find the timer there, or it would move past a timer set after it.
+                    var nextWindow = Task.Delay(Window - elapsed, _time, cancellationToken);
                     _migration.EnterClockWait();
                     try
                     {
-                        await Task.Delay(Window - elapsed, _time, cancellationToken).ConfigureAwait(false);
+                        await nextWindow.ConfigureAwait(false);
                     }
                     finally
                     {

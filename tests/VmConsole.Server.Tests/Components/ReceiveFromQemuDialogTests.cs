@@ -35,7 +35,8 @@ public sealed class ReceiveFromQemuDialogTests : ConsoleComponentContext
         Assert.Contains(ActionLog.Lines, l => l == ("admin", "Started receiving live-1 from QEMU", "live-1", "live-1", null));
 
         provider.Find("[data-testid='receive-copy']").Click();
-        Assert.Contains(JSInterop.Invocations, i => i.Identifier == "navigator.clipboard.writeText" && (string?)i.Arguments[0] == $"migrate -d {uri}");
+        // The dialog re-renders live (the migration's state), so the click's handler may run after Click returns.
+        provider.WaitForAssertion(() => Assert.Contains(JSInterop.Invocations, i => i.Identifier == "navigator.clipboard.writeText" && (string?)i.Arguments[0] == $"migrate -d {uri}"));
 
         provider.Find("[data-testid='receive-open-migration']").Click();
         var result = await reference.Result.WaitAsync(TimeSpan.FromSeconds(10));
