@@ -34,6 +34,9 @@ public sealed class CrossDriverMigrationTests : CrossDriverTests
 
         var migration = await Cross.MigrateToQemuAsync("cross-1", "qhost-a", MigrationParameters.Default with { MaxBandwidth = 1L << 30 }, MigrationCapabilities.Default);
         Assert.Same(migration, Engine.Registry.ActiveFor("cross-1"));
+        // The QEMU host is the destination the console shows, not just the socket in its folder.
+        Assert.Equal(("ehost-a", "qhost-a"), (migration.SourceHost, migration.DestinationHost));
+        Assert.StartsWith("unix:", migration.Uri, StringComparison.Ordinal);
         await migration.Finished.WaitAsync(Bound);
         Assert.True(migration.Status == MigrationStatus.Completed, $"{migration.Status}: {migration.GetStats().ErrorDesc}");
         await arrived.WaitAsync(Bound);

@@ -30,6 +30,11 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
         ArgumentNullException.ThrowIfNull(request);
         request.Parameters.Validate();
         request.Capabilities.Validate();
+        if (request.PeerHost is not null && (request.Uri is null || request.DestinationHost is not null))
+        {
+            throw new ArgumentException("A peer host listens on the request's URI, outside this engine: it goes with a URI and no destination host.", nameof(request));
+        }
+
         if (request.DestinationHost is null && request.Uri is null)
         {
             throw DomainException.Invalid(ErrorCodes.DestinationNeeded, "A migration needs a destination host, a URI, or both.");
@@ -62,7 +67,7 @@ public sealed class MigrationEngine(Emulator emulator, TimeProvider? time = null
 
         CheckRunning(vm);
         var total = vm.RamBlocks.Where(b => b.Migratable).Sum(b => b.UsedLength);
-        var migration = new PrecopyMigration(NewId(), vm, destinationHost?.Name, uri?.ToString(), request.Parameters, request.Capabilities, total, _time);
+        var migration = new PrecopyMigration(NewId(), vm, destinationHost?.Name ?? request.PeerHost, uri?.ToString(), request.Parameters, request.Capabilities, total, _time);
         var lease = vm.Freeze.Acquire(migration);
         Vm? destination = null;
         Emulation.Freeze.MigrationLease? destinationLease = null;

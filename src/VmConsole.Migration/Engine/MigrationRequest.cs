@@ -12,6 +12,13 @@ public sealed record MigrationRequest(string Vm)
     /// </summary>
     public string? Uri { get; init; }
 
+    /// <summary>
+    /// A host of the console outside this engine (a QEMU host) whose process listens on <see cref="Uri"/>: shown as the
+    /// migration's destination host. Nothing is created for it here; it needs a <see cref="Uri"/> and no
+    /// <see cref="DestinationHost"/>.
+    /// </summary>
+    public string? PeerHost { get; init; }
+
     public MigrationParameters Parameters { get; init; } = MigrationParameters.Default;
 
     public MigrationCapabilities Capabilities { get; init; } = MigrationCapabilities.Default;

@@ -79,7 +79,10 @@ public sealed class PrecopyMigration : IMigration, IMigrationLeaseHolder
 
     public string SourceHost { get; }
 
-    /// <summary>A host of this server that receives the VM, or null for an external peer (a file, QEMU).</summary>
+    /// <summary>
+    /// The console's host that receives the VM: one of the engine's, or a QEMU host listening on <see cref="Uri"/>; null
+    /// for a peer outside the console (a file, a QEMU it does not run).
+    /// </summary>
     public string? DestinationHost { get; }
 
     /// <summary>The transport (<c>unix:</c>, <c>tcp:</c>, <c>file:</c>), or null for an in-process pipe to the destination host.</summary>

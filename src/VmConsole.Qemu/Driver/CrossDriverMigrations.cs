@@ -118,6 +118,7 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
             migration = engine.Start(new MigrationRequest(vm.Name)
             {
                 Uri = uri,
+                PeerHost = host.Name,
                 QemuCompatible = true,
                 Parameters = parameters,
                 Capabilities = capabilities,

@@ -76,4 +76,19 @@ public sealed class MigrationRequestTests
         var migration = fixture.Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b" });
         Assert.True(await EngineFixture.WaitFinishedAsync(migration) == MigrationStatus.Completed, EngineFixture.Describe(migration));
     }
+
+    [Theory]
+    [InlineData(true, null)]
+    [InlineData(false, "host-b")]
+    public async Task Start_PeerHostWithoutAUriOrWithADestinationHost_IsAProgrammingErrorAndTakesNothing(bool noUri, string? destinationHost)
+    {
+        await using var fixture = new EngineFixture();
+        var vm = fixture.CreateVm("vm1", 16, machine: "microvm");
+        var request = new MigrationRequest("vm1") { PeerHost = "qemu-a", DestinationHost = destinationHost, Uri = noUri ? null : "unix:/tmp/vmc-peer.sock" };
+
+        Assert.Throws<ArgumentException>(() => fixture.Engine.Start(request));
+
+        Assert.Empty(fixture.Engine.Registry.All);
+        Assert.False(vm.Freeze.IsFrozen);
+    }
 }

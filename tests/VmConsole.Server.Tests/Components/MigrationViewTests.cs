@@ -128,6 +128,20 @@ public sealed class MigrationViewTests : ConsoleComponentContext
         Assert.Equal("vms/vm1", cut.Find("[data-testid='migration-vm-link']").GetAttribute("href"));
     }
 
+    [Theory]
+    [InlineData(true, "host-b", null, "Verified: the destination's memory matches the source's byte for byte.", "now runs on host-b")]
+    [InlineData(false, "host-b", null, "Verification failed.", "now runs on host-b")]
+    [InlineData(null, "qemu-a", "unix:/run/vmc/qemu-a/vms/vm1/incoming.sock", "Not verified byte for byte: the destination is a QEMU on qemu-a, which loaded the whole stream.", "now runs on qemu-a")]
+    [InlineData(null, null, "tcp:127.0.0.1:4444", "Not verified (external destination).", "now runs outside the console, at tcp:127.0.0.1:4444")]
+    public void MigrationView_Completed_SaysHowItWasVerifiedAndWhereTheVmRuns(bool? verified, string? destinationHost, string? uri, string verification, string runsOn)
+    {
+        var cut = Render<MigrationView>(p => p.Add(c => c.Migration, Completed(downtime: 120) with { Verified = verified, DestinationHost = destinationHost, Uri = uri }));
+
+        Assert.Equal(verification, cut.Find("[data-testid='migration-verified']").TextContent.Trim());
+        Assert.Contains(runsOn, cut.Find("[data-testid='migration-runs-on']").TextContent, StringComparison.Ordinal);
+        Assert.Equal(destinationHost is null ? 0 : 1, cut.FindAll("[data-testid='migration-vm-link']").Count);
+    }
+
     /// <summary>An outgoing migration of 1,000 MiB to host-b, active.</summary>
     internal static MigrationDto Active(long remainingMiB, long dirtySyncCount = 2, double dirtyPagesRate = 0, double mbps = 100, double pagesPerSecond = 3000) => new(
         "m-1", "vm1", "host-a", "host-b", null, "active", MigrationParameters.Default, MigrationCapabilities.Default,
