@@ -13,7 +13,7 @@ public sealed class FreezeConcurrencyTests(ITestOutputHelper output)
 {
     private const int Mutators = 4;
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(15);
 
     /// <summary>

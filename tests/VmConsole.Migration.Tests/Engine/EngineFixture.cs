@@ -70,13 +70,16 @@ public sealed class EngineFixture : IAsyncDisposable
     {
         if (!Emulator.TryGetVm(name, out _))
         {
-            CreateVm(name, 16, new WorkloadSpec(WorkloadKind.Uniform, 2_000), machine: "microvm");
+            // 2 MiB of data first: the first pass takes two seconds at 1 MiB/s, time enough for the guest's thread to
+            // dirty pages on a machine that starves it, and a 1 ms downtime limit holds while a single page is dirty.
+            var vm = CreateVm(name, 16, new WorkloadSpec(WorkloadKind.Uniform, 2_000), machine: "microvm");
+            FillNonZero(vm, 2 * Sizes.MiB);
         }
 
         return Engine.Start(new MigrationRequest(name)
         {
             DestinationHost = "host-b",
-            Parameters = MigrationParameters.Default with { MaxBandwidth = Sizes.MiB },
+            Parameters = MigrationParameters.Default with { MaxBandwidth = Sizes.MiB, DowntimeLimit = 1 },
             Capabilities = capabilities ?? MigrationCapabilities.Default,
         });
     }

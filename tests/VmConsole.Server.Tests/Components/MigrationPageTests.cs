@@ -1,5 +1,6 @@
 using Bunit;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Components.Pages;
 
@@ -21,7 +22,10 @@ public sealed class MigrationPageTests : ConsoleComponentContext
             vm.MainRam.Write(i * 4096L, page);
         }
 
-        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 2 * Sizes.MiB } });
+        // A guest that dirties pages and a 1 ms downtime limit: the migration stays active until cancelled, however
+        // long this busy machine takes to get there.
+        vm.SetWorkload(new WorkloadSpec(WorkloadKind.Uniform, 1_000));
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 2 * Sizes.MiB, DowntimeLimit = 1 } });
         var cut = Render<MigrationPage>(p => p.Add(c => c.Id, migration.Id));
         var first = cut.Find("[data-testid='migration-stats'] .vmc-fact").TextContent;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Bunit;
 using VmConsole.Emulation;
+using VmConsole.Emulation.Workloads;
 using VmConsole.Migration.Engine;
 using VmConsole.Server.Components.Pages;
 
@@ -26,7 +27,9 @@ public sealed class OverviewTests : ConsoleComponentContext
         var cut = Render<Overview>();
         Assert.Equal("1 VM · 1 running", cut.Find("[data-host='host-a'] .vmc-muted").TextContent.Trim());
         Assert.Equal("0 VMs · 0 running", cut.Find("[data-host='host-b'] .vmc-muted").TextContent.Trim());
-        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB } });
+        // A guest that dirties pages and a 1 ms downtime limit: active until cancelled, however slow this machine.
+        vm.SetWorkload(new WorkloadSpec(WorkloadKind.Uniform, 1_000));
+        var migration = Engine.Start(new MigrationRequest("vm1") { DestinationHost = "host-b", Parameters = MigrationParameters.Default with { MaxBandwidth = 4 * Sizes.MiB, DowntimeLimit = 1 } });
 
         cut.WaitForAssertion(() => Assert.Contains("vm1: host-a → host-b", cut.Find("[data-testid='active-migrations']").TextContent, StringComparison.Ordinal));
         var first = cut.Find("[data-testid='active-migrations']").TextContent;
