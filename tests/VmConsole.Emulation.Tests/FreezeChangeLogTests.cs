@@ -28,7 +28,7 @@ public sealed partial class FreezeChangeLogTests(ITestOutputHelper output)
     private const ConsoleResizes Resizes = ConsoleResizes.EvenPageCounts;
 
     private static readonly TimeSpan RunFor = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan MaxRunFor = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan JoinWithin = TimeSpan.FromSeconds(20);
 
     private static readonly Op[] EveryOp = Enum.GetValues<Op>();

@@ -143,7 +143,8 @@ public sealed class ConsoleProcess : IDisposable
                     return false;
                 }
             },
-            TimeSpan.FromSeconds(60),
+            // Generous: with every core busy a console start (probing QEMU, recovering its VMs) once took over 60 s.
+            TimeSpan.FromSeconds(120),
             () => $"The console did not answer:\n{Output}");
     }
 
