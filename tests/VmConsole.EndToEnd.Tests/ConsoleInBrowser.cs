@@ -42,6 +42,8 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
             throw new InvalidOperationException($"{ChromiumPath} is missing: the test command installs Debian's chromium package.");
         }
 
+        // Expect waits as long as actions do: with every core busy a dialog once took over the default 5 s to open.
+        Microsoft.Playwright.Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

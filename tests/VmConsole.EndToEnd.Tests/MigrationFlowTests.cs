@@ -45,7 +45,7 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await Expect(page.Locator("body")).ToContainTextAsync("host-a → host-b");
         var transferred = page.Locator("[data-testid='migration-stats'] .vmc-fact").First;
         var first = await transferred.InnerTextAsync();
-        await Expect(transferred).Not.ToHaveTextAsync(first, new() { Timeout = 5_000 });
+        await Expect(transferred).Not.ToHaveTextAsync(first, new() { Timeout = 15_000 });
 
         // A few seconds of history, so the charts in the screenshot show a trend (the numbers were checked above).
         await page.WaitForTimeoutAsync(4_000);
@@ -62,7 +62,7 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         var ramProgress = page.Locator("[data-block-progress='pc.ram']");
         await Expect(ramProgress).ToBeVisibleAsync();
         var sentBefore = await ramProgress.GetAttributeAsync("data-sent");
-        await Expect(ramProgress).Not.ToHaveAttributeAsync("data-sent", sentBefore!, new() { Timeout = 5_000 });
+        await Expect(ramProgress).Not.ToHaveAttributeAsync("data-sent", sentBefore!, new() { Timeout = 15_000 });
 
         // The freeze, as a user meets it: unset migratable on pc.ram is locked before the click, says why, and links to the migration.
         var ram = page.Locator("tr", new() { Has = page.Locator("[data-idstr='pc.ram']") });

@@ -182,7 +182,9 @@ public sealed class CrossDriverMultifdTests : CrossDriverTests
             vm.ReadGuest(sweep.Start + (i * SweepGuest.PageSize), firstBytes.AsSpan(i, 1));
         }
 
-        Assert.DoesNotContain((byte)0, firstBytes);
+        // The first bytes count sweeps modulo 256, so a 0 is a page on its 256th (or 512th...) sweep, not a lost one; a
+        // lost page breaks the one-position rule below. Only memory that never arrived at all is zero everywhere.
+        Assert.Contains(firstBytes, b => b != 0);
         Assert.True(SweepGuest.Check(firstBytes) is null, SweepGuest.Check(firstBytes) + " runs: " + string.Join(" ", Runs(firstBytes)));
     }
 
