@@ -319,6 +319,7 @@ public sealed partial class CrossDriverMigrations(Emulator emulator, MigrationEn
     /// <summary>The source's capabilities and parameters; what the console cannot receive was refused before (<see cref="RefuseUnreceivable"/>).</summary>
     private static async Task SetUpSourceAsync(QemuVm source, MigrationParameters p, MigrationCapabilities capabilities, CancellationToken cancellationToken)
     {
+        await source.AwaitMigrationCleanupAsync(cancellationToken).ConfigureAwait(false);
         await source.RunAsync("migrate-set-capabilities", QemuMigrationParameters.Capabilities(capabilities), cancellationToken).ConfigureAwait(false);
         await source.RunAsync("migrate-set-parameters", QemuMigrationParameters.Source(p), cancellationToken).ConfigureAwait(false);
     }

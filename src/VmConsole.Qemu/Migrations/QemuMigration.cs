@@ -321,6 +321,7 @@ public sealed partial class QemuMigration : IMigration
 
     private async Task SetUpSourceAsync(Dictionary<string, object> capabilities, CancellationToken cancellationToken)
     {
+        await _source.AwaitMigrationCleanupAsync(cancellationToken).ConfigureAwait(false);
         _sourceSet = await _source.RamBlocksAsync(cancellationToken).ConfigureAwait(false);
         await _source.RunAsync("migrate-set-capabilities", capabilities, cancellationToken).ConfigureAwait(false);
         await _source.RunAsync("migrate-set-parameters", QemuMigrationParameters.Source(Parameters), cancellationToken).ConfigureAwait(false);

@@ -245,6 +245,38 @@ public sealed class QemuVm : IAsyncDisposable
         return _instance.DisposeAsync();
     }
 
+    /// <summary>How long a new migration waits for QEMU to clean up its last one.</summary>
+    internal static readonly TimeSpan MigrationCleanupWait = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Waits until QEMU has cleaned up its last migration, so that a new <c>migrate</c> is not refused. A migration that
+    /// failed (or was cancelled when its connection broke) already reads as ended in <c>query-migrate</c> while QEMU's
+    /// cleanup is still to run, and a <c>migrate</c> in between is refused with "duplicate yank instance" (seen on 7.2
+    /// with multifd, right after a cancel). The cleanup's last step removes the "migration" yank instance, which
+    /// <c>query-yank</c> lists.
+    /// </summary>
+    /// <exception cref="DomainException">409 <c>qemu-busy</c> when QEMU has not cleaned up within <see cref="MigrationCleanupWait"/>.</exception>
+    internal async Task AwaitMigrationCleanupAsync(CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20), _time);
+        while (HasMigrationYankInstance(await RunAsync("query-yank", null, cancellationToken).ConfigureAwait(false)))
+        {
+            if (_time.GetElapsedTime(started) > MigrationCleanupWait)
+            {
+                throw DomainException.Conflict(
+                    ErrorCodes.QemuBusy,
+                    $"QEMU of VM '{Name}' is still cleaning up its last migration after {MigrationCleanupWait.TotalSeconds:0} s (its 'migration' yank instance is still registered); try again in a moment.");
+            }
+
+            await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static bool HasMigrationYankInstance(JsonElement instances) =>
+        instances.ValueKind == JsonValueKind.Array
+        && instances.EnumerateArray().Any(i => i.TryGetProperty("type", out var type) && type.ValueEquals("migration"));
+
     internal async Task<JsonElement> RunAsync(string command, object? arguments, CancellationToken cancellationToken)
     {
         try
