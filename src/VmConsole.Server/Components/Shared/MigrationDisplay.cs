@@ -27,6 +27,23 @@ public static class MigrationDisplay
     };
 
     /// <summary>
+    /// A migration's result in a list: its error, or how its destination's memory was checked: "verified" (the console
+    /// compared it byte for byte), "verification failed", or "loaded by QEMU" (a QEMU destination on a host of the
+    /// console, which checked the stream itself); empty while it runs, and for a file or a peer outside the console.
+    /// </summary>
+    public static string Result(MigrationDto migration)
+    {
+        ArgumentNullException.ThrowIfNull(migration);
+        return migration.ErrorDesc ?? (migration.Verified, migration.Status, migration.Direction, migration.DestinationHost) switch
+        {
+            (true, _, _, _) => "verified",
+            (false, _, _, _) => "verification failed",
+            (null, "completed", "outgoing", not null) => "loaded by QEMU",
+            _ => "",
+        };
+    }
+
+    /// <summary>
     /// How the pages travel, as the migration was set: "multifd, 4 channels, zstd (level 1)", "XBZRLE, 64 MiB cache",
     /// "postcopy-ram"; empty for plain precopy.
     /// </summary>
