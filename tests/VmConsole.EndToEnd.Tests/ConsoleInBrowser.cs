@@ -79,6 +79,18 @@ public sealed class ConsoleInBrowser : IAsyncLifetime
         return await context.NewPageAsync();
     }
 
+    /// <summary>
+    /// Waits until the dialog's autofocus has put the caret in one of its fields (a text field's input, a select's slot,
+    /// both MudBlazor's <c>mud-input-slot</c>). A late autofocus (a busy server sends it
+    /// after the test has moved on) would take the keys meant for another field: seen in CI, "128" typed for a size
+    /// landed in the backend id ("mem1128").
+    /// </summary>
+    public static async Task AutoFocusedAsync(IPage page, string dialogTestId) =>
+        await page.WaitForFunctionAsync(
+            "id => { const d = document.querySelector(`[data-testid='${id}']`); const a = document.activeElement; return !!d && !!a && a.classList.contains('mud-input-slot') && d.contains(a); }",
+            dialogTestId,
+            new() { Timeout = 15_000 });
+
     /// <summary>Opens a page and waits until its live connection is up (the layout says so), so clicks reach the server.</summary>
     public static async Task GotoInteractiveAsync(IPage page, string path)
     {

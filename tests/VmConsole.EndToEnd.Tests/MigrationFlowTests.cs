@@ -30,6 +30,7 @@ public sealed class MigrationFlowTests(ConsoleInBrowser console) : IClassFixture
         await page.Locator("[data-testid='migrate-button']").ClickAsync();
         var dialog = page.Locator("[data-testid='migrate-dialog']");
         await Expect(dialog).ToBeVisibleAsync();
+        await ConsoleInBrowser.AutoFocusedAsync(page, "migrate-dialog");
         await Expect(dialog).ToContainTextAsync("host-b ·");
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
         // db-1 dirties faster than 1 MiB/s: the dialog warns, and starts only once told to go ahead anyway.

@@ -57,6 +57,7 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
 
         // A backend added from the toolbar, then plugged as a pc-dimm from its row.
         await page.Locator("[data-testid='add-backend']").ClickAsync();
+        await ConsoleInBrowser.AutoFocusedAsync(page, "add-backend-dialog");
         await page.Locator(".vmc-backend-id input").FillAsync("mem1");
         await page.Locator("input[data-testid='backend-size']").FillAsync("128");
         await page.Locator("[data-testid='add-backend-submit']").ClickAsync();
@@ -79,6 +80,7 @@ public sealed class QemuMainFlowTests(ConsoleInBrowser console) : IClassFixture<
         await page.Locator("[data-testid='migrate-button']").ClickAsync();
         var dialog = page.Locator("[data-testid='migrate-dialog']");
         await Expect(dialog).ToBeVisibleAsync();
+        await ConsoleInBrowser.AutoFocusedAsync(page, "migrate-dialog");
         await Expect(dialog).ToContainTextAsync("qemu-b · QEMU", new() { Timeout = Qmp });
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
         // Once QEMU has measured the guest's dirty rate (every 5 s), the dialog warns that 1 MiB/s will not converge:

@@ -85,6 +85,7 @@ public sealed class ShellTests(ConsoleInBrowser console) : IClassFixture<Console
         await page.Locator("[data-testid='create-vm']").ClickAsync();
         var dialog = page.Locator("[data-testid='create-vm-dialog']");
         await Expect(dialog).ToBeVisibleAsync();
+        await ConsoleInBrowser.AutoFocusedAsync(page, "create-vm-dialog");
         await dialog.GetByLabel("Name", new() { Exact = true }).FillAsync("Bad_Name");
         await Expect(dialog).ToContainTextAsync("1 to 63 lower-case letters");
         await Expect(page.Locator("[data-testid='create-vm-submit']")).ToBeDisabledAsync();
@@ -124,6 +125,7 @@ public sealed class ShellTests(ConsoleInBrowser console) : IClassFixture<Console
 
         await page.Locator("[data-testid='add-user']").ClickAsync();
         var dialog = page.Locator("[data-testid='add-user-dialog']");
+        await ConsoleInBrowser.AutoFocusedAsync(page, "add-user-dialog");
         await dialog.GetByLabel("User name").FillAsync("alice");
         await dialog.GetByLabel("Password").FillAsync("short");
         await page.Locator("[data-testid='add-user-submit']").ClickAsync();

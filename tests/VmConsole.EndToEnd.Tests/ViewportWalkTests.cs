@@ -76,6 +76,7 @@ public sealed class ViewportWalkTests(ConsoleInBrowser console) : IClassFixture<
         await page.Locator("[data-testid='migrate-button']").ClickAsync();
         var dialog = page.Locator("[data-testid='migrate-dialog']");
         await Expect(dialog).ToBeVisibleAsync();
+        await ConsoleInBrowser.AutoFocusedAsync(page, "migrate-dialog");
         await dialog.GetByLabel("Max bandwidth (MiB/s, 0 = unlimited)").FillAsync("1");
         // It will not converge, so the dialog warns and starts only once told to go ahead anyway.
         await Expect(dialog.Locator("[data-testid='convergence-warning']")).ToBeVisibleAsync();
