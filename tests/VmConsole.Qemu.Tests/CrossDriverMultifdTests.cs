@@ -173,22 +173,6 @@ public sealed class CrossDriverMultifdTests : CrossDriverTests
         return domain;
     }
 
-    private static void AssertSweepWhole(Vm vm)
-    {
-        Assert.Equal("ehost-a", vm.Host.Name);
-        var sweep = new SweepGuest(SweepGuest.LowestStart, 66 * Sizes.MiB);
-        var firstBytes = new byte[(sweep.End - sweep.Start) / SweepGuest.PageSize];
-        for (var i = 0; i < firstBytes.Length; i++)
-        {
-            vm.ReadGuest(sweep.Start + (i * SweepGuest.PageSize), firstBytes.AsSpan(i, 1));
-        }
-
-        // The first bytes count sweeps modulo 256, so a 0 is a page on its 256th (or 512th...) sweep, not a lost one; a
-        // lost page breaks the one-position rule below. Only memory that never arrived at all is zero everywhere.
-        Assert.Contains(firstBytes, b => b != 0);
-        Assert.True(SweepGuest.Check(firstBytes) is null, SweepGuest.Check(firstBytes) + " runs: " + string.Join(" ", Runs(firstBytes)));
-    }
-
     private static long FirstDifference(byte[] expected, byte[] actual)
     {
         if (expected.Length != actual.Length)

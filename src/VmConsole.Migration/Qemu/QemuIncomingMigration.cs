@@ -105,9 +105,7 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
     /// QEMU's defaults but for multifd's channel count and compression, which the listener was told (they are not part
     /// of the stream, and both ends need the same).
     /// </summary>
-    public MigrationParameters Parameters => _capabilities.Multifd
-        ? MigrationParameters.Default with { MultifdChannels = _capabilities.MultifdChannels, MultifdCompression = _capabilities.MultifdCompression }
-        : MigrationParameters.Default;
+    public MigrationParameters Parameters => _capabilities.Parameters;
 
     /// <summary>QEMU's defaults, with postcopy-ram and multifd when the listener was told of them: the sender's own capabilities are not part of the stream.</summary>
     public MigrationCapabilities Capabilities => MigrationCapabilities.Default with { PostcopyRam = _capabilities.PostcopyRam, Multifd = _capabilities.Multifd };
@@ -162,11 +160,8 @@ public sealed class QemuIncomingMigration : IMigration, IAsyncDisposable
         }
 
         var told = capabilities ?? IncomingCapabilities.Default;
-        if (told.Multifd)
-        {
-            // The same rules as the source's parameters (multifd-channels 1 to 255).
-            (MigrationParameters.Default with { MultifdChannels = told.MultifdChannels, MultifdCompression = told.MultifdCompression }).Validate();
-        }
+        // The same rules as the source's parameters (multifd-channels 1 to 255).
+        told.Parameters.Validate();
 
         var import = new QemuStreamImport(emulator, time);
         import.CheckTarget(name, host);

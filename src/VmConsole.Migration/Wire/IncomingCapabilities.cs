@@ -22,4 +22,9 @@ public sealed record IncomingCapabilities(
     MultifdCompression MultifdCompression = MultifdCompression.None)
 {
     public static IncomingCapabilities Default { get; } = new();
+
+    /// <summary>The parameters both ends share: QEMU's defaults, with multifd's channel count and compression when it is on.</summary>
+    public Engine.MigrationParameters Parameters => Multifd
+        ? Engine.MigrationParameters.Default with { MultifdChannels = MultifdChannels, MultifdCompression = MultifdCompression }
+        : Engine.MigrationParameters.Default;
 }
